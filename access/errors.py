@@ -1,0 +1,113 @@
+"""Exceptions raised by lifecircle.
+
+Every exception derives from :class:`LifecircleError` and from the builtin that
+fits it best, so callers can catch either. Input errors carry the file, the row
+and the parameter they concern; their message names all three.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from pathlib import Path
+
+__all__ = [
+    "ConfigError",
+    "CrsError",
+    "CrsMismatchError",
+    "InputFileError",
+    "LifecircleError",
+    "NoCrsError",
+    "NoWalkableWaysError",
+    "NotOsmFileError",
+    "UnknownKeyError",
+    "suggest",
+]
+
+
+class LifecircleError(Exception):
+    """Base class of every error lifecircle raises on purpose."""
+
+
+class InputFileError(LifecircleError, ValueError):
+    """A problem with an input file, located as precisely as possible.
+
+    Parameters
+    ----------
+    message
+        What is wrong, in plain words.
+    path
+        The file concerned.
+    row
+        Row number (1-based data row, as a spreadsheet shows it) where known.
+    column
+        Column or parameter name where known.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | Path | None = None,
+        row: int | None = None,
+        column: str | None = None,
+    ) -> None:
+        self.path = None if path is None else Path(path)
+        self.row = row
+        self.column = column
+        self.reason = message
+        where = []
+        if self.path is not None:
+            where.append(str(self.path))
+        if row is not None:
+            where.append(f"row {row}")
+        if column is not None:
+            where.append(f"column '{column}'")
+        prefix = ", ".join(where)
+        super().__init__(f"{prefix}: {message}" if prefix else message)
+
+
+class NotOsmFileError(InputFileError):
+    """The file is not an OSM XML or PBF file."""
+
+
+class NoWalkableWaysError(InputFileError):
+    """The OSM file holds no way usable by the requested travel mode."""
+
+
+class CrsError(InputFileError):
+    """Base class of coordinate reference system problems."""
+
+
+class NoCrsError(CrsError):
+    """A spatial input has no CRS and none was stated for it."""
+
+
+class CrsMismatchError(CrsError):
+    """A stated CRS contradicts the one found in the file, or coordinates do not fit it."""
+
+
+class ConfigError(LifecircleError, ValueError):
+    """A study-area file is invalid."""
+
+    def __init__(self, message: str, *, path: str | Path | None = None, key: str | None = None):
+        self.path = None if path is None else Path(path)
+        self.key = key
+        where = [str(self.path)] if self.path is not None else []
+        if key is not None:
+            where.append(f"key '{key}'")
+        prefix = ", ".join(where)
+        super().__init__(f"{prefix}: {message}" if prefix else message)
+
+
+class UnknownKeyError(ConfigError, KeyError):
+    """A study-area file uses a key that does not exist."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return ValueError.__str__(self)
+
+
+def suggest(word: str, choices: Iterable[str]) -> str:
+    """Return `` (did you mean 'x'?)`` for the closest choice, or an empty string."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.5)
+    return f" (did you mean '{close[0]}'?)" if close else ""

@@ -1,0 +1,110 @@
+"""The rejects table: every input row that was not used, with its reason.
+
+Loaders append to one :class:`RejectLog`; the run writes it to ``rejects.csv``.
+Nothing is dropped silently: a row is either used or listed here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+__all__ = ["REASONS", "RejectLog"]
+
+#: Reason codes with their Chinese and English descriptions.
+REASONS: dict[str, tuple[str, str]] = {
+    "missing_coordinates": ("坐标缺失", "missing coordinates"),
+    "invalid_value": ("数值无效", "invalid value"),
+    "wrong_crs": ("坐标系错误", "wrong coordinate system"),
+    "outside_study_area": ("位于研究区外", "outside the study area"),
+    "unknown_category": ("类别未知", "unknown category"),
+    "duplicate": ("重复记录（已合并）", "duplicate (merged)"),
+    "unreachable": ("距路网过远，不可达", "unreachable from the network"),
+    "disconnected": ("不在最大连通路网内", "not in the largest connected network component"),
+    "no_population": ("无人口", "no population"),
+}
+
+
+@dataclass
+class RejectLog:
+    """Collects rejected input rows.
+
+    Each entry names the source file, the row (1-based data row, or an OSM id),
+    a reason code from :data:`REASONS`, and free-text detail.
+    """
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(
+        self,
+        source: str,
+        row: int | str | None,
+        reason: str,
+        detail: str = "",
+        *,
+        kind: str = "",
+        lon: float | None = None,
+        lat: float | None = None,
+        population: float | None = None,
+    ) -> None:
+        """Record one rejected row.
+
+        Parameters
+        ----------
+        source
+            File name (or other source label) the row came from.
+        row
+            1-based data row number, or an identifier such as an OSM id.
+        reason
+            One of the keys of :data:`REASONS`.
+        detail
+            Free text: what exactly was wrong, e.g. the offending value.
+        kind
+            What the row is: ``"facility"``, ``"cell"``, ``"population"``, ``"network"``.
+        lon, lat
+            WGS-84 position where known, so rejects can be mapped.
+        population
+            Persons carried by the row where that applies (conservation checks).
+        """
+        if reason not in REASONS:
+            raise ValueError(f"unknown reject reason {reason!r}; known: {sorted(REASONS)}")
+        self.rows.append(
+            {
+                "kind": kind,
+                "source": str(source),
+                "row": row,
+                "reason": reason,
+                "reason_zh": REASONS[reason][0],
+                "reason_en": REASONS[reason][1],
+                "detail": detail,
+                "lon": lon,
+                "lat": lat,
+                "population": population,
+            }
+        )
+
+    def extend(self, other: RejectLog) -> None:
+        """Append every row of ``other``."""
+        self.rows.extend(other.rows)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def to_frame(self) -> pd.DataFrame:
+        """Return the rejects as a DataFrame with a fixed column order."""
+        cols = ["kind", "source", "row", "reason", "reason_zh", "reason_en", "detail",
+                "lon", "lat", "population"]
+        return pd.DataFrame(self.rows, columns=cols)
+
+    def count(self, *, kind: str | None = None, reason: str | None = None,
+              source: str | None = None) -> int:
+        """Number of rows matching every given filter."""
+        return sum(
+            1
+            for r in self.rows
+            if (kind is None or r["kind"] == kind)
+            and (reason is None or r["reason"] == reason)
+            and (source is None or r["source"] == str(source))
+        )

@@ -1,0 +1,1 @@
+"""Dashboards and reports built on lifecircle results."""

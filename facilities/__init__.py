@@ -1,0 +1,1 @@
+"""Facilities: categories, loaders for OSM, Amap/Baidu tables and registers, cleaning."""

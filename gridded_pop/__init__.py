@@ -1,0 +1,1 @@
+"""Population grids: rasters, vector grids and census totals onto one analysis grid."""
