@@ -55,7 +55,8 @@ def get_typed(table: Mapping[str, Any], key: str, types: type | tuple[type, ...]
     else:
         ok = isinstance(value, types)
     if not ok:
-        names = types.__name__ if isinstance(types, type) else " or ".join(t.__name__ for t in types)
+        names = (types.__name__ if isinstance(types, type)
+                 else " or ".join(t.__name__ for t in types))
         raise ConfigError(f"expected {names}, got {value!r}", path=path, key=f"{where}.{key}")
     return value
 

@@ -1,0 +1,363 @@
+"""Street networks as compressed sparse row (CSR) graphs in a metric CRS.
+
+:func:`load_network` reads an OSM file (:mod:`access.osm`), keeps the largest
+connected component (weakly for walking, strongly for driving, since one-way
+streets matter there), numbers nodes in spatial (Z-order) so that searches touch
+memory in order, and caches the result on disk keyed by the file's content hash,
+the mode and the CRS, never by its path.
+
+:func:`snap` attaches points (grid cells, facilities) to their nearest node and
+reports the straight-line access leg.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pyproj import CRS
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from access.crs import lonlat_to_metric, utm_crs_for_lonlat
+from access.osm import MODES, RawArcs, read_arcs
+
+__all__ = ["CACHE_VERSION", "StreetNetwork", "build_network", "cache_dir", "file_sha256",
+           "load_network", "snap"]
+
+log = logging.getLogger(__name__)
+
+#: Bump when the way a network is built changes, so old cache entries are ignored.
+CACHE_VERSION = 1
+
+
+@dataclass(frozen=True, eq=False)
+class StreetNetwork:
+    """A directed street graph in CSR form, nodes in a metric CRS.
+
+    Arcs leaving node ``i`` are ``indices[indptr[i]:indptr[i+1]]`` with lengths
+    ``length_m`` at the same positions (and ``time_s`` for driving). A walking
+    network is symmetric: every arc has its reverse.
+
+    Attributes
+    ----------
+    mode
+        ``"walk"`` or ``"drive"``.
+    crs
+        The metric CRS of ``x``/``y``.
+    node_id
+        OSM node ids.
+    x, y
+        Node coordinates in metres (``crs``).
+    lon, lat
+        Node coordinates, WGS-84 degrees.
+    indptr, indices
+        CSR structure (int64 / int32).
+    length_m
+        Arc lengths in metres (float64).
+    time_s
+        Arc driving times in seconds, or None for walking.
+    source
+        File name the network was read from.
+    source_sha256
+        Content hash of that file.
+    report
+        What was read and what was dropped (ways, nodes and arcs outside the
+        largest component, missing node references).
+    """
+
+    mode: str
+    crs: CRS
+    node_id: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    lon: np.ndarray
+    lat: np.ndarray
+    indptr: np.ndarray
+    indices: np.ndarray
+    length_m: np.ndarray
+    time_s: np.ndarray | None
+    source: str = ""
+    source_sha256: str = ""
+    report: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_nodes(self) -> int:
+        """Number of nodes."""
+        return len(self.node_id)
+
+    @property
+    def n_arcs(self) -> int:
+        """Number of directed arcs."""
+        return len(self.indices)
+
+    def weights(self, weight: str = "length_m") -> np.ndarray:
+        """Arc costs: ``"length_m"`` (metres) or ``"time_s"`` (seconds, driving only)."""
+        if weight == "length_m":
+            return self.length_m
+        if weight == "time_s":
+            if self.time_s is None:
+                raise ValueError(f"a {self.mode} network has no 'time_s' arc weights")
+            return self.time_s
+        raise ValueError(f"weight must be 'length_m' or 'time_s', got {weight!r}")
+
+    def arc_tails(self) -> np.ndarray:
+        """Tail node of every arc (the CSR row of each entry)."""
+        return np.repeat(np.arange(self.n_nodes, dtype=np.int64), np.diff(self.indptr))
+
+    def to_networkx(self, weight: str = "length_m") -> Any:
+        """The graph as a ``networkx.DiGraph`` (for checks on small graphs)."""
+        import networkx as nx
+
+        g = nx.DiGraph()
+        g.add_nodes_from(range(self.n_nodes))
+        w = self.weights(weight)
+        g.add_weighted_edges_from(
+            zip(self.arc_tails().tolist(), self.indices.tolist(), w.tolist(), strict=True),
+            weight=weight)
+        return g
+
+    def edge_lines(self) -> tuple[np.ndarray, np.ndarray]:
+        """Unique undirected street segments as endpoint node pairs ``(u, v)``, ``u < v``."""
+        u, v = self.arc_tails(), self.indices.astype(np.int64)
+        a, b = np.minimum(u, v), np.maximum(u, v)
+        key = np.unique(a * self.n_nodes + b)
+        return key // self.n_nodes, key % self.n_nodes
+
+
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a file's content."""
+    h = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 22), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _morton_order(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Permutation that sorts points along a Z-order (Morton) curve."""
+    def spread(v: np.ndarray) -> np.ndarray:
+        v = v.astype(np.uint64) & np.uint64(0xFFFF)
+        v = (v | (v << np.uint64(8))) & np.uint64(0x00FF00FF)
+        v = (v | (v << np.uint64(4))) & np.uint64(0x0F0F0F0F)
+        v = (v | (v << np.uint64(2))) & np.uint64(0x33333333)
+        return (v | (v << np.uint64(1))) & np.uint64(0x55555555)
+
+    def quantise(v: np.ndarray) -> np.ndarray:
+        span = float(v.max() - v.min()) or 1.0
+        return np.floor((v - v.min()) / span * 65535).astype(np.uint64)
+
+    code = spread(quantise(x)) | (spread(quantise(y)) << np.uint64(1))
+    return np.argsort(code, kind="stable")
+
+
+def build_network(raw: RawArcs, *, mode: str, crs: CRS | None = None,
+                  source: str = "", source_sha256: str = "") -> StreetNetwork:
+    """Turn raw arcs into a :class:`StreetNetwork`.
+
+    Keeps the largest connected component, merges parallel arcs (keeping the
+    shortest), drops self-loops and numbers nodes in Z-order.
+
+    Parameters
+    ----------
+    raw
+        Arcs from :func:`access.osm.read_arcs`.
+    mode
+        ``"walk"`` or ``"drive"``.
+    crs
+        Metric CRS; None picks the UTM zone of the nodes' centre.
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    n = len(raw.node_id)
+    if crs is None:
+        crs = utm_crs_for_lonlat(raw.lon, raw.lat)
+    if crs.is_geographic:
+        raise ValueError(f"the network CRS must be metric, got {crs.to_string()}")
+
+    adj = coo_matrix((np.ones(len(raw.u)), (raw.u, raw.v)), shape=(n, n)).tocsr()
+    n_comp, labels = connected_components(
+        adj, directed=True, connection="weak" if mode == "walk" else "strong")
+    sizes = np.bincount(labels)
+    keep_label = int(np.argmax(sizes))
+    keep = labels == keep_label
+    arc_keep = keep[raw.u] & keep[raw.v]
+
+    old_nodes = np.flatnonzero(keep)
+    lon, lat = raw.lon[old_nodes], raw.lat[old_nodes]
+    x, y = lonlat_to_metric(lon, lat, crs)
+    order = _morton_order(x, y)
+    old_nodes, lon, lat, x, y = old_nodes[order], lon[order], lat[order], x[order], y[order]
+    new_of_old = np.full(n, -1, dtype=np.int64)
+    new_of_old[old_nodes] = np.arange(len(old_nodes))
+
+    u = new_of_old[raw.u[arc_keep]]
+    v = new_of_old[raw.v[arc_keep]]
+    length = raw.length_m[arc_keep]
+    speed = raw.speed_kmh[arc_keep]
+    time = length / (speed / 3.6) if mode == "drive" else None
+    cost = time if time is not None else length
+    # parallel arcs: keep the cheapest (sort by u, v, cost; first of each (u, v) run)
+    srt = np.lexsort((cost, v, u))
+    u, v, length, cost = u[srt], v[srt], length[srt], cost[srt]
+    first = np.ones(len(u), dtype=bool)
+    first[1:] = (u[1:] != u[:-1]) | (v[1:] != v[:-1])
+    u, v, length, cost = u[first], v[first], length[first], cost[first]
+    m = len(old_nodes)
+    indptr = np.zeros(m + 1, dtype=np.int64)
+    np.cumsum(np.bincount(u, minlength=m), out=indptr[1:])
+
+    report = {
+        "mode": mode,
+        "ways_used": raw.ways_used,
+        "ways_by_highway": dict(sorted(raw.ways_by_highway.items())),
+        "missing_node_refs": raw.missing_refs,
+        "components": int(n_comp),
+        "nodes_read": int(n),
+        "nodes_kept": int(m),
+        "nodes_dropped": int(n - m),
+        "arcs_read": len(raw.u),
+        "arcs_kept": len(u),
+        "arcs_dropped_disconnected": int((~arc_keep).sum()),
+        "arcs_merged_parallel": int((~first).sum()),
+    }
+    if n - m:
+        log.info("%s %s network: kept the largest of %d components (%d of %d nodes); "
+                 "dropped %d nodes and %d arcs", source, mode, n_comp, m, n, n - m,
+                 int((~arc_keep).sum()))
+    return StreetNetwork(
+        mode=mode, crs=crs, node_id=raw.node_id[old_nodes], x=x, y=y, lon=lon, lat=lat,
+        indptr=indptr, indices=v.astype(np.int32), length_m=length.astype(np.float64),
+        time_s=None if time is None else cost.astype(np.float64), source=source,
+        source_sha256=source_sha256, report=report)
+
+
+def cache_dir() -> Path:
+    """Folder of the network cache.
+
+    ``$LIFECIRCLE_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/lifecircle`` (``~/.cache/lifecircle``).
+    """
+    env = os.environ.get("LIFECIRCLE_CACHE_DIR")
+    if env:
+        return Path(env)
+    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(xdg) / "lifecircle"
+
+
+_ARRAYS = ("node_id", "x", "y", "lon", "lat", "indptr", "indices", "length_m", "time_s")
+
+
+def _save(net: StreetNetwork, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays = {k: getattr(net, k) for k in _ARRAYS if getattr(net, k) is not None}
+    meta = {"mode": net.mode, "crs": net.crs.to_wkt(), "source": net.source,
+            "source_sha256": net.source_sha256, "report": net.report}
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, meta=np.array(json.dumps(meta, ensure_ascii=False)), **arrays)
+    tmp.replace(path)
+
+
+def _load(path: Path) -> StreetNetwork:
+    with np.load(path, allow_pickle=False) as z:
+        meta = json.loads(str(z["meta"]))
+        arrays = {k: (z[k] if k in z.files else None) for k in _ARRAYS}
+    return StreetNetwork(mode=meta["mode"], crs=CRS.from_wkt(meta["crs"]),
+                         source=meta["source"], source_sha256=meta["source_sha256"],
+                         report=meta["report"], **arrays)
+
+
+def load_network(path: str | Path, mode: str = "walk", *, crs: CRS | None = None,
+                 use_cache: bool = True, progress: bool = False) -> StreetNetwork:
+    """Load a street network from an OSM file, through the on-disk cache.
+
+    Parameters
+    ----------
+    path
+        ``.osm``/``.osm.xml``/``.osm.pbf`` file.
+    mode
+        ``"walk"`` or ``"drive"``.
+    crs
+        Metric CRS of the analysis; None picks the UTM zone from the data.
+    use_cache
+        Read and write the cache (:func:`cache_dir`), keyed by the file's content
+        hash, the mode, the CRS and :data:`CACHE_VERSION`.
+    progress
+        Show progress while reading.
+    """
+    path = Path(path)
+    from access.osm import _check_file
+
+    _check_file(path)
+    sha = file_sha256(path)
+    entry = None
+    if use_cache and crs is not None:
+        key = hashlib.sha256(f"{sha}|{mode}|{crs.to_wkt()}|{CACHE_VERSION}".encode())
+        entry = cache_dir() / f"network-{key.hexdigest()[:32]}.npz"
+        if entry.exists():
+            try:
+                net = _load(entry)
+                log.info("%s network of %s loaded from cache %s", mode, path.name, entry)
+                return net
+            except (OSError, ValueError, KeyError) as exc:
+                log.warning("ignoring unreadable cache entry %s (%s)", entry, exc)
+    raw = read_arcs(path, mode, progress=progress)
+    net = build_network(raw, mode=mode, crs=crs, source=path.name, source_sha256=sha)
+    if entry is not None:
+        try:
+            _save(net, entry)
+        except OSError as exc:
+            log.warning("could not write the network cache %s (%s)", entry, exc)
+    return net
+
+
+def snap(net: StreetNetwork, x: np.ndarray, y: np.ndarray, *,
+         max_dist_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest network node of each point, with the straight-line leg to it.
+
+    Parameters
+    ----------
+    net
+        The network.
+    x, y
+        Point coordinates in ``net.crs`` metres.
+    max_dist_m
+        Points farther than this from every node are unreachable.
+
+    Returns
+    -------
+    node : numpy.ndarray
+        Node index per point (int64), -1 where unreachable.
+    snap_dist_m : numpy.ndarray
+        Straight-line distance to that node (also given for unreachable points).
+    """
+
+    tree = _kdtree(net)
+    pts = np.column_stack([np.asarray(x, float), np.asarray(y, float)])
+    if len(pts) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, float)
+    dist, node = tree.query(pts, k=1)
+    node = node.astype(np.int64)
+    node[~(dist <= max_dist_m)] = -1
+    return node, dist
+
+
+_TREES: dict[int, tuple[StreetNetwork, Any]] = {}
+
+
+def _kdtree(net: StreetNetwork) -> Any:
+    from scipy.spatial import cKDTree
+
+    hit = _TREES.get(id(net))
+    if hit is not None and hit[0] is net:
+        return hit[1]
+    tree = cKDTree(np.column_stack([net.x, net.y]))
+    if len(_TREES) > 8:
+        _TREES.clear()
+    _TREES[id(net)] = (net, tree)
+    return tree

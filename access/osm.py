@@ -1,0 +1,296 @@
+"""Reading street networks out of OpenStreetMap files (``.osm``, ``.osm.xml``, ``.osm.pbf``).
+
+The reader works offline on a local file through pyosmium, which parses XML and PBF
+alike. It keeps the ways a travel mode may use, splits them into arcs between
+consecutive nodes and measures each arc on the sphere. Which ways count is data:
+:data:`WALK_EXCLUDED_HIGHWAY`, :data:`DRIVE_HIGHWAY_SPEED_KMH` and the access
+rules below.
+
+Ways are not simplified: the interior nodes of a way stay in the graph, so that
+grid cells and facilities snap to a node close to them.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from access.errors import InputFileError, NotOsmFileError
+
+__all__ = [
+    "DRIVE_HIGHWAY_SPEED_KMH",
+    "EARTH_RADIUS_M",
+    "MODES",
+    "WALK_EXCLUDED_HIGHWAY",
+    "RawArcs",
+    "haversine_m",
+    "osm_bounds",
+    "read_arcs",
+]
+
+log = logging.getLogger(__name__)
+
+EARTH_RADIUS_M = 6_371_009.0
+MODES = ("walk", "drive")
+OSM_SUFFIXES = (".osm", ".osm.xml", ".xml", ".osm.pbf", ".pbf", ".osm.bz2", ".osm.gz")
+
+#: ``highway`` values never walked (motorways, things not built, not a way).
+WALK_EXCLUDED_HIGHWAY = frozenset({
+    "motorway", "motorway_link", "bus_guideway", "busway", "raceway", "construction",
+    "proposed", "planned", "abandoned", "razed", "disused", "no", "platform", "rest_area",
+    "services", "elevator", "corridor", "escape", "bus_stop",
+})
+#: Default driving speed (km/h) by ``highway`` value, used where ``maxspeed`` is absent.
+#: Urban Chinese design speeds (CJJ 37-2012) rounded down for signals and congestion.
+DRIVE_HIGHWAY_SPEED_KMH: dict[str, float] = {
+    "motorway": 90.0, "motorway_link": 45.0,
+    "trunk": 60.0, "trunk_link": 35.0,
+    "primary": 45.0, "primary_link": 30.0,
+    "secondary": 35.0, "secondary_link": 25.0,
+    "tertiary": 30.0, "tertiary_link": 20.0,
+    "unclassified": 25.0, "residential": 20.0, "living_street": 10.0,
+    "service": 15.0, "road": 20.0, "track": 15.0,
+}
+_NO = frozenset({"no", "private"})
+_YES_FOOT = frozenset({"yes", "designated", "permissive", "official"})
+_ONEWAY_FWD = frozenset({"yes", "true", "1"})
+_ONEWAY_BWD = frozenset({"-1", "reverse"})
+_SPEED_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(mph|km/h|kmh|kph)?\s*$")
+
+
+def walk_allowed(tags: dict[str, str]) -> bool:
+    """Whether a way with these tags may be walked."""
+    hw = tags.get("highway")
+    if hw is None or hw in WALK_EXCLUDED_HIGHWAY or tags.get("area") == "yes":
+        return False
+    foot = tags.get("foot")
+    if foot == "no":
+        return False
+    if tags.get("access") in _NO and foot not in _YES_FOOT:
+        return False
+    return tags.get("service") != "private"
+
+
+def drive_directions(tags: dict[str, str]) -> tuple[bool, bool]:
+    """``(forward, backward)`` driving permission for a way; both False if not drivable."""
+    hw = tags.get("highway")
+    if hw not in DRIVE_HIGHWAY_SPEED_KMH or tags.get("area") == "yes":
+        return False, False
+    if tags.get("access") in _NO or tags.get("motor_vehicle") in _NO \
+            or tags.get("motorcar") in _NO or tags.get("service") in ("parking_aisle", "private"):
+        return False, False
+    oneway = tags.get("oneway", "")
+    if oneway in _ONEWAY_FWD:
+        return True, False
+    if oneway in _ONEWAY_BWD:
+        return False, True
+    implied = tags.get("junction") in ("roundabout", "circular") or hw in ("motorway",)
+    if implied and oneway != "no":
+        return True, False
+    return True, True
+
+
+def drive_speed_kmh(tags: dict[str, str]) -> float:
+    """Driving speed of a way: its ``maxspeed`` if readable, else the class default."""
+    m = _SPEED_RE.match(tags.get("maxspeed", ""))
+    if m:
+        v = float(m.group(1)) * (1.609344 if m.group(2) == "mph" else 1.0)
+        if 5.0 <= v <= 150.0:
+            return v
+    return DRIVE_HIGHWAY_SPEED_KMH[tags["highway"]]
+
+
+def haversine_m(lon1: np.ndarray, lat1: np.ndarray, lon2: np.ndarray,
+                lat2: np.ndarray) -> np.ndarray:
+    """Great-circle distance in metres between arrays of points (degrees)."""
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    dlat = p2 - p1
+    dlon = np.radians(np.asarray(lon2) - np.asarray(lon1))
+    a = np.sin(dlat / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dlon / 2) ** 2
+    return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise InputFileError("file not found", path=path)
+    if not path.is_file():
+        raise InputFileError("not a file", path=path)
+    name = path.name.lower()
+    if not name.endswith(OSM_SUFFIXES):
+        raise NotOsmFileError(
+            "not an OSM file: expected a name ending in .osm, .osm.xml or .osm.pbf", path=path)
+    with path.open("rb") as fh:
+        head = fh.read(512)
+    if name.endswith((".osm", ".xml")):
+        text = head.lstrip(b"\xef\xbb\xbf").lstrip()
+        if not (text.startswith((b"<?xml", b"<osm"))) or (
+                text.startswith(b"<?xml") and b"<osm" not in head):
+            raise NotOsmFileError("not an OSM XML file (no <osm> element at its start)", path=path)
+    elif name.endswith(".pbf") and b"OSMHeader" not in head:
+        raise NotOsmFileError("not an OSM PBF file (no OSMHeader block)", path=path)
+
+
+def osm_bounds(path: str | Path) -> tuple[float, float, float, float] | None:
+    """The ``<bounds>`` box of an OSM file as ``(lon_min, lat_min, lon_max, lat_max)``.
+
+    Returns None when the file records none.
+    """
+    import osmium
+
+    path = Path(path)
+    _check_file(path)
+    reader = osmium.io.Reader(str(path), osmium.osm.osm_entity_bits.NOTHING)
+    try:
+        box = reader.header().box()
+    finally:
+        reader.close()
+    if not box.valid():
+        return None
+    return (box.bottom_left.lon, box.bottom_left.lat, box.top_right.lon, box.top_right.lat)
+
+
+@dataclass
+class RawArcs:
+    """Arcs read from an OSM file, before any graph processing.
+
+    Attributes
+    ----------
+    node_id
+        OSM ids of every node used, sorted (index = node number).
+    lon, lat
+        Node positions (WGS-84 degrees).
+    u, v
+        Arc endpoints as node numbers; an arc is usable from ``u`` to ``v``.
+    length_m
+        Great-circle length of each arc.
+    speed_kmh
+        Speed on each arc (driving only; walking arcs carry NaN).
+    ways_used
+        Number of ways that contributed arcs.
+    missing_refs
+        Node references whose node was missing from the file (clipped extracts).
+    """
+
+    node_id: np.ndarray
+    lon: np.ndarray
+    lat: np.ndarray
+    u: np.ndarray
+    v: np.ndarray
+    length_m: np.ndarray
+    speed_kmh: np.ndarray
+    ways_used: int = 0
+    missing_refs: int = 0
+    ways_by_highway: dict[str, int] = field(default_factory=dict)
+
+
+def read_arcs(path: str | Path, mode: str = "walk", *, progress: bool = False) -> RawArcs:
+    """Read the arcs a travel mode may use from an OSM XML or PBF file.
+
+    Parameters
+    ----------
+    path
+        ``.osm``/``.osm.xml``/``.osm.pbf`` file.
+    mode
+        ``"walk"`` (both directions on every walkable way) or ``"drive"``
+        (one-way rules applied, speeds from ``maxspeed`` or class defaults).
+    progress
+        Show a progress bar of ways read.
+
+    Raises
+    ------
+    NotOsmFileError
+        The file is not OSM XML/PBF or cannot be parsed.
+    NoWalkableWaysError
+        No way in the file is usable by ``mode``.
+    """
+    import osmium
+    from osmium.osm import NODE, WAY
+    from tqdm import tqdm
+
+    from access.errors import NoWalkableWaysError
+
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    path = Path(path)
+    _check_file(path)
+    refs: list[int] = []
+    lons: list[float] = []
+    lats: list[float] = []
+    # one entry per way piece: (start offset into refs, end offset, fwd, bwd, speed)
+    pieces: list[tuple[int, int, bool, bool, float]] = []
+    by_hw: dict[str, int] = {}
+    missing = 0
+    ways_used = 0
+    try:
+        fp = (osmium.FileProcessor(str(path), WAY | NODE).with_locations()
+              .with_filter(osmium.filter.EntityFilter(WAY))
+              .with_filter(osmium.filter.KeyFilter("highway")))
+        bar = tqdm(desc=f"reading {mode} ways", unit=" ways", disable=not progress, leave=False)
+        for way in fp:
+            bar.update()
+            tags = dict(way.tags)
+            if mode == "walk":
+                fwd = bwd = walk_allowed(tags)
+                speed = np.nan
+            else:
+                fwd, bwd = drive_directions(tags)
+                speed = drive_speed_kmh(tags) if fwd or bwd else np.nan
+            if not (fwd or bwd):
+                continue
+            ways_used += 1
+            hw = tags["highway"]
+            by_hw[hw] = by_hw.get(hw, 0) + 1
+            start = len(refs)
+            for nr in way.nodes:
+                loc = nr.location
+                if not loc.valid():
+                    # a clipped extract: end the piece here, start a new one after
+                    missing += 1
+                    if len(refs) - start >= 2:
+                        pieces.append((start, len(refs), fwd, bwd, speed))
+                    start = len(refs)
+                    continue
+                refs.append(nr.ref)
+                lons.append(loc.lon)
+                lats.append(loc.lat)
+            if len(refs) - start >= 2:
+                pieces.append((start, len(refs), fwd, bwd, speed))
+        bar.close()
+    except RuntimeError as exc:
+        raise NotOsmFileError(f"cannot be read as OSM data ({exc})", path=path) from exc
+    if not pieces:
+        raise NoWalkableWaysError(
+            f"no way usable for '{mode}' (highway=* ways open to that mode) in the file",
+            path=path)
+
+    ref_arr = np.asarray(refs, dtype=np.int64)
+    lon_arr = np.asarray(lons, dtype=np.float64)
+    lat_arr = np.asarray(lats, dtype=np.float64)
+    node_id, first, inverse = np.unique(ref_arr, return_index=True, return_inverse=True)
+    p = np.asarray([(s, e) for s, e, *_ in pieces], dtype=np.int64)
+    n_pairs = p[:, 1] - p[:, 0] - 1
+    # position of the first ref of every consecutive pair inside the refs array
+    piece_of_pair = np.repeat(np.arange(len(pieces)), n_pairs)
+    offset = np.arange(n_pairs.sum()) - np.repeat(np.cumsum(n_pairs) - n_pairs, n_pairs)
+    a = p[piece_of_pair, 0] + offset
+    b = a + 1
+    length = haversine_m(lon_arr[a], lat_arr[a], lon_arr[b], lat_arr[b])
+    flags = np.asarray([(f, w, s) for _, _, f, w, s in pieces], dtype=np.float64)
+    fwd = flags[piece_of_pair, 0].astype(bool)
+    bwd = flags[piece_of_pair, 1].astype(bool)
+    speed = flags[piece_of_pair, 2]
+    ua, va = inverse[a], inverse[b]
+    u = np.concatenate([ua[fwd], va[bwd]])
+    v = np.concatenate([va[fwd], ua[bwd]])
+    length_m = np.concatenate([length[fwd], length[bwd]])
+    speed_kmh = np.concatenate([speed[fwd], speed[bwd]])
+    keep = u != v
+    log.info("%s: %d %s ways, %d nodes, %d arcs (%d missing node references)",
+             path.name, ways_used, mode, len(node_id), int(keep.sum()), missing)
+    return RawArcs(node_id=node_id, lon=lon_arr[first], lat=lat_arr[first], u=u[keep],
+                   v=v[keep], length_m=length_m[keep], speed_kmh=speed_kmh[keep],
+                   ways_used=ways_used, missing_refs=missing, ways_by_highway=by_hw)

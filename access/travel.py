@@ -1,0 +1,240 @@
+"""Travel distances and times from origins (grid cells) to facilities over a street network.
+
+A trip is three legs: a straight walk from the origin to its snapped node, the
+network path, and a straight walk from the facility's node to the facility. The
+facility leg enters the search as the source's initial label, so the answer is
+exact for that model. Every function here takes a :class:`~access.network.StreetNetwork`
+and plain arrays of snapped points; names, files and CRSs live elsewhere.
+
+Routing is one multi-source search per category over the whole graph (see
+``PERFORMANCE.md``), never one query per origin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from access import _dijkstra
+from access.network import StreetNetwork
+
+__all__ = [
+    "Nearest",
+    "catchment_pairs",
+    "dist_to_time_min",
+    "k_nearest_facilities",
+    "nearest_facilities",
+    "time_to_dist_m",
+]
+
+
+def dist_to_time_min(dist_m: np.ndarray | float, speed_kmh: float) -> np.ndarray | float:
+    """Travel time in minutes for a distance in metres at ``speed_kmh``."""
+    if not speed_kmh > 0:
+        raise ValueError(f"speed_kmh must be positive, got {speed_kmh}")
+    return np.asarray(dist_m, dtype=float) / (speed_kmh * 1000.0 / 60.0)
+
+
+def time_to_dist_m(time_min: float, speed_kmh: float) -> float:
+    """Distance in metres covered in ``time_min`` at ``speed_kmh`` (15 min at 4 km/h = 1000 m)."""
+    if not speed_kmh > 0:
+        raise ValueError(f"speed_kmh must be positive, got {speed_kmh}")
+    return float(time_min) * speed_kmh * 1000.0 / 60.0
+
+
+@dataclass(frozen=True)
+class Nearest:
+    """Nearest facility of each category for every origin.
+
+    Attributes
+    ----------
+    categories
+        Category labels, in row order.
+    cost
+        ``(n_categories, n_origins)``: metres (or seconds for ``time_s``) including
+        both access legs; inf where no facility is within the limit or the origin
+        is unreachable.
+    facility
+        ``(n_categories, n_origins)`` index into the facility arrays passed in, -1 where none.
+    """
+
+    categories: tuple[str, ...]
+    cost: np.ndarray
+    facility: np.ndarray
+
+    def row(self, category: str) -> int:
+        """Row of ``category``."""
+        return self.categories.index(category)
+
+
+def _check_points(net: StreetNetwork, node: np.ndarray, leg: np.ndarray, what: str,
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    node = np.asarray(node, dtype=np.int64)
+    leg = np.asarray(leg, dtype=np.float64)
+    if node.shape != leg.shape:
+        raise ValueError(f"{what}: node and leg arrays differ in shape {node.shape} {leg.shape}")
+    if len(node) and (node.max() >= net.n_nodes or node.min() < -1):
+        raise ValueError(f"{what}: node index out of range for a network of {net.n_nodes} nodes")
+    if np.any(leg < 0) or np.any(np.isnan(leg)):
+        raise ValueError(f"{what}: access legs must be non-negative numbers")
+    return node, leg
+
+
+def _leg_cost(leg_m: np.ndarray, weight: str, leg_speed_kmh: float) -> np.ndarray:
+    return leg_m if weight == "length_m" else leg_m / (leg_speed_kmh / 3.6)
+
+
+def nearest_facilities(
+    net: StreetNetwork,
+    origin_node: np.ndarray,
+    origin_leg_m: np.ndarray,
+    facility_node: np.ndarray,
+    facility_leg_m: np.ndarray,
+    facility_category: Sequence[str] | np.ndarray,
+    *,
+    categories: Sequence[str] | None = None,
+    max_cost: float = np.inf,
+    weight: str = "length_m",
+    leg_speed_kmh: float = 4.0,
+) -> Nearest:
+    """Cost from every origin to its nearest facility of each category.
+
+    Parameters
+    ----------
+    net
+        The street network.
+    origin_node, origin_leg_m
+        Snapped node (-1 = unreachable) and straight leg of each origin.
+    facility_node, facility_leg_m
+        The same for each facility (facilities at node -1 are ignored).
+    facility_category
+        Category label of each facility.
+    categories
+        Categories to route, in output order; default: the sorted distinct labels.
+        A category with no reachable facility gives an all-inf row.
+    max_cost
+        Search limit (metres, or seconds for ``weight="time_s"``), legs included.
+    weight
+        ``"length_m"`` or ``"time_s"`` (driving networks).
+    leg_speed_kmh
+        Speed on the straight legs when ``weight="time_s"``.
+    """
+    origin_node, origin_leg = _check_points(net, origin_node, origin_leg_m, "origins")
+    facility_node, facility_leg = _check_points(net, facility_node, facility_leg_m,
+                                                "facilities")
+    cat = np.asarray(facility_category, dtype=object)
+    if len(cat) != len(facility_node):
+        raise ValueError("facility_category must have one label per facility")
+    if categories is None:
+        categories = sorted({str(c) for c in cat})
+    categories = tuple(categories)
+    w = net.weights(weight)
+    leg_cost = _leg_cost(facility_leg, weight, leg_speed_kmh)
+    members = []
+    sources = []
+    for c in categories:
+        idx = np.flatnonzero((cat == c) & (facility_node >= 0))
+        members.append(idx)
+        sources.append((facility_node[idx], leg_cost[idx]))
+    node_cost, node_near = _dijkstra.multi_source_many(
+        net.indptr, net.indices, w, sources, max_dist=max_cost)
+    o_cost = _leg_cost(origin_leg, weight, leg_speed_kmh)
+    ok = origin_node >= 0
+    cost = np.full((len(categories), len(origin_node)), np.inf)
+    fac = np.full((len(categories), len(origin_node)), -1, dtype=np.int64)
+    for i, idx in enumerate(members):
+        c = node_cost[i, origin_node[ok]] + o_cost[ok]
+        nr = node_near[i, origin_node[ok]]
+        within = np.isfinite(c) & (c <= max_cost)
+        cost_i = np.where(within, c, np.inf)
+        cost[i, ok] = cost_i
+        fac[i, ok] = np.where(within, idx[np.maximum(nr, 0)], -1) if len(idx) else -1
+    return Nearest(categories=categories, cost=cost, facility=fac)
+
+
+def k_nearest_facilities(
+    net: StreetNetwork,
+    origin_node: np.ndarray,
+    origin_leg_m: np.ndarray,
+    facility_node: np.ndarray,
+    facility_leg_m: np.ndarray,
+    k: int,
+    *,
+    max_cost: float = np.inf,
+    weight: str = "length_m",
+    leg_speed_kmh: float = 4.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` nearest facilities (of one set, e.g. one category) of every origin.
+
+    Returns
+    -------
+    cost : numpy.ndarray
+        ``(n_origins, k)`` ascending, legs included; inf where fewer than ``k`` in reach.
+    facility : numpy.ndarray
+        ``(n_origins, k)`` indices into the facility arrays, -1 where none.
+    """
+    origin_node, origin_leg = _check_points(net, origin_node, origin_leg_m, "origins")
+    facility_node, facility_leg = _check_points(net, facility_node, facility_leg_m,
+                                                "facilities")
+    idx = np.flatnonzero(facility_node >= 0)
+    w = net.weights(weight)
+    lab_d, lab_s = _dijkstra.k_nearest(
+        net.indptr, net.indices, w, facility_node[idx],
+        _leg_cost(facility_leg[idx], weight, leg_speed_kmh), k, max_dist=max_cost)
+    n = len(origin_node)
+    cost = np.full((n, k), np.inf)
+    fac = np.full((n, k), -1, dtype=np.int64)
+    ok = origin_node >= 0
+    c = lab_d[origin_node[ok]] + _leg_cost(origin_leg[ok], weight, leg_speed_kmh)[:, None]
+    s = lab_s[origin_node[ok]]
+    within = np.isfinite(c) & (c <= max_cost)
+    # adding the same leg to a sorted row keeps it sorted; the limit may cut its tail
+    cost[ok] = np.where(within, c, np.inf)
+    fac[ok] = np.where(within & (s >= 0), idx[np.maximum(s, 0)] if len(idx) else -1, -1)
+    return cost, fac
+
+
+def catchment_pairs(
+    net: StreetNetwork,
+    facility_node: np.ndarray,
+    facility_leg_m: np.ndarray,
+    origin_node: np.ndarray,
+    origin_leg_m: np.ndarray,
+    *,
+    max_dist_m: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every (facility, origin) pair within ``max_dist_m`` walking, legs included.
+
+    One bounded search from each facility: the catchments of a two-step
+    floating catchment area (2SFCA) analysis.
+
+    Returns
+    -------
+    facility, origin, dist_m : numpy.ndarray
+        Parallel arrays, sorted by facility then origin.
+    """
+    facility_node, facility_leg = _check_points(net, facility_node, facility_leg_m,
+                                                "facilities")
+    origin_node, origin_leg = _check_points(net, origin_node, origin_leg_m, "origins")
+    fidx = np.flatnonzero(facility_node >= 0)
+    s, v, d = _dijkstra.bounded_from_each(net.indptr, net.indices, net.length_m,
+                                          facility_node[fidx], facility_leg[fidx],
+                                          max_dist=max_dist_m)
+    # origins grouped by node: node -> origins[ptr[node]:ptr[node+1]]
+    oidx = np.flatnonzero(origin_node >= 0)
+    order = oidx[np.argsort(origin_node[oidx], kind="stable")]
+    ptr = np.zeros(net.n_nodes + 1, dtype=np.int64)
+    np.cumsum(np.bincount(origin_node[oidx], minlength=net.n_nodes), out=ptr[1:])
+    reps = ptr[v + 1] - ptr[v]
+    pair_fac = np.repeat(fidx[s], reps)
+    pair_d = np.repeat(d, reps)
+    starts = np.repeat(ptr[v], reps)
+    within = np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps)
+    pair_origin = order[starts + within]
+    pair_d = pair_d + origin_leg[pair_origin]
+    keep = pair_d <= max_dist_m
+    pair_fac, pair_origin, pair_d = pair_fac[keep], pair_origin[keep], pair_d[keep]
+    srt = np.lexsort((pair_origin, pair_fac))
+    return pair_fac[srt], pair_origin[srt], pair_d[srt]
