@@ -1,0 +1,167 @@
+"""Street networks: reading OSM XML/PBF, components, cache, snapping, bad input."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from access import network as network_mod
+from access.errors import InputFileError, NotOsmFileError, NoWalkableWaysError
+from access.network import load_network, snap
+from access.osm import drive_directions, drive_speed_kmh, osm_bounds, walk_allowed
+from tests.conftest import write_osm
+
+KOUVOLA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "osm_pbf"
+
+
+def test_sample_walk_network(sample_osm: Path) -> None:
+    net = load_network(sample_osm, "walk")
+    assert net.crs.to_epsg() == 32648  # UTM 48N, chosen from the data
+    assert 9000 < net.n_nodes < 10000
+    # walking is symmetric: every arc has its reverse with the same length
+    tails = net.arc_tails()
+    fwd = dict(zip(zip(tails.tolist(), net.indices.tolist(), strict=True),
+                   net.length_m.tolist(), strict=True))
+    assert all(fwd[(v, u)] == pytest.approx(w) for (u, v), w in fwd.items())
+    assert net.report["nodes_dropped"] > 0  # the extract is clipped: islands exist
+    assert net.report["nodes_kept"] == net.n_nodes
+    assert "motorway" not in net.report["ways_by_highway"]
+
+
+def test_sample_arc_lengths_match_osmnx(sample_osm: Path) -> None:
+    """Arc lengths agree with osmnx's great-circle lengths on the same OSM file."""
+    import osmnx as ox
+
+    g = ox.graph_from_xml(sample_osm, simplify=False, retain_all=True)
+    net = load_network(sample_osm, "walk")
+    idx = {int(n): i for i, n in enumerate(net.node_id)}
+    checked = 0
+    for u, v, d in g.edges(data=True):
+        if u in idx and v in idx:
+            i, j = idx[u], idx[v]
+            row = net.indices[net.indptr[i]:net.indptr[i + 1]]
+            hit = np.flatnonzero(row == j)
+            if len(hit):
+                assert net.length_m[net.indptr[i] + hit[0]] <= d["length"] + 0.01
+                checked += 1
+    assert checked > 10000
+
+
+def test_pbf_loads() -> None:
+    path = KOUVOLA / "kouvola_small.osm.pbf"
+    if not path.exists():
+        pytest.skip("shared sample data not present")
+    net = load_network(path, "walk")
+    assert net.crs.to_epsg() == 32635
+    assert net.n_nodes > 1000
+    b = osm_bounds(path)
+    assert b is not None
+    assert b[0] == pytest.approx(26.93, abs=0.01)
+
+
+def test_synthetic_pbf_lattice(tmp_path: Path) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+    from synthetic_city import write_city
+
+    info = write_city(tmp_path / "city.osm.pbf", 20, seed=1)
+    net = load_network(tmp_path / "city.osm.pbf", "walk")
+    assert info["nodes"] == 400
+    assert net.n_nodes == 400  # the grid stays connected with 3% of segments removed
+    assert net.length_m.min() >= 40
+    assert net.length_m.max() <= 170
+
+
+def test_cache_keyed_by_content_not_path(sample_osm: Path, tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    first = load_network(sample_osm, "walk", crs=load_network(sample_osm).crs)
+    copy = tmp_path / "renamed.osm"
+    shutil.copy(sample_osm, copy)
+
+    def boom(*a: object, **k: object) -> None:
+        raise AssertionError("the cache should have answered")
+
+    monkeypatch.setattr(network_mod, "read_arcs", boom)
+    again = load_network(copy, "walk", crs=first.crs)
+    for name in ("node_id", "x", "y", "indptr", "indices", "length_m"):
+        np.testing.assert_array_equal(getattr(first, name), getattr(again, name))
+    assert again.crs == first.crs
+
+
+def test_deterministic(sample_osm: Path) -> None:
+    a = load_network(sample_osm, "walk", use_cache=False)
+    b = load_network(sample_osm, "walk", use_cache=False)
+    for name in ("node_id", "x", "indptr", "indices", "length_m"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+
+
+def test_drive_oneway_and_speed(tmp_path: Path) -> None:
+    nodes = {1: (104.0, 30.0), 2: (104.001, 30.0), 3: (104.002, 30.0)}
+    path = write_osm(tmp_path / "d.osm", nodes, [
+        ([1, 2], {"highway": "primary", "oneway": "yes"}),
+        ([2, 3], {"highway": "residential", "maxspeed": "20"}),
+        ([1, 3], {"highway": "residential", "oneway": "-1"}),  # drivable 3 -> 1 only
+    ])
+    net = load_network(path, "drive", use_cache=False)
+    idx = {int(n): i for i, n in enumerate(net.node_id)}
+    arcs = set(zip(net.arc_tails().tolist(), net.indices.tolist(), strict=True))
+    assert (idx[1], idx[2]) in arcs
+    assert (idx[2], idx[1]) not in arcs
+    assert (idx[3], idx[1]) in arcs
+    assert (idx[1], idx[3]) not in arcs
+    assert (idx[2], idx[3]) in arcs
+    assert (idx[3], idx[2]) in arcs
+    k = int(np.flatnonzero((net.arc_tails() == idx[2]) & (net.indices == idx[3]))[0])
+    assert net.time_s[k] == pytest.approx(net.length_m[k] / (20 / 3.6))
+
+
+def test_way_filters() -> None:
+    assert walk_allowed({"highway": "footway"})
+    assert walk_allowed({"highway": "primary"})
+    assert not walk_allowed({"highway": "motorway"})
+    assert not walk_allowed({"highway": "residential", "foot": "no"})
+    assert not walk_allowed({"highway": "service", "access": "private"})
+    assert walk_allowed({"highway": "service", "access": "private", "foot": "yes"})
+    assert not walk_allowed({"highway": "pedestrian", "area": "yes"})
+    assert drive_directions({"highway": "footway"}) == (False, False)
+    assert drive_directions({"highway": "primary", "junction": "roundabout"}) == (True, False)
+    assert drive_speed_kmh({"highway": "primary", "maxspeed": "30 mph"}) == pytest.approx(48.28,
+                                                                                        abs=0.01)
+    assert drive_speed_kmh({"highway": "primary", "maxspeed": "signals"}) == 45.0
+
+
+def test_snap_limit(sample_osm: Path) -> None:
+    net = load_network(sample_osm, "walk")
+    x = np.array([net.x[0] + 3.0, net.x[0] + 10_000.0])
+    y = np.array([net.y[0] + 4.0, net.y[0]])
+    node, leg = snap(net, x, y, max_dist_m=500.0)
+    assert node[1] == -1
+    assert leg[1] > 500
+    assert node[0] >= 0
+    assert leg[0] <= 5.0 + 1e-9
+
+
+@pytest.mark.parametrize(("name", "content", "exc"), [
+    ("missing.osm", None, InputFileError),
+    ("notes.txt", "hello", NotOsmFileError),
+    ("fake.osm", "this is not xml", NotOsmFileError),
+    ("fake.osm.pbf", "not a pbf", NotOsmFileError),
+])
+def test_bad_files(tmp_path: Path, name: str, content: str | None,
+                   exc: type[Exception]) -> None:
+    path = tmp_path / name
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(exc) as info:
+        load_network(path, "walk")
+    assert name in str(info.value)
+
+
+def test_no_walkable_ways(tmp_path: Path) -> None:
+    path = write_osm(tmp_path / "m.osm", {1: (104.0, 30.0), 2: (104.01, 30.0)},
+                     [([1, 2], {"highway": "motorway"}), ([1, 2], {"building": "yes"})])
+    with pytest.raises(NoWalkableWaysError, match=r"m\.osm"):
+        load_network(path, "walk")
