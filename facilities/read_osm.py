@@ -1,0 +1,220 @@
+"""Facilities from an OpenStreetMap file (.osm XML or .osm.pbf), read with pyosmium.
+
+Which elements are rows:
+
+* nodes, ways and multipolygon relations whose tags match a category rule;
+* elements matching no category but carrying one of the taxonomy's
+  ``osm_report_unmatched`` tags (``healthcare=*``, ``amenity=clinic`` ...): they
+  are rows rejected as ``unknown_category``, so that a facility-like element the
+  taxonomy misses is visible;
+* nothing else (an untagged node or a shop the taxonomy does not cover is not a
+  facility row and is not listed).
+
+Location: nodes at their position; areas (closed ways, multipolygons) at their
+main entrance node (``entrance=main``, else any ``entrance=*`` node on the
+outline), else at their centroid computed in the metric CRS (or a point on the
+surface when the centroid falls outside); open ways at the midpoint of their
+nodes. ``source_row`` is the OSM id with its type letter: ``n123``, ``w456``,
+``r789``. Relations other than multipolygons are not read.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS
+from tqdm import tqdm
+
+from access.errors import NotOsmFileError
+from facilities.records import RECORD_COLUMNS, empty_records, normalise_ownership
+from facilities.taxonomy import Taxonomy
+
+__all__ = ["read_osm"]
+
+log = logging.getLogger(__name__)
+
+_CAP_TAGS = ("capacity", "beds", "capacity:persons")
+_NUM_RE = re.compile(r"^\s*(\d+(\.\d+)?)\s*$")
+
+
+def _name(tags: dict[str, str]) -> str:
+    for key in ("name", "name:zh", "name:zh-Hans", "official_name", "name:en"):
+        if tags.get(key, "").strip():
+            return tags[key].strip()
+    return ""
+
+
+def _capacity(tags: dict[str, str]) -> float:
+    for key in _CAP_TAGS:
+        m = _NUM_RE.match(tags.get(key, ""))
+        if m:
+            return float(m.group(1))
+    return np.nan
+
+
+def _ownership(tags: dict[str, str]) -> str:
+    value = tags.get("operator:type", "")
+    if value in ("public", "government", "community"):
+        return "public"
+    if value in ("private", "private_non_profit", "business"):
+        return "private"
+    return normalise_ownership(value) if value else ""
+
+
+def read_osm(path: Path, taxonomy: Taxonomy, *, crs: CRS, source_name: str | None = None,
+             fixed_category: str | None = None, progress: bool = False) -> pd.DataFrame:
+    """Read facility rows from an OSM file.
+
+    Parameters
+    ----------
+    path
+        ``.osm`` or ``.osm.pbf`` file.
+    taxonomy
+        Supplies the tag rules.
+    crs
+        Metric CRS in which area centroids are computed.
+    source_name
+        Label for log messages (default: the file name).
+    fixed_category
+        If given, every element matching any category rule gets this category.
+    progress
+        Show a progress bar.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Record frame (:data:`facilities.records.RECORD_COLUMNS`) with ``category``
+        filled and WGS-84 ``lon``/``lat``.
+
+    Raises
+    ------
+    NotOsmFileError
+        If pyosmium cannot read the file.
+    """
+    import osmium
+
+    label = source_name or path.name
+    keys = sorted(taxonomy.osm_keys() | {"entrance"})
+    records: list[dict] = []
+    entrances: dict[int, tuple[float, float, bool]] = {}
+    # areas waiting for a location: (record index, outline coords, node ids, polygon parts)
+    pending: list[tuple[int, list[list[tuple[float, float]]], list[int], bool]] = []
+
+    def add(osm_id: str, tags: dict[str, str], category: str, lon: float, lat: float) -> int:
+        reject, detail = "", ""
+        if not category:
+            reject = "unknown_category"
+            shown = ";".join(f"{k}={v}" for k, v in sorted(tags.items()) if k in keys)
+            detail = f"no category for tags {shown}"
+        elif fixed_category is not None:
+            category = fixed_category
+        records.append({
+            "source_row": osm_id, "row": None, "name": _name(tags), "label": "",
+            "typecode": "", "type_text": "", "category": category,
+            "lon": lon, "lat": lat, "capacity": _capacity(tags),
+            "ownership": _ownership(tags), "admin_code": "", "reject": reject,
+            "detail": detail,
+        })
+        return len(records) - 1
+
+    def classify(tags: dict[str, str]) -> str | None:
+        cat = taxonomy.match_osm(tags)
+        if cat is not None:
+            return cat
+        return "" if taxonomy.osm_reportable(tags) else None
+
+    try:
+        fp = (osmium.FileProcessor(str(path))
+              .with_locations()
+              .with_areas(osmium.filter.KeyFilter(*keys))
+              .with_filter(osmium.filter.KeyFilter(*keys)))
+        bar = tqdm(desc=f"reading {label}", unit=" objects", disable=not progress)
+        for obj in fp:
+            bar.update()
+            tags = {t.k: t.v for t in obj.tags}
+            if obj.is_node():
+                if "entrance" in tags:
+                    entrances[obj.id] = (obj.location.lon, obj.location.lat,
+                                         tags["entrance"] == "main")
+                cat = classify(tags)
+                if cat is None:
+                    continue
+                loc = obj.location
+                lon, lat = (loc.lon, loc.lat) if loc.valid() else (np.nan, np.nan)
+                add(f"n{obj.id}", tags, cat, lon, lat)
+            elif obj.is_way():
+                cat = classify(tags)
+                if cat is None:
+                    continue
+                coords = [(n.lon, n.lat) for n in obj.nodes if n.location.valid()]
+                refs = [n.ref for n in obj.nodes]
+                closed = len(refs) >= 4 and refs[0] == refs[-1]
+                idx = add(f"w{obj.id}", tags, cat, np.nan, np.nan)
+                pending.append((idx, [coords], refs, closed and len(coords) >= 4))
+            elif obj.is_area() and not obj.from_way():
+                cat = classify(tags)
+                if cat is None:
+                    continue
+                rings = []
+                for outer in obj.outer_rings():
+                    rings.append([(n.lon, n.lat) for n in outer if n.location.valid()])
+                idx = add(f"r{obj.orig_id()}", tags, cat, np.nan, np.nan)
+                pending.append((idx, rings, [], True))
+        bar.close()
+    except RuntimeError as exc:
+        raise NotOsmFileError(f"cannot read as OpenStreetMap data: {exc}", path=path) from exc
+
+    _locate_pending(records, pending, entrances, crs)
+    if not records:
+        log.info("%s: no facility elements", label)
+        return empty_records()
+    frame = pd.DataFrame.from_records(records)
+    missing = ~np.isfinite(frame["lon"].to_numpy(float))
+    ok = frame["reject"] == ""
+    frame.loc[missing & ok, "detail"] = "no node locations in the file"
+    frame.loc[missing & ok, "reject"] = "missing_coordinates"
+    log.info("%s: %d facility elements (%d without a category)", label, len(frame),
+             int((frame["reject"] == "unknown_category").sum()))
+    return frame[RECORD_COLUMNS]
+
+
+def _locate_pending(records: list[dict],
+                    pending: list[tuple[int, list[list[tuple[float, float]]], list[int], bool]],
+                    entrances: dict[int, tuple[float, float, bool]], crs: CRS) -> None:
+    """Give ways and relations a point: entrance, centroid or midpoint."""
+    polys: list[shapely.Geometry] = []
+    poly_idx: list[int] = []
+    for idx, rings, refs, is_area in pending:
+        found = [entrances[r] for r in refs if r in entrances]
+        if found:
+            main = [e for e in found if e[2]]
+            lon, lat, _ = (main or found)[0]
+            records[idx]["lon"], records[idx]["lat"] = lon, lat
+            continue
+        rings = [r for r in rings if r]
+        if not rings:
+            continue
+        if is_area and all(len(r) >= 4 for r in rings):
+            polys.append(shapely.MultiPolygon([shapely.Polygon(r) for r in rings]))
+            poly_idx.append(idx)
+        else:
+            xy = np.array(rings[0], dtype=float)
+            mid = xy[len(xy) // 2]
+            records[idx]["lon"], records[idx]["lat"] = float(mid[0]), float(mid[1])
+    if not polys:
+        return
+    g = gpd.GeoSeries(polys, crs="EPSG:4326").to_crs(crs)
+    g = g.buffer(0)  # repair self-touching outlines before taking centroids
+    pts = g.centroid
+    outside = ~g.contains(pts)
+    if outside.any():
+        pts[outside] = g[outside].representative_point()
+    ll = gpd.GeoSeries(pts, crs=crs).to_crs("EPSG:4326")
+    for idx, x, y in zip(poly_idx, ll.x, ll.y, strict=True):
+        records[idx]["lon"], records[idx]["lat"] = float(x), float(y)
