@@ -21,6 +21,8 @@ import logging
 import numpy as np
 from scipy import ndimage
 
+from access.travel import time_to_dist_m
+
 __all__ = [
     "area_coverage",
     "circle_coverage",
@@ -36,19 +38,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-
-def time_to_dist_m(max_time_min: float | np.ndarray, speed_kmh: float) -> float | np.ndarray:
-    """Distance in metres travelled in ``max_time_min`` minutes at ``speed_kmh``.
-
-    ``max_dist_m = T_min * speed_kmh * 1000 / 60``; 15 min at 4.0 km/h is 1000 m,
-    the radius GB 50180-2018 gives for the 15-minute life circle.
-    """
-    if not speed_kmh > 0:
-        raise ValueError(f"speed_kmh must be positive, got {speed_kmh}")
-    if isinstance(max_time_min, np.ndarray):
-        return max_time_min.astype(float) * speed_kmh * 1000.0 / 60.0
-    return float(max_time_min) * speed_kmh * 1000.0 / 60.0
 
 
 def covered_mask(dist_m: np.ndarray, max_dist_m: float | np.ndarray) -> np.ndarray:

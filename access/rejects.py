@@ -24,6 +24,7 @@ REASONS: dict[str, tuple[str, str]] = {
     "unreachable": ("距路网过远，不可达", "unreachable from the network"),
     "disconnected": ("不在最大连通路网内", "not in the largest connected network component"),
     "no_population": ("无人口", "no population"),
+    "no_matching_unit": ("无对应的行政区划边界", "no matching unit boundary"),
 }
 
 

@@ -37,10 +37,16 @@ def dist_to_time_min(dist_m: np.ndarray | float, speed_kmh: float) -> np.ndarray
     return np.asarray(dist_m, dtype=float) / (speed_kmh * 1000.0 / 60.0)
 
 
-def time_to_dist_m(time_min: float, speed_kmh: float) -> float:
-    """Distance in metres covered in ``time_min`` at ``speed_kmh`` (15 min at 4 km/h = 1000 m)."""
+def time_to_dist_m(time_min: float | np.ndarray, speed_kmh: float) -> float | np.ndarray:
+    """Distance in metres covered in ``time_min`` at ``speed_kmh``.
+
+    ``dist_m = time_min * speed_kmh * 1000 / 60``: 15 min at 4.0 km/h is 1000 m, the
+    radius GB 50180-2018 gives for the 15-minute life circle.
+    """
     if not speed_kmh > 0:
         raise ValueError(f"speed_kmh must be positive, got {speed_kmh}")
+    if isinstance(time_min, np.ndarray):
+        return time_min.astype(float) * speed_kmh * 1000.0 / 60.0
     return float(time_min) * speed_kmh * 1000.0 / 60.0
 
 

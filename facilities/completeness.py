@@ -32,7 +32,7 @@ COMPLETENESS_COLUMNS = [
 
 
 def completeness_check(facilities: pd.DataFrame, population_total: float, taxonomy: Taxonomy,
-                       *, low_share: float = 0.5) -> pd.DataFrame:
+                       *, low_share: float = 0.5, warn: bool = True) -> pd.DataFrame:
     """Facility counts per 10,000 residents against the GB 50180 expectation.
 
     Parameters
@@ -46,6 +46,8 @@ def completeness_check(facilities: pd.DataFrame, population_total: float, taxono
     low_share
         Status is ``"low"`` when the count per 10,000 is below this share of the
         expected minimum.
+    warn
+        Log a warning per low or missing category (off for repeated what-if runs).
 
     Returns
     -------
@@ -89,7 +91,7 @@ def completeness_check(facilities: pd.DataFrame, population_total: float, taxono
             "expected_min_count": lo_count, "status": status, "message_zh": zh,
             "message_en": en,
         })
-        if status != "ok" and np.isfinite(lo):
+        if warn and status != "ok" and np.isfinite(lo):
             log.warning("%s", en)
     table = pd.DataFrame(rows, columns=COMPLETENESS_COLUMNS)
     table["level"] = table["level"].astype("Int64")

@@ -5,8 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from access.datasets import get_path
+
+# property tests draw the same examples on every run and machine
+settings.register_profile("lifecircle", derandomize=True, deadline=None)
+settings.load_profile("lifecircle")
 
 
 @pytest.fixture(autouse=True, scope="session")

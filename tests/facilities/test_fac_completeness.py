@@ -67,3 +67,9 @@ def test_bundled_sample_is_flagged(taxonomy, chengdu_boundary, chengdu_crs):
 def test_bad_population(taxonomy, pop):
     with pytest.raises(ValueError, match="population_total"):
         completeness_check(frame(kindergarten=1), pop, taxonomy)
+
+
+def test_warn_off_logs_nothing(taxonomy, caplog):
+    check = completeness_check(frame(kindergarten=5), 500_000, taxonomy, warn=False)
+    assert check.set_index("category").loc["kindergarten", "status"] == "low"
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]

@@ -1,0 +1,70 @@
+"""Text the user sees, in Chinese and English.
+
+``t("key", lang)`` returns the text in ``lang`` (``"zh"`` or ``"en"``). Chinese is the
+default everywhere: planners here read Chinese first.
+"""
+
+from __future__ import annotations
+
+__all__ = ["LANGS", "MESSAGES", "t"]
+
+LANGS = ("zh", "en")
+
+MESSAGES: dict[str, tuple[str, str]] = {
+    "study_area": ("研究区", "Study area"),
+    "crs": ("分析坐标系", "Analysis CRS"),
+    "grid": ("分析网格", "Analysis grid"),
+    "cells_in_area": ("研究区内网格数", "Cells in the study area"),
+    "populated_cells": ("有人口网格数", "Populated cells"),
+    "network": ("路网", "Street network"),
+    "mode": ("方式", "Mode"),
+    "walk": ("步行", "walk"),
+    "drive": ("驾车", "drive"),
+    "nodes": ("节点", "Nodes"),
+    "arcs": ("有向边", "Arcs"),
+    "dropped_nodes": ("剔除的孤立节点", "Nodes dropped (islands)"),
+    "population": ("人口", "Population"),
+    "group": ("人群", "Group"),
+    "persons": ("人数", "Persons"),
+    "notes": ("说明", "Notes"),
+    "facilities": ("设施", "Facilities"),
+    "category": ("类别", "Category"),
+    "count": ("数量", "Count"),
+    "unreachable": ("不可达", "Unreachable"),
+    "median_time": ("人口加权步行时间中位数(分)", "Median walk (min, pop.-weighted)"),
+    "within_5": ("5分钟内", "≤ 5 min"),
+    "within_10": ("10分钟内", "≤ 10 min"),
+    "within_15": ("15分钟内", "≤ 15 min"),
+    "travel": ("步行可达性（按人口）", "Walking access (share of residents)"),
+    "rejects": ("未采用的输入记录", "Input rows not used"),
+    "kind": ("对象", "Kind"),
+    "reason": ("原因", "Reason"),
+    "targets": ("规划目标评估", "Plan targets"),
+    "outputs": ("输出文件", "Outputs"),
+    "data_warnings": ("数据完整性提示：设施数量远低于GB 50180配置要求",
+                      "Data completeness: far fewer facilities than GB 50180 implies"),
+    "data_warning_note": ("缺的可能是数据而不是设施（OpenStreetMap在中国城市常不完整）；"
+                          "使用这些类别的目标结果会低估实际水平。",
+                          "The data, not the city, may be what is missing (OpenStreetMap is "
+                          "often incomplete in Chinese cities); targets using these "
+                          "categories understate provision."),
+    "per_10k": ("每万人", "Per 10,000"),
+    "expected_per_10k": ("GB 50180 每万人", "GB 50180 per 10,000"),
+    "kind_cell": ("网格", "cell"),
+    "kind_facility": ("设施", "facility"),
+    "kind_population": ("人口", "population"),
+    "kind_network": ("路网", "network"),
+    "done": ("完成，用时 {s:.1f} 秒", "Done in {s:.1f} s"),
+    "error": ("错误", "Error"),
+    "running": ("正在分析：{name}", "Analysing: {name}"),
+    "no_facilities": ("（数据中无此类设施）", "(no facility of this kind in the data)"),
+}
+
+
+def t(key: str, lang: str = "zh", **fmt: object) -> str:
+    """The message ``key`` in ``lang``, formatted with ``fmt``."""
+    if lang not in LANGS:
+        raise ValueError(f"lang must be one of {LANGS}, got {lang!r}")
+    zh, en = MESSAGES[key]
+    text = zh if lang == "zh" else en
+    return text.format(**fmt) if fmt else text

@@ -1,0 +1,504 @@
+"""The main job: from a study-area file to travel times, coverage and target verdicts.
+
+:func:`run` chains the stages of ``ARCHITECTURE.md`` (boundary and metric CRS,
+street networks, population grid, facilities, snapping, routing, targets) and
+returns a :class:`RunResult`; :func:`write_outputs` writes it to a folder. The
+CLI, the dashboard and the reports all go through these two functions.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS
+
+from access.crs import WGS84, parse_crs, to_metric, utm_crs_for_lonlat
+from access.errors import ConfigError, InputFileError
+from access.network import StreetNetwork, load_network, snap
+from access.osm import osm_bounds
+from access.rejects import RejectLog
+from access.study_area import StudyArea, UnitsSpec
+from access.travel import (
+    catchment_pairs,
+    dist_to_time_min,
+    k_nearest_facilities,
+    nearest_facilities,
+)
+
+__all__ = ["RunResult", "run", "write_outputs"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunResult:
+    """Everything one run computed.
+
+    Attributes
+    ----------
+    area
+        The study area.
+    crs
+        Metric analysis CRS (UTM zone chosen from the study area's centre).
+    boundary_lonlat, boundary
+        Study area polygon in WGS-84 and in ``crs``.
+    networks
+        Mode -> street network.
+    population
+        The population grid (:class:`gridded_pop.PopulationGrid`).
+    facilities
+        Facility table in ``crs`` with ``node``, ``snap_dist_m``, ``reachable`` and
+        ``unit__<level>`` columns added.
+    cells
+        Cells in the study area: population, ``node``, ``snap_dist_m``,
+        ``reachable``, ``dist_m__<cat>``, ``time_min__<cat>``, ``nearest__<cat>``
+        (facility id), ``drive_time_min__<cat>``, ``unit__<level>``, target flags.
+    k_nearest
+        Long table ``cell_id, category, rank, facility_id, dist_m`` (k > 1 only).
+    units
+        Level -> unit table (``unit_id, name, area_m2, pop_<group>...``).
+    unit_polygons
+        Level -> unit polygons in ``crs`` (as read from the units file).
+    completeness
+        Facility counts against GB 50180 norms (:func:`facilities.completeness_check`).
+    targets
+        Target verdicts (:class:`access.targets.TargetResults`), or None.
+    rejects
+        Every input row not used, with its reason.
+    timings_s
+        Seconds per stage.
+    """
+
+    area: StudyArea
+    crs: CRS
+    boundary_lonlat: shapely.Geometry
+    boundary: shapely.Geometry
+    networks: dict[str, StreetNetwork]
+    population: Any
+    facilities: gpd.GeoDataFrame
+    cells: pd.DataFrame
+    k_nearest: pd.DataFrame
+    units: dict[str, pd.DataFrame]
+    completeness: pd.DataFrame
+    targets: Any
+    rejects: RejectLog
+    taxonomy: Any = None
+    unit_polygons: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
+    catchments: Callable[[str, float], tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def categories(self) -> list[str]:
+        """Categories routed (those with at least one facility)."""
+        return [c[len("dist_m__"):] for c in self.cells.columns if c.startswith("dist_m__")]
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.t = time.perf_counter()
+        self.laps: dict[str, float] = {}
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = round(now - self.t, 3)
+        self.t = now
+
+
+def study_boundary(area: StudyArea) -> shapely.Geometry:
+    """The study area polygon in WGS-84 longitude/latitude.
+
+    ``boundary = "osm_bounds"`` takes the ``<bounds>`` box of the network file;
+    otherwise the union of the polygons in the named file.
+    """
+    if area.boundary == "osm_bounds":
+        b = osm_bounds(area.network.path)
+        if b is None:
+            raise ConfigError(
+                "the network file records no <bounds>; give 'boundary' as a polygon file",
+                path=area.path, key="boundary")
+        return shapely.box(*b)
+    path = Path(area.boundary)
+    try:
+        gdf = gpd.read_file(path)
+    except Exception as exc:  # pyogrio raises its own DataSourceError family
+        raise InputFileError(f"cannot read the boundary file ({exc})", path=path) from exc
+    if gdf.empty:
+        raise InputFileError("the boundary file holds no polygon", path=path)
+    gdf = to_metric(gdf, WGS84, source=path.name, stated=area.boundary_crs)
+    return shapely.union_all(shapely.make_valid(gdf.geometry.to_numpy()))
+
+
+def _metric_crs(area: StudyArea, boundary_lonlat: shapely.Geometry) -> CRS:
+    if area.metric_crs == "auto":
+        c = boundary_lonlat.centroid
+        crs = utm_crs_for_lonlat(c.x, c.y)
+        log.info("analysis CRS %s (%s), the UTM zone of the study area's centre",
+                 crs.to_string(), crs.name)
+        return crs
+    crs = parse_crs(area.metric_crs, path=area.path, param="metric_crs")
+    if crs.is_geographic:
+        raise ConfigError(f"{crs.to_string()} is not a metric CRS", path=area.path,
+                          key="metric_crs")
+    return crs
+
+
+def _read_units(spec: UnitsSpec, crs: CRS) -> gpd.GeoDataFrame:
+    try:
+        gdf = gpd.read_file(spec.path)
+    except Exception as exc:  # pyogrio raises its own DataSourceError family
+        raise InputFileError(f"cannot read the units file ({exc})", path=spec.path) from exc
+    for col in (spec.id_column, spec.name_column, spec.settlement_column):
+        if col is not None and col not in gdf.columns:
+            raise InputFileError(f"no column '{col}' (columns: {', '.join(gdf.columns)})",
+                                 path=spec.path, column=col)
+    gdf = to_metric(gdf, crs, source=spec.path.name, stated=spec.crs)
+    gdf[spec.id_column] = gdf[spec.id_column].astype(str)
+    dup = gdf[spec.id_column].duplicated()
+    if dup.any():
+        i = int(np.flatnonzero(dup)[0])
+        raise InputFileError(f"unit id '{gdf[spec.id_column].iloc[i]}' appears twice",
+                             path=spec.path, row=i + 1, column=spec.id_column)
+    return gdf
+
+
+def _unit_of_points(units: gpd.GeoDataFrame, id_column: str, x: np.ndarray,
+                    y: np.ndarray) -> np.ndarray:
+    """Unit id containing each point (object array, None outside every unit)."""
+    out = np.full(len(x), None, dtype=object)
+    if not len(x):
+        return out
+    pts = shapely.points(x, y)
+    tree = shapely.STRtree(units.geometry.to_numpy())
+    p_idx, u_idx = tree.query(pts, predicate="intersects")
+    # a point on a shared edge belongs to the first unit listed
+    first = np.unique(p_idx, return_index=True)[1]
+    out[p_idx[first]] = units[id_column].to_numpy()[u_idx[first]]
+    return out
+
+
+def run(area: StudyArea, *, progress: bool = False, use_cache: bool = True) -> RunResult:
+    """Run the whole analysis for a study area.
+
+    Parameters
+    ----------
+    area
+        From :func:`access.study_area.load_study_area`.
+    progress
+        Show progress bars for the long stages.
+    use_cache
+        Use the on-disk network cache.
+    """
+    from facilities import completeness_check, load_facilities, load_taxonomy
+    from gridded_pop import GridSpec, build_population
+
+    clock = _Clock()
+    rejects = RejectLog()
+    boundary_lonlat = study_boundary(area)
+    crs = _metric_crs(area, boundary_lonlat)
+    boundary = gpd.GeoSeries([boundary_lonlat], crs=WGS84).to_crs(crs).iloc[0]
+    clock.lap("boundary")
+
+    networks = {mode: load_network(area.network.path, mode, crs=crs, use_cache=use_cache,
+                                   progress=progress) for mode in area.network.modes}
+    walk = networks["walk"]
+    clock.lap("network")
+
+    spec = GridSpec.from_bounds(boundary.bounds, area.grid.cell_size_m, crs)
+    pop = build_population(area.population, spec, boundary=boundary, rejects=rejects,
+                           osm_path=area.network.path, progress=progress)
+    clock.lap("population")
+
+    taxonomy = load_taxonomy(area.categories, base_dir=area.base_dir, path=area.path)
+    fac = load_facilities(area.facilities, boundary=boundary_lonlat, crs=crs,
+                          taxonomy=taxonomy, rejects=rejects, progress=progress)
+    clock.lap("facilities")
+
+    cells = pop.cells_frame(populated_only=False)
+    # every cell touching the study area, and every cell holding residents
+    keep = cells["in_area"] | (cells["area_in_m2"] > 0) | (cells["pop_total"] > 0)
+    cells = cells[keep].reset_index(drop=True).rename(columns={"area_in_m2": "area_m2"})
+    if "residential_m2" not in cells:
+        cells["residential_m2"] = np.nan
+    snap_max = area.network.snap_max_dist_m
+    cell_node, cell_leg = snap(walk, cells["x"].to_numpy(), cells["y"].to_numpy(),
+                               max_dist_m=snap_max)
+    cells["node"] = cell_node
+    cells["snap_dist_m"] = cell_leg
+    cells["reachable"] = cell_node >= 0
+    _reject_unreachable_cells(cells, rejects, crs, snap_max)
+
+    fx, fy = _xy(fac)
+    fac_node, fac_leg = snap(walk, fx, fy, max_dist_m=snap_max)
+    fac["node"] = fac_node
+    fac["snap_dist_m"] = fac_leg
+    fac["reachable"] = fac_node >= 0
+    for r in fac[~fac["reachable"]].itertuples():
+        rejects.add(r.source, r.source_row, "unreachable",
+                    f"{r.category} '{r.name}' is {r.snap_dist_m:.0f} m from the nearest "
+                    f"street node (limit {snap_max:.0f} m): not routed, still counted in "
+                    "unit rules", kind="facility", lon=r.lon, lat=r.lat)
+    clock.lap("snapping")
+
+    categories = sorted(set(fac["category"])) if len(fac) else []
+    tr = area.travel
+    routed = route_categories(networks, cells, fac, categories, travel=tr,
+                              snap_max_dist_m=snap_max)
+    k_table = k_nearest_table(walk, cells, fac, categories, travel=tr)
+    cells = pd.concat([cells, pd.DataFrame(routed, index=cells.index)], axis=1)
+    clock.lap("routing")
+
+    units: dict[str, pd.DataFrame] = {}
+    unit_polygons: dict[str, gpd.GeoDataFrame] = {}
+    for spec_u in area.units:
+        gdf = _read_units(spec_u, crs)
+        unit_polygons[spec_u.level] = gdf
+        col = f"unit__{spec_u.level}"
+        cells[col] = _unit_of_points(gdf, spec_u.id_column, cells["x"].to_numpy(),
+                                     cells["y"].to_numpy())
+        fac[col] = _unit_of_points(gdf, spec_u.id_column, fx, fy)
+        agg = pop.aggregate_to_units(gdf, id_column=spec_u.id_column)
+        table = gdf[[spec_u.id_column, spec_u.name_column]].rename(
+            columns={spec_u.id_column: "unit_id", spec_u.name_column: "name"})
+        table = table.merge(agg.rename(columns={spec_u.id_column: "unit_id"}), on="unit_id",
+                            how="left")
+        if spec_u.settlement_column:
+            table["settlement"] = gdf[spec_u.settlement_column].to_numpy()
+        units[spec_u.level] = table
+    clock.lap("units")
+
+    completeness = completeness_check(fac, pop.total(), taxonomy)
+
+    catchments = catchment_function(walk, cells, fac)
+    targets = evaluate_area_targets(area, cells, fac, units, pop, completeness, catchments)
+    if targets is not None:
+        flags = targets.cell_flags.set_index("cell_id")
+        cells = cells.join(flags, on="cell_id")
+    clock.lap("targets")
+
+    return RunResult(area=area, crs=crs, boundary_lonlat=boundary_lonlat, boundary=boundary,
+                     networks=networks, population=pop, facilities=fac, cells=cells,
+                     k_nearest=k_table, units=units, completeness=completeness,
+                     targets=targets, rejects=rejects, taxonomy=taxonomy,
+                     unit_polygons=unit_polygons, catchments=catchments, timings_s=clock.laps)
+
+
+def _reject_unreachable_cells(cells: pd.DataFrame, rejects: RejectLog, crs: CRS,
+                              snap_max: float) -> None:
+    """List populated cells too far from every street (their residents count as uncovered)."""
+    from access.crs import metric_to_lonlat
+
+    bad = cells[~cells["reachable"] & (cells["pop_total"] > 0)]
+    if bad.empty:
+        return
+    lon, lat = metric_to_lonlat(bad["x"].to_numpy(), bad["y"].to_numpy(), crs)
+    for r, lo, la in zip(bad.itertuples(), lon, lat, strict=True):
+        rejects.add("grid", int(r.cell_id), "unreachable",
+                    f"cell centre {r.snap_dist_m:.0f} m from the nearest street node "
+                    f"(limit {snap_max:.0f} m); its residents count as not covered",
+                    kind="cell", lon=float(lo), lat=float(la), population=float(r.pop_total))
+
+
+def route_categories(networks: dict[str, StreetNetwork], cells: pd.DataFrame,
+                     fac: pd.DataFrame, categories: list[str], *, travel: Any,
+                     snap_max_dist_m: float) -> dict[str, np.ndarray]:
+    """Nearest facility of each category for every cell: the routed columns of ``cells``.
+
+    ``cells`` carries ``node``/``snap_dist_m`` (walk snapping) and ``x``/``y``;
+    ``fac`` carries ``node``/``snap_dist_m``, ``category``, ``facility_id`` and a
+    point geometry. Returns ``dist_m__<c>``, ``time_min__<c>``, ``nearest__<c>`` and,
+    with a driving network, ``drive_time_min__<c>`` per category.
+    """
+    walk = networks["walk"]
+    near = nearest_facilities(walk, cells["node"].to_numpy(), cells["snap_dist_m"].to_numpy(),
+                              fac["node"].to_numpy(), fac["snap_dist_m"].to_numpy(),
+                              fac["category"].to_numpy(dtype=object), categories=categories,
+                              max_cost=travel.max_walk_dist_m)
+    fid = fac["facility_id"].to_numpy(dtype=object)
+    speed = travel.walk_speed_kmh["total"]
+    routed: dict[str, np.ndarray] = {}
+    for i, c in enumerate(categories):
+        routed[f"dist_m__{c}"] = near.cost[i]
+        routed[f"time_min__{c}"] = dist_to_time_min(near.cost[i], speed)
+        routed[f"nearest__{c}"] = np.where(near.facility[i] >= 0,
+                                           fid[np.maximum(near.facility[i], 0)], None)
+    if "drive" in networks:
+        drive = networks["drive"]
+        fx, fy = _xy(fac)
+        d_node, d_leg = snap(drive, cells["x"].to_numpy(), cells["y"].to_numpy(),
+                             max_dist_m=snap_max_dist_m)
+        f_node, f_leg = snap(drive, fx, fy, max_dist_m=snap_max_dist_m)
+        dnear = nearest_facilities(drive, d_node, d_leg, f_node, f_leg,
+                                   fac["category"].to_numpy(dtype=object),
+                                   categories=categories,
+                                   max_cost=travel.max_drive_time_min * 60, weight="time_s",
+                                   leg_speed_kmh=travel.drive_leg_speed_kmh)
+        for i, c in enumerate(categories):
+            routed[f"drive_time_min__{c}"] = dnear.cost[i] / 60.0
+    return routed
+
+
+def _xy(fac: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    if not len(fac):
+        return np.zeros(0), np.zeros(0)
+    return fac.geometry.x.to_numpy(), fac.geometry.y.to_numpy()
+
+
+def k_nearest_table(walk: StreetNetwork, cells: pd.DataFrame, fac: pd.DataFrame,
+                    categories: list[str], *, travel: Any) -> pd.DataFrame:
+    """Long table of the ``travel.k_nearest`` nearest facilities per cell and category."""
+    cols = ["cell_id", "category", "rank", "facility_id", "dist_m"]
+    if travel.k_nearest < 2:
+        return pd.DataFrame(columns=cols)
+    fid = fac["facility_id"].to_numpy(dtype=object)
+    cat = fac["category"].to_numpy()
+    f_node, f_leg = fac["node"].to_numpy(), fac["snap_dist_m"].to_numpy()
+    parts = []
+    for c in categories:
+        sel = np.flatnonzero(cat == c)
+        cost, which = k_nearest_facilities(walk, cells["node"].to_numpy(),
+                                           cells["snap_dist_m"].to_numpy(), f_node[sel],
+                                           f_leg[sel], travel.k_nearest,
+                                           max_cost=travel.max_walk_dist_m)
+        ci, rank = np.nonzero(which >= 0)
+        parts.append(pd.DataFrame({
+            "cell_id": cells["cell_id"].to_numpy()[ci], "category": c, "rank": rank + 1,
+            "facility_id": fid[sel][which[ci, rank]], "dist_m": cost[ci, rank]}))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=cols)
+
+
+def catchment_function(walk: StreetNetwork, cells: pd.DataFrame, fac: pd.DataFrame,
+                       ) -> Callable[[str, float], tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """``catchments(category, max_dist_m)`` for the targets engine (2SFCA)."""
+    cat = fac["category"].to_numpy()
+    f_node, f_leg = fac["node"].to_numpy(), fac["snap_dist_m"].to_numpy()
+    c_node, c_leg = cells["node"].to_numpy(), cells["snap_dist_m"].to_numpy()
+
+    def catchments(category: str, max_dist_m: float
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        sel = np.flatnonzero(cat == category)
+        return catchment_pairs(walk, f_node[sel], f_leg[sel], c_node, c_leg,
+                               max_dist_m=max_dist_m)
+
+    return catchments
+
+
+def evaluate_area_targets(area: StudyArea, cells: pd.DataFrame, fac: gpd.GeoDataFrame,
+                          units: dict[str, pd.DataFrame], pop: Any,
+                          completeness: pd.DataFrame, catchments: Callable[..., Any]) -> Any:
+    """Evaluate the study area's target catalogue on routed cells."""
+    from access.targets import TargetInputs, apply_settlement, evaluate_targets, load_catalogue
+    from facilities import completeness_warnings
+
+    catalogue = load_catalogue(overrides=area.targets, base_dir=area.base_dir,
+                               config_path=area.path)
+    warnings = {}
+    for c in completeness["category"]:
+        w = completeness_warnings(completeness, [c])
+        if w:
+            warnings[c] = w[0]
+    derived = {}
+    for zh, en in pop.notes:
+        for g in pop.groups:
+            if g != "total" and g in en and ("share" in en or "derived" in en):
+                derived[g] = (zh, en)
+    fac_cols = [c for c in ("facility_id", "category", "capacity", "ownership", "area_m2")
+                if c in fac.columns]
+    fac_in = pd.DataFrame(fac[fac_cols + [c for c in fac.columns if c.startswith("unit__")]])
+    if "area_m2" not in fac_in:
+        fac_in["area_m2"] = np.nan
+    inputs = TargetInputs(
+        cells=cells, facilities=fac_in, units=units, walk_speed_kmh=area.travel.walk_speed_kmh,
+        catchments=catchments, data_warnings=warnings, groups_derived=derived)
+    if "settlement" in area.targets:
+        inputs = apply_settlement(inputs, area.targets["settlement"], path=area.path)
+    return evaluate_targets(catalogue, inputs)
+
+
+def _gpkg_safe(df: pd.DataFrame) -> pd.DataFrame:
+    """Columns GeoPackage can store: infinities become NaN, objects become strings."""
+    out = df.copy()
+    for c in out.columns:
+        if c == "geometry":
+            continue
+        s = out[c]
+        if pd.api.types.is_float_dtype(s):
+            out[c] = s.where(np.isfinite(s))
+        elif s.dtype == object:
+            out[c] = s.map(lambda v: None if v is None or v is pd.NA else str(v))
+        elif isinstance(s.dtype, pd.BooleanDtype):
+            out[c] = s.astype("object").where(s.notna(), None)
+    return out
+
+
+def write_outputs(result: RunResult, out_dir: str | Path) -> dict[str, Path]:
+    """Write a run's results to ``out_dir``.
+
+    Files: ``cells.gpkg`` (cell polygons with population, distances, times, snap
+    distances, unit ids and target flags), ``facilities.gpkg``, ``rejects.csv``,
+    ``k_nearest.csv``, ``targets.csv``, ``units.csv``, ``gaps.csv``,
+    ``population_accounting.csv``, ``completeness.csv`` and ``run.json`` (CRS,
+    network reports, timings, notes). CSV files are UTF-8 with a byte-order mark so
+    that Excel shows Chinese text correctly.
+
+    Returns
+    -------
+    dict
+        Name -> path of every file written.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    files: dict[str, Path] = {}
+    cells = result.cells
+    grid = result.population.spec
+    geom = grid.cell_polygons(cells["cell_id"].to_numpy())
+    gdf = gpd.GeoDataFrame(_gpkg_safe(cells.drop(columns=["node"])), geometry=geom,
+                           crs=result.crs)
+    files["cells"] = out / "cells.gpkg"
+    gdf.to_file(files["cells"], layer="cells", driver="GPKG", engine="pyogrio")
+    files["facilities"] = out / "facilities.gpkg"
+    fac = result.facilities.drop(columns=["node"])
+    gpd.GeoDataFrame(_gpkg_safe(fac), geometry=fac.geometry, crs=result.crs).to_file(
+        files["facilities"], layer="facilities", driver="GPKG", engine="pyogrio")
+
+    def csv(name: str, df: pd.DataFrame) -> None:
+        files[name] = out / f"{name}.csv"
+        df.to_csv(files[name], index=False, encoding="utf-8-sig")
+
+    csv("rejects", result.rejects.to_frame())
+    csv("k_nearest", result.k_nearest)
+    csv("population_accounting", result.population.accounting)
+    csv("completeness", result.completeness)
+    if result.targets is not None:
+        csv("targets", result.targets.targets)
+        csv("units", result.targets.units)
+        csv("gaps", result.targets.gaps)
+    meta = {
+        "study_area": str(result.area.path),
+        "name": result.area.name,
+        "crs": result.crs.to_string(),
+        "crs_name": result.crs.name,
+        "grid": {"cell_size_m": grid.cell_size_m, "n_rows": grid.n_rows,
+                 "n_cols": grid.n_cols, "x_min": grid.x_min, "y_max": grid.y_max},
+        "boundary_lonlat_wkt": result.boundary_lonlat.wkt,
+        "networks": {m: {"nodes": n.n_nodes, "arcs": n.n_arcs, "source": n.source,
+                         "sha256": n.source_sha256, **n.report}
+                     for m, n in result.networks.items()},
+        "walk_speed_kmh": result.area.travel.walk_speed_kmh,
+        "categories": result.categories,
+        "population_notes": [{"zh": zh, "en": en} for zh, en in result.population.notes],
+        "timings_s": result.timings_s,
+        "rejects": len(result.rejects),
+    }
+    files["run"] = out / "run.json"
+    files["run"].write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
+    return files

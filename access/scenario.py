@@ -1,0 +1,286 @@
+"""What-if scenarios: add or remove facilities and see coverage and targets change.
+
+A :class:`Scenario` holds edits to a base run's facility table. :meth:`Scenario.evaluate`
+reroutes only the categories the edits touch (one multi-source search each), then
+re-evaluates the targets. Scenarios are plain data: they save to and load from JSON
+(:func:`save_scenarios`, :func:`load_scenarios`) and compare side by side
+(:func:`compare_scenarios`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from access.crs import lonlat_to_metric
+from access.errors import LifecircleError
+from access.network import snap
+from access.pipeline import (
+    RunResult,
+    catchment_function,
+    evaluate_area_targets,
+    route_categories,
+)
+
+__all__ = ["Edit", "Scenario", "ScenarioError", "ScenarioResult", "compare_scenarios",
+           "load_scenarios", "save_scenarios"]
+
+
+class ScenarioError(LifecircleError, ValueError):
+    """An edit that cannot be applied (unknown category or facility, point off the map)."""
+
+
+@dataclass(frozen=True)
+class Edit:
+    """One change to the facility table.
+
+    Attributes
+    ----------
+    action
+        ``"add"`` or ``"remove"``.
+    category
+        Category key of the facility.
+    facility_id
+        Id of the removed facility, or the id given to an added one.
+    lon, lat
+        WGS-84 position of an added facility.
+    name
+        Name of an added facility.
+    capacity
+        Capacity of an added facility (beds, places), NaN if unknown.
+    """
+
+    action: Literal["add", "remove"]
+    category: str
+    facility_id: str
+    lon: float = math.nan
+    lat: float = math.nan
+    name: str = ""
+    capacity: float = math.nan
+
+
+@dataclass
+class ScenarioResult:
+    """A scenario's evaluation.
+
+    Attributes
+    ----------
+    name
+        Scenario name.
+    cells
+        The base cells with the changed categories rerouted and new target flags.
+    facilities
+        The facility table after the edits.
+    targets
+        Target verdicts (:class:`access.targets.TargetResults`).
+    changed_categories
+        Categories rerouted.
+    elapsed_s
+        Seconds the evaluation took.
+    """
+
+    name: str
+    cells: pd.DataFrame
+    facilities: gpd.GeoDataFrame
+    targets: Any
+    changed_categories: list[str]
+    elapsed_s: float
+
+
+@dataclass
+class Scenario:
+    """A named list of facility edits on top of a base run."""
+
+    base: RunResult
+    name: str = "scenario"
+    edits: list[Edit] = field(default_factory=list)
+
+    def add(self, category: str, lon: float, lat: float, *, name: str = "",
+            capacity: float = math.nan) -> str:
+        """Add a facility at WGS-84 ``lon``/``lat``; returns its id.
+
+        Raises
+        ------
+        ScenarioError
+            Unknown category, or a point outside the study area.
+        """
+        taxonomy = self.base.taxonomy
+        if taxonomy is not None and category not in taxonomy:
+            from access.errors import suggest
+
+            raise ScenarioError(f"unknown category '{category}'"
+                                f"{suggest(category, taxonomy.categories)}")
+        if not (np.isfinite(lon) and np.isfinite(lat)):
+            raise ScenarioError(f"position ({lon}, {lat}) is not a number")
+        if not self.base.boundary_lonlat.covers(shapely.Point(lon, lat)):
+            raise ScenarioError(f"position ({lon:.6f}, {lat:.6f}) is outside the study area")
+        n = sum(e.action == "add" for e in self.edits) + 1
+        fid = f"new-{n}"
+        while fid in self._ids():
+            n += 1
+            fid = f"new-{n}"
+        self.edits.append(Edit("add", category, fid, float(lon), float(lat), name,
+                               float(capacity)))
+        return fid
+
+    def remove(self, facility_id: str) -> None:
+        """Remove a facility (of the base run or added earlier) by id.
+
+        Raises
+        ------
+        ScenarioError
+            No facility with that id exists in the scenario.
+        """
+        fac = self.facilities()
+        hit = fac[fac["facility_id"] == facility_id]
+        if hit.empty:
+            raise ScenarioError(f"no facility with id '{facility_id}' in scenario '{self.name}'")
+        self.edits.append(Edit("remove", str(hit["category"].iloc[0]), facility_id))
+
+    def _ids(self) -> set[str]:
+        return set(self.base.facilities["facility_id"]) | {e.facility_id for e in self.edits}
+
+    def changed_categories(self) -> list[str]:
+        """Categories touched by the edits, sorted."""
+        return sorted({e.category for e in self.edits})
+
+    def facilities(self) -> gpd.GeoDataFrame:
+        """The base facility table with the edits applied (in edit order)."""
+        base = self.base
+        fac = base.facilities
+        removed = {e.facility_id for e in self.edits if e.action == "remove"}
+        adds = [e for e in self.edits if e.action == "add" and e.facility_id not in removed]
+        kept = fac[~fac["facility_id"].isin(removed)]
+        if not adds:
+            return kept.reset_index(drop=True)
+        lon = np.array([e.lon for e in adds])
+        lat = np.array([e.lat for e in adds])
+        x, y = lonlat_to_metric(lon, lat, base.crs)
+        walk = base.networks["walk"]
+        node, leg = snap(walk, x, y, max_dist_m=base.area.network.snap_max_dist_m)
+        new = pd.DataFrame({
+            "facility_id": [e.facility_id for e in adds],
+            "category": [e.category for e in adds],
+            "name": [e.name for e in adds],
+            "source": f"scenario:{self.name}",
+            "source_row": [e.facility_id for e in adds],
+            "sources": f"scenario:{self.name}",
+            "capacity": [e.capacity for e in adds],
+            "ownership": "",
+            "admin_code": "",
+            "lon": lon, "lat": lat,
+            "node": node, "snap_dist_m": leg, "reachable": node >= 0,
+        })
+        for level, gdf in base.unit_polygons.items():
+            from access.pipeline import _unit_of_points
+
+            spec = next(u for u in base.area.units if u.level == level)
+            new[f"unit__{level}"] = _unit_of_points(gdf, spec.id_column, x, y)
+        new_gdf = gpd.GeoDataFrame(new, geometry=shapely.points(x, y), crs=base.crs)
+        out = pd.concat([kept, new_gdf], ignore_index=True)
+        return gpd.GeoDataFrame(out, geometry="geometry", crs=base.crs)
+
+    def evaluate(self) -> ScenarioResult:
+        """Reroute the changed categories and re-evaluate every target."""
+        from facilities import completeness_check
+
+        start = time.perf_counter()
+        base = self.base
+        fac = self.facilities()
+        changed = self.changed_categories()
+        cells = base.cells
+        flag_cols = [] if base.targets is None else \
+            [c for c in base.targets.cell_flags.columns if c != "cell_id"]
+        cells = cells.drop(columns=[c for c in flag_cols if c in cells.columns])
+        present = set(fac["category"])
+        stale = [c for c in cells.columns
+                 if c.split("__", 1)[-1] in changed and "__" in c
+                 and c.split("__", 1)[0] in ("dist_m", "time_min", "nearest", "drive_time_min")]
+        cells = cells.drop(columns=stale)
+        routed_cats = [c for c in changed if c in present]
+        if routed_cats:
+            routed = route_categories(base.networks, cells, fac, routed_cats,
+                                      travel=base.area.travel,
+                                      snap_max_dist_m=base.area.network.snap_max_dist_m)
+            cells = pd.concat([cells, pd.DataFrame(routed, index=cells.index)], axis=1)
+        completeness = completeness_check(fac, base.population.total(), base.taxonomy,
+                                          warn=False)
+        catchments = catchment_function(base.networks["walk"], cells, fac)
+        targets = evaluate_area_targets(base.area, cells, fac, base.units, base.population,
+                                        completeness, catchments)
+        if targets is not None:
+            cells = cells.join(targets.cell_flags.set_index("cell_id"), on="cell_id")
+        return ScenarioResult(name=self.name, cells=cells, facilities=fac, targets=targets,
+                              changed_categories=changed,
+                              elapsed_s=time.perf_counter() - start)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (name and edits)."""
+        return {"name": self.name,
+                "edits": [{k: (None if isinstance(v, float) and math.isnan(v) else v)
+                           for k, v in asdict(e).items()} for e in self.edits]}
+
+
+def save_scenarios(scenarios: list[Scenario], path: str | Path) -> Path:
+    """Write scenarios (names and edits) to a JSON file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    doc = {"format": "lifecircle-scenarios", "version": 1,
+           "study_area": str(scenarios[0].base.area.path) if scenarios else "",
+           "scenarios": [s.to_dict() for s in scenarios]}
+    path.write_text(json.dumps(doc, ensure_ascii=False, indent=2), encoding="utf-8")
+    return path
+
+
+def load_scenarios(path: str | Path, base: RunResult) -> list[Scenario]:
+    """Read scenarios saved by :func:`save_scenarios`, on top of ``base``.
+
+    Raises
+    ------
+    ScenarioError
+        The file is not a scenario file, or an edit no longer applies.
+    """
+    path = Path(path)
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ScenarioError(f"{path}: cannot read scenarios ({exc})") from exc
+    if doc.get("format") != "lifecircle-scenarios":
+        raise ScenarioError(f"{path}: not a lifecircle scenario file")
+    out = []
+    for s in doc["scenarios"]:
+        sc = Scenario(base, name=s["name"])
+        for e in s["edits"]:
+            if e["action"] == "add":
+                sc.add(e["category"], e["lon"], e["lat"], name=e.get("name") or "",
+                       capacity=math.nan if e.get("capacity") is None else e["capacity"])
+                # keep the saved id
+                last = sc.edits.pop()
+                sc.edits.append(Edit(**{**asdict(last), "facility_id": e["facility_id"]}))
+            else:
+                sc.remove(e["facility_id"])
+        out.append(sc)
+    return out
+
+
+def compare_scenarios(results: list[ScenarioResult], *, base: RunResult | None = None,
+                      ) -> pd.DataFrame:
+    """Targets side by side: one row per target, value and status per scenario."""
+    frames = []
+    named = ([("base", base.targets)] if base is not None and base.targets is not None else [])
+    named += [(r.name, r.targets) for r in results if r.targets is not None]
+    for name, t in named:
+        frames.append(t.targets.set_index("id")[["value", "status"]].add_prefix(f"{name}:"))
+    if not frames:
+        return pd.DataFrame()
+    first = named[0][1].targets.set_index("id")[["name_zh", "name_en", "threshold", "unit"]]
+    return pd.concat([first, *frames], axis=1).reset_index()

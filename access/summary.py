@@ -1,0 +1,65 @@
+"""Summary figures of a run, as plain rows for the terminal, the dashboard and reports."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+__all__ = ["access_table", "population_rows", "weighted_median"]
+
+
+def weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
+    """Weighted median (lower median); inf values count, NaN where the weights sum to 0."""
+    values = np.asarray(values, float)
+    weights = np.asarray(weights, float)
+    keep = weights > 0
+    if not keep.any():
+        return float("nan")
+    v, w = values[keep], weights[keep]
+    order = np.argsort(v, kind="stable")
+    cum = np.cumsum(w[order])
+    return float(v[order][np.searchsorted(cum, 0.5 * cum[-1])])
+
+
+def population_rows(result: Any, *, lang: str = "zh") -> list[tuple[str, float]]:
+    """``(label, persons)`` per population group on the grid."""
+    from gridded_pop import GROUPS
+
+    rows = []
+    for g, arr in result.population.groups.items():
+        zh, en = GROUPS.get(g, (g, g))
+        rows.append((zh if lang == "zh" else en, float(arr.sum())))
+    return rows
+
+
+def access_table(result: Any, *, lang: str = "zh", group: str = "total",
+                 thresholds_min: tuple[int, ...] = (5, 10, 15)) -> list[dict[str, Any]]:
+    """Per routed category: facilities, unreachable ones, median walk and shares within.
+
+    Times use the walking speed of ``group``; residents of unreachable cells
+    count as not within any threshold.
+    """
+    from access.travel import dist_to_time_min
+
+    cells = result.cells
+    pop = cells[f"pop_{group}"].to_numpy(float)
+    speeds = result.area.travel.walk_speed_kmh
+    speed = speeds.get(group, speeds["total"])
+    fac = result.facilities
+    total = pop.sum()
+    rows = []
+    for c in result.categories:
+        minutes = np.asarray(dist_to_time_min(cells[f"dist_m__{c}"].to_numpy(float), speed))
+        sel = fac["category"] == c
+        row = {
+            "category": c,
+            "label": result.taxonomy.label(c, lang) if result.taxonomy is not None else c,
+            "count": int(sel.sum()),
+            "unreachable": int((sel & ~fac["reachable"]).sum()),
+            "median_min": weighted_median(minutes, pop),
+        }
+        for m in thresholds_min:
+            row[f"within_{m}"] = float(pop[minutes <= m].sum() / total) if total > 0 else 0.0
+        rows.append(row)
+    return rows

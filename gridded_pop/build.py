@@ -1,0 +1,205 @@
+"""Every population source onto one analysis grid, with conservation accounting."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import shapely
+from tqdm.auto import tqdm
+
+from access.errors import ConfigError, CrsMismatchError
+from access.rejects import RejectLog
+from gridded_pop._result import SourceResult
+from gridded_pop.ancillary import LandCover, read_osm_landcover
+from gridded_pop.census import load_census_source
+from gridded_pop.grid import GridSpec
+from gridded_pop.groups import GROUPS
+from gridded_pop.overlay import rasterize_areas
+from gridded_pop.popgrid import ACCOUNTING_COLUMNS, PopulationGrid
+from gridded_pop.raster import load_raster_source
+from gridded_pop.sources import (
+    CensusSource,
+    PopulationSource,
+    RasterSource,
+    VectorSource,
+)
+from gridded_pop.vector import load_vector_source
+
+__all__ = ["CONSERVATION_RTOL", "build_population", "study_area_mask"]
+
+log = logging.getLogger(__name__)
+
+#: Largest relative gap allowed between persons in and persons accounted for.
+CONSERVATION_RTOL = 1e-6
+
+
+def _check_spec(spec: GridSpec, boundary: shapely.Geometry) -> shapely.Geometry:
+    units = {ax.unit_name.lower() for ax in spec.crs.axis_info}
+    if spec.crs.is_geographic or not units <= {"metre", "meter", "m"}:
+        raise CrsMismatchError(f"the analysis grid needs a CRS in metres, got "
+                               f"{spec.crs.to_string()} ({', '.join(sorted(units))})",
+                               column="crs")
+    if boundary is None or shapely.is_empty(boundary) or shapely.area(boundary) <= 0:
+        raise ValueError("the study area boundary is empty or has no area")
+    if not shapely.is_valid(boundary):
+        log.info("repairing the study area boundary (invalid geometry)")
+        boundary = shapely.make_valid(boundary)
+    bx0, by0, bx1, by1 = shapely.bounds(boundary)
+    gx0, gy0, gx1, gy1 = spec.bounds
+    tol = 1e-6 * spec.cell_size_m
+    if bx0 < gx0 - tol or by0 < gy0 - tol or bx1 > gx1 + tol or by1 > gy1 + tol:
+        raise ValueError("the study area boundary extends beyond the analysis grid; build the "
+                         "grid with GridSpec.from_bounds(boundary.bounds, ...)")
+    return boundary
+
+
+def study_area_mask(spec: GridSpec, boundary: shapely.Geometry,
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Cells of the study area.
+
+    Returns
+    -------
+    in_area, area_in_m2
+        ``spec.shape`` arrays: cell centre inside ``boundary``; cell area inside it.
+    """
+    area_in = rasterize_areas(boundary, spec)
+    x, y = spec.cell_centres()
+    shapely.prepare(boundary)
+    in_area = shapely.contains_xy(boundary, x, y).reshape(spec.shape)
+    return in_area, area_in
+
+
+def build_population(sources: list[PopulationSource], spec: GridSpec, *,
+                     boundary: shapely.Geometry, rejects: RejectLog,
+                     osm_path: Path | None = None, progress: bool = False) -> PopulationGrid:
+    """Put every population source on the analysis grid.
+
+    Raster and vector sources are resampled onto the grid, then each cell keeps
+    the share of its persons equal to the share of its area inside the study
+    area; census sources are clipped to the study area unit by unit. Groups are
+    summed across sources of the same group; groups derived from shares are
+    added too, and noted.
+
+    Parameters
+    ----------
+    sources
+        From :func:`~gridded_pop.sources.parse_population_sources`.
+    spec
+        The analysis grid (metric CRS) covering ``boundary``.
+    boundary
+        Study area polygon in ``spec.crs``.
+    rejects
+        Receives every input row or pixel not used.
+    osm_path
+        The study area's OSM file: ancillary land use for census sources with
+        ``ancillary = "osm"`` and no ``osm`` key of their own, and the source of
+        :attr:`PopulationGrid.residential_m2`.
+    progress
+        Show progress bars.
+
+    Returns
+    -------
+    PopulationGrid
+
+    Raises
+    ------
+    ConfigError
+        A census source asks for OSM weights and no OSM file is known.
+    InputFileError
+        (and its subclasses) for bad input files, naming file, row and column.
+    """
+    boundary = _check_spec(spec, boundary)
+    in_area, area_in = study_area_mask(spec, boundary)
+    frac_in = np.clip(area_in / spec.cell_size_m ** 2, 0.0, 1.0)
+    covers: dict[Path, LandCover] = {}
+
+    def cover_for(path: Path) -> LandCover:
+        path = Path(path).resolve()
+        if path not in covers:
+            covers[path] = read_osm_landcover(path, spec.crs)
+        return covers[path]
+
+    groups: dict[str, np.ndarray] = {}
+    rows: list[dict] = []
+    notes: list[tuple[str, str]] = []
+    for source in tqdm(sources, disable=not progress, desc="population sources", unit="source"):
+        results = _load(source, spec, boundary=boundary, rejects=rejects, osm_path=osm_path,
+                        cover_for=cover_for, progress=progress)
+        for group, res in results.items():
+            grid = res.grid
+            outside = res.outside
+            if not res.clipped:
+                on = grid * frac_in
+                outside += float(grid.sum()) - float(on.sum())
+                grid = on
+            on_grid = float(grid.sum())
+            share = source.shares.get(group)
+            derived = ("" if share is None else f"share {share:g}" if isinstance(share, float)
+                       else f"share column '{share}'")
+            row = {"source": source.label, "kind": source.kind, "group": group,
+                   "derived_from": derived, "population_in": res.population_in,
+                   "on_grid": on_grid, "outside_area": outside, "rejected": res.rejected,
+                   "rejected_rows": res.rejected_rows}
+            gap = res.population_in - (on_grid + outside + res.rejected)
+            if abs(gap) > CONSERVATION_RTOL * max(1.0, abs(res.population_in)):
+                raise RuntimeError(f"population not conserved for {source.label} ({group}): "
+                                   f"{gap:.6g} persons unaccounted for")
+            rows.append(row)
+            groups[group] = groups.get(group, np.zeros(spec.shape)) + grid
+            for note in res.notes:
+                if note not in notes:
+                    notes.append(note)
+            if share is not None:
+                zh_g, en_g = GROUPS[group]
+                how_zh = (f"比例 {share:.2%}" if isinstance(share, float)
+                          else f"各单元比例（列 {share}）")
+                how_en = (f"a share of {share:.2%}" if isinstance(share, float)
+                          else f"a share per unit (column '{share}')")
+                notes.append((f"{zh_g}由{source.label}的总人口按{how_zh}推算",
+                               f"{en_g} derived from the total of {source.label} with {how_en}"))
+        log.info("%s: %s", source.label, ", ".join(
+            f"{g} {float(r.grid.sum()):,.0f}" for g, r in results.items()))
+    if "total" not in groups:
+        groups["total"] = np.zeros(spec.shape)
+        notes.append(("未提供总人口数据，总人口为零", "no source gives the total population; "
+                      "the total is zero"))
+        log.warning("no population source gives the total population")
+    residential = None
+    if osm_path is not None or covers:
+        cover = cover_for(osm_path) if osm_path is not None else next(iter(covers.values()))
+        residential = rasterize_areas(shapely.intersection(cover.residential, boundary), spec)
+    accounting = pd.DataFrame(rows, columns=ACCOUNTING_COLUMNS)
+    return PopulationGrid(spec=spec, groups=groups, in_area=in_area, accounting=accounting,
+                          notes=notes, area_in_m2=area_in, residential_m2=residential,
+                          boundary=boundary)
+
+
+def _load(source: PopulationSource, spec: GridSpec, *, boundary: shapely.Geometry,
+          rejects: RejectLog, osm_path: Path | None, cover_for,
+          progress: bool) -> dict[str, SourceResult]:
+    if isinstance(source, CensusSource):
+        cover = None
+        if source.ancillary == "osm":
+            path = source.osm or osm_path
+            if path is None:
+                raise ConfigError("ancillary = \"osm\" needs an OSM file: give 'osm' for this "
+                                  "source or the study area's network OSM file, or set "
+                                  "ancillary = \"none\"", path=source.config_path,
+                                  key=f"{source.where}.osm")
+            cover = cover_for(path)
+        return load_census_source(source, spec, boundary=boundary, cover=cover,
+                                  rejects=rejects, progress=progress)
+    if isinstance(source, RasterSource):
+        res = load_raster_source(source, spec, rejects=rejects, progress=progress)
+    elif isinstance(source, VectorSource):
+        res = load_vector_source(source, spec, rejects=rejects, progress=progress)
+    else:  # pragma: no cover - parse_population_sources makes only the three kinds
+        raise TypeError(f"unknown population source {source!r}")
+    out = {source.group: res}
+    for group, share in source.shares.items():
+        assert isinstance(share, float)
+        out[group] = res.scaled(share)
+    return out

@@ -1,0 +1,148 @@
+"""The whole run on the bundled sample: outputs, conservation, determinism, the CLI."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from access.cli import app
+from access.errors import CrsMismatchError
+from access.pipeline import RunResult, run, write_outputs
+from access.study_area import default_area_path, load_study_area
+from access.travel import dist_to_time_min
+
+
+@pytest.fixture(scope="module")
+def result() -> RunResult:
+    return run(load_study_area(default_area_path()))
+
+
+@pytest.fixture(scope="module")
+def outputs(result: RunResult, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return write_outputs(result, tmp_path_factory.mktemp("out"))
+
+
+def test_outputs_written(outputs: dict[str, Path], result: RunResult) -> None:
+    for name in ("cells", "facilities", "rejects", "targets", "units", "gaps", "run",
+                 "k_nearest", "population_accounting", "completeness"):
+        assert outputs[name].exists(), name
+    cells = gpd.read_file(outputs["cells"])
+    assert cells.crs.to_epsg() == 32648
+    assert len(cells) == len(result.cells)
+    # every cell is a 100 m square
+    np.testing.assert_allclose(cells.geometry.area, 10_000.0)
+    for c in ("pop_total", "snap_dist_m", "dist_m__kindergarten", "time_min__kindergarten",
+              "nearest__kindergarten", "unit__district"):
+        assert c in cells.columns
+    meta = json.loads(outputs["run"].read_text(encoding="utf-8"))
+    assert meta["crs"] == "EPSG:32648"
+    assert meta["networks"]["walk"]["nodes"] == result.networks["walk"].n_nodes
+
+
+def test_population_conserved_into_cells(result: RunResult, outputs: dict[str, Path]) -> None:
+    cells = gpd.read_file(outputs["cells"])
+    on_grid = result.population.total()
+    assert cells["pop_total"].sum() == pytest.approx(on_grid, rel=1e-9)
+    acc = pd.read_csv(outputs["population_accounting"])
+    total = acc[acc["group"] == "total"]
+    assert total["on_grid"].sum() == pytest.approx(on_grid, rel=1e-9)
+
+
+def test_times_follow_distances(result: RunResult) -> None:
+    cells = result.cells
+    for c in result.categories:
+        np.testing.assert_allclose(cells[f"time_min__{c}"],
+                                   dist_to_time_min(cells[f"dist_m__{c}"], 4.0))
+    # unreachable cells have no distance; reachable ones have a snap leg within the limit
+    assert np.isinf(cells.loc[~cells["reachable"], "dist_m__hospital"]).all()
+    assert (cells.loc[cells["reachable"], "snap_dist_m"] <= 500).all()
+
+
+def test_sample_network_oracle(result: RunResult) -> None:
+    """Cell distances on the sample agree with networkx within 0.5 m."""
+    import networkx as nx
+
+    net = result.networks["walk"]
+    fac = result.facilities
+    sel = fac[(fac["category"] == "kindergarten") & fac["reachable"]]
+    g = net.to_networkx()
+    for node, leg in zip(sel["node"], sel["snap_dist_m"], strict=True):
+        g.add_edge("src", int(node), length_m=float(leg))
+    ref = nx.single_source_dijkstra_path_length(g, "src", weight="length_m")
+    cells = result.cells[result.cells["reachable"]].sample(300, random_state=0)
+    expected = np.array([ref.get(int(n), np.inf) for n in cells["node"]])
+    expected = expected + cells["snap_dist_m"].to_numpy()
+    expected[expected > result.area.travel.max_walk_dist_m] = np.inf
+    got = cells["dist_m__kindergarten"].to_numpy()
+    assert np.array_equal(np.isinf(got), np.isinf(expected))
+    fin = np.isfinite(got)
+    assert np.max(np.abs(got[fin] - expected[fin])) < 0.5
+
+
+def test_every_facility_row_accounted(result: RunResult) -> None:
+    rej = result.rejects.to_frame()
+    fac_rej = rej[(rej["kind"] == "facility") & (rej["reason"] != "unreachable")]
+    # facilities kept (merged duplicates record every source) + rejected rows = rows read
+    kept_rows = result.facilities["sources"].str.count(";").add(1).sum()
+    dup = (fac_rej["reason"] == "duplicate").sum()
+    assert kept_rows == len(result.facilities) + dup
+    assert len(result.facilities) > 150
+
+
+def test_unreachable_cells_listed(result: RunResult) -> None:
+    rej = result.rejects.to_frame()
+    cells_rej = rej[rej["kind"] == "cell"]
+    bad = result.cells[~result.cells["reachable"] & (result.cells["pop_total"] > 0)]
+    assert len(cells_rej) == len(bad)
+    assert cells_rej["population"].sum() == pytest.approx(bad["pop_total"].sum())
+
+
+def test_targets_evaluated(result: RunResult) -> None:
+    t = result.targets.targets
+    assert set(t["status"]) <= {"met", "not_met", "no_data"}
+    assert (t["status"] != "no_data").sum() >= 5
+    nd = t[t["status"] == "no_data"]
+    assert nd["reason_en"].str.len().gt(0).all()
+
+
+def test_deterministic(result: RunResult) -> None:
+    again = run(load_study_area(default_area_path()))
+    pd.testing.assert_frame_equal(again.cells, result.cells)
+    pd.testing.assert_frame_equal(again.facilities.drop(columns="geometry"),
+                                  result.facilities.drop(columns="geometry"))
+    pd.testing.assert_frame_equal(again.targets.targets, result.targets.targets)
+
+
+def test_cli_run(tmp_path: Path) -> None:
+    res = CliRunner().invoke(app, ["run", "--out", str(tmp_path / "o"), "-q", "--lang", "en"])
+    assert res.exit_code == 0, res.output
+    assert "EPSG:32648" in res.output
+    assert "Plan targets" in res.output or "targets" in res.output.lower()
+    assert (tmp_path / "o" / "cells.gpkg").exists()
+
+
+def test_cli_bad_area_is_one_clear_line(tmp_path: Path) -> None:
+    bad = tmp_path / "area.toml"
+    bad.write_text('[network]\npath = "x.osm"\n[gird]\n', encoding="utf-8")
+    res = CliRunner().invoke(app, ["run", "--area", str(bad), "--out", str(tmp_path / "o")])
+    assert res.exit_code == 2
+    assert "Traceback" not in res.output
+    assert "did you mean 'grid'" in res.output
+
+
+def test_boundary_file_crs_mismatch(tmp_path: Path, sample_dir: Path) -> None:
+    d = tmp_path / "a"
+    shutil.copytree(sample_dir, d)
+    text = (d / "area.toml").read_text(encoding="utf-8")
+    text = text.replace('boundary = "osm_bounds"',
+                        'boundary = "districts.geojson"\nboundary_crs = "EPSG:4326"')
+    (d / "area.toml").write_text(text, encoding="utf-8")
+    with pytest.raises(CrsMismatchError, match="EPSG:4490"):
+        run(load_study_area(d / "area.toml"))

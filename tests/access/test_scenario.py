@@ -1,0 +1,118 @@
+"""What-if scenarios: edits reroute only what changed, and agree with a full recomputation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from access.crs import metric_to_lonlat
+from access.pipeline import RunResult, run
+from access.scenario import (
+    Scenario,
+    ScenarioError,
+    compare_scenarios,
+    load_scenarios,
+    save_scenarios,
+)
+from access.study_area import default_area_path, load_study_area
+from access.travel import nearest_facilities
+
+
+@pytest.fixture(scope="module")
+def base() -> RunResult:
+    return run(load_study_area(default_area_path()))
+
+
+def _value(targets: pd.DataFrame, tid: str) -> float:
+    return float(targets.set_index("id").loc[tid, "value"])
+
+
+def worst_served_lonlat(base: RunResult, category: str) -> tuple[float, float]:
+    """Centre of the populated reachable cell farthest from ``category``."""
+    cells = base.cells[base.cells["reachable"] & base.cells["in_area"]
+                       & (base.cells["pop_total"] > 0)]
+    d = cells[f"dist_m__{category}"].replace(np.inf, 1e9)
+    far = cells.loc[d.idxmax()]
+    lon, lat = metric_to_lonlat(np.array([far["x"]]), np.array([far["y"]]), base.crs)
+    return float(lon[0]), float(lat[0])
+
+
+def test_no_edits_changes_nothing(base: RunResult) -> None:
+    res = Scenario(base).evaluate()
+    pd.testing.assert_frame_equal(res.targets.targets, base.targets.targets)
+    assert res.changed_categories == []
+
+
+def test_adding_raises_coverage_and_matches_full_routing(base: RunResult) -> None:
+    lon, lat = worst_served_lonlat(base, "kindergarten")
+    sc = Scenario(base, name="new kindergarten")
+    fid = sc.add("kindergarten", lon, lat, name="新建幼儿园", capacity=180)
+    res = sc.evaluate()
+    assert res.changed_categories == ["kindergarten"]
+    assert fid in set(res.facilities["facility_id"])
+    before = _value(base.targets.targets, "kindergarten_300")
+    after = _value(res.targets.targets, "kindergarten_300")
+    assert after > before
+    # distances never grow when a facility is added
+    assert (res.cells["dist_m__kindergarten"] <= base.cells["dist_m__kindergarten"]).all()
+    # other categories are untouched
+    np.testing.assert_array_equal(res.cells["dist_m__hospital"], base.cells["dist_m__hospital"])
+    # the rerouted column equals a full routing of the edited facility table
+    fac = res.facilities
+    sel = fac["category"] == "kindergarten"
+    full = nearest_facilities(base.networks["walk"], base.cells["node"].to_numpy(),
+                              base.cells["snap_dist_m"].to_numpy(),
+                              fac.loc[sel, "node"].to_numpy(),
+                              fac.loc[sel, "snap_dist_m"].to_numpy(),
+                              ["kindergarten"] * int(sel.sum()),
+                              max_cost=base.area.travel.max_walk_dist_m)
+    np.testing.assert_allclose(res.cells["dist_m__kindergarten"].to_numpy(), full.cost[0])
+
+
+def test_removing_never_raises_coverage(base: RunResult) -> None:
+    sc = Scenario(base, name="closure")
+    kg = base.facilities[base.facilities["category"] == "kindergarten"]
+    sc.remove(str(kg["facility_id"].iloc[0]))
+    res = sc.evaluate()
+    assert (res.cells["dist_m__kindergarten"] >= base.cells["dist_m__kindergarten"]).all()
+    assert _value(res.targets.targets, "kindergarten_300") <= _value(
+        base.targets.targets, "kindergarten_300")
+    assert len(res.facilities) == len(base.facilities) - 1
+
+
+def test_removing_the_last_facility_of_a_category(base: RunResult) -> None:
+    sc = Scenario(base)
+    for fid in base.facilities.loc[base.facilities["category"] == "nursery", "facility_id"]:
+        sc.remove(str(fid))
+    res = sc.evaluate()
+    assert "dist_m__nursery" not in res.cells.columns
+    row = res.targets.targets.set_index("id").loc["nursery_300"]
+    assert row["status"] == "no_data"
+
+
+def test_bad_edits(base: RunResult) -> None:
+    sc = Scenario(base)
+    with pytest.raises(ScenarioError, match="did you mean 'kindergarten'"):
+        sc.add("kindergarden", 104.08, 30.69)
+    with pytest.raises(ScenarioError, match="outside the study area"):
+        sc.add("kindergarten", 116.4, 39.9)
+    with pytest.raises(ScenarioError, match="no facility with id"):
+        sc.remove("nope")
+
+
+def test_save_load_compare(base: RunResult, tmp_path: Path) -> None:
+    a = Scenario(base, name="甲")
+    lon, lat = worst_served_lonlat(base, "primary_school")
+    a.add("primary_school", lon, lat, name="新小学")
+    b = Scenario(base, name="乙")
+    b.remove(str(base.facilities["facility_id"].iloc[0]))
+    path = save_scenarios([a, b], tmp_path / "s.json")
+    again = load_scenarios(path, base)
+    assert [s.name for s in again] == ["甲", "乙"]
+    assert again[0].edits == a.edits
+    table = compare_scenarios([again[0].evaluate(), again[1].evaluate()], base=base)
+    assert {"base:value", "甲:value", "乙:value", "甲:status"} <= set(table.columns)
+    assert len(table) == len(base.targets.targets)
