@@ -103,15 +103,31 @@ class RunResult:
         return [c[len("dist_m__"):] for c in self.cells.columns if c.startswith("dist_m__")]
 
 
+STAGES = ("boundary", "network", "population", "facilities", "snapping", "routing", "units",
+          "targets")
+
+
 class _Clock:
-    def __init__(self) -> None:
+    """Times each stage; with ``progress`` a bar advances stage by stage."""
+
+    def __init__(self, progress: bool) -> None:
+        from tqdm import tqdm
+
         self.t = time.perf_counter()
         self.laps: dict[str, float] = {}
+        self.bar = tqdm(total=len(STAGES), desc="lifecircle", unit=" stage",
+                        disable=not progress, leave=False)
 
     def lap(self, name: str) -> None:
         now = time.perf_counter()
         self.laps[name] = round(now - self.t, 3)
         self.t = now
+        self.bar.update()
+        i = STAGES.index(name)
+        if i + 1 < len(STAGES):
+            self.bar.set_description(f"lifecircle: {STAGES[i + 1]}")
+        else:
+            self.bar.close()
 
 
 def study_boundary(area: StudyArea) -> shapely.Geometry:
@@ -201,7 +217,7 @@ def run(area: StudyArea, *, progress: bool = False, use_cache: bool = True) -> R
     from facilities import completeness_check, load_facilities, load_taxonomy
     from gridded_pop import GridSpec, build_population
 
-    clock = _Clock()
+    clock = _Clock(progress)
     rejects = RejectLog()
     boundary_lonlat = study_boundary(area)
     crs = _metric_crs(area, boundary_lonlat)
