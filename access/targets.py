@@ -396,6 +396,16 @@ class _Context:
 _SETTLEMENT_ZH = {"urban": "城区", "town": "镇区", "village": "村庄"}
 
 
+def _facilities_or_reason(target: Target, ctx: _Context, out: _Outcome) -> pd.DataFrame | None:
+    """The target's facilities, or None with the "no such facilities" reason recorded."""
+    fac = ctx.facilities_of(target.categories)
+    if fac.empty:
+        out.reasons.append((f"数据中没有以下类别的设施：{'、'.join(target.categories)}",
+                            f"no facilities of {', '.join(target.categories)} in the data"))
+        return None
+    return fac
+
+
 def _category_warnings(target: Target, ctx: _Context, out: _Outcome) -> None:
     for cat in target.categories:
         if cat in ctx.inputs.data_warnings:
@@ -599,10 +609,8 @@ def _eval_completeness(target: Target, ctx: _Context) -> _Outcome:
 def _eval_unit_rule(target: Target, ctx: _Context) -> _Outcome:
     out = _Outcome()
     _category_warnings(target, ctx, out)
-    fac = ctx.facilities_of(target.categories)
-    if fac.empty:
-        out.reasons.append((f"数据中没有以下类别的设施：{'、'.join(target.categories)}",
-                            f"no facilities of {', '.join(target.categories)} in the data"))
+    fac = _facilities_or_reason(target, ctx, out)
+    if fac is None:
         return out
     levels = [lv for lv in target.unit_levels
               if lv in ctx.inputs.units or f"unit__{lv}" in ctx.fac.columns]
@@ -712,10 +720,8 @@ def _capacities(target: Target, ctx: _Context, fac: pd.DataFrame, out: _Outcome,
 def _eval_provision(target: Target, ctx: _Context) -> _Outcome:
     out = _Outcome()
     _category_warnings(target, ctx, out)
-    fac = ctx.facilities_of(target.categories)
-    if fac.empty:
-        out.reasons.append((f"数据中没有以下类别的设施：{'、'.join(target.categories)}",
-                            f"no facilities of {', '.join(target.categories)} in the data"))
+    fac = _facilities_or_reason(target, ctx, out)
+    if fac is None:
         return out
     cap = _capacities(target, ctx, fac, out)
     if cap is None:
@@ -757,10 +763,8 @@ def _eval_provision(target: Target, ctx: _Context) -> _Outcome:
 def _eval_capacity_share(target: Target, ctx: _Context) -> _Outcome:
     out = _Outcome()
     _category_warnings(target, ctx, out)
-    fac = ctx.facilities_of(target.categories)
-    if fac.empty:
-        out.reasons.append((f"数据中没有以下类别的设施：{'、'.join(target.categories)}",
-                            f"no facilities of {', '.join(target.categories)} in the data"))
+    fac = _facilities_or_reason(target, ctx, out)
+    if fac is None:
         return out
     cap = _capacities(target, ctx, fac, out)
     if cap is None:
@@ -796,10 +800,8 @@ def _eval_fca(target: Target, ctx: _Context) -> _Outcome:
         out.reasons.append(("两步移动搜索法只支持步行距离",
                             "2SFCA supports walking distances only"))
         return out
-    fac = ctx.facilities_of(target.categories)
-    if fac.empty:
-        out.reasons.append((f"数据中没有以下类别的设施：{'、'.join(target.categories)}",
-                            f"no facilities of {', '.join(target.categories)} in the data"))
+    fac = _facilities_or_reason(target, ctx, out)
+    if fac is None:
         return out
     cap_all = _capacities(target, ctx, fac, out)
     if cap_all is None:
