@@ -451,8 +451,8 @@ def _gpkg_safe(df: pd.DataFrame) -> pd.DataFrame:
             out[c] = s.where(np.isfinite(s))
         elif s.dtype == object:
             out[c] = s.map(lambda v: None if v is None or v is pd.NA else str(v))
-        elif isinstance(s.dtype, pd.BooleanDtype):
-            out[c] = s.astype("object").where(s.notna(), None)
+        elif isinstance(s.dtype, pd.BooleanDtype) and not s.isna().any():
+            out[c] = s.astype(bool)  # a GeoPackage boolean; with NA it stays 0/1/null
     return out
 
 

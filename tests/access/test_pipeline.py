@@ -41,6 +41,11 @@ def test_outputs_written(outputs: dict[str, Path], result: RunResult) -> None:
     for c in ("pop_total", "snap_dist_m", "dist_m__kindergarten", "time_min__kindergarten",
               "nearest__kindergarten", "unit__district"):
         assert c in cells.columns
+    # target flags stay booleans (0/1/null where a cell is outside a target's scope)
+    flags = [c for c in cells.columns if c.startswith("covered__")]
+    assert flags
+    for c in flags:
+        assert set(cells[c].dropna().unique()) <= {0, 1, True, False}
     meta = json.loads(outputs["run"].read_text(encoding="utf-8"))
     assert meta["crs"] == "EPSG:32648"
     assert meta["networks"]["walk"]["nodes"] == result.networks["walk"].n_nodes
