@@ -1,7 +1,8 @@
 """The ``lifecircle`` command.
 
 ``lifecircle run`` analyses a study area (the bundled central-Chengdu sample when no
-``--area`` is given) and writes its results to ``--out``. Errors in the input are
+``--area`` is given) and writes its results to ``--out``; ``lifecircle serve`` opens
+the dashboard on the last run's study area. Errors in the input are
 reported in one line naming the file, the row and the parameter, without a traceback.
 """
 
@@ -184,6 +185,34 @@ def print_summary(result: object, files: dict[str, Path], *, lang: str = "zh",
     console.print(f"[bold]{t('outputs', lang)}[/bold]")
     for path in files.values():
         console.print(f"  {path}")
+
+
+@app.command()
+def serve(
+    out: Annotated[Path, typer.Option(
+        "--out", "-o", help="上次运行的输出目录 / output folder of the last run")] = Path("out"),
+    area: Annotated[Path | None, typer.Option(
+        "--area", "-a", help="研究区文件，优先于 --out / study-area file (overrides --out)")
+    ] = None,
+    host: Annotated[str, typer.Option("--host", help="监听地址 / bind address")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="端口 / port")] = 8050,
+    debug: Annotated[bool, typer.Option("--debug", help="Dash 调试模式 / debug mode")] = False,
+    tiles: Annotated[str | None, typer.Option(
+        "--tiles", help="内网瓦片服务 URL 模板 / raster tile URL template")] = None,
+    lang: Annotated[str, typer.Option("--lang", help="zh | en")] = "zh",
+    quiet: Annotated[bool, typer.Option(
+        "--quiet", "-q", help="不显示进度 / no progress bars")] = False,
+) -> None:
+    """打开看板 / Serve the planners' dashboard on the last run's study area."""
+    if lang not in ("zh", "en"):
+        raise typer.BadParameter("use 'zh' or 'en'", param_hint="--lang")
+    from app import serve as serve_app
+
+    with _logging_to_stderr(False):
+        code = serve_app(out_dir=out, area=area, host=host, port=port, debug=debug,
+                         tiles_url=tiles, lang=lang, progress=not quiet)
+    if code:
+        raise typer.Exit(code=code)
 
 
 def main() -> None:

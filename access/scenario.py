@@ -82,6 +82,8 @@ class ScenarioResult:
         The facility table after the edits.
     targets
         Target verdicts (:class:`access.targets.TargetResults`).
+    completeness
+        Facility counts against GB 50180 norms after the edits.
     changed_categories
         Categories rerouted.
     elapsed_s
@@ -92,6 +94,7 @@ class ScenarioResult:
     cells: pd.DataFrame
     facilities: gpd.GeoDataFrame
     targets: Any
+    completeness: pd.DataFrame
     changed_categories: list[str]
     elapsed_s: float
 
@@ -220,7 +223,7 @@ class Scenario:
         if targets is not None:
             cells = cells.join(targets.cell_flags.set_index("cell_id"), on="cell_id")
         return ScenarioResult(name=self.name, cells=cells, facilities=fac, targets=targets,
-                              changed_categories=changed,
+                              completeness=completeness, changed_categories=changed,
                               elapsed_s=time.perf_counter() - start)
 
     def to_dict(self) -> dict[str, Any]:

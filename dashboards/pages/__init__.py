@@ -1,0 +1,1 @@
+"""Pages of the dashboard, registered with ``dash.register_page`` when the app is created."""

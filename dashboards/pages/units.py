@@ -1,0 +1,56 @@
+"""Units: per district/township table, sortable, exportable to Excel and CSV."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dash
+from dash import Input, Output, State, callback, ctx, dcc, html
+
+from dashboards.callbacks import export_units, render_units
+from dashboards.components import field, text
+from dashboards.i18n import STRINGS, tr
+from dashboards.state import get_state
+
+dash.register_page(__name__, path="/units", order=2, title="lifecircle",
+                   label_key="page_units")
+
+
+def level_options(levels: list[str], lang: str) -> list[dict[str, str]]:
+    """Unit levels of the run, named in ``lang`` when the level is a known one."""
+    return [{"label": tr(f"level_{lv}", lang) if f"level_{lv}" in STRINGS else lv,
+             "value": lv} for lv in levels]
+
+
+def layout(**_query: Any) -> html.Div:
+    """Level choice, export buttons and the table."""
+    levels = list(get_state().result.units)
+    return html.Div([
+        html.Div([
+            field("level", dcc.Dropdown(
+                id="un-level", options=level_options(levels, "zh"),
+                value=levels[0] if levels else None, clearable=False, persistence=True,
+                persistence_type="session", style={"width": "200px"})),
+            html.Button(text("export_csv"), id="un-export-csv", n_clicks=0),
+            html.Button(text("export_xlsx"), id="un-export-xlsx", n_clicks=0),
+        ], className="lc-controls"),
+        dcc.Download(id="un-download"),
+        dcc.Loading(html.Div(id="un-body"), type="default")], className="lc-page")
+
+
+def _download(_csv: int, _xlsx: int, level: str, lang: str,
+              edits: list[dict[str, Any]]) -> Any:
+    if ctx.triggered_id not in ("un-export-csv", "un-export-xlsx") or not (_csv or _xlsx):
+        return dash.no_update
+    fmt = "xlsx" if ctx.triggered_id == "un-export-xlsx" else "csv"
+    return export_units(fmt, level, lang, edits)
+
+
+callback(Output("un-level", "options"), Input("app-lang", "value"))(
+    lambda lang: level_options(list(get_state().result.units), lang))
+callback(Output("un-body", "children"), Input("un-level", "value"),
+         Input("app-lang", "value"), Input("app-edits", "data"))(render_units)
+callback(Output("un-download", "data"), Input("un-export-csv", "n_clicks"),
+         Input("un-export-xlsx", "n_clicks"), State("un-level", "value"),
+         State("app-lang", "value"), State("app-edits", "data"),
+         prevent_initial_call=True)(_download)

@@ -1,0 +1,158 @@
+"""The whole app in a real headless Chromium: pages, map, a what-if edit, screenshots.
+
+The test starts ``python app.py`` on a free 127.0.0.1 port and stops it. Without
+Chromium (``/usr/bin/chromium``) or Playwright it is skipped, except under CI
+(environment variable ``CI`` set), where that is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from access.crs import metric_to_lonlat
+from access.pipeline import RunResult
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = REPO / "docs" / "screenshots"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"browser test cannot run under CI: {reason}")
+    pytest.skip(reason)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """URL of the dashboard on the bundled sample, served by a child process."""
+    if not CHROMIUM.exists():
+        _unavailable(f"{CHROMIUM} not found (apt-get install chromium)")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        _unavailable("playwright is not installed (pip install playwright)")
+    port = _free_port()
+    log = tmp_path_factory.mktemp("server") / "server.log"
+    out_dir = tmp_path_factory.mktemp("no_run")  # no run.json: the bundled sample
+    with log.open("w") as fh:
+        proc = subprocess.Popen(
+            [sys.executable, str(REPO / "app.py"), "--port", str(port), "--out", str(out_dir),
+             "--quiet"], cwd=REPO, stdout=fh, stderr=subprocess.STDOUT, env=os.environ.copy())
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"server exited with {proc.returncode}:\n{log.read_text()}")
+            try:
+                with urllib.request.urlopen(url + "/", timeout=2) as resp:
+                    if resp.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"server did not start:\n{log.read_text()}")
+            time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    assert "Traceback" not in log.read_text(), log.read_text()
+
+
+def _scenario_value(page: object, target_id: str) -> str:
+    ids = page.locator('#wi-scorecard td[data-dash-column="id"]').all_inner_texts()
+    i = [s.strip() for s in ids].index(target_id)
+    return page.locator('#wi-scorecard td[data-dash-column="scenario_value"]').nth(
+        i).inner_text().strip()
+
+
+def test_dashboard_in_browser(server: str, sample_result: RunResult,
+                              tmp_path: Path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    cells = sample_result.cells
+    gap = cells[cells["reachable"] & (cells["time_min__primary_school"] > 15)
+                & (cells["pop_total"] > 0)].sort_values("pop_total").iloc[-1]
+    lon, lat = metric_to_lonlat([gap["x"]], [gap["y"]], sample_result.crs)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    errors: list[str] = []
+    with sync_playwright() as pw:
+        ctx = pw.chromium.launch_persistent_context(
+            str(tmp_path / "profile"), executable_path=str(CHROMIUM), headless=True,
+            args=ARGS, viewport={"width": 1400, "height": 1000})
+        try:
+            page = ctx.new_page()
+            page.on("console",
+                    lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+
+            page.goto(server + "/")
+            expect(page.locator("#ov-scorecard")).to_be_visible(timeout=30_000)
+            expect(page.locator("#ov-counts")).to_contain_text("达标")
+            n_rows = page.locator('#ov-scorecard td[data-dash-column="id"]').count()
+            assert n_rows == len(sample_result.targets.targets)
+            page.screenshot(path=str(SHOTS / "overview.png"), full_page=True)
+
+            page.locator("#app-nav-map").click()
+            expect(page.locator("#map-graph .heatmaplayer image")).to_have_count(
+                1, timeout=30_000)
+            expect(page.locator("#map-summary")).to_contain_text("%")
+            page.wait_for_timeout(500)
+            page.screenshot(path=str(SHOTS / "map.png"), full_page=True)
+
+            page.locator("#app-nav-units").click()
+            expect(page.locator("#un-table")).to_be_visible(timeout=30_000)
+            expect(page.locator('#un-table td[data-dash-column="名称"]')).to_have_count(
+                len(sample_result.units["district"]))
+            page.screenshot(path=str(SHOTS / "units.png"), full_page=True)
+
+            page.locator("#app-nav-whatif").click()
+            expect(page.locator("#wi-scorecard")).to_be_visible(timeout=30_000)
+            before = _scenario_value(page, "primary_school_500")
+            page.locator("#wi-lon").fill(f"{lon[0]:.6f}")
+            page.locator("#wi-lat").fill(f"{lat[0]:.6f}")
+            page.locator("#wi-apply").click()
+            expect(page.locator("#wi-edits li")).to_have_count(1, timeout=30_000)
+            expect(page.locator('#wi-scorecard td[data-dash-column="change"]').first
+                   ).to_be_visible()
+            deadline = time.monotonic() + 30
+            while _scenario_value(page, "primary_school_500") == before:
+                assert time.monotonic() < deadline, "scorecard did not change"
+                page.wait_for_timeout(200)
+            # a click on the map adds a second facility
+            box = page.locator("#wi-graph .nsewdrag").first.bounding_box()
+            assert box is not None
+            page.mouse.click(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.55)
+            expect(page.locator("#wi-edits li")).to_have_count(2, timeout=30_000)
+            page.wait_for_timeout(500)
+            page.screenshot(path=str(SHOTS / "whatif.png"), full_page=True)
+
+            page.locator("label:has-text('English')").click()
+            expect(page.locator("#app-nav-whatif")).to_have_text("What-if")
+            expect(page.locator("#wi-apply")).to_have_text("Apply")
+        finally:
+            ctx.close()
+    assert errors == []

@@ -1,0 +1,161 @@
+"""Figure and table builders, on the sample run."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+
+from access.pipeline import RunResult
+from access.summary import access_table
+from dashboards import figures
+from dashboards.state import ScenarioCache, base_view
+
+
+def test_time_classes_bounds() -> None:
+    got = figures.time_classes(np.array([0, 5, 5.01, 10, 14.9, 15, 20, 20.5, np.inf, np.nan]))
+    assert got.tolist() == [0, 0, 1, 1, 2, 2, 3, 4, 4, 4]
+
+
+def test_street_lines_have_separators(sample_result: RunResult) -> None:
+    walk = sample_result.networks["walk"]
+    x, y = figures.street_lines(walk)
+    n = len(walk.edge_lines()[0])
+    assert x.shape == y.shape == (3 * n,)
+    assert np.isnan(x[2::3]).all()
+    assert np.isfinite(x[0::3]).all()
+
+
+def test_map_is_an_offline_heatmap_on_the_grid(sample_result: RunResult) -> None:
+    spec = sample_result.population.spec
+    fig = figures.map_figure(sample_result, base_view(sample_result),
+                             category="primary_school", lang="en")
+    heat = [t for t in fig.data if isinstance(t, go.Heatmap)]
+    assert len(heat) == 1
+    z = np.array(heat[0].z, dtype=float)
+    assert z.shape == (spec.n_rows, spec.n_cols)
+    cells = sample_result.cells
+    expected = figures.time_classes(cells["time_min__primary_school"].to_numpy())
+    assert np.array_equal(z[cells["row"], cells["col"]], expected)
+    assert fig.layout.yaxis.scaleanchor == "x"
+    assert fig.layout.map.layers == ()  # no tile layer
+    assert heat[0].colorbar.title.text == "Walk to nearest primary school"
+    assert list(heat[0].colorbar.ticktext) == ["≤ 5 min", "5–10 min", "10–15 min",
+                                               "15–20 min", "> 20 min or unreachable"]
+    names = [t.name for t in fig.data]
+    assert "streets" in names
+    assert "uncovered populated cells" in names
+
+
+def test_map_hover_shows_population_and_time(sample_result: RunResult) -> None:
+    fig = figures.map_figure(sample_result, base_view(sample_result), category="park",
+                             lang="zh", show_streets=False)
+    heat = next(t for t in fig.data if isinstance(t, go.Heatmap))
+    cells = sample_result.cells
+    r = cells[cells["pop_total"] > 0].iloc[0]
+    text = heat.text[int(r["row"])][int(r["col"])]
+    assert f"{r['pop_total']:,.0f}" in text
+    assert "公园" in text
+    assert "分钟" in text
+    assert "街道" not in [t.name for t in fig.data]
+
+
+def test_population_layer_and_tiles(sample_result: RunResult) -> None:
+    view = base_view(sample_result)
+    fig = figures.map_figure(sample_result, view, category="park", layer="population",
+                             group="age_60_plus")
+    heat = next(t for t in fig.data if isinstance(t, go.Heatmap))
+    z = np.array(heat.z, dtype=float)
+    assert np.nansum(z) == pytest.approx(sample_result.cells["pop_age_60_plus"].sum())
+    url = "http://tiles.intranet/{z}/{x}/{y}.png"
+    tiled = figures.map_figure(sample_result, view, category="park", tiles_url=url)
+    assert tiled.layout.map.layers[0].source == (url,)
+    assert all(isinstance(t, go.Scattermap) for t in tiled.data)
+
+
+def test_uncovered_mask(sample_result: RunResult) -> None:
+    cells = sample_result.cells
+    m = figures.uncovered_mask(cells, category="park", highlight="time15")
+    t = cells["time_min__park"].to_numpy()
+    assert np.array_equal(m, (cells["pop_total"] > 0).to_numpy() & ~(t <= 15))
+    flag = figures.uncovered_mask(cells, category="park", highlight="park_radius")
+    assert flag.sum() == int(((cells["covered__park_radius"] == False)  # noqa: E712
+                              & (cells["pop_total"] > 0)).sum())
+    assert not figures.uncovered_mask(cells, category="park", highlight=None).any()
+
+
+def test_scorecard_frame_reads_library_verdicts(sample_result: RunResult) -> None:
+    targets = sample_result.targets.targets
+    frame = figures.scorecard_frame(targets, lang="en")
+    assert frame["id"].tolist() == targets["id"].tolist()
+    row = frame.set_index("id").loc["convenience_15"]
+    value = float(targets.set_index("id").loc["convenience_15", "value"])
+    assert row["value"] == f"{value:.1%}"
+    assert row["threshold"] == "≥ 100.0%"
+    assert row["status"] == "not met"
+    assert "Kaifeng" in row["source"]
+    assert "开封" not in row["source"]
+    zh = figures.scorecard_frame(targets, lang="zh").set_index("id")
+    assert zh.loc["convenience_15", "status"] == "未达标"
+    assert zh.loc["life_circle_15", "value"] == "—"
+
+
+def test_scorecard_compare_shows_change(sample_result: RunResult) -> None:
+    base = sample_result.targets.targets
+    other = base.copy()
+    other.loc[other["id"] == "park_radius", "value"] += 0.05
+    frame = figures.scorecard_frame(base, lang="en", compare=other).set_index("id")
+    assert frame.loc["park_radius", "change"] == "+5.0 pp"
+    assert frame.loc["convenience_15", "change"] == ""
+
+
+def test_source_label_splits_languages() -> None:
+    text = "甲规划 / Plan A [000]; 乙 / B [001]"
+    assert figures.source_label(text, "zh") == "甲规划；乙"
+    assert figures.source_label(text, "en") == "Plan A; B"
+    assert figures.source_label("free text", "en") == "free text"
+
+
+def test_coverage_rows_are_the_library_table(sample_result: RunResult) -> None:
+    rows = figures.coverage_rows(sample_result, base_view(sample_result), lang="en")
+    assert rows == access_table(sample_result, lang="en")
+
+
+def test_units_frame_and_exports(sample_result: RunResult) -> None:
+    frame = figures.units_frame(sample_result, base_view(sample_result), level="district",
+                                lang="en")
+    assert len(frame) == len(sample_result.units["district"])
+    tu = sample_result.targets.units
+    row = tu[(tu["target_id"] == "convenience_15") & (tu["unit_id"] == "156510105")].iloc[0]
+    col = next(c for c in frame.columns if c.endswith("(%)") and "onvenience" in c)
+    got = frame.set_index("Code").loc["156510105", col]
+    assert got == pytest.approx(round(row["value"] * 100, 1))
+    assert "Failing rules" in frame
+    csv = figures.frame_to_csv_bytes(frame)
+    assert csv.startswith(b"\xef\xbb\xbf")
+    back = pd.read_csv(io.BytesIO(csv), encoding="utf-8-sig", dtype={"Code": str})
+    assert back["Code"].tolist() == frame["Code"].tolist()
+    xlsx = pd.read_excel(io.BytesIO(figures.frame_to_excel_bytes(frame)), dtype={"Code": str})
+    assert xlsx.shape == frame.shape
+
+
+def test_comparison_frame(sample_result: RunResult) -> None:
+    cache = ScenarioCache(sample_result)
+    view = cache.view([{"action": "add", "category": "park", "lon": 104.08, "lat": 30.69}],
+                      name="one park")
+    frame = figures.comparison_frame([view], base=sample_result, lang="en")
+    assert list(frame.columns) == ["Target", "Threshold", "current", "one park"]
+    assert len(frame) == len(sample_result.targets.targets)
+
+
+def test_nearest_facility(sample_result: RunResult) -> None:
+    view = base_view(sample_result)
+    fac = sample_result.facilities
+    park = fac[fac["category"] == "park"].iloc[0]
+    x, y = park.geometry.x, park.geometry.y
+    assert figures.nearest_facility(view, "park", x + 10, y) == park["facility_id"]
+    assert figures.nearest_facility(view, "park", x + 1e5, y) is None
+    assert figures.nearest_facility(view, "no_such", x, y) is None

@@ -1,0 +1,87 @@
+"""Labels in both languages, loading the last run, the scenario cache."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+
+import pytest
+
+from access.errors import ConfigError
+from access.pipeline import RunResult
+from access.scenario import ScenarioError
+from access.study_area import default_area_path
+from dashboards.i18n import STRINGS, tr
+from dashboards.state import ScenarioCache, area_path_for, build_scenario, with_profile
+
+
+def test_every_label_has_chinese_and_english() -> None:
+    for key, (zh, en) in STRINGS.items():
+        assert zh.strip(), key
+        assert en.strip(), key
+        assert set(re.findall(r"{(\w+)", zh)) == set(re.findall(r"{(\w+)", en)), key
+
+
+def test_tr_rejects_unknown_language() -> None:
+    with pytest.raises(ValueError, match="lang"):
+        tr("page_map", "fr")
+    assert tr("page_map", "en") == "Map"
+    assert tr("page_map") == "可达性地图"
+
+
+def test_area_path_defaults_to_sample(tmp_path: Path) -> None:
+    assert area_path_for(tmp_path / "none") == default_area_path()
+    assert area_path_for(tmp_path, tmp_path / "x.toml") == tmp_path / "x.toml"
+
+
+def test_area_path_from_run_record(tmp_path: Path) -> None:
+    (tmp_path / "run.json").write_text(json.dumps({"study_area": "/data/a.toml"}),
+                                       encoding="utf-8")
+    assert area_path_for(tmp_path) == Path("/data/a.toml")
+
+
+@pytest.mark.parametrize("content", ["{not json", json.dumps({"name": "x"})])
+def test_bad_run_record_is_a_config_error(tmp_path: Path, content: str) -> None:
+    (tmp_path / "run.json").write_text(content, encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"run\.json"):
+        area_path_for(tmp_path)
+
+
+def test_build_scenario_replays_and_checks_edits(sample_result: RunResult) -> None:
+    fid = str(sample_result.facilities["facility_id"].iloc[0])
+    sc = build_scenario(sample_result, [
+        {"action": "add", "category": "park", "lon": 104.08, "lat": 30.69},
+        {"action": "remove", "facility_id": fid}])
+    assert [e.action for e in sc.edits] == ["add", "remove"]
+    assert math.isnan(sc.edits[0].capacity)
+    with pytest.raises(ScenarioError, match="malformed"):
+        build_scenario(sample_result, [{"action": "add", "category": "park"}])
+    with pytest.raises(ScenarioError, match="unknown action"):
+        build_scenario(sample_result, [{"action": "move"}])
+    with pytest.raises(ScenarioError, match="outside the study area"):
+        build_scenario(sample_result, [{"action": "add", "category": "park", "lon": 100.0,
+                                        "lat": 30.0}])
+
+
+def test_cache_returns_base_and_reuses_evaluations(sample_result: RunResult) -> None:
+    cache = ScenarioCache(sample_result, size=2)
+    assert cache.view([]).targets is sample_result.targets
+    edits = [{"action": "add", "category": "park", "lon": 104.08, "lat": 30.69}]
+    first = cache.view(edits)
+    assert first.changed_categories == ["park"]
+    assert cache.view(edits).cells is first.cells
+    cache.view(edits, profile="kaifeng")
+    cache.view([], profile="kaifeng")
+    assert cache.view(edits).cells is not first.cells  # evicted: only two kept
+
+
+def test_profile_replaces_the_target_selection(sample_result: RunResult) -> None:
+    from access.targets import load_catalogue
+
+    view = ScenarioCache(sample_result).view([], profile="zhengzhou")
+    ids = [t.id for t in load_catalogue(profile="zhengzhou")]
+    assert view.targets.targets["id"].tolist() == ids
+    assert with_profile(sample_result, "lankao").area.targets["profile"] == "lankao"
+    assert "profile" not in sample_result.area.targets
