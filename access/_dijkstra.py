@@ -22,6 +22,28 @@ from numba import njit, prange
 __all__ = ["bounded_from_each", "k_nearest", "multi_source", "multi_source_many"]
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _push(v, bucket, head, pool_node, pool_next, free, top):
+    """Put node ``v`` into ``bucket``: entries are linked lists in a pool that reuses
+    freed entries and doubles when full. Returns the (possibly new) pool state."""
+    if free >= 0:
+        e = free
+        free = pool_next[e]
+    else:
+        if top == len(pool_node):
+            pn = np.empty(2 * top, np.int64)
+            pn[:top] = pool_node
+            px = np.empty(2 * top, np.int64)
+            px[:top] = pool_next
+            pool_node, pool_next = pn, px
+        e = top
+        top += 1
+    pool_node[e] = v
+    pool_next[e] = head[bucket]
+    head[bucket] = e
+    return pool_node, pool_next, free, top
+
+
 @njit(cache=True, nogil=True)
 def _multi_source(indptr, indices, w, src_node, src_dist, max_dist, delta, dist, near):
     n = len(indptr) - 1
@@ -68,28 +90,9 @@ def _multi_source(indptr, indices, w, src_node, src_dist, max_dist, delta, dist,
             pi += 1
             if near[v] < 0 or scanned[v] == dist[v]:
                 continue
-            b = int(dist[v] / delta)
-            if b < cur:
-                b = cur
-            if free >= 0:
-                e = free
-                free = pool_next[e]
-            else:
-                if top == cap:
-                    cap2 = cap * 2
-                    pn = np.empty(cap2, np.int64)
-                    pn[:cap] = pool_node
-                    px = np.empty(cap2, np.int64)
-                    px[:cap] = pool_next
-                    pool_node = pn
-                    pool_next = px
-                    cap = cap2
-                e = top
-                top += 1
-            bi = b % n_buckets
-            pool_node[e] = v
-            pool_next[e] = head[bi]
-            head[bi] = e
+            b = max(int(dist[v] / delta), cur)
+            pool_node, pool_next, free, top = _push(v, b % n_buckets, head, pool_node,
+                                                    pool_next, free, top)
             count += 1
         if count == 0:
             if pi >= pending:
@@ -115,26 +118,8 @@ def _multi_source(indptr, indices, w, src_node, src_dist, max_dist, delta, dist,
                 if nd < dist[v] and nd <= max_dist:
                     dist[v] = nd
                     near[v] = nu
-                    b = int(nd / delta)
-                    if free >= 0:
-                        e2 = free
-                        free = pool_next[e2]
-                    else:
-                        if top == cap:
-                            cap2 = cap * 2
-                            pn = np.empty(cap2, np.int64)
-                            pn[:cap] = pool_node
-                            px = np.empty(cap2, np.int64)
-                            px[:cap] = pool_next
-                            pool_node = pn
-                            pool_next = px
-                            cap = cap2
-                        e2 = top
-                        top += 1
-                    b2 = b % n_buckets
-                    pool_node[e2] = v
-                    pool_next[e2] = head[b2]
-                    head[b2] = e2
+                    pool_node, pool_next, free, top = _push(
+                        v, int(nd / delta) % n_buckets, head, pool_node, pool_next, free, top)
                     count += 1
         cur += 1
 
