@@ -117,12 +117,19 @@ def test_targets_evaluated(result: RunResult) -> None:
     assert nd["reason_en"].str.len().gt(0).all()
 
 
-def test_deterministic(result: RunResult) -> None:
+def test_deterministic(result: RunResult, outputs: dict[str, Path], tmp_path: Path) -> None:
     again = run(load_study_area(default_area_path()))
     pd.testing.assert_frame_equal(again.cells, result.cells)
     pd.testing.assert_frame_equal(again.facilities.drop(columns="geometry"),
                                   result.facilities.drop(columns="geometry"))
     pd.testing.assert_frame_equal(again.targets.targets, result.targets.targets)
+    files = write_outputs(again, tmp_path)
+    for name in ("rejects", "k_nearest", "targets", "units", "gaps", "completeness",
+                 "population_accounting"):
+        assert files[name].read_bytes() == outputs[name].read_bytes(), name
+    for name in ("cells", "facilities"):
+        a, b = gpd.read_file(files[name]), gpd.read_file(outputs[name])
+        pd.testing.assert_frame_equal(a, b, check_exact=True)
 
 
 def test_cli_run(tmp_path: Path) -> None:
