@@ -15,7 +15,7 @@ from access.network import load_network, snap
 from access.osm import drive_directions, drive_speed_kmh, osm_bounds, walk_allowed
 from tests.conftest import write_osm
 
-KOUVOLA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "osm_pbf"
+KOUVOLA = Path(__file__).resolve().parents[1] / "facilities" / "data"  # a real small PBF
 
 
 def test_sample_walk_network(sample_osm: Path) -> None:
@@ -53,8 +53,6 @@ def test_sample_arc_lengths_match_osmnx(sample_osm: Path) -> None:
 
 def test_pbf_loads() -> None:
     path = KOUVOLA / "kouvola_small.osm.pbf"
-    if not path.exists():
-        pytest.skip("shared sample data not present")
     net = load_network(path, "walk")
     assert net.crs.to_epsg() == 32635
     assert net.n_nodes > 1000
