@@ -3,6 +3,9 @@
 The test starts ``python app.py`` on a free 127.0.0.1 port and stops it. Without
 Chromium (``/usr/bin/chromium``) or Playwright it is skipped, except under CI
 (environment variable ``CI`` set), where that is a failure.
+
+Screenshots go to a temporary folder; with ``LIFECIRCLE_SCREENSHOTS=1`` they refresh
+``docs/screenshots/`` (the pictures the README shows).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from access.pipeline import RunResult
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
-SHOTS = REPO / "docs" / "screenshots"
+DOC_SHOTS = REPO / "docs" / "screenshots"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
@@ -97,7 +100,8 @@ def test_dashboard_in_browser(server: str, sample_result: RunResult,
     gap = cells[cells["reachable"] & (cells["time_min__primary_school"] > 15)
                 & (cells["pop_total"] > 0)].sort_values("pop_total").iloc[-1]
     lon, lat = metric_to_lonlat([gap["x"]], [gap["y"]], sample_result.crs)
-    SHOTS.mkdir(parents=True, exist_ok=True)
+    shots = DOC_SHOTS if os.environ.get("LIFECIRCLE_SCREENSHOTS") == "1" else tmp_path
+    shots.mkdir(parents=True, exist_ok=True)
     errors: list[str] = []
     with sync_playwright() as pw:
         ctx = pw.chromium.launch_persistent_context(
@@ -114,20 +118,20 @@ def test_dashboard_in_browser(server: str, sample_result: RunResult,
             expect(page.locator("#ov-counts")).to_contain_text("达标")
             n_rows = page.locator('#ov-scorecard td[data-dash-column="id"]').count()
             assert n_rows == len(sample_result.targets.targets)
-            page.screenshot(path=str(SHOTS / "overview.png"), full_page=True)
+            page.screenshot(path=str(shots / "overview.png"), full_page=True)
 
             page.locator("#app-nav-map").click()
             expect(page.locator("#map-graph .heatmaplayer image")).to_have_count(
                 1, timeout=30_000)
             expect(page.locator("#map-summary")).to_contain_text("%")
             page.wait_for_timeout(500)
-            page.screenshot(path=str(SHOTS / "map.png"), full_page=True)
+            page.screenshot(path=str(shots / "map.png"), full_page=True)
 
             page.locator("#app-nav-units").click()
             expect(page.locator("#un-table")).to_be_visible(timeout=30_000)
             expect(page.locator('#un-table td[data-dash-column="名称"]')).to_have_count(
                 len(sample_result.units["district"]))
-            page.screenshot(path=str(SHOTS / "units.png"), full_page=True)
+            page.screenshot(path=str(shots / "units.png"), full_page=True)
 
             page.locator("#app-nav-whatif").click()
             expect(page.locator("#wi-scorecard")).to_be_visible(timeout=30_000)
@@ -148,7 +152,7 @@ def test_dashboard_in_browser(server: str, sample_result: RunResult,
             page.mouse.click(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.55)
             expect(page.locator("#wi-edits li")).to_have_count(2, timeout=30_000)
             page.wait_for_timeout(500)
-            page.screenshot(path=str(SHOTS / "whatif.png"), full_page=True)
+            page.screenshot(path=str(shots / "whatif.png"), full_page=True)
 
             page.locator("label:has-text('English')").click()
             expect(page.locator("#app-nav-whatif")).to_have_text("What-if")
@@ -156,3 +160,5 @@ def test_dashboard_in_browser(server: str, sample_result: RunResult,
         finally:
             ctx.close()
     assert errors == []
+    for name in ("overview", "map", "units", "whatif"):
+        assert (shots / f"{name}.png").stat().st_size > 10_000, name
