@@ -368,7 +368,7 @@ def _parse_target(raw: Mapping[str, Any], *, where: str, path: Path | None,
             raise ConfigError("expected a list of tables", path=path,
                               key=f"{where}.min_count_rules")
         parsed = []
-        for i, rule in enumerate(rules):
+        for i, rule in enumerate(rules, start=1):
             rw = f"{where}.min_count_rules[{i}]"
             if not isinstance(rule, Mapping):
                 raise ConfigError("expected a table", path=path, key=rw)
@@ -522,7 +522,7 @@ def load_catalogue(*, profile: str | None = None, overrides: Mapping[str, Any] |
     life_circle = _parse_life_circle(data.get("life_circle"), path=cat_path)
     raws: dict[str, dict[str, Any]] = {}
     origin: dict[str, tuple[str, Path | None]] = {}
-    for i, entry in enumerate(data.get("target", [])):
+    for i, entry in enumerate(data.get("target", []), start=1):
         tid = entry.get("id")
         if not isinstance(tid, str):
             raise ConfigError("missing id", path=cat_path, key=f"target[{i}].id")
@@ -582,7 +582,7 @@ def load_catalogue(*, profile: str | None = None, overrides: Mapping[str, Any] |
     if not isinstance(adds, list):
         raise ConfigError("expected an array of tables [[targets.add]]", path=config_path,
                           key="targets.add")
-    for i, entry in enumerate(adds):
+    for i, entry in enumerate(adds, start=1):
         if not isinstance(entry, Mapping):
             raise ConfigError("expected a table", path=config_path, key=f"targets.add[{i}]")
         tid = entry.get("id")

@@ -104,7 +104,7 @@ def parse_facility_sources(tables: list[dict], *, base_dir: Path, path: Path
         Naming the study-area file and the offending key.
     """
     sources: list[FacilitySource] = []
-    for i, table in enumerate(tables):
+    for i, table in enumerate(tables, start=1):
         where = f"facilities[{i}]"
         if not isinstance(table, Mapping):
             raise ConfigError("expected a table", path=path, key=where)
@@ -188,5 +188,5 @@ def parse_facility_sources(tables: list[dict], *, base_dir: Path, path: Path
     for i, n in enumerate(names):
         if n in names[:i]:
             raise ConfigError(f"two facility sources are both named {n!r}; give one a "
-                              "distinct 'name'", path=path, key=f"facilities[{i}].name")
+                              "distinct 'name'", path=path, key=f"facilities[{i + 1}].name")
     return sources

@@ -439,7 +439,7 @@ def load_taxonomy(extensions: list[dict] | None = None, *, base_dir: Path | None
         return shipped
     cats = dict(shipped.categories)
     user_first: list[str] = []
-    for i, table in enumerate(extensions):
+    for i, table in enumerate(extensions, start=1):
         where = f"categories[{i}]"
         if not isinstance(table, Mapping):
             raise ConfigError("expected a table", path=path, key=where)

@@ -39,25 +39,25 @@ def test_parses_full_example(base):
 
 
 @pytest.mark.parametrize(("table", "exc", "key"), [
-    ({"kind": "table", "path": "pois.csv"}, ConfigError, "facilities[0].coords"),
+    ({"kind": "table", "path": "pois.csv"}, ConfigError, "facilities[1].coords"),
     ({"kind": "table", "path": "pois.csv", "coords": "wgs"}, ConfigError,
-     "facilities[0].coords"),
+     "facilities[1].coords"),
     ({"kind": "table", "path": "pois.csv", "coords": "wgs84", "delimeter": ";"},
-     UnknownKeyError, "facilities[0].delimeter"),
+     UnknownKeyError, "facilities[1].delimeter"),
     ({"kind": "osm", "path": "city.osm", "coords": "gcj02"}, ConfigError,
-     "facilities[0].coords"),
-    ({"kind": "osm", "path": "city.osm", "sheet": 1}, UnknownKeyError, "facilities[0].sheet"),
-    ({"kind": "excel", "path": "pois.csv"}, ConfigError, "facilities[0].kind"),
+     "facilities[1].coords"),
+    ({"kind": "osm", "path": "city.osm", "sheet": 1}, UnknownKeyError, "facilities[1].sheet"),
+    ({"kind": "excel", "path": "pois.csv"}, ConfigError, "facilities[1].kind"),
     ({"kind": "table", "path": "missing.csv", "coords": "wgs84"}, ConfigError,
-     "facilities[0].path"),
+     "facilities[1].path"),
     ({"kind": "table", "path": "pois.csv", "coords": "wgs84", "encoding": "nope"},
-     ConfigError, "facilities[0].encoding"),
+     ConfigError, "facilities[1].encoding"),
     ({"kind": "table", "path": "pois.csv", "coords": "wgs84", "columns": {"lng": "X"}},
-     UnknownKeyError, "facilities[0].columns.lng"),
+     UnknownKeyError, "facilities[1].columns.lng"),
     ({"kind": "table", "path": "pois.csv", "coords": "wgs84", "on_error": "skip"},
-     ConfigError, "facilities[0].on_error"),
+     ConfigError, "facilities[1].on_error"),
     ({"kind": "table", "path": "city.osm", "coords": "wgs84"}, ConfigError,
-     "facilities[0].path"),
+     "facilities[1].path"),
 ])
 def test_bad_tables(base, table, exc, key):
     with pytest.raises(exc) as info:
@@ -71,4 +71,4 @@ def test_duplicate_names(base):
     with pytest.raises(ConfigError) as info:
         parse(base, [{"kind": "osm", "path": "city.osm"}, {"kind": "osm", "path": "city.osm"}])
     assert type(info.value) is ConfigError
-    assert info.value.key == "facilities[1].name"
+    assert info.value.key == "facilities[2].name"

@@ -124,15 +124,15 @@ def test_extension_adds_and_overrides(tmp_path: Path):
 
 
 @pytest.mark.parametrize(("table", "exc", "key"), [
-    ({"key": "x", "name_zh": "甲"}, ConfigError, "categories[0].name_en"),
-    ({"key": "kindergarten", "levle": 5}, UnknownKeyError, "categories[0].levle"),
-    ({"key": "kindergarten", "level": 7}, ConfigError, "categories[0].level"),
-    ({"key": "kindergarten", "osm": ["amenity"]}, ConfigError, "categories[0].osm"),
+    ({"key": "x", "name_zh": "甲"}, ConfigError, "categories[1].name_en"),
+    ({"key": "kindergarten", "levle": 5}, UnknownKeyError, "categories[1].levle"),
+    ({"key": "kindergarten", "level": 7}, ConfigError, "categories[1].level"),
+    ({"key": "kindergarten", "osm": ["amenity"]}, ConfigError, "categories[1].osm"),
     ({"key": "kindergarten", "amap_typecodes": ["14120"]}, ConfigError,
-     "categories[0].amap_typecodes"),
-    ({"key": "Bad Key", "name_zh": "甲", "name_en": "a"}, ConfigError, "categories[0].key"),
+     "categories[1].amap_typecodes"),
+    ({"key": "Bad Key", "name_zh": "甲", "name_en": "a"}, ConfigError, "categories[1].key"),
     ({"key": "kindergarten", "capacity_unit": "kg"}, ConfigError,
-     "categories[0].capacity_unit"),
+     "categories[1].capacity_unit"),
 ])
 def test_extension_errors(tmp_path: Path, table, exc, key):
     with pytest.raises(exc) as info:
