@@ -422,11 +422,6 @@ def evaluate_area_targets(area: StudyArea, cells: pd.DataFrame, fac: gpd.GeoData
         w = completeness_warnings(completeness, [c])
         if w:
             warnings[c] = w[0]
-    derived = {}
-    for zh, en in pop.notes:
-        for g in pop.groups:
-            if g != "total" and g in en and ("share" in en or "derived" in en):
-                derived[g] = (zh, en)
     fac_cols = [c for c in ("facility_id", "category", "capacity", "ownership", "area_m2")
                 if c in fac.columns]
     fac_in = pd.DataFrame(fac[fac_cols + [c for c in fac.columns if c.startswith("unit__")]])
@@ -434,7 +429,8 @@ def evaluate_area_targets(area: StudyArea, cells: pd.DataFrame, fac: gpd.GeoData
         fac_in["area_m2"] = np.nan
     inputs = TargetInputs(
         cells=cells, facilities=fac_in, units=units, walk_speed_kmh=area.travel.walk_speed_kmh,
-        catchments=catchments, data_warnings=warnings, groups_derived=derived)
+        catchments=catchments, data_warnings=warnings,
+        groups_derived=pop.derived_groups)
     if "settlement" in area.targets:
         inputs = apply_settlement(inputs, area.targets["settlement"], path=area.path)
     return evaluate_targets(catalogue, inputs)

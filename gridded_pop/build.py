@@ -125,6 +125,7 @@ def build_population(sources: list[PopulationSource], spec: GridSpec, *,
     groups: dict[str, np.ndarray] = {}
     rows: list[dict] = []
     notes: list[tuple[str, str]] = []
+    derived_groups: dict[str, tuple[str, str]] = {}
     for source in tqdm(sources, disable=not progress, desc="population sources", unit="source"):
         results = _load(source, spec, boundary=boundary, rejects=rejects, osm_path=osm_path,
                         cover_for=cover_for, progress=progress)
@@ -158,8 +159,10 @@ def build_population(sources: list[PopulationSource], spec: GridSpec, *,
                           else f"各单元比例（列 {share}）")
                 how_en = (f"a share of {share:.2%}" if isinstance(share, float)
                           else f"a share per unit (column '{share}')")
-                notes.append((f"{zh_g}由{source.label}的总人口按{how_zh}推算",
-                               f"{en_g} derived from the total of {source.label} with {how_en}"))
+                note = (f"{zh_g}由{source.label}的总人口按{how_zh}推算",
+                        f"{en_g} derived from the total of {source.label} with {how_en}")
+                notes.append(note)
+                derived_groups[group] = note
         log.info("%s: %s", source.label, ", ".join(
             f"{g} {float(r.grid.sum()):,.0f}" for g, r in results.items()))
     if "total" not in groups:
@@ -174,7 +177,7 @@ def build_population(sources: list[PopulationSource], spec: GridSpec, *,
     accounting = pd.DataFrame(rows, columns=ACCOUNTING_COLUMNS)
     return PopulationGrid(spec=spec, groups=groups, in_area=in_area, accounting=accounting,
                           notes=notes, area_in_m2=area_in, residential_m2=residential,
-                          boundary=boundary)
+                          boundary=boundary, derived_groups=derived_groups)
 
 
 def _load(source: PopulationSource, spec: GridSpec, *, boundary: shapely.Geometry,

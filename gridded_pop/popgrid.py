@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import geopandas as gpd
 import numpy as np
@@ -50,6 +50,8 @@ class PopulationGrid:
         the study area per cell, or None when no OSM land use was read.
     boundary
         The study area polygon in ``spec.crs`` (used to weight unit overlaps).
+    derived_groups
+        Group -> ``(zh, en)`` note for every group derived from a share of the total.
     """
 
     spec: GridSpec
@@ -60,6 +62,7 @@ class PopulationGrid:
     area_in_m2: np.ndarray
     residential_m2: np.ndarray | None = None
     boundary: shapely.Geometry | None = None
+    derived_groups: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def total(self, group: str = "total") -> float:
         """Persons of ``group`` on the grid."""
