@@ -35,7 +35,7 @@ from access.travel import (
     nearest_facilities,
 )
 
-__all__ = ["RunResult", "run", "write_outputs"]
+__all__ = ["RunResult", "run", "unit_of_points", "write_outputs"]
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ class RunResult:
     units
         Level -> unit table (``unit_id, name, area_m2, pop_<group>...``).
     unit_polygons
-        Level -> unit polygons in ``crs`` (as read from the units file).
+        Level -> unit polygons in ``crs`` with ``unit_id``, ``name`` [, ``settlement``].
     completeness
         Facility counts against GB 50180 norms (:func:`facilities.completeness_check`).
     targets
@@ -169,6 +169,7 @@ def _metric_crs(area: StudyArea, boundary_lonlat: shapely.Geometry) -> CRS:
 
 
 def _read_units(spec: UnitsSpec, crs: CRS) -> gpd.GeoDataFrame:
+    """Unit polygons in ``crs`` with columns ``unit_id``, ``name`` [, ``settlement``]."""
     try:
         gdf = gpd.read_file(spec.path)
     except Exception as exc:  # pyogrio raises its own DataSourceError family
@@ -184,12 +185,17 @@ def _read_units(spec: UnitsSpec, crs: CRS) -> gpd.GeoDataFrame:
         i = int(np.flatnonzero(dup)[0])
         raise InputFileError(f"unit id '{gdf[spec.id_column].iloc[i]}' appears twice",
                              path=spec.path, row=i + 1, column=spec.id_column)
-    return gdf
+    names = {spec.id_column: "unit_id", spec.name_column: "name"}
+    if spec.settlement_column:
+        names[spec.settlement_column] = "settlement"
+    return gdf[[*names, "geometry"]].rename(columns=names)
 
 
-def _unit_of_points(units: gpd.GeoDataFrame, id_column: str, x: np.ndarray,
-                    y: np.ndarray) -> np.ndarray:
-    """Unit id containing each point (object array, None outside every unit)."""
+def unit_of_points(units: gpd.GeoDataFrame, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``unit_id`` of the unit containing each point (None outside every unit).
+
+    ``units`` is one of :attr:`RunResult.unit_polygons`.
+    """
     out = np.full(len(x), None, dtype=object)
     if not len(x):
         return out
@@ -198,7 +204,7 @@ def _unit_of_points(units: gpd.GeoDataFrame, id_column: str, x: np.ndarray,
     p_idx, u_idx = tree.query(pts, predicate="intersects")
     # a point on a shared edge belongs to the first unit listed
     first = np.unique(p_idx, return_index=True)[1]
-    out[p_idx[first]] = units[id_column].to_numpy()[u_idx[first]]
+    out[p_idx[first]] = units["unit_id"].to_numpy()[u_idx[first]]
     return out
 
 
@@ -279,17 +285,11 @@ def run(area: StudyArea, *, progress: bool = False, use_cache: bool = True) -> R
         gdf = _read_units(spec_u, crs)
         unit_polygons[spec_u.level] = gdf
         col = f"unit__{spec_u.level}"
-        cells[col] = _unit_of_points(gdf, spec_u.id_column, cells["x"].to_numpy(),
-                                     cells["y"].to_numpy())
-        fac[col] = _unit_of_points(gdf, spec_u.id_column, fx, fy)
-        agg = pop.aggregate_to_units(gdf, id_column=spec_u.id_column)
-        table = gdf[[spec_u.id_column, spec_u.name_column]].rename(
-            columns={spec_u.id_column: "unit_id", spec_u.name_column: "name"})
-        table = table.merge(agg.rename(columns={spec_u.id_column: "unit_id"}), on="unit_id",
-                            how="left")
-        if spec_u.settlement_column:
-            table["settlement"] = gdf[spec_u.settlement_column].to_numpy()
-        units[spec_u.level] = table
+        cells[col] = unit_of_points(gdf, cells["x"].to_numpy(), cells["y"].to_numpy())
+        fac[col] = unit_of_points(gdf, fx, fy)
+        agg = pop.aggregate_to_units(gdf, id_column="unit_id")
+        units[spec_u.level] = pd.DataFrame(gdf.drop(columns="geometry")).merge(
+            agg, on="unit_id", how="left")
     clock.lap("units")
 
     completeness = completeness_check(fac, pop.total(), taxonomy)
@@ -322,6 +322,10 @@ def _reject_unreachable_cells(cells: pd.DataFrame, rejects: RejectLog, crs: CRS,
                     f"cell centre {r.snap_dist_m:.0f} m from the nearest street node "
                     f"(limit {snap_max:.0f} m); its residents count as not covered",
                     kind="cell", lon=float(lo), lat=float(la), population=float(r.pop_total))
+
+
+#: Column prefixes :func:`route_categories` writes, one column per prefix and category.
+ROUTED_PREFIXES = ("dist_m", "time_min", "nearest", "drive_time_min")
 
 
 def route_categories(networks: dict[str, StreetNetwork], cells: pd.DataFrame,

@@ -25,10 +25,12 @@ from access.crs import lonlat_to_metric
 from access.errors import LifecircleError
 from access.network import snap
 from access.pipeline import (
+    ROUTED_PREFIXES,
     RunResult,
     catchment_function,
     evaluate_area_targets,
     route_categories,
+    unit_of_points,
 )
 
 __all__ = ["Edit", "Scenario", "ScenarioError", "ScenarioResult", "compare_scenarios",
@@ -184,10 +186,7 @@ class Scenario:
             "node": node, "snap_dist_m": leg, "reachable": node >= 0,
         })
         for level, gdf in base.unit_polygons.items():
-            from access.pipeline import _unit_of_points
-
-            spec = next(u for u in base.area.units if u.level == level)
-            new[f"unit__{level}"] = _unit_of_points(gdf, spec.id_column, x, y)
+            new[f"unit__{level}"] = unit_of_points(gdf, x, y)
         new_gdf = gpd.GeoDataFrame(new, geometry=shapely.points(x, y), crs=base.crs)
         out = pd.concat([kept, new_gdf], ignore_index=True)
         return gpd.GeoDataFrame(out, geometry="geometry", crs=base.crs)
@@ -204,11 +203,9 @@ class Scenario:
         flag_cols = [] if base.targets is None else \
             [c for c in base.targets.cell_flags.columns if c != "cell_id"]
         cells = cells.drop(columns=[c for c in flag_cols if c in cells.columns])
+        stale = [f"{p}__{c}" for p in ROUTED_PREFIXES for c in changed]
+        cells = cells.drop(columns=[c for c in stale if c in cells.columns])
         present = set(fac["category"])
-        stale = [c for c in cells.columns
-                 if c.split("__", 1)[-1] in changed and "__" in c
-                 and c.split("__", 1)[0] in ("dist_m", "time_min", "nearest", "drive_time_min")]
-        cells = cells.drop(columns=stale)
         routed_cats = [c for c in changed if c in present]
         if routed_cats:
             routed = route_categories(base.networks, cells, fac, routed_cats,

@@ -166,3 +166,23 @@ def test_boundary_file_crs_mismatch(tmp_path: Path, sample_dir: Path) -> None:
     (d / "area.toml").write_text(text, encoding="utf-8")
     with pytest.raises(CrsMismatchError, match="EPSG:4490"):
         run(load_study_area(d / "area.toml"))
+
+
+def test_units_settlement_column_classifies_cells(tmp_path: Path, sample_dir: Path) -> None:
+    d = tmp_path / "a"
+    shutil.copytree(sample_dir, d)
+    g = gpd.read_file(d / "districts.geojson")
+    g["type"] = ["urban", "urban", "town", "urban", "village"]
+    g.to_file(d / "districts.geojson", driver="GeoJSON")
+    text = (d / "area.toml").read_text(encoding="utf-8")
+    (d / "area.toml").write_text(
+        text.replace('name_column = "name"', 'name_column = "name"\nsettlement_column = "type"'),
+        encoding="utf-8")
+    res = run(load_study_area(d / "area.toml"))
+    table = res.units["district"]
+    assert list(table.columns[:3]) == ["unit_id", "name", "settlement"]
+    assert dict(zip(table["unit_id"], table["settlement"], strict=True))["156510105"] == "town"
+    t = res.targets.targets.set_index("id")
+    # with towns and villages classified, their fitness circles are evaluated
+    assert t.loc["fitness_15_town", "status"] != "no_data"
+    assert t.loc["fitness_20_village", "status"] != "no_data"
