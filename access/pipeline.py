@@ -252,18 +252,14 @@ def run(area: StudyArea, *, progress: bool = False, use_cache: bool = True) -> R
     if "residential_m2" not in cells:
         cells["residential_m2"] = np.nan
     snap_max = area.network.snap_max_dist_m
-    cell_node, cell_leg = snap(walk, cells["x"].to_numpy(), cells["y"].to_numpy(),
-                               max_dist_m=snap_max)
-    cells["node"] = cell_node
-    cells["snap_dist_m"] = cell_leg
-    cells["reachable"] = cell_node >= 0
+    for k, v in snap_to_networks(networks, cells["x"].to_numpy(), cells["y"].to_numpy(),
+                                 max_dist_m=snap_max).items():
+        cells[k] = v
     _reject_unreachable_cells(cells, rejects, crs, snap_max)
 
     fx, fy = _xy(fac)
-    fac_node, fac_leg = snap(walk, fx, fy, max_dist_m=snap_max)
-    fac["node"] = fac_node
-    fac["snap_dist_m"] = fac_leg
-    fac["reachable"] = fac_node >= 0
+    for k, v in snap_to_networks(networks, fx, fy, max_dist_m=snap_max).items():
+        fac[k] = v
     for r in fac[~fac["reachable"]].itertuples():
         rejects.add(r.source, r.source_row, "unreachable",
                     f"{r.category} '{r.name}' is {r.snap_dist_m:.0f} m from the nearest "
@@ -273,8 +269,7 @@ def run(area: StudyArea, *, progress: bool = False, use_cache: bool = True) -> R
 
     categories = sorted(set(fac["category"])) if len(fac) else []
     tr = area.travel
-    routed = route_categories(networks, cells, fac, categories, travel=tr,
-                              snap_max_dist_m=snap_max)
+    routed = route_categories(networks, cells, fac, categories, travel=tr)
     k_table = k_nearest_table(walk, cells, fac, categories, travel=tr)
     cells = pd.concat([cells, pd.DataFrame(routed, index=cells.index)], axis=1)
     clock.lap("routing")
@@ -328,15 +323,30 @@ def _reject_unreachable_cells(cells: pd.DataFrame, rejects: RejectLog, crs: CRS,
 ROUTED_PREFIXES = ("dist_m", "time_min", "nearest", "drive_time_min")
 
 
+def snap_to_networks(networks: dict[str, StreetNetwork], x: np.ndarray, y: np.ndarray, *,
+                     max_dist_m: float) -> dict[str, np.ndarray]:
+    """Snap points to every network: the snapping columns of cells and facilities.
+
+    Returns ``node``, ``snap_dist_m`` and ``reachable`` (walking) and, with a driving
+    network, ``drive_node`` and ``drive_snap_dist_m``.
+    """
+    node, leg = snap(networks["walk"], x, y, max_dist_m=max_dist_m)
+    out = {"node": node, "snap_dist_m": leg, "reachable": node >= 0}
+    if "drive" in networks:
+        out["drive_node"], out["drive_snap_dist_m"] = snap(networks["drive"], x, y,
+                                                           max_dist_m=max_dist_m)
+    return out
+
+
 def route_categories(networks: dict[str, StreetNetwork], cells: pd.DataFrame,
-                     fac: pd.DataFrame, categories: list[str], *, travel: Any,
-                     snap_max_dist_m: float) -> dict[str, np.ndarray]:
+                     fac: pd.DataFrame, categories: list[str], *,
+                     travel: Any) -> dict[str, np.ndarray]:
     """Nearest facility of each category for every cell: the routed columns of ``cells``.
 
-    ``cells`` carries ``node``/``snap_dist_m`` (walk snapping) and ``x``/``y``;
-    ``fac`` carries ``node``/``snap_dist_m``, ``category``, ``facility_id`` and a
-    point geometry. Returns ``dist_m__<c>``, ``time_min__<c>``, ``nearest__<c>`` and,
-    with a driving network, ``drive_time_min__<c>`` per category.
+    ``cells`` and ``fac`` carry the columns of :func:`snap_to_networks`; ``fac`` also
+    ``category`` and ``facility_id``. Returns ``dist_m__<c>``, ``time_min__<c>``,
+    ``nearest__<c>`` and, with a driving network, ``drive_time_min__<c>`` per category
+    (the prefixes :data:`ROUTED_PREFIXES`).
     """
     walk = networks["walk"]
     near = nearest_facilities(walk, cells["node"].to_numpy(), cells["snap_dist_m"].to_numpy(),
@@ -352,12 +362,10 @@ def route_categories(networks: dict[str, StreetNetwork], cells: pd.DataFrame,
         routed[f"nearest__{c}"] = np.where(near.facility[i] >= 0,
                                            fid[np.maximum(near.facility[i], 0)], None)
     if "drive" in networks:
-        drive = networks["drive"]
-        fx, fy = _xy(fac)
-        d_node, d_leg = snap(drive, cells["x"].to_numpy(), cells["y"].to_numpy(),
-                             max_dist_m=snap_max_dist_m)
-        f_node, f_leg = snap(drive, fx, fy, max_dist_m=snap_max_dist_m)
-        dnear = nearest_facilities(drive, d_node, d_leg, f_node, f_leg,
+        dnear = nearest_facilities(networks["drive"], cells["drive_node"].to_numpy(),
+                                   cells["drive_snap_dist_m"].to_numpy(),
+                                   fac["drive_node"].to_numpy(),
+                                   fac["drive_snap_dist_m"].to_numpy(),
                                    fac["category"].to_numpy(dtype=object),
                                    categories=categories,
                                    max_cost=travel.max_drive_time_min * 60, weight="time_s",
@@ -477,12 +485,13 @@ def write_outputs(result: RunResult, out_dir: str | Path) -> dict[str, Path]:
     cells = result.cells
     grid = result.population.spec
     geom = grid.cell_polygons(cells["cell_id"].to_numpy())
-    gdf = gpd.GeoDataFrame(_gpkg_safe(cells.drop(columns=["node"])), geometry=geom,
-                           crs=result.crs)
+    internal = ["node", "drive_node"]  # graph indices, meaningless outside this run
+    gdf = gpd.GeoDataFrame(_gpkg_safe(cells.drop(columns=internal, errors="ignore")),
+                           geometry=geom, crs=result.crs)
     files["cells"] = out / "cells.gpkg"
     gdf.to_file(files["cells"], layer="cells", driver="GPKG", engine="pyogrio")
     files["facilities"] = out / "facilities.gpkg"
-    fac = result.facilities.drop(columns=["node"])
+    fac = result.facilities.drop(columns=internal, errors="ignore")
     gpd.GeoDataFrame(_gpkg_safe(fac), geometry=fac.geometry, crs=result.crs).to_file(
         files["facilities"], layer="facilities", driver="GPKG", engine="pyogrio")
 

@@ -23,13 +23,13 @@ import shapely
 
 from access.crs import lonlat_to_metric
 from access.errors import LifecircleError
-from access.network import snap
 from access.pipeline import (
     ROUTED_PREFIXES,
     RunResult,
     catchment_function,
     evaluate_area_targets,
     route_categories,
+    snap_to_networks,
     unit_of_points,
 )
 
@@ -170,8 +170,6 @@ class Scenario:
         lon = np.array([e.lon for e in adds])
         lat = np.array([e.lat for e in adds])
         x, y = lonlat_to_metric(lon, lat, base.crs)
-        walk = base.networks["walk"]
-        node, leg = snap(walk, x, y, max_dist_m=base.area.network.snap_max_dist_m)
         new = pd.DataFrame({
             "facility_id": [e.facility_id for e in adds],
             "category": [e.category for e in adds],
@@ -183,7 +181,8 @@ class Scenario:
             "ownership": "",
             "admin_code": "",
             "lon": lon, "lat": lat,
-            "node": node, "snap_dist_m": leg, "reachable": node >= 0,
+            **snap_to_networks(base.networks, x, y,
+                               max_dist_m=base.area.network.snap_max_dist_m),
         })
         for level, gdf in base.unit_polygons.items():
             new[f"unit__{level}"] = unit_of_points(gdf, x, y)
@@ -209,8 +208,7 @@ class Scenario:
         routed_cats = [c for c in changed if c in present]
         if routed_cats:
             routed = route_categories(base.networks, cells, fac, routed_cats,
-                                      travel=base.area.travel,
-                                      snap_max_dist_m=base.area.network.snap_max_dist_m)
+                                      travel=base.area.travel)
             cells = pd.concat([cells, pd.DataFrame(routed, index=cells.index)], axis=1)
         completeness = completeness_check(fac, base.population.total(), base.taxonomy,
                                           warn=False)

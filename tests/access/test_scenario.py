@@ -56,8 +56,12 @@ def test_adding_raises_coverage_and_matches_full_routing(base: RunResult) -> Non
     before = _value(base.targets.targets, "kindergarten_300")
     after = _value(res.targets.targets, "kindergarten_300")
     assert after > before
-    # distances never grow when a facility is added
+    # distances and drive times never grow when a facility is added
     assert (res.cells["dist_m__kindergarten"] <= base.cells["dist_m__kindergarten"]).all()
+    assert (res.cells["drive_time_min__kindergarten"]
+            <= base.cells["drive_time_min__kindergarten"]).all()
+    assert (res.cells["drive_time_min__kindergarten"]
+            < base.cells["drive_time_min__kindergarten"]).any()
     # other categories are untouched
     np.testing.assert_array_equal(res.cells["dist_m__hospital"], base.cells["dist_m__hospital"])
     # the rerouted column equals a full routing of the edited facility table
