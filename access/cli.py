@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import numpy as np
 import typer
@@ -23,6 +23,9 @@ from rich.table import Table
 
 from access.errors import LifecircleError
 from access.i18n import MESSAGES, t
+
+if TYPE_CHECKING:
+    from access.pipeline import RunResult
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="lifecircle: 公共服务设施可达性分析 / accessibility of public services.")
@@ -100,19 +103,20 @@ def run(
     console.print(t("done", lang, s=time.perf_counter() - start))
 
 
-def print_summary(result: object, files: dict[str, Path], *, lang: str = "zh",
+def print_summary(result: RunResult, files: dict[str, Path], *, lang: str = "zh",
                   console: Console | None = None) -> None:
     """Print the run's summary tables."""
     from access.summary import access_table, population_rows
+    from access.travel import dist_to_time_min
 
     console = console or _console()
     r = result
-    spec = r.population.spec  # type: ignore[attr-defined]
+    spec = r.population.spec
     head = Table(title=t("study_area", lang), show_header=False)
-    head.add_row(t("study_area", lang), str(r.area.path))  # type: ignore[attr-defined]
-    head.add_row(t("crs", lang), f"{r.crs.to_string()} ({r.crs.name})")  # type: ignore
+    head.add_row(t("study_area", lang), str(r.area.path))
+    head.add_row(t("crs", lang), f"{r.crs.to_string()} ({r.crs.name})")
     head.add_row(t("grid", lang), f"{spec.n_rows} × {spec.n_cols} × {spec.cell_size_m:g} m")
-    cells = r.cells  # type: ignore[attr-defined]
+    cells = r.cells
     head.add_row(t("cells_in_area", lang), f"{len(cells):,}")
     head.add_row(t("populated_cells", lang), f"{int((cells['pop_total'] > 0).sum()):,}")
     console.print(head)
@@ -120,7 +124,7 @@ def print_summary(result: object, files: dict[str, Path], *, lang: str = "zh",
     net = Table(title=t("network", lang))
     for key in ("mode", "nodes", "arcs", "dropped_nodes"):
         net.add_column(t(key, lang), justify="right" if key != "mode" else "left")
-    for mode, n in r.networks.items():  # type: ignore[attr-defined]
+    for mode, n in r.networks.items():
         net.add_row(t(mode, lang), f"{n.n_nodes:,}", f"{n.n_arcs:,}",
                     f"{n.report['nodes_dropped']:,}")
     console.print(net)
@@ -131,7 +135,7 @@ def print_summary(result: object, files: dict[str, Path], *, lang: str = "zh",
     for label, value in population_rows(r, lang=lang):
         pop.add_row(label, f"{value:,.0f}")
     console.print(pop)
-    for zh, en in r.population.notes:  # type: ignore[attr-defined]
+    for zh, en in r.population.notes:
         console.print(f"  · {zh if lang == 'zh' else en}")
 
     acc = Table(title=t("travel", lang))
@@ -139,8 +143,8 @@ def print_summary(result: object, files: dict[str, Path], *, lang: str = "zh",
                       ("median_time", "right"), ("within_5", "right"),
                       ("within_10", "right"), ("within_15", "right")):
         acc.add_column(t(key, lang), justify=just)
-    limit_min = r.area.travel.max_walk_dist_m / (  # type: ignore[attr-defined]
-        r.area.travel.walk_speed_kmh["total"] * 1000 / 60)  # type: ignore[attr-defined]
+    limit_min = dist_to_time_min(r.area.travel.max_walk_dist_m,
+                                 r.area.travel.walk_speed_kmh["total"])
     for row in access_table(r, lang=lang):
         med = row["median_min"]
         acc.add_row(row["label"], str(row["count"]), str(row["unreachable"]),
@@ -149,20 +153,20 @@ def print_summary(result: object, files: dict[str, Path], *, lang: str = "zh",
                     *(f"{row[k]:.1%}" for k in ("within_5", "within_10", "within_15")))
     console.print(acc)
 
-    comp = r.completeness  # type: ignore[attr-defined]
+    comp = r.completeness
     flagged = comp[comp["status"].isin(["low", "none"]) & comp["expected_min_per_10k"].notna()]
     if len(flagged):
         table = Table(title=t("data_warnings", lang), title_style="yellow")
         for key in ("category", "count", "per_10k", "expected_per_10k"):
             table.add_column(t(key, lang), justify="left" if key == "category" else "right")
         for row in flagged.itertuples():
-            table.add_row(r.taxonomy.label(row.category, lang),  # type: ignore[attr-defined]
+            table.add_row(r.taxonomy.label(row.category, lang),
                           str(row.count), f"{row.per_10k:.2f}",
                           f"{row.expected_min_per_10k:.2f}–{row.expected_max_per_10k:.2f}")
         console.print(table)
         console.print(f"  [yellow]{t('data_warning_note', lang)}[/yellow]")
 
-    rej = r.rejects.to_frame()  # type: ignore[attr-defined]
+    rej = r.rejects.to_frame()
     if len(rej):
         table = Table(title=t("rejects", lang))
         table.add_column(t("kind", lang))
@@ -175,12 +179,11 @@ def print_summary(result: object, files: dict[str, Path], *, lang: str = "zh",
                           str(n))
         console.print(table)
 
-    if r.targets is not None:  # type: ignore[attr-defined]
+    if r.targets is not None:
         from access.targets import format_summary
 
         console.print(f"[bold]{t('targets', lang)}[/bold]")
-        console.print(format_summary(r.targets, lang=lang), markup=False,  # type: ignore
-                      soft_wrap=True)
+        console.print(format_summary(r.targets, lang=lang), markup=False, soft_wrap=True)
 
     console.print(f"[bold]{t('outputs', lang)}[/bold]")
     for path in files.values():
