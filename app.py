@@ -3,7 +3,9 @@
 A thin shell: :func:`create_app` builds the Dash app (pages from
 ``dashboards/pages``, navbar from ``dash.page_registry``, language switch) around a
 loaded run; :func:`serve` loads the run and starts the server; :func:`main` parses
-the command line. Importing this module loads nothing.
+the command line. It is also the top of the ``lifecircle`` command: :func:`cli` is
+the library's command (:mod:`lifecircle.cli`) plus ``lifecircle serve``, so that the
+library never imports the dashboard.
 """
 
 from __future__ import annotations
@@ -12,9 +14,18 @@ import argparse
 import logging
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "create_app", "main", "serve"]
+import typer
+
+from access.errors import LifecircleError
+from dashboards.components import TR_TYPE, translate_all
+from dashboards.i18n import tr
+from dashboards.state import DashboardState, area_path_for, load_result, set_state
+from lifecircle.cli import app as cli_app
+from lifecircle.cli import logging_to_stderr
+
+__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "cli", "create_app", "main", "serve"]
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8050
@@ -24,7 +35,7 @@ log = logging.getLogger(__name__)
 
 
 def create_app(result: Any, *, tiles_url: str | None = None, lang: str = "zh") -> Any:
-    """The Dash app showing ``result`` (an :class:`access.pipeline.RunResult`).
+    """The Dash app showing ``result`` (an :class:`lifecircle.pipeline.RunResult`).
 
     Parameters
     ----------
@@ -39,9 +50,6 @@ def create_app(result: Any, *, tiles_url: str | None = None, lang: str = "zh") -
     import dash
     from dash import ALL, Dash, Input, Output, State, callback, dcc, html
 
-    from dashboards.components import TR_TYPE, translate_all
-    from dashboards.i18n import tr
-    from dashboards.state import DashboardState, set_state
 
     if lang not in ("zh", "en"):
         raise ValueError(f"lang must be 'zh' or 'en', got {lang!r}")
@@ -89,9 +97,6 @@ def serve(*, out_dir: str | Path = "out", area: str | Path | None = None,
     Returns the process exit code: 2 when the study area cannot be loaded (the
     library's message is printed, not a traceback).
     """
-    from access.errors import LifecircleError
-    from dashboards.state import area_path_for, load_result
-
     try:
         path = area_path_for(out_dir, area)
         print(f"lifecircle: {path}", file=sys.stderr)
@@ -122,6 +127,37 @@ def main(argv: list[str] | None = None) -> int:
     return serve(out_dir=args.out, area=args.area, host=args.host, port=args.port,
                  debug=args.debug, tiles_url=args.tiles, lang=args.lang,
                  progress=not args.quiet)
+
+
+def serve_command(
+    out: Annotated[Path, typer.Option(
+        "--out", "-o", help="上次运行的输出目录 / output folder of the last run")] = Path("out"),
+    area: Annotated[Path | None, typer.Option(
+        "--area", "-a", help="研究区文件，优先于 --out / study-area file (overrides --out)")
+    ] = None,
+    host: Annotated[str, typer.Option("--host", help="监听地址 / bind address")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="端口 / port")] = 8050,
+    debug: Annotated[bool, typer.Option("--debug", help="Dash 调试模式 / debug mode")] = False,
+    tiles: Annotated[str | None, typer.Option(
+        "--tiles", help="内网瓦片服务 URL 模板 / raster tile URL template")] = None,
+    lang: Annotated[str, typer.Option("--lang", help="zh | en")] = "zh",
+    quiet: Annotated[bool, typer.Option(
+        "--quiet", "-q", help="不显示进度 / no progress bars")] = False,
+) -> None:
+    """打开看板 / Serve the planners' dashboard on the last run's study area."""
+    if lang not in ("zh", "en"):
+        raise typer.BadParameter("use 'zh' or 'en'", param_hint="--lang")
+    with logging_to_stderr(False):
+        code = serve(out_dir=out, area=area, host=host, port=port, debug=debug,
+                         tiles_url=tiles, lang=lang, progress=not quiet)
+    if code:
+        raise typer.Exit(code=code)
+
+
+def cli() -> None:
+    """Entry point of the ``lifecircle`` console script: the library's commands and ``serve``."""
+    cli_app.command("serve")(serve_command)
+    cli_app()
 
 
 if __name__ == "__main__":

@@ -1,4 +1,8 @@
-"""lifecircle's access core: study areas, street networks, travel times, coverage and targets."""
+"""Foundation and engine of lifecircle.
+
+Errors, CRS contract, rejects, messages, street networks, travel times, coverage
+and targets: arrays in, arrays out. The application is :mod:`lifecircle`.
+"""
 
 from access.errors import (
     ConfigError,

@@ -26,7 +26,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from access.crs import lonlat_to_metric, utm_crs_for_lonlat
-from access.osm import MODES, RawArcs, read_arcs
+from access.osm import MODES, RawArcs, _check_file, read_arcs
 
 __all__ = ["CACHE_VERSION", "StreetNetwork", "build_network", "cache_dir", "file_sha256",
            "load_network", "snap"]
@@ -291,7 +291,6 @@ def load_network(path: str | Path, mode: str = "walk", *, crs: CRS | None = None
         Show progress while reading.
     """
     path = Path(path)
-    from access.osm import _check_file
 
     _check_file(path)
     sha = file_sha256(path)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from access.errors import InputFileError, NotOsmFileError
+from access.errors import InputFileError, NotOsmFileError, NoWalkableWaysError
 
 __all__ = [
     "DRIVE_HIGHWAY_SPEED_KMH",
@@ -211,7 +211,6 @@ def read_arcs(path: str | Path, mode: str = "walk", *, progress: bool = False) -
     from osmium.osm import NODE, WAY
     from tqdm import tqdm
 
-    from access.errors import NoWalkableWaysError
 
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")

@@ -31,9 +31,9 @@ sys.path.insert(0, str(HERE))
 
 from synthetic_city import write_city  # noqa: E402
 
-from access.datasets import get_path  # noqa: E402
 from access.network import load_network, snap  # noqa: E402
 from access.travel import nearest_facilities  # noqa: E402
+from lifecircle.datasets import get_path  # noqa: E402
 
 CATEGORY_SIZES = {"clinic": 2000, "kindergarten": 5000, "hospital": 300, "primary_school": 1000,
                   "fitness_site": 3000, "eldercare_daycare": 800, "park": 1500,

@@ -17,6 +17,7 @@ from dash import dash_table, dcc, html
 
 from access.crs import lonlat_to_metric, metric_to_lonlat
 from access.errors import LifecircleError
+from access.i18n import t
 from dashboards import figures
 from dashboards.components import data_table
 from dashboards.i18n import tr
@@ -287,7 +288,6 @@ def completeness_table(view: View, *, lang: str) -> dash_table.DataTable:
             for _, r in comp.iterrows()]
     cols = [("category", "category"), ("count", "count"), ("per_10k", "per_10k"),
             ("expected", "expected_per_10k")]
-    from access.i18n import t
 
     return data_table(
         id="wi-completeness", data=data,

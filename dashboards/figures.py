@@ -1,8 +1,8 @@
 """Figures and tables of the dashboard, as pure functions of library results.
 
 Nothing here computes coverage, medians or verdicts: those come from the run
-(:class:`access.pipeline.RunResult`), a scenario (:class:`dashboards.state.View`),
-:mod:`access.summary` and :mod:`access.targets`. This module only arranges them for
+(:class:`lifecircle.pipeline.RunResult`), a scenario (:class:`dashboards.state.View`),
+:mod:`lifecircle.summary` and :mod:`access.targets`. This module only arranges them for
 display: formatted tables, a grid heatmap in the analysis CRS, street lines and
 facility markers, and exports.
 """
@@ -19,7 +19,10 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from dashboards.i18n import tr
+from access.crs import metric_to_lonlat
+from dashboards.i18n import STRINGS, tr
+from lifecircle.scenario import compare_scenarios
+from lifecircle.summary import access_table
 
 __all__ = [
     "TIME_CLASSES_MIN",
@@ -70,7 +73,6 @@ def format_value(value: Any, unit: str, lang: str) -> str:
     if unit == "share":
         return f"{value:.1%}"
     key = f"unit_{unit}"
-    from dashboards.i18n import STRINGS
 
     label = tr(key, lang) if key in STRINGS else unit
     return f"{value:.2f} {label}"
@@ -154,14 +156,12 @@ def status_counts(targets: pd.DataFrame) -> dict[str, int]:
 
 
 def comparison_frame(views: list[Any], *, base: Any, lang: str = "zh") -> pd.DataFrame:
-    """Saved scenarios side by side (via :func:`access.scenario.compare_scenarios`).
+    """Saved scenarios side by side (via :func:`lifecircle.scenario.compare_scenarios`).
 
     ``views`` carry ``name`` and ``targets``; ``base`` is the run. Values are
     formatted in ``lang``; columns are ``target``, ``threshold`` and, per scenario,
     ``<name>`` (value and result).
     """
-    from access.scenario import compare_scenarios
-
     table = compare_scenarios(views, base=base)
     if table.empty:
         return pd.DataFrame()
@@ -480,8 +480,6 @@ def _tile_map(result: Any, view: Any, *, category: str, lang: str, layer: str, g
 
 
 def _cells_lonlat(result: Any, cells: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    from access.crs import metric_to_lonlat
-
     return metric_to_lonlat(cells["x"].to_numpy(float), cells["y"].to_numpy(float), result.crs)
 
 
@@ -505,9 +503,7 @@ def nearest_facility(view: Any, category: str, x_m: float, y_m: float, *,
 # ---------------------------------------------------------------------------
 def coverage_rows(result: Any, view: Any, *, lang: str = "zh",
                   group: str = "total") -> list[dict[str, Any]]:
-    """:func:`access.summary.access_table` of a view (base run or scenario)."""
-    from access.summary import access_table
-
+    """:func:`lifecircle.summary.access_table` of a view (base run or scenario)."""
     proxy = dataclasses.replace(result, cells=view.cells, facilities=view.facilities)
     return access_table(proxy, lang=lang, group=group)
 

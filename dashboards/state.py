@@ -3,7 +3,7 @@
 The run is loaded once at start-up (:func:`load_result`) and kept in memory; the
 street networks it holds are what the what-if page reroutes on. A browser session
 keeps only its edits (plain JSON in a ``dcc.Store``); :class:`ScenarioCache`
-evaluates them through :class:`access.scenario.Scenario` and keeps the last few
+evaluates them through :class:`lifecircle.scenario.Scenario` and keeps the last few
 results keyed by the edits, so switching pages does not recompute anything.
 """
 
@@ -23,8 +23,9 @@ import geopandas as gpd
 import pandas as pd
 
 from access.errors import ConfigError
-from access.pipeline import RunResult
-from access.scenario import Scenario, ScenarioError
+from lifecircle.pipeline import RunResult, run
+from lifecircle.scenario import Scenario, ScenarioError
+from lifecircle.study_area import default_area_path, load_study_area
 
 __all__ = ["DashboardState", "ScenarioCache", "View", "area_path_for", "base_view",
            "build_scenario", "get_state", "load_result", "set_state", "with_profile"]
@@ -45,7 +46,7 @@ class View:
     name
         ``"base"`` or the scenario name.
     cells, facilities, targets, completeness
-        As in :class:`access.pipeline.RunResult` / :class:`access.scenario.ScenarioResult`.
+        As in :class:`lifecircle.pipeline.RunResult` / :class:`lifecircle.scenario.ScenarioResult`.
     changed_categories
         Categories rerouted for this view (empty for the base run).
     elapsed_s
@@ -76,8 +77,6 @@ def area_path_for(out_dir: str | Path, area: str | Path | None = None) -> Path:
     ConfigError
         ``run.json`` cannot be read or names no study area.
     """
-    from access.study_area import default_area_path
-
     if area is not None:
         return Path(area)
     meta_path = Path(out_dir) / "run.json"
@@ -112,9 +111,6 @@ def load_result(*, out_dir: str | Path = "out", area: str | Path | None = None,
     access.errors.LifecircleError
         Any error of the study area or its inputs, with file, row and parameter.
     """
-    from access.pipeline import run
-    from access.study_area import load_study_area
-
     path = area_path_for(out_dir, area)
     log.info("loading study area %s", path)
     return run(load_study_area(path), progress=progress)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-from access.datasets import get_path
+from lifecircle.datasets import get_path
 
 # property tests draw the same examples on every run and machine
 settings.register_profile("lifecircle", derandomize=True, deadline=None)

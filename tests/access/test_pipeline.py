@@ -12,11 +12,11 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from access.cli import app
 from access.errors import CrsMismatchError
-from access.pipeline import RunResult, run, write_outputs
-from access.study_area import default_area_path, load_study_area
 from access.travel import dist_to_time_min
+from lifecircle.cli import app
+from lifecircle.pipeline import RunResult, run, write_outputs
+from lifecircle.study_area import default_area_path, load_study_area
 
 
 @pytest.fixture(scope="module")

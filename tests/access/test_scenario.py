@@ -9,16 +9,16 @@ import pandas as pd
 import pytest
 
 from access.crs import metric_to_lonlat
-from access.pipeline import RunResult, run
-from access.scenario import (
+from access.travel import nearest_facilities
+from lifecircle.pipeline import RunResult, run
+from lifecircle.scenario import (
     Scenario,
     ScenarioError,
     compare_scenarios,
     load_scenarios,
     save_scenarios,
 )
-from access.study_area import default_area_path, load_study_area
-from access.travel import nearest_facilities
+from lifecircle.study_area import default_area_path, load_study_area
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from access.errors import ConfigError, InputFileError, UnknownKeyError
-from access.study_area import default_area_path, load_study_area
+from lifecircle.study_area import default_area_path, load_study_area
 
 
 @pytest.fixture

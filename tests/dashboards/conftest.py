@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from access.pipeline import RunResult, run
-from access.study_area import default_area_path, load_study_area
 from dashboards.state import DashboardState, set_state
+from lifecircle.pipeline import RunResult, run
+from lifecircle.study_area import default_area_path, load_study_area
 
 
 @pytest.fixture(scope="session")

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from access.crs import metric_to_lonlat
-from access.pipeline import RunResult
+from lifecircle.pipeline import RunResult
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")

@@ -11,11 +11,11 @@ import pytest
 from dash import dash_table, html
 
 import app as app_module
-from access.pipeline import RunResult
 from access.targets import load_catalogue
 from dashboards import callbacks
 from dashboards.components import translate_all
 from dashboards.state import DashboardState
+from lifecircle.pipeline import RunResult
 
 
 def _find(component: object, cls: type) -> list[object]:

@@ -9,10 +9,10 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from access.pipeline import RunResult
-from access.summary import access_table
 from dashboards import figures
 from dashboards.state import ScenarioCache, base_view
+from lifecircle.pipeline import RunResult
+from lifecircle.summary import access_table
 
 
 def test_time_classes_bounds() -> None:

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from access.errors import ConfigError
-from access.pipeline import RunResult
-from access.scenario import ScenarioError
-from access.study_area import default_area_path
 from dashboards.i18n import STRINGS, tr
 from dashboards.state import ScenarioCache, area_path_for, build_scenario, with_profile
+from lifecircle.pipeline import RunResult
+from lifecircle.scenario import ScenarioError
+from lifecircle.study_area import default_area_path
 
 
 def test_every_label_has_chinese_and_english() -> None:

@@ -16,7 +16,7 @@ from facilities import load_taxonomy
 from facilities.taxonomy import Taxonomy
 
 REPO = Path(__file__).resolve().parents[2]
-CHENGDU = REPO / "access" / "datasets" / "chengdu_central"
+CHENGDU = REPO / "lifecircle" / "datasets" / "chengdu_central"
 CHENGDU_OSM = CHENGDU / "chengdu_central.osm"
 KOUVOLA_PBF = Path(__file__).resolve().parent / "data" / "kouvola_small.osm.pbf"
 

@@ -16,7 +16,7 @@ from pyproj import CRS
 from access.crs import lonlat_to_metric
 from gridded_pop.grid import GridSpec
 
-CHENGDU = Path(__file__).resolve().parents[2] / "access" / "datasets" / "chengdu_central"
+CHENGDU = Path(__file__).resolve().parents[2] / "lifecircle" / "datasets" / "chengdu_central"
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 WUHAN = SHARED / "worldpop_wuhan_60plus"
 UTM48 = CRS.from_epsg(32648)

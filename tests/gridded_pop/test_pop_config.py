@@ -11,7 +11,7 @@ from access.errors import ConfigError, UnknownKeyError
 from gridded_pop import CensusSource, RasterSource, VectorSource, parse_population_sources
 from gridded_pop.ancillary import DasymetricWeights
 
-CHENGDU = Path(__file__).resolve().parents[2] / "access" / "datasets" / "chengdu_central"
+CHENGDU = Path(__file__).resolve().parents[2] / "lifecircle" / "datasets" / "chengdu_central"
 
 SAMPLE = """
 [[population]]

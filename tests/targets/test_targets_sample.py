@@ -20,12 +20,12 @@ import pandas as pd
 import pytest
 import shapely
 
-import access
+import lifecircle.datasets
 from access.crs import lonlat_to_metric, utm_crs_for_lonlat
 from access.targets import PROFILES, TargetInputs, evaluate_targets, load_catalogue
 from gridded_pop.grid import GridSpec
 
-SAMPLE = Path(access.__file__).resolve().parent / "datasets" / "chengdu_central"
+SAMPLE = Path(lifecircle.datasets.__file__).resolve().parent / "chengdu_central"
 BOUNDS = (104.0421, 30.6528, 104.1296, 30.7279)  # the extract's <bounds>
 CELL_M = 250.0
 SHARES = {"age_60_plus": 0.1798, "age_0_2": 0.0331, "age_3_5": 0.0349}

@@ -17,6 +17,9 @@ from typing import Any
 
 from access.config import check_keys, get_path, get_typed
 from access.errors import ConfigError, InputFileError
+from facilities import parse_facility_sources
+from gridded_pop import parse_population_sources
+from lifecircle.datasets import get_path as dataset_path
 
 __all__ = ["GridSettings", "NetworkSettings", "StudyArea", "TravelSettings", "UnitsSpec",
            "default_area_path", "load_study_area"]
@@ -140,9 +143,7 @@ class StudyArea:
 
 def default_area_path() -> Path:
     """The bundled sample's study-area file (central Chengdu)."""
-    from access.datasets import get_path
-
-    return get_path("chengdu_central") / "area.toml"
+    return dataset_path("chengdu_central") / "area.toml"
 
 
 def _positive(value: float, *, key: str, path: Path) -> float:
@@ -170,9 +171,6 @@ def load_study_area(path: str | Path) -> StudyArea:
     ConfigError, UnknownKeyError
         A key is unknown, missing, of the wrong type, or names a missing file.
     """
-    from facilities import parse_facility_sources
-    from gridded_pop import parse_population_sources
-
     path = Path(path).resolve()
     if not path.exists():
         raise InputFileError("study area file not found", path=path)

@@ -6,6 +6,9 @@ from typing import Any
 
 import numpy as np
 
+from access.travel import dist_to_time_min
+from gridded_pop import GROUPS
+
 __all__ = ["access_table", "population_rows", "weighted_median"]
 
 
@@ -24,8 +27,6 @@ def weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
 
 def population_rows(result: Any, *, lang: str = "zh") -> list[tuple[str, float]]:
     """``(label, persons)`` per population group on the grid."""
-    from gridded_pop import GROUPS
-
     rows = []
     for g, arr in result.population.groups.items():
         zh, en = GROUPS.get(g, (g, g))
@@ -40,8 +41,6 @@ def access_table(result: Any, *, lang: str = "zh", group: str = "total",
     Times use the walking speed of ``group``; residents of unreachable cells
     count as not within any threshold.
     """
-    from access.travel import dist_to_time_min
-
     cells = result.cells
     pop = cells[f"pop_{group}"].to_numpy(float)
     speeds = result.area.travel.walk_speed_kmh

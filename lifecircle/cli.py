@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import numpy as np
 import typer
@@ -23,9 +23,12 @@ from rich.table import Table
 
 from access.errors import LifecircleError
 from access.i18n import MESSAGES, t
-
-if TYPE_CHECKING:
-    from access.pipeline import RunResult
+from access.targets import format_summary
+from access.travel import dist_to_time_min
+from lifecircle.pipeline import RunResult, write_outputs
+from lifecircle.pipeline import run as run_pipeline
+from lifecircle.study_area import default_area_path, load_study_area
+from lifecircle.summary import access_table, population_rows
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="lifecircle: 公共服务设施可达性分析 / accessibility of public services.")
@@ -43,7 +46,7 @@ class _QuietCompleteness(logging.Filter):
 
 
 @contextmanager
-def _logging_to_stderr(verbose: bool) -> Iterator[None]:
+def logging_to_stderr(verbose: bool) -> Iterator[None]:
     """Log to stderr while the command runs; restore the logging set-up afterwards."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
@@ -81,16 +84,12 @@ def run(
         "--no-cache", help="不使用路网缓存 / rebuild networks")] = False,
 ) -> None:
     """运行分析 / Run the analysis and write results."""
-    from access.pipeline import run as run_pipeline
-    from access.pipeline import write_outputs
-    from access.study_area import default_area_path, load_study_area
-
     if lang not in ("zh", "en"):
         raise typer.BadParameter("use 'zh' or 'en'", param_hint="--lang")
     console = _console()
     start = time.perf_counter()
     try:
-        with _logging_to_stderr(verbose):
+        with logging_to_stderr(verbose):
             study = load_study_area(area if area is not None else default_area_path())
             title = (study.title_zh if lang == "zh" else study.title_en) or study.name
             console.print(f"[bold]{t('running', lang, name=title)}[/bold]")
@@ -106,8 +105,6 @@ def run(
 def print_summary(result: RunResult, files: dict[str, Path], *, lang: str = "zh",
                   console: Console | None = None) -> None:
     """Print the run's summary tables."""
-    from access.summary import access_table, population_rows
-    from access.travel import dist_to_time_min
 
     console = console or _console()
     r = result
@@ -180,42 +177,12 @@ def print_summary(result: RunResult, files: dict[str, Path], *, lang: str = "zh"
         console.print(table)
 
     if r.targets is not None:
-        from access.targets import format_summary
-
         console.print(f"[bold]{t('targets', lang)}[/bold]")
         console.print(format_summary(r.targets, lang=lang), markup=False, soft_wrap=True)
 
     console.print(f"[bold]{t('outputs', lang)}[/bold]")
     for path in files.values():
         console.print(f"  {path}")
-
-
-@app.command()
-def serve(
-    out: Annotated[Path, typer.Option(
-        "--out", "-o", help="上次运行的输出目录 / output folder of the last run")] = Path("out"),
-    area: Annotated[Path | None, typer.Option(
-        "--area", "-a", help="研究区文件，优先于 --out / study-area file (overrides --out)")
-    ] = None,
-    host: Annotated[str, typer.Option("--host", help="监听地址 / bind address")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", help="端口 / port")] = 8050,
-    debug: Annotated[bool, typer.Option("--debug", help="Dash 调试模式 / debug mode")] = False,
-    tiles: Annotated[str | None, typer.Option(
-        "--tiles", help="内网瓦片服务 URL 模板 / raster tile URL template")] = None,
-    lang: Annotated[str, typer.Option("--lang", help="zh | en")] = "zh",
-    quiet: Annotated[bool, typer.Option(
-        "--quiet", "-q", help="不显示进度 / no progress bars")] = False,
-) -> None:
-    """打开看板 / Serve the planners' dashboard on the last run's study area."""
-    if lang not in ("zh", "en"):
-        raise typer.BadParameter("use 'zh' or 'en'", param_hint="--lang")
-    from app import serve as serve_app
-
-    with _logging_to_stderr(False):
-        code = serve_app(out_dir=out, area=area, host=host, port=port, debug=debug,
-                         tiles_url=tiles, lang=lang, progress=not quiet)
-    if code:
-        raise typer.Exit(code=code)
 
 
 def main() -> None:

@@ -22,18 +22,21 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
-from access.crs import WGS84, parse_crs, to_metric, utm_crs_for_lonlat
+from access.crs import WGS84, metric_to_lonlat, parse_crs, to_metric, utm_crs_for_lonlat
 from access.errors import ConfigError, InputFileError
 from access.network import StreetNetwork, load_network, snap
 from access.osm import osm_bounds
 from access.rejects import RejectLog
-from access.study_area import StudyArea, UnitsSpec
+from access.targets import TargetInputs, apply_settlement, evaluate_targets, load_catalogue
 from access.travel import (
     catchment_pairs,
     dist_to_time_min,
     k_nearest_facilities,
     nearest_facilities,
 )
+from facilities import completeness_check, completeness_warnings, load_facilities, load_taxonomy
+from gridded_pop import GridSpec, build_population
+from lifecircle.study_area import StudyArea, UnitsSpec
 
 __all__ = ["RunResult", "run", "unit_of_points", "write_outputs"]
 
@@ -214,15 +217,12 @@ def run(area: StudyArea, *, progress: bool = False, use_cache: bool = True) -> R
     Parameters
     ----------
     area
-        From :func:`access.study_area.load_study_area`.
+        From :func:`lifecircle.study_area.load_study_area`.
     progress
         Show progress bars for the long stages.
     use_cache
         Use the on-disk network cache.
     """
-    from facilities import completeness_check, load_facilities, load_taxonomy
-    from gridded_pop import GridSpec, build_population
-
     clock = _Clock(progress)
     rejects = RejectLog()
     boundary_lonlat = study_boundary(area)
@@ -306,8 +306,6 @@ def run(area: StudyArea, *, progress: bool = False, use_cache: bool = True) -> R
 def _reject_unreachable_cells(cells: pd.DataFrame, rejects: RejectLog, crs: CRS,
                               snap_max: float) -> None:
     """List populated cells too far from every street (their residents count as uncovered)."""
-    from access.crs import metric_to_lonlat
-
     bad = cells[~cells["reachable"] & (cells["pop_total"] > 0)]
     if bad.empty:
         return
@@ -424,9 +422,6 @@ def evaluate_area_targets(area: StudyArea, cells: pd.DataFrame, fac: gpd.GeoData
                           units: dict[str, pd.DataFrame], pop: Any,
                           completeness: pd.DataFrame, catchments: Callable[..., Any]) -> Any:
     """Evaluate the study area's target catalogue on routed cells."""
-    from access.targets import TargetInputs, apply_settlement, evaluate_targets, load_catalogue
-    from facilities import completeness_warnings
-
     catalogue = load_catalogue(overrides=area.targets, base_dir=area.base_dir,
                                config_path=area.path)
     warnings = {}

@@ -22,8 +22,9 @@ import pandas as pd
 import shapely
 
 from access.crs import lonlat_to_metric
-from access.errors import LifecircleError
-from access.pipeline import (
+from access.errors import LifecircleError, suggest
+from facilities import completeness_check
+from lifecircle.pipeline import (
     ROUTED_PREFIXES,
     RunResult,
     catchment_function,
@@ -120,8 +121,6 @@ class Scenario:
         """
         taxonomy = self.base.taxonomy
         if taxonomy is not None and category not in taxonomy:
-            from access.errors import suggest
-
             raise ScenarioError(f"unknown category '{category}'"
                                 f"{suggest(category, taxonomy.categories)}")
         if not (np.isfinite(lon) and np.isfinite(lat)):
@@ -192,8 +191,6 @@ class Scenario:
 
     def evaluate(self) -> ScenarioResult:
         """Reroute the changed categories and re-evaluate every target."""
-        from facilities import completeness_check
-
         start = time.perf_counter()
         base = self.base
         fac = self.facilities()
