@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from access.errors import ConfigError, UnknownKeyError
-from access.targets import CATALOGUE_DIR, PROFILES, load_catalogue
+from access.targets import (
+    CATALOGUE_DIR,
+    PROFILES,
+    CatalogueError,
+    CircleTarget,
+    UnitCountTarget,
+    load_catalogue,
+)
 
 # Every target of the plans (TARGETS.md section 1) with its kind, threshold,
 # group and the seed plans it comes from; thresholds are the catalogue defaults.
@@ -234,8 +241,8 @@ def test_life_circle_level_in_minutes(tmp_path):
                "categories": ["park"], "threshold": 1, "source": "s"}]}, ConfigError,
      "unit_levels"),
     ({"add": [{"id": "X-1", "name_zh": "x", "name_en": "x", "kind": "circle",
-               "categories": ["park"], "threshold": 1, "source": "s"}]}, ConfigError,
-     "lower-case"),
+               "categories": ["park"], "max_dist_m": 100, "threshold": 1, "source": "s"}]},
+     ConfigError, "lower-case"),
     ({"settlement": {"level": "township", "towns": []}}, UnknownKeyError, "town"),
     ({"settlement": {"level": "township", "town": ["1"], "village": ["1"]}}, ConfigError,
      "both"),
@@ -276,3 +283,31 @@ def test_broken_catalogue_file(tmp_path):
     path.write_text(text + '\n[[target]]\nid = "park_radius"\n', encoding="utf-8")
     with pytest.raises(ConfigError, match="duplicate"):
         load_catalogue(path=path)
+
+
+def test_every_problem_reported_together(tmp_path):
+    study = tmp_path / "area.toml"
+    ov = {"dorp": [], "thresholds": {"fitness_10_urbn": 1.0},
+          "modify": {"park_radius": {"group": "elderly"}},
+          "add": [{"id": "X-1", "name_zh": "x", "name_en": "x", "kind": "circle",
+                   "categories": ["parc"], "threshold": "high", "source": "s"}]}
+    with pytest.raises(CatalogueError) as info:
+        load_catalogue(overrides=ov, config_path=study)
+    keys = {p.key for p in info.value.problems}
+    assert {"targets.dorp", "targets.thresholds.fitness_10_urbn",
+            "targets.modify.park_radius.group", "targets.add[1].id",
+            "targets.add[1].categories", "targets.add[1].threshold",
+            "targets.add[1].max_time_min"} <= keys
+    text = str(info.value)
+    assert text.count("\n  - ") == len(info.value.problems)
+    assert str(study) in text
+
+
+def test_one_type_per_kind():
+    by_id = {t.id: t for t in load_catalogue()}
+    assert type(by_id["fitness_10_urban"]) is CircleTarget
+    assert type(by_id["health_village"]) is UnitCountTarget
+    assert not hasattr(by_id["health_village"], "max_time_min")
+    assert not hasattr(by_id["fitness_10_urban"], "min_count")
+    with pytest.raises(ConfigError, match="not used by kind 'unit_count'"):
+        load_catalogue(overrides={"modify": {"health_village": {"radius_by_area": []}}})

@@ -1,0 +1,294 @@
+"""What every evaluator shares: the engine's inputs and results, and the per-run context.
+
+:class:`TargetInputs` is what the pipeline hands the engine, :class:`TargetResults`
+what it gets back; :class:`Context` is the per-run view of the inputs (population
+columns, settlement classes, scopes, reaches, unit tables) the evaluators of
+:mod:`access.targets.evaluators` read, and :class:`Outcome` what each of them returns.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from access import coverage
+from access.targets.model import (
+    SETTLEMENTS,
+    CircleTarget,
+    CompletenessTarget,
+    FcaTarget,
+    Target,
+)
+
+__all__ = ["SETTLEMENT_ZH", "Context", "Outcome", "TargetInputs", "TargetResults", "compare",
+           "unit_ids"]
+
+log = logging.getLogger(__name__)
+
+#: Targets with a settlement scope.
+Scoped = CircleTarget | CompletenessTarget | FcaTarget
+
+#: Tolerance of threshold comparisons, relative to the threshold.
+TOL = 1e-9
+
+
+@dataclass
+class TargetInputs:
+    """Everything the engine needs about one study area, assembled by the pipeline.
+
+    Attributes
+    ----------
+    cells
+        One row per analysis cell in the study area (populated or not):
+        ``cell_id``, ``row``, ``col``, ``x``, ``y`` (metres), ``area_m2``,
+        ``residential_m2`` (may be all NaN), ``pop_<group>`` per available group,
+        ``dist_m__<category>`` (walking network distance to the nearest facility,
+        ``inf`` when none within the search limit; the column is absent when the
+        category has no facility at all), optional ``drive_time_min__<category>``,
+        ``unit__<level>`` (unit id or None) per unit level present and an
+        optional ``settlement`` (``urban`` | ``town`` | ``village``).
+    facilities
+        ``facility_id``, ``category``, ``capacity`` (NaN unknown), ``ownership``
+        (``public`` | ``private`` | ``inclusive`` | ``""``), ``unit__<level>``...,
+        ``area_m2`` (NaN unknown).
+    units
+        Level -> table (``unit_id``, ``name``, ``pop_<group>``...) of every unit of
+        that level, including units without any facility.
+    walk_speed_kmh
+        Walking speed per group; a group without its own speed uses ``total``.
+    catchments
+        ``catchments(category, max_dist_m) -> (fac_idx, cell_idx, dist_m)``: every
+        facility-cell pair within ``max_dist_m``; ``fac_idx`` is the position
+        among the facilities of that category (in table order), ``cell_idx`` the
+        position in ``cells``. None when not available.
+    data_warnings
+        Category -> (zh, en) completeness warning carried by targets using it.
+    groups_derived
+        Group -> (zh, en) note when the group was derived from shares.
+    """
+
+    cells: pd.DataFrame
+    facilities: pd.DataFrame
+    units: dict[str, pd.DataFrame] = field(default_factory=dict)
+    walk_speed_kmh: dict[str, float] = field(default_factory=lambda: {"total": 4.0})
+    catchments: Callable[[str, float], tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None
+    data_warnings: dict[str, tuple[str, str]] = field(default_factory=dict)
+    groups_derived: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+
+@dataclass
+class TargetResults:
+    """Verdicts of :func:`evaluate_targets`.
+
+    Attributes
+    ----------
+    targets
+        One row per target: ``id, name_zh, name_en, kind, value, value_area,
+        area_base, threshold, unit, comparison, met, status, population_base,
+        n_units, scope, source, clause, confidence, reason_zh, reason_en,
+        warning_zh, warning_en``. ``status`` is ``met``, ``not_met`` or
+        ``no_data``; ``met`` is None for ``no_data``.
+    units
+        One row per unit and target: ``target_id, level, unit_id, name, value,
+        threshold, met, detail``.
+    cell_flags
+        ``cell_id`` plus, per circle/completeness target, ``covered__<id>``
+        (nullable boolean, NA outside the target's scope), per completeness
+        target ``missing_types__<id>`` (``;``-joined category keys) and per 2SFCA
+        target ``score__<id>`` (supply per ``per_persons`` persons).
+    gaps
+        Per failed circle/completeness target, the connected clusters of
+        uncovered populated cells: ``target_id, cluster_id, n_cells, population,
+        x, y, cell_ids``, ranked by population (cluster 1 is the largest).
+    """
+
+    targets: pd.DataFrame
+    units: pd.DataFrame
+    cell_flags: pd.DataFrame
+    gaps: pd.DataFrame
+
+
+
+
+def unit_ids(values: pd.Series | Iterable[Any]) -> list[str | None]:
+    """Unit ids as strings, None for missing (NaN, None, empty)."""
+    out: list[str | None] = []
+    for v in values:
+        if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA:
+            out.append(None)
+        else:
+            s = str(v).strip()
+            if isinstance(v, float) and v.is_integer():
+                s = str(int(v))
+            out.append(s or None)
+    return out
+
+
+@dataclass
+class Outcome:
+    value: float = float("nan")
+    value_area: float = float("nan")
+    area_base: str = ""
+    status: str = "no_data"
+    population_base: float = float("nan")
+    n_units: float = float("nan")
+    reasons: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[tuple[str, str]] = field(default_factory=list)
+    unit_rows: list[dict[str, Any]] = field(default_factory=list)
+    flags: dict[str, Any] = field(default_factory=dict)
+    gap_mask: np.ndarray | None = None
+
+
+class Context:
+    """Per-run view of the inputs shared by every target."""
+
+    def __init__(self, inputs: TargetInputs, *, connectivity: int) -> None:
+        cells = inputs.cells
+        need = ["cell_id", "row", "col", "x", "y", "area_m2"]
+        missing = [c for c in need if c not in cells.columns]
+        if missing:
+            raise ValueError(f"TargetInputs.cells lacks columns {missing}")
+        fac = inputs.facilities
+        if "category" not in fac.columns:
+            raise ValueError("TargetInputs.facilities lacks the 'category' column")
+        self.inputs = inputs
+        self.cells = cells
+        self.fac = fac
+        self.n = len(cells)
+        self.connectivity = connectivity
+        self.settlement_note: tuple[str, str] | None = None
+        settlement = self._settlement_from_units(cells, inputs.units)
+        if "settlement" in cells.columns:
+            settlement = list(cells["settlement"].astype(object)
+                              .where(cells["settlement"].notna(), None))
+        self.settlement_known = settlement is not None
+        if settlement is not None:
+            bad = sorted({str(v) for v in settlement if v is not None and v not in SETTLEMENTS})
+            if bad:
+                raise ValueError(f"settlement has values {bad}; valid: {SETTLEMENTS}")
+            self.settlement = np.array(settlement, dtype=object)
+            n_none = int(sum(v is None for v in settlement))
+            if n_none:
+                self.settlement_note = (
+                    f"{n_none} 个网格无城乡分类，不计入任何范围",
+                    f"{n_none} cells without a settlement class are outside every scope")
+        else:
+            self.settlement = np.full(self.n, "urban", dtype=object)
+        self.unit_levels = [c.removeprefix("unit__") for c in cells.columns
+                            if c.startswith("unit__")]
+        self.fac_categories = set(fac["category"].astype(str))
+
+    @staticmethod
+    def _settlement_from_units(cells: pd.DataFrame, units: Mapping[str, pd.DataFrame],
+                               ) -> list[str | None] | None:
+        """Settlement class of each cell from a unit table's ``settlement`` column."""
+        for level, table in units.items():
+            col = f"unit__{level}"
+            if "settlement" not in table.columns or col not in cells.columns:
+                continue
+            mapping = {}
+            for uid, s in zip(unit_ids(table["unit_id"]), table["settlement"], strict=True):
+                if uid is not None and isinstance(s, str) and s.strip():
+                    mapping[uid] = s.strip()
+            if not mapping:
+                continue
+            log.info("settlement classes taken from the %s units", level)
+            return [mapping.get(u) if u is not None else None for u in unit_ids(cells[col])]
+        return None
+
+    # -- columns -----------------------------------------------------------
+    def pop(self, group: str) -> np.ndarray | None:
+        col = f"pop_{group}"
+        if col not in self.cells.columns:
+            return None
+        return np.nan_to_num(self.cells[col].to_numpy(dtype=float), nan=0.0)
+
+    def speed(self, group: str) -> float:
+        speeds = self.inputs.walk_speed_kmh
+        if group in speeds:
+            return float(speeds[group])
+        if "total" in speeds:
+            return float(speeds["total"])
+        raise ValueError(f"walk_speed_kmh has no speed for group {group!r} nor 'total'")
+
+    def has_category(self, cat: str) -> bool:
+        return f"dist_m__{cat}" in self.cells.columns or cat in self.fac_categories
+
+    def scope_mask(self, target: Scoped, out: Outcome) -> np.ndarray | None:
+        """Cells in the target's scope, or None (no data) with the reason."""
+        if not self.settlement_known:
+            if "urban" not in target.scope:
+                out.reasons.append((
+                    "无城乡分类（缺少settlement列，研究区文件也未划分单元），无法确定"
+                    f"{'、'.join(SETTLEMENT_ZH[s] for s in target.scope)}范围",
+                    "no settlement classification (no settlement column and no unit "
+                    f"classification in the study-area file): cannot find the "
+                    f"{'/'.join(target.scope)} cells"))
+                return None
+            out.reasons.append(("无城乡分类：全部网格按城区处理",
+                                "no settlement classification: every cell treated as urban"))
+            return np.ones(self.n, dtype=bool)
+        if self.settlement_note is not None:
+            out.warnings.append(self.settlement_note)
+        return np.isin(self.settlement, list(target.scope))
+
+    def reach_per_cell(self, target: CircleTarget | FcaTarget) -> tuple[np.ndarray, str]:
+        """Per-cell reach and its unit (``m`` or ``min``)."""
+        pairs = dict(target.max_time_min or target.max_dist_m or ())
+        values = np.array([pairs.get(s, np.nan) if s is not None else np.nan
+                           for s in self.settlement], dtype=float)
+        if target.max_time_min is None:
+            return values, "m"
+        if target.mode == "drive":
+            return values, "min"
+        return coverage.time_to_dist_m(values, self.speed(target.group)), "m"
+
+    def units_table(self, level: str) -> tuple[pd.DataFrame, bool]:
+        """Units of a level (unit_id as str); True when the list is complete."""
+        if level in self.inputs.units:
+            df = self.inputs.units[level].copy()
+            if "unit_id" not in df.columns:
+                raise ValueError(f"TargetInputs.units[{level!r}] lacks the 'unit_id' column")
+            df["unit_id"] = pd.Series(unit_ids(df["unit_id"]), index=df.index, dtype=object)
+            if "name" not in df.columns:
+                df["name"] = df["unit_id"]
+            return df, True
+        ids: set[str] = set()
+        for frame in (self.cells, self.fac):
+            col = f"unit__{level}"
+            if col in frame.columns:
+                ids |= {u for u in unit_ids(frame[col]) if u is not None}
+        df = pd.DataFrame({"unit_id": pd.Series(sorted(ids), dtype=object)})
+        df["name"] = df["unit_id"]
+        return df, False
+
+    def unit_pop(self, level: str, units: pd.DataFrame, group: str) -> pd.Series | None:
+        """Population of the group per unit id (from the units table, else the cells)."""
+        col = f"pop_{group}"
+        if col in units.columns:
+            return pd.Series(units[col].to_numpy(dtype=float), index=units["unit_id"])
+        ucol = f"unit__{level}"
+        pop = self.pop(group)
+        if pop is None or ucol not in self.cells.columns:
+            return None
+        ids = unit_ids(self.cells[ucol])
+        s = pd.Series(pop).groupby(pd.Series(ids, dtype=object)).sum()
+        return s.reindex(units["unit_id"]).fillna(0.0)
+
+    def facilities_of(self, categories: Iterable[str]) -> pd.DataFrame:
+        return self.fac[self.fac["category"].astype(str).isin(list(categories))]
+
+
+SETTLEMENT_ZH = {"urban": "城区", "town": "镇区", "village": "村庄"}
+
+def compare(value: float, target: Target) -> bool:
+    tol = TOL * max(1.0, abs(target.threshold))
+    if target.comparison == "<=":
+        return bool(value <= target.threshold + tol)
+    return bool(value >= target.threshold - tol)
