@@ -13,4 +13,5 @@ from access.errors import (
 )
 
 __all__ = ["ConfigError", "CrsMismatchError", "InputFileError", "LifecircleError", "NoCrsError"]
-__version__ = "0.1.0"
+#: Marks this package as lifecircle's engine (see ``lifecircle._check``).
+__lifecircle_engine__ = True

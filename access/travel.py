@@ -26,6 +26,7 @@ __all__ = [
     "dist_to_time_min",
     "k_nearest_facilities",
     "nearest_facilities",
+    "od_pairs",
     "time_to_dist_m",
 ]
 
@@ -202,6 +203,62 @@ def k_nearest_facilities(
     return cost, fac
 
 
+def od_pairs(
+    net: StreetNetwork,
+    from_node: np.ndarray,
+    from_leg_m: np.ndarray,
+    to_node: np.ndarray,
+    to_leg_m: np.ndarray,
+    *,
+    max_cost: float,
+    weight: str = "length_m",
+    leg_speed_kmh: float = 4.0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every (from, to) pair with a trip cost within ``max_cost``, legs included.
+
+    One bounded search forward from each ``from`` point, so one-way streets are
+    respected on a driving network.
+
+    Parameters
+    ----------
+    net
+        The street network.
+    from_node, from_leg_m, to_node, to_leg_m
+        Snapped node (-1 = unreachable) and straight leg of each point.
+    max_cost
+        Limit in metres (``weight="length_m"``) or seconds (``"time_s"``), finite.
+    weight, leg_speed_kmh
+        Arc weight, and the speed on the straight legs when it is ``"time_s"``.
+
+    Returns
+    -------
+    from_idx, to_idx, cost : numpy.ndarray
+        Parallel arrays, sorted by ``from`` then ``to``.
+    """
+    from_node, from_leg = _check_points(net, from_node, from_leg_m, "from points")
+    to_node, to_leg = _check_points(net, to_node, to_leg_m, "to points")
+    fidx = np.flatnonzero(from_node >= 0)
+    s, v, d = _dijkstra.bounded_from_each(
+        net.indptr, net.indices, net.weights(weight), from_node[fidx],
+        _leg_cost(from_leg[fidx], weight, leg_speed_kmh), max_dist=max_cost)
+    # destinations grouped by node: node -> to[ptr[node]:ptr[node+1]]
+    tidx = np.flatnonzero(to_node >= 0)
+    order = tidx[np.argsort(to_node[tidx], kind="stable")]
+    ptr = np.zeros(net.n_nodes + 1, dtype=np.int64)
+    np.cumsum(np.bincount(to_node[tidx], minlength=net.n_nodes), out=ptr[1:])
+    reps = ptr[v + 1] - ptr[v]
+    pair_from = np.repeat(fidx[s], reps)
+    pair_cost = np.repeat(d, reps)
+    starts = np.repeat(ptr[v], reps)
+    within = np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps)
+    pair_to = order[starts + within]
+    pair_cost = pair_cost + _leg_cost(to_leg, weight, leg_speed_kmh)[pair_to]
+    keep = pair_cost <= max_cost
+    pair_from, pair_to, pair_cost = pair_from[keep], pair_to[keep], pair_cost[keep]
+    srt = np.lexsort((pair_to, pair_from))
+    return pair_from[srt], pair_to[srt], pair_cost[srt]
+
+
 def catchment_pairs(
     net: StreetNetwork,
     facility_node: np.ndarray,
@@ -213,34 +270,13 @@ def catchment_pairs(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every (facility, origin) pair within ``max_dist_m`` walking, legs included.
 
-    One bounded search from each facility: the catchments of a two-step
-    floating catchment area (2SFCA) analysis.
+    One bounded search from each facility (:func:`od_pairs` on arc lengths): the
+    catchments of a two-step floating catchment area (2SFCA) analysis.
 
     Returns
     -------
     facility, origin, dist_m : numpy.ndarray
         Parallel arrays, sorted by facility then origin.
     """
-    facility_node, facility_leg = _check_points(net, facility_node, facility_leg_m,
-                                                "facilities")
-    origin_node, origin_leg = _check_points(net, origin_node, origin_leg_m, "origins")
-    fidx = np.flatnonzero(facility_node >= 0)
-    s, v, d = _dijkstra.bounded_from_each(net.indptr, net.indices, net.length_m,
-                                          facility_node[fidx], facility_leg[fidx],
-                                          max_dist=max_dist_m)
-    # origins grouped by node: node -> origins[ptr[node]:ptr[node+1]]
-    oidx = np.flatnonzero(origin_node >= 0)
-    order = oidx[np.argsort(origin_node[oidx], kind="stable")]
-    ptr = np.zeros(net.n_nodes + 1, dtype=np.int64)
-    np.cumsum(np.bincount(origin_node[oidx], minlength=net.n_nodes), out=ptr[1:])
-    reps = ptr[v + 1] - ptr[v]
-    pair_fac = np.repeat(fidx[s], reps)
-    pair_d = np.repeat(d, reps)
-    starts = np.repeat(ptr[v], reps)
-    within = np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps)
-    pair_origin = order[starts + within]
-    pair_d = pair_d + origin_leg[pair_origin]
-    keep = pair_d <= max_dist_m
-    pair_fac, pair_origin, pair_d = pair_fac[keep], pair_origin[keep], pair_d[keep]
-    srt = np.lexsort((pair_origin, pair_fac))
-    return pair_fac[srt], pair_origin[srt], pair_d[srt]
+    return od_pairs(net, facility_node, facility_leg_m, origin_node, origin_leg_m,
+                    max_cost=max_dist_m)

@@ -1,6 +1,9 @@
 """lifecircle: can every resident reach the services a city plan promises?
 
-The import name and public API of the product. The layers below it:
+The import name and public API of the product, re-exported here osmnx-style:
+``import lifecircle as lc`` then ``lc.run``, ``lc.travel_times``, ``lc.nearest``...
+GeoDataFrames go in and out with their CRS checked, and every numeric name carries
+its unit. The layers below (see ``docs/architecture.md``):
 
 - :mod:`access` — foundation (errors, CRS contract, rejects, messages) and the
   routing and coverage engine (OSM → CSR street networks, snapping, multi-source
@@ -8,7 +11,7 @@ The import name and public API of the product. The layers below it:
 - :mod:`gridded_pop` and :mod:`facilities` — loaders onto one analysis grid and one
   facility table;
 - :mod:`lifecircle` — the application: study-area files, the run, what-if scenarios,
-  results, the ``lifecircle`` command.
+  results, interop with osmnx and pandana, the ``lifecircle`` command.
 
 Examples
 --------
@@ -19,19 +22,38 @@ Examples
 
 from __future__ import annotations
 
-from access.errors import (
+import importlib.metadata as _metadata
+
+from lifecircle._check import check_engine_package
+
+check_engine_package()
+
+from access.errors import (  # noqa: E402  (after the name-clash check)
     ConfigError,
     CrsMismatchError,
     InputFileError,
     LifecircleError,
     NoCrsError,
 )
-from access.network import StreetNetwork, load_network
-from access.targets import evaluate_targets, load_catalogue
-from lifecircle import datasets
-from lifecircle.pipeline import RunResult, run, write_outputs
-from lifecircle.scenario import Scenario
-from lifecircle.study_area import StudyArea, load_study_area
+from access.network import StreetNetwork, load_network  # noqa: E402
+from access.targets import TargetResults, load_catalogue  # noqa: E402
+from lifecircle import datasets  # noqa: E402
+from lifecircle.api import (  # noqa: E402
+    coverage,
+    evaluate_targets,
+    nearest,
+    travel_times,
+    with_profile,
+)
+from lifecircle.interop import (  # noqa: E402
+    network_from_graphml,
+    network_from_osmnx,
+    network_from_pandana,
+    network_to_osmnx,
+)
+from lifecircle.pipeline import RunResult, run, write_outputs  # noqa: E402
+from lifecircle.scenario import Scenario  # noqa: E402
+from lifecircle.study_area import StudyArea, load_study_area  # noqa: E402
 
 __all__ = [
     "ConfigError",
@@ -43,12 +65,26 @@ __all__ = [
     "Scenario",
     "StreetNetwork",
     "StudyArea",
+    "TargetResults",
+    "__version__",
+    "coverage",
     "datasets",
     "evaluate_targets",
     "load_catalogue",
     "load_network",
     "load_study_area",
+    "nearest",
+    "network_from_graphml",
+    "network_from_osmnx",
+    "network_from_pandana",
+    "network_to_osmnx",
     "run",
+    "travel_times",
+    "with_profile",
     "write_outputs",
 ]
-__version__ = "0.1.0"
+
+try:
+    __version__ = _metadata.version("lifecircle")
+except _metadata.PackageNotFoundError:  # a source tree that was never installed
+    __version__ = "0+unknown"
