@@ -201,7 +201,7 @@ def nearest(network: StreetNetwork, origins: gpd.GeoDataFrame, facilities: gpd.G
     facility_id
         Column holding facility ids; default the index.
     max_dist_m
-        Search limit, legs included; farther is "not reached" (NaN).
+        Search limit, legs included; farther is "not reached" (inf).
     speed_kmh
         Walking speed for ``time_min__<category>``.
     snap_max_dist_m
@@ -215,8 +215,9 @@ def nearest(network: StreetNetwork, origins: gpd.GeoDataFrame, facilities: gpd.G
     -------
     geopandas.GeoDataFrame
         ``origins`` in the network's CRS with ``snap_dist_m`` and, per category,
-        ``dist_m__<c>`` (legs included), ``time_min__<c>`` and ``nearest__<c>``
-        (facility id), as in a run's cells.
+        ``dist_m__<c>`` (legs included; inf where no facility is within
+        ``max_dist_m``), ``time_min__<c>`` and ``nearest__<c>`` (facility id, None
+        where none), as in a run's cells.
     """
     if engine not in ENGINES:
         raise ConfigError(f"engine must be one of {ENGINES}, got {engine!r}", key="engine")
@@ -250,9 +251,8 @@ def nearest(network: StreetNetwork, origins: gpd.GeoDataFrame, facilities: gpd.G
     out = gpd.GeoDataFrame(out) if isinstance(out, gpd.GeoSeries) else out
     out["snap_dist_m"] = o_leg
     for r, c in enumerate(categories):
-        d = np.where(np.isfinite(cost[r]), cost[r], np.nan)
-        out[f"dist_m__{c}"] = d
-        out[f"time_min__{c}"] = dist_to_time_min(d, speed_kmh)
+        out[f"dist_m__{c}"] = cost[r]
+        out[f"time_min__{c}"] = dist_to_time_min(cost[r], speed_kmh)
         out[f"nearest__{c}"] = np.where(which[r] >= 0, fid[np.maximum(which[r], 0)], None)
     return out
 

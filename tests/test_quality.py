@@ -1,0 +1,31 @@
+"""The project's own checks, run with the tests so CI runs them: ruff and the layer contracts."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _run(*cmd: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
+
+
+def test_ruff_clean() -> None:
+    if shutil.which("ruff") is None:
+        pytest.skip("ruff is not installed (pip install -e '.[test]')")
+    proc = _run("ruff", "check", ".")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_layers_import_one_way() -> None:
+    """access < gridded_pop | facilities < lifecircle < dashboards < app.py (pyproject)."""
+    proc = _run(sys.executable, "-c", "from importlinter.cli import lint_imports_command; "
+                "lint_imports_command()")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "0 broken" in proc.stdout
