@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import overload
 
 import numpy as np
 
@@ -31,11 +32,20 @@ __all__ = [
 ]
 
 
+@overload
+def dist_to_time_min(dist_m: np.ndarray, speed_kmh: float) -> np.ndarray: ...
+
+
+@overload
+def dist_to_time_min(dist_m: float, speed_kmh: float) -> float: ...
+
+
 def dist_to_time_min(dist_m: np.ndarray | float, speed_kmh: float) -> np.ndarray | float:
     """Travel time in minutes for a distance in metres at ``speed_kmh``."""
     if not speed_kmh > 0:
         raise ValueError(f"speed_kmh must be positive, got {speed_kmh}")
-    return np.asarray(dist_m, dtype=float) / (speed_kmh * 1000.0 / 60.0)
+    minutes = np.asarray(dist_m, dtype=float) / (speed_kmh * 1000.0 / 60.0)
+    return float(minutes) if minutes.ndim == 0 else minutes
 
 
 def time_to_dist_m(time_min: float | np.ndarray, speed_kmh: float) -> float | np.ndarray:

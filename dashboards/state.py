@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import math
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -24,7 +23,7 @@ import pandas as pd
 
 from access.errors import ConfigError
 from lifecircle.pipeline import RunResult, run
-from lifecircle.scenario import Scenario, ScenarioError
+from lifecircle.scenario import Scenario
 from lifecircle.study_area import default_area_path, load_study_area
 
 __all__ = ["DashboardState", "ScenarioCache", "View", "area_path_for", "base_view",
@@ -129,34 +128,14 @@ def with_profile(result: RunResult, profile: str) -> RunResult:
 
 def build_scenario(base: RunResult, edits: list[dict[str, Any]], *,
                    name: str = "scenario") -> Scenario:
-    """Replay JSON edits on ``base`` through :class:`Scenario` (so each one is checked).
-
-    Each edit is ``{"action": "add", "category", "lon", "lat", "name"?, "capacity"?}``
-    or ``{"action": "remove", "facility_id"}``.
+    """Replay JSON edits on ``base`` (:meth:`lifecircle.scenario.Scenario.from_edits`).
 
     Raises
     ------
     ScenarioError
         An edit that is malformed or no longer applies.
     """
-    sc = Scenario(base, name=name)
-    for i, e in enumerate(edits):
-        action = e.get("action") if isinstance(e, dict) else None
-        try:
-            if action == "add":
-                cap = e.get("capacity")
-                sc.add(str(e["category"]), float(e["lon"]), float(e["lat"]),
-                       name=str(e.get("name") or ""),
-                       capacity=math.nan if cap is None else float(cap))
-            elif action == "remove":
-                sc.remove(str(e["facility_id"]))
-            else:
-                raise ScenarioError(f"edit {i + 1}: unknown action {action!r}")
-        except (KeyError, TypeError, ValueError) as exc:
-            if isinstance(exc, ScenarioError):
-                raise
-            raise ScenarioError(f"edit {i + 1} is malformed ({exc})") from exc
-    return sc
+    return Scenario.from_edits(base, edits, name=name)
 
 
 class ScenarioCache:

@@ -27,16 +27,28 @@ from access.errors import ConfigError, InputFileError
 from access.network import StreetNetwork, load_network, snap
 from access.osm import osm_bounds
 from access.rejects import RejectLog
-from access.targets import TargetInputs, apply_settlement, evaluate_targets, load_catalogue
+from access.targets import (
+    TargetInputs,
+    TargetResults,
+    apply_settlement,
+    evaluate_targets,
+    load_catalogue,
+)
 from access.travel import (
     catchment_pairs,
     dist_to_time_min,
     k_nearest_facilities,
     nearest_facilities,
 )
-from facilities import completeness_check, completeness_warnings, load_facilities, load_taxonomy
-from gridded_pop import GridSpec, build_population
-from lifecircle.study_area import StudyArea, UnitsSpec
+from facilities import (
+    Taxonomy,
+    completeness_check,
+    completeness_warnings,
+    load_facilities,
+    load_taxonomy,
+)
+from gridded_pop import GridSpec, PopulationGrid, build_population
+from lifecircle.study_area import StudyArea, TravelSettings, UnitsSpec
 
 __all__ = ["RunResult", "run", "unit_of_points", "write_outputs"]
 
@@ -87,15 +99,15 @@ class RunResult:
     boundary_lonlat: shapely.Geometry
     boundary: shapely.Geometry
     networks: dict[str, StreetNetwork]
-    population: Any
+    population: PopulationGrid
     facilities: gpd.GeoDataFrame
     cells: pd.DataFrame
     k_nearest: pd.DataFrame
     units: dict[str, pd.DataFrame]
     completeness: pd.DataFrame
-    targets: Any
+    targets: TargetResults | None
     rejects: RejectLog
-    taxonomy: Any = None
+    taxonomy: Taxonomy
     unit_polygons: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
     catchments: Callable[[str, float], tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None
     timings_s: dict[str, float] = field(default_factory=dict)
@@ -338,7 +350,7 @@ def snap_to_networks(networks: dict[str, StreetNetwork], x: np.ndarray, y: np.nd
 
 def route_categories(networks: dict[str, StreetNetwork], cells: pd.DataFrame,
                      fac: pd.DataFrame, categories: list[str], *,
-                     travel: Any) -> dict[str, np.ndarray]:
+                     travel: TravelSettings) -> dict[str, np.ndarray]:
     """Nearest facility of each category for every cell: the routed columns of ``cells``.
 
     ``cells`` and ``fac`` carry the columns of :func:`snap_to_networks`; ``fac`` also
@@ -358,7 +370,8 @@ def route_categories(networks: dict[str, StreetNetwork], cells: pd.DataFrame,
         routed[f"dist_m__{c}"] = near.cost[i]
         routed[f"time_min__{c}"] = dist_to_time_min(near.cost[i], speed)
         routed[f"nearest__{c}"] = np.where(near.facility[i] >= 0,
-                                           fid[np.maximum(near.facility[i], 0)], None)
+                                           fid[np.maximum(near.facility[i], 0)],
+                                           np.array(None, dtype=object))
     if "drive" in networks:
         dnear = nearest_facilities(networks["drive"], cells["drive_node"].to_numpy(),
                                    cells["drive_snap_dist_m"].to_numpy(),
@@ -380,7 +393,7 @@ def _xy(fac: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
 
 
 def k_nearest_table(walk: StreetNetwork, cells: pd.DataFrame, fac: pd.DataFrame,
-                    categories: list[str], *, travel: Any) -> pd.DataFrame:
+                    categories: list[str], *, travel: TravelSettings) -> pd.DataFrame:
     """Long table of the ``travel.k_nearest`` nearest facilities per cell and category."""
     cols = ["cell_id", "category", "rank", "facility_id", "dist_m"]
     if travel.k_nearest < 2:
@@ -419,8 +432,9 @@ def catchment_function(walk: StreetNetwork, cells: pd.DataFrame, fac: pd.DataFra
 
 
 def evaluate_area_targets(area: StudyArea, cells: pd.DataFrame, fac: gpd.GeoDataFrame,
-                          units: dict[str, pd.DataFrame], pop: Any,
-                          completeness: pd.DataFrame, catchments: Callable[..., Any]) -> Any:
+                          units: dict[str, pd.DataFrame], pop: PopulationGrid,
+                          completeness: pd.DataFrame, catchments: Callable[..., Any] | None,
+                          ) -> TargetResults | None:
     """Evaluate the study area's target catalogue on routed cells."""
     catalogue = load_catalogue(overrides=area.targets, base_dir=area.base_dir,
                                config_path=area.path)

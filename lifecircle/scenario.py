@@ -110,28 +110,75 @@ class Scenario:
     name: str = "scenario"
     edits: list[Edit] = field(default_factory=list)
 
-    def add(self, category: str, lon: float, lat: float, *, name: str = "",
-            capacity: float = math.nan) -> str:
-        """Add a facility at WGS-84 ``lon``/``lat``; returns its id.
+    @classmethod
+    def from_edits(cls, base: RunResult, edits: list[dict[str, Any]], *,
+                   name: str = "scenario") -> Scenario:
+        """Replay edits given as plain dicts (JSON), checking each one.
+
+        Each edit is ``{"action": "add", "category", "lon", "lat", "name"?,
+        "capacity"?, "facility_id"?}`` or ``{"action": "remove", "facility_id"}``;
+        an added facility keeps a ``facility_id`` it was saved with. The one replay
+        used by saved scenario files and the dashboard.
 
         Raises
         ------
         ScenarioError
-            Unknown category, or a point outside the study area.
+            An edit that is malformed or no longer applies, named by its number.
+        """
+        sc = cls(base, name=name)
+        if not isinstance(edits, list):
+            raise ScenarioError(f"edits must be a list, got {type(edits).__name__}")
+        for i, e in enumerate(edits, start=1):
+            action = e.get("action") if isinstance(e, dict) else None
+            try:
+                if action == "add":
+                    cap = e.get("capacity")
+                    sc.add(str(e["category"]), float(e["lon"]), float(e["lat"]),
+                           name=str(e.get("name") or ""),
+                           capacity=math.nan if cap is None else float(cap),
+                           facility_id=e.get("facility_id"))
+                elif action == "remove":
+                    sc.remove(str(e["facility_id"]))
+                else:
+                    raise ScenarioError(f"edit {i}: unknown action {action!r}")
+            except ScenarioError as exc:
+                if str(exc).startswith(f"edit {i}"):
+                    raise
+                raise ScenarioError(f"edit {i}: {exc}") from exc
+            except (KeyError, TypeError, ValueError) as exc:
+                raise ScenarioError(f"edit {i} is malformed ({exc})") from exc
+        return sc
+
+    def add(self, category: str, lon: float, lat: float, *, name: str = "",
+            capacity: float = math.nan, facility_id: str | None = None) -> str:
+        """Add a facility at WGS-84 ``lon``/``lat``; returns its id.
+
+        ``facility_id`` keeps an id given earlier (a saved scenario); by default
+        the next free ``new-<n>``.
+
+        Raises
+        ------
+        ScenarioError
+            Unknown category, a point outside the study area, or an id in use.
         """
         taxonomy = self.base.taxonomy
-        if taxonomy is not None and category not in taxonomy:
+        if category not in taxonomy:
             raise ScenarioError(f"unknown category '{category}'"
                                 f"{suggest(category, taxonomy.categories)}")
         if not (np.isfinite(lon) and np.isfinite(lat)):
             raise ScenarioError(f"position ({lon}, {lat}) is not a number")
         if not self.base.boundary_lonlat.covers(shapely.Point(lon, lat)):
             raise ScenarioError(f"position ({lon:.6f}, {lat:.6f}) is outside the study area")
-        n = sum(e.action == "add" for e in self.edits) + 1
-        fid = f"new-{n}"
-        while fid in self._ids():
-            n += 1
+        if facility_id is not None:
+            fid = str(facility_id)
+            if fid in self._ids():
+                raise ScenarioError(f"facility id '{fid}' is already in use")
+        else:
+            n = sum(e.action == "add" for e in self.edits) + 1
             fid = f"new-{n}"
+            while fid in self._ids():
+                n += 1
+                fid = f"new-{n}"
         self.edits.append(Edit("add", category, fid, float(lon), float(lat), name,
                                float(capacity)))
         return fid
@@ -251,20 +298,7 @@ def load_scenarios(path: str | Path, base: RunResult) -> list[Scenario]:
         raise ScenarioError(f"{path}: cannot read scenarios ({exc})") from exc
     if doc.get("format") != "lifecircle-scenarios":
         raise ScenarioError(f"{path}: not a lifecircle scenario file")
-    out = []
-    for s in doc["scenarios"]:
-        sc = Scenario(base, name=s["name"])
-        for e in s["edits"]:
-            if e["action"] == "add":
-                sc.add(e["category"], e["lon"], e["lat"], name=e.get("name") or "",
-                       capacity=math.nan if e.get("capacity") is None else e["capacity"])
-                # keep the saved id
-                last = sc.edits.pop()
-                sc.edits.append(Edit(**{**asdict(last), "facility_id": e["facility_id"]}))
-            else:
-                sc.remove(e["facility_id"])
-        out.append(sc)
-    return out
+    return [Scenario.from_edits(base, s["edits"], name=s["name"]) for s in doc["scenarios"]]
 
 
 def compare_scenarios(results: list[ScenarioResult], *, base: RunResult | None = None,

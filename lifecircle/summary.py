@@ -53,7 +53,7 @@ def access_table(result: Any, *, lang: str = "zh", group: str = "total",
         sel = fac["category"] == c
         row = {
             "category": c,
-            "label": result.taxonomy.label(c, lang) if result.taxonomy is not None else c,
+            "label": result.taxonomy.label(c, lang),
             "count": int(sel.sum()),
             "unreachable": int((sel & ~fac["reachable"]).sum()),
             "median_min": weighted_median(minutes, pop),
