@@ -58,6 +58,25 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "error": ("错误", "Error"),
     "running": ("正在分析：{name}", "Analysing: {name}"),
     "no_facilities": ("（数据中无此类设施）", "(no facility of this kind in the data)"),
+    "history_recorded": ("已记入运行历史：#{id} {label}（{path}）",
+                         "Recorded in the run history as #{id} {label} ({path})"),
+    "history_same": ("与已记录的运行 #{id} {label} 输入和参数相同，未重复记录（{path}）",
+                     "Same inputs and parameters as recorded run #{id} {label}; not recorded "
+                     "again ({path})"),
+    "history_empty": ("运行历史中还没有记录", "No run recorded yet"),
+    "history_title": ("运行历史", "Run history"),
+    "history_id": ("编号", "Id"),
+    "history_date": ("日期（UTC）", "Date (UTC)"),
+    "history_label": ("批次", "Label"),
+    "history_version": ("版本", "Version"),
+    "history_met": ("达标目标", "Targets met"),
+    "report_of": ("报告对象：运行 #{id} {label}", "Report of run #{id} {label}"),
+    "inputs_changed": ("注意：{n} 个输入文件自该次运行记录以来已修改或移走：",
+                       "Note: {n} input files changed or moved since the run was recorded:"),
+    "compare_summary": ("与运行 #{then} 相比：{n} 项目标有变化，"
+                        "新增设施 {added} 处，减少 {removed} 处",
+                        "Against run #{then}: {n} targets changed, {added} facilities added, "
+                        "{removed} removed"),
 }
 
 

@@ -45,6 +45,8 @@ from lifecircle.api import (  # noqa: E402
     travel_times,
     with_profile,
 )
+from lifecircle.compare import Comparison, compare_runs  # noqa: E402
+from lifecircle.history import History, HistoryError, RunRecord, record_run  # noqa: E402
 from lifecircle.interop import (  # noqa: E402
     network_from_graphml,
     network_from_osmnx,
@@ -52,21 +54,30 @@ from lifecircle.interop import (  # noqa: E402
     network_to_osmnx,
 )
 from lifecircle.pipeline import RunResult, run, write_outputs  # noqa: E402
+from lifecircle.report import ReportExistsError, report_run, write_report  # noqa: E402
+from lifecircle.report_data import ReportData  # noqa: E402
 from lifecircle.scenario import Scenario  # noqa: E402
 from lifecircle.study_area import StudyArea, load_study_area  # noqa: E402
 
 __all__ = [
+    "Comparison",
     "ConfigError",
     "CrsMismatchError",
+    "History",
+    "HistoryError",
     "InputFileError",
     "LifecircleError",
     "NoCrsError",
+    "ReportData",
+    "ReportExistsError",
+    "RunRecord",
     "RunResult",
     "Scenario",
     "StreetNetwork",
     "StudyArea",
     "TargetResults",
     "__version__",
+    "compare_runs",
     "coverage",
     "datasets",
     "evaluate_targets",
@@ -78,10 +89,13 @@ __all__ = [
     "network_from_osmnx",
     "network_from_pandana",
     "network_to_osmnx",
+    "record_run",
+    "report_run",
     "run",
     "travel_times",
     "with_profile",
     "write_outputs",
+    "write_report",
 ]
 
 try:

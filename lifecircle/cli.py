@@ -25,8 +25,10 @@ from access.errors import LifecircleError
 from access.i18n import MESSAGES, t
 from access.targets import format_summary
 from access.travel import dist_to_time_min
+from lifecircle.history import History, default_history_dir, record_run
 from lifecircle.pipeline import RunResult, write_outputs
 from lifecircle.pipeline import run as run_pipeline
+from lifecircle.report import report_run
 from lifecircle.study_area import default_area_path, load_study_area
 from lifecircle.summary import access_table, population_rows
 
@@ -36,6 +38,12 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 
 def _console() -> Console:
     return Console(highlight=False, soft_wrap=False, width=120)
+
+
+def _print_error(console: Console, exc: Exception) -> None:
+    """One line, never wrapped, no traceback."""
+    console.print(f"[bold red]{t('error', 'zh')} / {t('error', 'en')}:[/bold red] {exc}",
+                  soft_wrap=True)
 
 
 class _QuietCompleteness(logging.Filter):
@@ -82,23 +90,39 @@ def run(
         "--verbose", "-v", help="显示处理日志 / log each step")] = False,
     no_cache: Annotated[bool, typer.Option(
         "--no-cache", help="不使用路网缓存 / rebuild networks")] = False,
+    label: Annotated[str | None, typer.Option(
+        "--label", help="批次名称，如 \"2026 Q4\" / run label for the history")] = None,
+    history: Annotated[Path | None, typer.Option(
+        "--history", help="运行历史目录 / history folder "
+        "(default: lifecircle-history beside --out)")] = None,
+    no_history: Annotated[bool, typer.Option(
+        "--no-history", help="不记入运行历史 / do not record the run")] = False,
 ) -> None:
     """运行分析 / Run the analysis and write results."""
     if lang not in ("zh", "en"):
         raise typer.BadParameter("use 'zh' or 'en'", param_hint="--lang")
     console = _console()
     start = time.perf_counter()
+    recorded = None
     try:
         with logging_to_stderr(verbose):
+            # a corrupt history is found before the analysis, not after it
+            hist = None if no_history else History(history or default_history_dir(out))
             study = load_study_area(area if area is not None else default_area_path())
             title = (study.title_zh if lang == "zh" else study.title_en) or study.name
             console.print(f"[bold]{t('running', lang, name=title)}[/bold]")
             result = run_pipeline(study, progress=not quiet, use_cache=not no_cache)
             files = write_outputs(result, out)
+            if hist is not None:
+                recorded = record_run(hist, result, out, label=label)
     except LifecircleError as exc:
-        console.print(f"[bold red]{t('error', 'zh')} / {t('error', 'en')}:[/bold red] {exc}")
+        _print_error(console, exc)
         raise typer.Exit(code=2) from None
     print_summary(result, files, lang=lang, console=console)
+    if recorded is not None:
+        rec, new = recorded
+        key = "history_recorded" if new else "history_same"
+        console.print(t(key, lang, id=rec.run_id, label=rec.label or "", path=hist.path))
     console.print(t("done", lang, s=time.perf_counter() - start))
 
 
@@ -183,6 +207,90 @@ def print_summary(result: RunResult, files: dict[str, Path], *, lang: str = "zh"
     console.print(f"[bold]{t('outputs', lang)}[/bold]")
     for path in files.values():
         console.print(f"  {path}")
+
+
+@app.command()
+def history(
+    history_dir: Annotated[Path | None, typer.Option(
+        "--history", help="运行历史目录 / history folder")] = None,
+    out: Annotated[Path, typer.Option(
+        "--out", "-o", help="运行输出目录（历史在其旁边）/ a run's output folder "
+        "(the history is beside it)")] = Path("out"),
+    lang: Annotated[str, typer.Option("--lang", help="zh | en")] = "zh",
+) -> None:
+    """列出运行历史 / List the recorded runs."""
+    console = _console()
+    try:
+        runs = History(history_dir or default_history_dir(out)).runs()
+    except LifecircleError as exc:
+        _print_error(console, exc)
+        raise typer.Exit(code=2) from None
+    if not runs:
+        console.print(t("history_empty", lang))
+        return
+    table = Table(title=t("history_title", lang))
+    for key in ("history_id", "history_date", "history_label", "study_area",
+                "history_version", "history_met"):
+        table.add_column(t(key, lang))
+    for r in runs:
+        title = (r.area_title_zh if lang == "zh" else r.area_title_en) or r.area_name
+        table.add_row(str(r.run_id), r.created_utc.replace("T", " ")[:16], r.label or "",
+                      title, r.version, f"{r.n_met}/{r.n_targets}")
+    console.print(table)
+
+
+@app.command()
+def report(
+    out: Annotated[Path, typer.Option(
+        "--out", "-o", help="报告目录（须为新目录）/ new report folder")] = Path("report"),
+    run_dir: Annotated[Path | None, typer.Option(
+        "--run", help="某次运行的输出目录 / a run's output folder")] = None,
+    area: Annotated[Path | None, typer.Option(
+        "--area", "-a", help="研究区文件：取其最近一次记录的运行 / study-area file: "
+        "its latest recorded run")] = None,
+    ref: Annotated[str | None, typer.Option(
+        "--from", help="历史中的运行编号或批次名称 / id or label of a recorded run")] = None,
+    compare: Annotated[str | None, typer.Option(
+        "--compare", help="与之对比的运行编号或批次名称 / id or label to compare with")] = None,
+    history_dir: Annotated[Path | None, typer.Option(
+        "--history", help="运行历史目录 / history folder")] = None,
+    lang: Annotated[str, typer.Option("--lang", help="zh | en")] = "zh",
+    no_pdf: Annotated[bool, typer.Option("--no-pdf", help="不生成PDF / no PDF")] = False,
+    svg: Annotated[bool, typer.Option("--svg", help="另存SVG地图 / maps as SVG too")] = False,
+    force: Annotated[bool, typer.Option(
+        "--force", help="覆盖已有报告目录 / replace an existing report folder")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """生成评估报告 / Write the coverage report (HTML, PDF, Excel, GeoPackage, maps)."""
+    if lang not in ("zh", "en"):
+        raise typer.BadParameter("use 'zh' or 'en'", param_hint="--lang")
+    console = _console()
+    start = time.perf_counter()
+    try:
+        with logging_to_stderr(verbose):
+            job = report_run(out, history_dir=history_dir, run_dir=run_dir, area=area,
+                             ref=ref, compare=compare, lang=lang, pdf=not no_pdf, svg=svg,
+                             force=force)
+    except LifecircleError as exc:
+        _print_error(console, exc)
+        raise typer.Exit(code=2) from None
+    if job.record is not None:
+        console.print(t("report_of", lang, id=job.record.run_id, label=job.record.label or ""))
+    if job.changed_inputs:
+        console.print(f"[yellow]{t('inputs_changed', lang, n=len(job.changed_inputs))}[/yellow]")
+        for p in job.changed_inputs:
+            console.print(f"  {p}")
+    c = job.comparison
+    if c is not None:
+        console.print(t("compare_summary", lang, then=c.then.run_id,
+                        n=len(c.changed_targets), added=len(c.facilities_added),
+                        removed=len(c.facilities_removed)))
+    console.print(f"[bold]{t('outputs', lang)}[/bold]")
+    for key in ("html", "pdf", "xlsx", "gpkg"):
+        if key in job.files:
+            console.print(f"  {job.files[key]}")
+    console.print(f"  {out / 'maps'}")
+    console.print(t("done", lang, s=time.perf_counter() - start))
 
 
 def main() -> None:

@@ -1,0 +1,926 @@
+"""The coverage report (体检报告): HTML, PDF, Excel workbook, GeoPackage and maps.
+
+:func:`write_report` turns a run (:class:`lifecircle.report_data.ReportData`) into a
+report folder:
+
+- ``report.html`` — self-contained (images embedded as data URIs, no script, no web
+  font), readable offline: scorecard, one section per failing target with its map of
+  uncovered residents and the failing-unit list (问题台账), top gap areas, "no data"
+  targets with the reason, data sources and confidence, comparison with an earlier run
+  and trend charts, methodology, reproducibility;
+- ``report.pdf`` — the same page printed by headless Chromium (or Edge/Chrome on
+  Windows: the same ``--headless --print-to-pdf`` flags);
+- ``report.xlsx`` — one sheet per target group, per-unit results, failing units,
+  rejects and metadata; frozen headers, number formats, Chinese column names; no cell
+  text can run as a formula;
+- ``report.gpkg`` — cells, facilities, units and gaps, for QGIS and ArcGIS;
+- ``maps/*.png`` and ``maps/*.svg`` — every map on its own.
+
+A report folder is written whole (a temporary folder renamed into place) and never
+replaces an existing one unless ``force=True``.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import jinja2
+import numpy as np
+import pandas as pd
+import shapely
+from openpyxl import Workbook
+from openpyxl.cell import _writer as _openpyxl_writer
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from pyproj import Transformer
+
+from access.errors import LifecircleError
+from lifecircle.compare import Comparison, compare_runs
+from lifecircle.history import (
+    History,
+    HistoryError,
+    RunRecord,
+    default_history_dir,
+    software_version,
+)
+from lifecircle.maps import LayerStyle, MapCanvas, save_figure, trend_chart
+from lifecircle.report_data import ReportData, street_segments
+
+__all__ = ["PdfError", "ReportExistsError", "ReportJob", "Trend", "find_browser",
+           "neutralise_formula", "print_pdf", "report_run", "target_group", "write_report"]
+
+log = logging.getLogger(__name__)
+
+TEMPLATES = Path(__file__).with_name("report_templates")
+
+
+class ReportExistsError(LifecircleError, FileExistsError):
+    """The report folder exists already (a report is never overwritten silently)."""
+
+
+class PdfError(LifecircleError, RuntimeError):
+    """The PDF could not be printed (no Chromium/Chrome/Edge, or it failed)."""
+
+
+@dataclass(frozen=True)
+class Trend:
+    """Target values over three or more recorded runs.
+
+    Attributes
+    ----------
+    records
+        The runs, oldest first.
+    values
+        Rows per run (same order), columns target ids.
+    """
+
+    records: Sequence[RunRecord]
+    values: pd.DataFrame
+
+
+# ---------------------------------------------------------------------- texts
+T: dict[str, tuple[str, str]] = {
+    "report": ("公共服务设施可达性体检报告", "Public service accessibility report"),
+    "generated": ("生成时间", "Generated"),
+    "run_label": ("批次", "Run"),
+    "scorecard": ("目标达标情况总览", "Scorecard"),
+    "summary": ("达标 {met} 项，未达标 {not_met} 项，无数据 {no_data} 项",
+                "{met} met, {not_met} not met, {no_data} without data"),
+    "target": ("目标", "Target"), "value": ("现状值", "Value"),
+    "threshold": ("目标值", "Threshold"), "status": ("结论", "Verdict"),
+    "confidence": ("依据可信度", "Source confidence"), "note": ("说明", "Note"),
+    "met": ("达标", "met"), "not_met": ("未达标", "not met"), "no_data": ("无数据", "no data"),
+    "failing": ("未达标目标", "Targets not met"),
+    "uncovered_map": ("{name}：未覆盖居民分布", "{name}: residents not covered"),
+    "uncovered_legend": ("未覆盖人口（人/格）", "Residents not covered (persons per cell)"),
+    "population_map": ("人口分布与设施", "Population and facilities"),
+    "population_legend": ("人口（人/格）", "Population (persons per cell)"),
+    "facilities_legend": ("设施", "facilities"),
+    "ledger": ("问题台账：未达标单元", "Issue ledger: units not meeting the target"),
+    "unit": ("单元", "Unit"), "level": ("层级", "Level"), "detail": ("明细", "Detail"),
+    "all_units_met": ("各单元均达标。", "Every unit meets it."),
+    "gaps": ("缺口最大的区域", "Largest gap areas"),
+    "gap_rank": ("序号", "Rank"), "gap_pop": ("未覆盖人口", "Residents not covered"),
+    "gap_cells": ("网格数", "Cells"), "gap_where": ("位置（经度, 纬度）", "Where (lon, lat)"),
+    "sites": ("建议新增设施点位", "Best new sites"),
+    "no_data_title": ("无法评价的目标", "Targets that could not be evaluated"),
+    "reason": ("原因", "Reason"),
+    "sources": ("数据来源与可信度", "Data sources and confidence"),
+    "source_file": ("文件", "File"), "sha256": ("SHA-256", "SHA-256"),
+    "modified": ("修改日期", "Modified"),
+    "conf_legend": ("依据可信度：V 已核对规划/标准原文；S 二手来源；M 常用值，未核对原文。",
+                    "Source confidence: V read in the plan or standard; S secondary source; "
+                    "M commonly cited, not confirmed."),
+    "warnings": ("数据提示", "Data warnings"),
+    "accounting": ("人口核算", "Population accounting"),
+    "rejects_n": ("未采用的输入记录 {n} 条（详见工作簿“未采用记录”表）。",
+                  "{n} input rows not used (see the workbook's rejects sheet)."),
+    "compare": ("与上一批次对比", "Change since an earlier run"),
+    "compare_head": ("本批次 #{now} {now_label}（{now_date}）对比 "
+                     "#{then} {then_label}（{then_date}）",
+                     "This run #{now} {now_label} ({now_date}) against #{then} {then_label} "
+                     "({then_date})"),
+    "then": ("上次", "Then"), "now": ("本次", "Now"), "change": ("变化", "Change"),
+    "newly_met": ("新达标", "Newly met"), "lost": ("不再达标", "No longer met"),
+    "units_up": ("改善的单元", "Units that improved"),
+    "units_down": ("退步的单元", "Units that fell behind"),
+    "fac_added": ("新增设施", "Facilities added"),
+    "fac_removed": ("减少设施", "Facilities removed"),
+    "fac_matched": ("更名或移位的设施", "Facilities renamed or moved"),
+    "none": ("无", "none"), "name": ("名称", "Name"), "category": ("类别", "Category"),
+    "no_changes": ("目标值均无变化。", "No target value changed."),
+    "trend": ("历次趋势", "Trend over recorded runs"),
+    "method": ("方法说明", "Methodology"),
+    "method_travel": (
+        "出行模型：网格中心沿直线步行至最近路网节点，再沿路网最短路径至设施所在节点，最后直线"
+        "步行至设施。步行速度按人群设定（{speeds} 千米/小时）；驾车按 maxspeed 或道路等级默认"
+        "车速并遵守单行规则。",
+        "Travel model: a straight walk from the cell centre to its nearest street node, the "
+        "shortest path along the street network, and a straight walk from the facility's node "
+        "to the facility. Walking speeds per group: {speeds} km/h; driving uses maxspeed or "
+        "class default speeds and one-way rules."),
+    "method_crs": ("分析坐标系：{crs}（研究区中心所在的 UTM 带），网格边长 {cs:g} 米。",
+                   "Analysis CRS: {crs} (the UTM zone of the study area's centre); grid cells "
+                   "of {cs:g} m."),
+    "method_snap": ("吸附：距最近路网节点超过 {snap:g} 米的网格和设施视为不可达，列入未采用记录，"
+                    "其居民计为未覆盖。",
+                    "Snapping: cells and facilities farther than {snap:g} m from every street "
+                    "node are unreachable, listed in the rejects, their residents uncovered."),
+    "method_net": ("路网：{mode} 网络 {nodes:,} 个节点、{arcs:,} 条有向边（来自 {src}）。",
+                   "Network: {mode} network of {nodes:,} nodes and {arcs:,} arcs (from {src})."),
+    "method_targets": ("目标判定：覆盖类目标按居住人口计算在规定时间（距离）内可达的比例；"
+                       "单元类目标逐单元判定；配置类目标按每千人指标计算。",
+                       "Verdicts: circle targets are the share of residents within the stated "
+                       "time (distance); unit targets are judged unit by unit; provision "
+                       "targets per 1000 residents."),
+    "repro": ("可复现信息", "Reproducibility"),
+    "version": ("软件版本", "Software version"), "fingerprint": ("批次指纹", "Run fingerprint"),
+    "inputs_changed": ("注意：以下输入文件自该批次记录以来已被修改或移走，"
+                       "本报告反映的是记录时的数据：",
+                       "Note: these input files changed or moved since the run was recorded; "
+                       "this report shows the data as recorded:"),
+    "inputs_same": ("输入文件与记录时一致。", "Input files unchanged since the run was recorded."),
+    "not_recorded": ("该批次未记入运行历史。", "This run is not in the run history."),
+    "data_source_line": ("数据来源：路网与设施 © OpenStreetMap 贡献者（ODbL）；人口：{pop}；"
+                         "坐标系 {crs}；lifecircle {version}",
+                         "Sources: streets and facilities © OpenStreetMap contributors (ODbL); "
+                         "population: {pop}; CRS {crs}; lifecircle {version}"),
+    "notes": ("说明", "Notes"),
+}
+
+
+def _t(key: str, lang: str, **kw: Any) -> str:
+    zh, en = T[key]
+    text = zh if lang == "zh" else en
+    return text.format(**kw) if kw else text
+
+
+#: Target id prefixes -> group (sheet name, zh / en).
+GROUPS: tuple[tuple[tuple[str, ...], str, str], ...] = (
+    (("life_circle", "convenience"), "生活圈", "Life circle"),
+    (("health", "emergency"), "医疗卫生", "Health"),
+    (("eldercare",), "养老", "Elder care"),
+    (("kindergarten", "childcare", "nursery", "primary_school", "junior_middle", "schools"),
+     "教育托育", "Education"),
+    (("fitness", "sports", "park"), "体育健身", "Sport and parks"),
+    (("culture",), "文化", "Culture"),
+)
+
+
+def target_group(target_id: str, lang: str = "zh") -> str:
+    """The group (sheet) a target belongs to, from its id."""
+    for prefixes, zh, en in GROUPS:
+        if target_id.startswith(prefixes):
+            return zh if lang == "zh" else en
+    return "其他" if lang == "zh" else "Other"
+
+
+def _fmt(value: Any, unit: str, lang: str) -> str:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return "—"
+    if not np.isfinite(v):
+        return "—"
+    if unit == "share":
+        return f"{v:.1%}"
+    labels = {"per_1000": ("每千人", "per 1000"), "m2_per_person": ("平方米/人", "m²/person")}
+    lab = labels.get(unit, (unit, unit))[0 if lang == "zh" else 1]
+    return f"{v:.2f} {lab}"
+
+
+def _is_true(v: Any) -> bool:
+    if isinstance(v, str):
+        return v.strip().lower() == "true"
+    return bool(v) if v is not None and v is not pd.NA and v == v else False
+
+
+# ---------------------------------------------------------------------- formula safety
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_formula(value: Any) -> Any:
+    """Text that a spreadsheet would run as a formula, prefixed with ``'``.
+
+    Numbers pass unchanged; text starting with ``= + - @`` (or a tab or carriage
+    return) gets a leading apostrophe, so Excel shows it as text.
+    """
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+# ---------------------------------------------------------------------- browser
+def find_browser() -> str | None:
+    """Path of a Chromium-family browser for printing (env ``LIFECIRCLE_BROWSER`` first)."""
+    env = os.environ.get("LIFECIRCLE_BROWSER")
+    if env:
+        return env
+    for name in ("chromium", "chromium-browser", "google-chrome", "chrome", "msedge"):
+        p = shutil.which(name)
+        if p:
+            return p
+    for p in (r"C:\Program Files (x86)\Microsoft\Edge\Application\msedge.exe",
+              r"C:\Program Files\Google\Chrome\Application\chrome.exe"):
+        if Path(p).is_file():
+            return p
+    return None
+
+
+def print_pdf(html: Path, pdf: Path, *, browser: str | None = None,
+              timeout_s: float = 120.0) -> Path:
+    """Print an HTML file to PDF with headless Chromium (Chrome/Edge take the same flags).
+
+    Raises
+    ------
+    PdfError
+        No browser found, or it failed or wrote nothing.
+    """
+    exe = browser or find_browser()
+    if exe is None:
+        raise PdfError("no Chromium, Chrome or Edge found to print the PDF; install one "
+                       "(Debian: apt-get install chromium), set LIFECIRCLE_BROWSER, or use "
+                       "--no-pdf")
+    with tempfile.TemporaryDirectory(prefix="lifecircle-chromium-") as profile:
+        cmd = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--no-pdf-header-footer",
+               "--disable-extensions", "--no-first-run", f"--user-data-dir={profile}",
+               f"--print-to-pdf={pdf}", html.resolve().as_uri()]
+        try:
+            res = subprocess.run(cmd, capture_output=True, timeout=timeout_s, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise PdfError(f"printing the PDF failed ({exc})") from exc
+    if res.returncode != 0 or not pdf.is_file() or pdf.stat().st_size == 0:
+        err = res.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
+        raise PdfError(f"{exe} could not print the PDF (exit {res.returncode}: {err[0]})")
+    return pdf
+
+
+# ---------------------------------------------------------------------- pieces
+def _uncovered(cells: pd.DataFrame, target_id: str) -> np.ndarray | None:
+    col = f"covered__{target_id}"
+    if col not in cells.columns:
+        return None
+    cov = cells[col]
+    known = cov.notna().to_numpy()
+    covered = cov.map(_is_true).to_numpy(bool)
+    return np.where(known & ~covered, cells["pop_total"].to_numpy(float), np.nan)
+
+
+def _classes(values: np.ndarray, colors: tuple[str, ...]) -> tuple[float, ...]:
+    """Class bounds from quantiles of the positive values (round numbers)."""
+    v = values[np.isfinite(values) & (values > 0)]
+    if not len(v):
+        return (0.5, 1.0)
+    q = np.quantile(v, np.linspace(0, 1, len(colors) + 1)[1:-1])
+    bounds = [0.5]
+    for x in q:
+        r = float(np.round(x, -int(np.floor(np.log10(max(x, 1))))))
+        if r > bounds[-1]:
+            bounds.append(r)
+    bounds.append(np.inf)
+    return tuple(bounds)
+
+
+def _style(values: np.ndarray, colors: tuple[str, ...], title: str) -> LayerStyle:
+    bounds = _classes(values, colors)
+    n = len(bounds) - 1
+    pick = np.round(np.linspace(0, len(colors) - 1, n)).astype(int) if n > 1 else [-1]
+    return LayerStyle(bounds, tuple(colors[i] for i in pick), title)
+
+
+UNCOVERED_COLORS = ("#fde0c5", "#facba6", "#f59e72", "#e4683f", "#b53018")
+POP_COLORS = ("#e8f1fa", "#c4dbf0", "#8fbbe0", "#4f8fc7", "#1f5a9c")
+
+
+def _data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def _gap_rows(data: ReportData, target_id: str, n: int, lang: str) -> list[dict[str, Any]]:
+    g = data.gaps
+    if g.empty or "target_id" not in g.columns:
+        return []
+    g = g[g["target_id"] == target_id].sort_values("population", ascending=False).head(n)
+    if g.empty:
+        return []
+    tr = Transformer.from_crs(data.crs, "EPSG:4326", always_xy=True)
+    lon, lat = tr.transform(g["x"].to_numpy(float), g["y"].to_numpy(float))
+    unit_name = [""] * len(g)
+    if data.unit_polygons:
+        poly = next(iter(data.unit_polygons.values()))
+        tree = shapely.STRtree(poly.geometry.to_numpy())
+        pts = shapely.points(g["x"].to_numpy(float), g["y"].to_numpy(float))
+        pi, ui = tree.query(pts, predicate="intersects")
+        names = poly["name"].astype(str).to_numpy()
+        for p, u in zip(pi, ui, strict=True):
+            unit_name[p] = names[u]
+    return [{"rank": i + 1, "population": f"{r.population:,.0f}", "cells": int(r.n_cells),
+             "where": f"{lo:.5f}, {la:.5f}", "unit": un, "x": float(r.x), "y": float(r.y)}
+            for i, (r, lo, la, un) in enumerate(zip(g.itertuples(), lon, lat, unit_name,
+                                                    strict=True))]
+
+
+def _source_files(data: ReportData, record: RunRecord | None) -> list[dict[str, str]]:
+    if record is not None:
+        items = record.checksums.items()
+    else:
+        items = []
+        for m in data.meta.get("networks", {}).values():
+            items.append((m.get("source", ""), m.get("sha256", "")))
+    out = []
+    for path, sha in items:
+        p = Path(path)
+        mod = ""
+        if p.is_file():
+            mod = datetime.fromtimestamp(p.stat().st_mtime, UTC).strftime("%Y-%m-%d")
+        out.append({"file": p.name, "sha256": sha, "modified": mod})
+    return out
+
+
+# ---------------------------------------------------------------------- writers
+def _write_excel(data: ReportData, path: Path, *, lang: str,
+                 meta_rows: list[tuple[str, str]]) -> Path:
+    """The workbook: one sheet per target group, units, failing units, rejects, metadata."""
+    zh = lang == "zh"
+    tcols = {"id": ("编号", "Id"), "name_zh": ("目标名称", "Target (zh)"),
+             "name_en": ("目标名称（英文）", "Target (en)"), "kind": ("类型", "Kind"),
+             "value": ("现状值", "Value"), "value_area": ("现状值（按面积）", "Value (area)"),
+             "threshold": ("目标值", "Threshold"), "unit": ("单位", "Unit"),
+             "comparison": ("比较", "Comparison"), "met": ("是否达标", "Met"),
+             "status": ("结论", "Status"), "population_base": ("人口基数", "Population base"),
+             "n_units": ("单元数", "Units"), "scope": ("适用范围", "Scope"),
+             "source": ("依据", "Source"), "clause": ("条款", "Clause"),
+             "confidence": ("可信度", "Confidence"), "reason_zh": ("原因", "Reason (zh)"),
+             "reason_en": ("原因（英文）", "Reason (en)"), "warning_zh": ("提示", "Warning (zh)"),
+             "warning_en": ("提示（英文）", "Warning (en)"), "area_base": ("面积基数", "Area base")}
+    ucols = {"target_id": ("目标编号", "Target id"), "level": ("层级", "Level"),
+             "unit_id": ("单元编码", "Unit id"), "name": ("单元名称", "Unit"),
+             "value": ("现状值", "Value"), "threshold": ("目标值", "Threshold"),
+             "met": ("是否达标", "Met"), "detail": ("明细", "Detail")}
+    share_cols = {"value", "value_area", "threshold"}
+    wb = Workbook()
+    wb.remove(wb.active)
+    header_font = Font(bold=True)
+    header_fill = PatternFill("solid", fgColor="DDE7F3")
+
+    def sheet(title: str, df: pd.DataFrame, names: dict[str, tuple[str, str]] | None,
+              *, share_of: pd.Series | None = None) -> None:
+        ws = wb.create_sheet(title[:31])
+        cols = list(df.columns)
+        heads = [(names or {}).get(c, (c, c))[0 if zh else 1] for c in cols]
+        ws.append(heads)
+        for cell in ws[1]:
+            cell.font = header_font
+            cell.fill = header_fill
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+        for i, row in enumerate(df.itertuples(index=False)):
+            vals = []
+            for v in row:
+                if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
+                    vals.append(None)
+                elif isinstance(v, np.bool_ | bool):
+                    vals.append(bool(v))
+                elif isinstance(v, np.integer):
+                    vals.append(int(v))
+                elif isinstance(v, np.floating | float):
+                    vals.append(float(v))
+                else:
+                    vals.append(neutralise_formula(str(v)))
+            ws.append(vals)
+            is_share = share_of is not None and share_of.iloc[i] == "share"
+            for j, c in enumerate(cols):
+                cell = ws.cell(row=i + 2, column=j + 1)
+                if isinstance(cell.value, float):
+                    cell.number_format = ("0.0%" if is_share and c in share_cols
+                                          else "#,##0.00")
+                elif isinstance(cell.value, int) and not isinstance(cell.value, bool):
+                    cell.number_format = "#,##0"
+        ws.freeze_panes = "B2" if len(cols) > 1 else "A2"
+        ws.auto_filter.ref = ws.dimensions
+        for j, c in enumerate(cols, start=1):
+            width = 14 if c not in ("source", "clause", "reason_zh", "reason_en", "detail",
+                                    "warning_zh", "warning_en", "name_zh", "name_en") else 36
+            ws.column_dimensions[get_column_letter(j)].width = width
+
+    tg = data.targets
+    if not tg.empty:
+        groups = tg["id"].map(lambda i: target_group(str(i), lang))
+        for g in dict.fromkeys(groups):
+            part = tg[groups == g].reset_index(drop=True)
+            sheet(g, part, tcols, share_of=part["unit"].reset_index(drop=True))
+    un = data.units
+    units_share = None
+    if not un.empty and not tg.empty:
+        units_share = un["target_id"].map(dict(zip(tg["id"], tg["unit"], strict=True)))
+    sheet("各单元结果" if zh else "Units", un, ucols,
+          share_of=None if units_share is None else units_share.reset_index(drop=True))
+    if not un.empty:
+        failing_mask = ~un["met"].map(_is_true)
+        failing = un[failing_mask].reset_index(drop=True)
+        sheet("未达标单元" if zh else "Failing units", failing, ucols,
+              share_of=None if units_share is None
+              else units_share[failing_mask].reset_index(drop=True))
+    else:
+        sheet("未达标单元" if zh else "Failing units", un, ucols)
+    sheet("未采用记录" if zh else "Rejects", data.rejects, None)
+    meta = pd.DataFrame(meta_rows, columns=["key", "value"])
+    sheet("元数据" if zh else "Metadata", meta,
+          {"key": ("项目", "Item"), "value": ("内容", "Value")})
+    tmp = path.with_suffix(".tmp.xlsx")
+    with _exact_numbers():
+        wb.save(tmp)
+    tmp.replace(path)
+    return path
+
+
+@contextmanager
+def _exact_numbers() -> Iterator[None]:
+    """Write numbers to the workbook so that they read back exactly as in the CSV files.
+
+    openpyxl writes ``%.16g``, which changes the last digit of some doubles.
+    """
+    original = _openpyxl_writer.safe_string
+
+    def exact(value: Any) -> str:
+        if isinstance(value, float) and np.isfinite(value):
+            return repr(value)
+        return original(value)
+
+    _openpyxl_writer.safe_string = exact
+    try:
+        yield
+    finally:
+        _openpyxl_writer.safe_string = original
+
+
+#: GeoPackage layer names (ASCII table names; the Chinese title as the layer identifier).
+GPKG_LAYERS = {"cells": ("cells", "网格：人口、步行时间与覆盖", "Cells: population, walking time"
+                                               " and coverage"),
+               "facilities": ("facilities", "设施", "Facilities"),
+               "units": ("units", "单元与未达标目标", "Units and targets not met"),
+               "gaps": ("gap_areas", "缺口区域", "Gap areas")}
+
+
+def _write_gpkg(data: ReportData, path: Path, *, lang: str) -> Path:
+    """Cells (polygons), facilities, units (with failing-target counts) and gap points."""
+    tmp = path.with_suffix(".tmp.gpkg")
+    tmp.unlink(missing_ok=True)
+
+    def write(key: str, gdf: gpd.GeoDataFrame) -> None:
+        name, zh_title, en_title = GPKG_LAYERS[key]
+        gdf = gdf.copy()
+        for c in gdf.columns:
+            if c != "geometry" and gdf[c].dtype == object:
+                gdf[c] = gdf[c].map(lambda v: None if v is None or v is pd.NA else str(v))
+        gdf.to_file(tmp, layer=name, driver="GPKG", engine="pyogrio",
+                    layer_options={"IDENTIFIER": zh_title if lang == "zh" else en_title,
+                                   "DESCRIPTION": f"{zh_title} / {en_title}"})
+
+    cells = data.cells
+    keep = [c for c in cells.columns
+            if c in ("cell_id", "x", "y") or c.startswith(("pop_", "time_min__", "covered__",
+                                                            "unit__"))]
+    cs = data.cell_size_m / 2
+    x, y = cells["x"].to_numpy(float), cells["y"].to_numpy(float)
+    geom = shapely.box(x - cs, y - cs, x + cs, y + cs)
+    cdf = pd.DataFrame(cells[keep]).copy()
+    for c in cdf.columns:
+        if c.startswith("covered__"):
+            cdf[c] = cdf[c].map(lambda v: None if v is None or v is pd.NA
+                                or (isinstance(v, float) and np.isnan(v)) else _is_true(v))
+        elif pd.api.types.is_float_dtype(cdf[c]):
+            cdf[c] = cdf[c].where(np.isfinite(cdf[c]))
+    write("cells", gpd.GeoDataFrame(cdf, geometry=geom, crs=data.crs))
+    fac = data.facilities
+    fcols = [c for c in ("facility_id", "category", "name", "source", "capacity", "ownership",
+                         "lon", "lat", "snap_dist_m", "reachable") if c in fac.columns]
+    write("facilities", gpd.GeoDataFrame(pd.DataFrame(fac[fcols]), geometry=fac.geometry.values,
+                                         crs=data.crs))
+    parts = []
+    for level, poly in data.unit_polygons.items():
+        u = poly[["unit_id", "name", "geometry"]].copy()
+        u["level"] = level
+        if not data.units.empty:
+            lu = data.units[data.units["level"] == level]
+            fail = lu[~lu["met"].map(_is_true)].groupby(
+                lu["unit_id"].astype(str))["target_id"].agg(lambda s: ";".join(s))
+            u["failing_targets"] = u["unit_id"].map(fail).fillna("")
+            u["n_failing"] = u["failing_targets"].map(lambda s: len(s.split(";")) if s else 0)
+        parts.append(u)
+    if parts:
+        write("units", gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs=data.crs))
+    if not data.gaps.empty and "x" in data.gaps.columns:
+        g = data.gaps.drop(columns=["cell_ids"], errors="ignore")
+        write("gaps", gpd.GeoDataFrame(g, geometry=gpd.points_from_xy(g["x"], g["y"]),
+                                       crs=data.crs))
+    tmp.replace(path)
+    return path
+
+
+def _status_text(status: str, lang: str) -> str:
+    return _t(status, lang) if status in ("met", "not_met", "no_data") else status
+
+
+def write_report(data: ReportData, out_dir: str | Path, *, lang: str = "zh",
+                 record: RunRecord | None = None, comparison: Comparison | None = None,
+                 trend: Trend | None = None, pdf: bool = True, svg: bool = False,
+                 force: bool = False,
+                 version: str | None = None, browser: str | None = None, max_gaps: int = 5,
+                 progress: Callable[[str], None] | None = None) -> dict[str, Path]:
+    """Write a run's report to a new folder.
+
+    Parameters
+    ----------
+    data
+        The run (:meth:`ReportData.from_result` or :meth:`ReportData.from_folder`).
+    out_dir
+        Report folder; must not exist yet (or be empty) unless ``force``.
+    lang
+        ``"zh"`` (default) or ``"en"``.
+    record
+        The run's history record: adds the label, reproducibility block and a check of
+        whether its inputs changed since.
+    comparison
+        From :func:`lifecircle.compare.compare_runs`: adds the change section.
+    trend
+        Three or more runs: adds a trend chart per target.
+    pdf
+        Also print ``report.pdf`` with headless Chromium/Chrome/Edge.
+    svg
+        Also write every map as SVG (beside the PNG files).
+    force
+        Replace an existing report folder.
+    version
+        lifecircle version for the reproducibility block (default: installed).
+    browser
+        Browser executable for the PDF (default: :func:`find_browser`).
+    max_gaps
+        Gap areas listed per failing target.
+    progress
+        Called with the name of each step.
+
+    Returns
+    -------
+    dict
+        Name -> path of each file written (``html``, ``pdf``, ``xlsx``, ``gpkg``,
+        ``map_<id>_png`` ...).
+
+    Raises
+    ------
+    ReportExistsError
+        The folder exists and is not empty, and ``force`` is False.
+    PdfError
+        The PDF could not be printed.
+    """
+    if lang not in ("zh", "en"):
+        raise ValueError(f"lang must be 'zh' or 'en', got {lang!r}")
+    out = Path(out_dir)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not force:
+        raise ReportExistsError(f"{out}: a report folder exists here; give a new --out "
+                                "folder or --force to replace it")
+    say = progress or (lambda _s: None)
+    version = software_version() if version is None else version
+    t0 = time.perf_counter()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        files = _build(data, work, lang=lang, record=record, comparison=comparison,
+                       trend=trend, pdf=pdf, svg=svg, version=version, browser=browser,
+                       max_gaps=max_gaps, say=say)
+        if out.exists():
+            old = out.with_name(f".{out.name}.old-{os.getpid()}")
+            out.rename(old)
+            work.rename(out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            work.rename(out)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    log.info("report written to %s in %.1f s", out, time.perf_counter() - t0)
+    return {k: out / p.relative_to(work) for k, p in files.items()}
+
+
+def _build(data: ReportData, work: Path, *, lang: str, record: RunRecord | None,
+           comparison: Comparison | None, trend: Trend | None, pdf: bool, svg: bool,
+           version: str,
+           browser: str | None, max_gaps: int, say: Callable[[str], None],
+           ) -> dict[str, Path]:
+    files: dict[str, Path] = {}
+    maps_dir = work / "maps"
+    maps_dir.mkdir()
+    tg = data.targets
+    status = tg["status"].astype(str) if not tg.empty else pd.Series(dtype=str)
+    counts = {k: int((status == k).sum()) for k in ("met", "not_met", "no_data")}
+    name_col = "name_zh" if lang == "zh" else "name_en"
+    reason_col = "reason_zh" if lang == "zh" else "reason_en"
+    warn_col = "warning_zh" if lang == "zh" else "warning_en"
+
+    # ------------------------------------------------------------- maps
+    say("maps")
+    pop_label = "; ".join(
+        str(s) for s in data.accounting.get("source", pd.Series(dtype=str)).dropna().unique()
+    ) if not data.accounting.empty else ""
+    source_line = _t("data_source_line", lang, pop=pop_label or "—", crs=data.crs.to_string(),
+                     version=version)
+    cells = data.cells
+    x, y = cells["x"].to_numpy(float), cells["y"].to_numpy(float)
+    polys = next(iter(data.unit_polygons.values()), None)
+    if len(x):
+        extent = (float(x.min()), float(y.min()), float(x.max()), float(y.max()))
+    elif polys is not None:
+        extent = tuple(polys.total_bounds)
+    else:
+        extent = (0.0, 0.0, 1.0, 1.0)
+    canvas = MapCanvas(data.crs, extent, units=polys, streets=street_segments(data),
+                       source_line=source_line, lang=lang)
+    images: dict[str, str] = {}
+
+    def emit(key: str, fig: Any) -> str:
+        png = maps_dir / f"{key}.png"
+        save_figure(fig, png)
+        files[f"map_{key}_png"] = png
+        if svg:
+            files[f"map_{key}_svg"] = save_figure(fig, maps_dir / f"{key}.svg")
+        uri = _data_uri(png.read_bytes())
+        images[key] = uri
+        return uri
+
+    pop = cells["pop_total"].to_numpy(float) if "pop_total" in cells else np.zeros(len(x))
+    fac = data.facilities
+    fac_pts = pd.DataFrame({"x": fac.geometry.x, "y": fac.geometry.y}) if len(fac) else None
+    emit("population", canvas.figure(
+        _t("population_map", lang), x=x, y=y, values=pop, cell_size_m=data.cell_size_m,
+        style=_style(pop, POP_COLORS, _t("population_legend", lang)),
+        points=fac_pts, points_label=_t("facilities_legend", lang)))
+
+    # ------------------------------------------------------------- failing targets
+    say("targets")
+    failing = []
+    units = data.units
+    for r in tg[status == "not_met"].to_dict("records") if not tg.empty else []:
+        tid = str(r["id"])
+        gaps = _gap_rows(data, tid, max_gaps, lang)
+        unc = _uncovered(cells, tid)
+        img = None
+        if unc is not None:
+            style = _style(unc, UNCOVERED_COLORS, _t("uncovered_legend", lang))
+            fig = canvas.figure(_t("uncovered_map", lang, name=r[name_col]), x=x, y=y,
+                                values=unc, cell_size_m=data.cell_size_m, style=style,
+                                markers=[(g["x"], g["y"], str(g["rank"])) for g in gaps])
+            img = emit(f"uncovered_{tid}", fig)
+        ledger = []
+        if not units.empty:
+            lu = units[(units["target_id"] == tid) & ~units["met"].map(_is_true)]
+            lu = lu.sort_values("value")
+            ledger = [{"level": u["level"], "unit_id": u["unit_id"], "name": u["name"],
+                       "value": _fmt(u["value"], str(r["unit"]), lang),
+                       "threshold": _fmt(u["threshold"], str(r["unit"]), lang),
+                       "detail": u.get("detail", "")} for u in lu.to_dict("records")]
+        failing.append({"id": tid, "name": r[name_col], "value": _fmt(r["value"], r["unit"], lang),
+                        "threshold": f"{r['comparison']} {_fmt(r['threshold'], r['unit'], lang)}",
+                        "reason": r.get(reason_col) if isinstance(r.get(reason_col), str) else "",
+                        "warning": r.get(warn_col) if isinstance(r.get(warn_col), str) else "",
+                        "image": img, "ledger": ledger, "gaps": gaps})
+
+    scorecard = [{"id": str(r["id"]), "name": r[name_col],
+                  "value": _fmt(r["value"], r["unit"], lang),
+                  "threshold": f"{r['comparison']} {_fmt(r['threshold'], r['unit'], lang)}",
+                  "status": str(r["status"]),
+                  "status_text": _status_text(str(r["status"]), lang),
+                  "confidence": r.get("confidence", "")}
+                 for r in (tg.to_dict("records") if not tg.empty else [])]
+    no_data = [{"id": str(r["id"]), "name": r[name_col],
+                "reason": r.get(reason_col) if isinstance(r.get(reason_col), str) else ""}
+               for r in (tg[status == "no_data"].to_dict("records") if not tg.empty else [])]
+    warnings = [{"name": r[name_col], "text": r[warn_col]}
+                for r in (tg.to_dict("records") if not tg.empty else [])
+                if isinstance(r.get(warn_col), str) and r[warn_col]]
+
+    # ------------------------------------------------------------- comparison, trend
+    compare_ctx = None
+    if comparison is not None:
+        c = comparison
+        names = dict(zip(c.targets["target_id"], c.targets[name_col], strict=True))
+        units_of = dict(zip(tg["id"], tg["unit"], strict=True)) if not tg.empty else {}
+
+        def urows(df: pd.DataFrame) -> list[dict[str, str]]:
+            return [{"target": names.get(u["target_id"], u["target_id"]), "name": u["name"],
+                     "then": _fmt(u["value_then"], units_of.get(u["target_id"], ""), lang),
+                     "now": _fmt(u["value_now"], units_of.get(u["target_id"], ""), lang)}
+                    for u in df.to_dict("records")]
+
+        def frows(df: pd.DataFrame) -> list[dict[str, str]]:
+            return [{"id": f["facility_id"], "name": f["name"] or "", "category": f["category"],
+                     "where": f"{f['lon']:.5f}, {f['lat']:.5f}"} for f in df.to_dict("records")]
+
+        ch = c.changed_targets
+        compare_ctx = {
+            "head": _t("compare_head", lang, now=c.now.run_id, now_label=c.now.label or "",
+                       now_date=c.now.created_utc[:10], then=c.then.run_id,
+                       then_label=c.then.label or "", then_date=c.then.created_utc[:10]),
+            "targets": [{"id": r["target_id"], "name": r[name_col],
+                         "then": _fmt(r["value_then"], units_of.get(r["target_id"], ""), lang),
+                         "now": _fmt(r["value_now"], units_of.get(r["target_id"], ""), lang),
+                         "change": (_fmt(r["change"], units_of.get(r["target_id"], ""), lang)
+                                    if pd.notna(r["change"]) else "—"),
+                         "status_then": _status_text(str(r["status_then"]), lang),
+                         "status_now": _status_text(str(r["status_now"]), lang)}
+                        for r in ch.to_dict("records")],
+            "newly_met": [names.get(i, i) for i in c.newly_met],
+            "lost": [names.get(i, i) for i in c.lost],
+            "units_up": urows(c.units_improved), "units_down": urows(c.units_worse),
+            "added": frows(c.facilities_added), "removed": frows(c.facilities_removed),
+            "matched": [{"then": m["facility_id_then"], "now": m["facility_id_now"],
+                         "name": m["name"] or "", "category": m["category"]}
+                        for m in c.facilities_matched.to_dict("records")]}
+    trend_ctx = []
+    if trend is not None and len(trend.records) >= 3 and not tg.empty:
+        say("trend")
+        labels = [r.label or f"#{r.run_id}" for r in trend.records]
+        for r in tg.to_dict("records"):
+            tid = str(r["id"])
+            if tid not in trend.values.columns or trend.values[tid].isna().all():
+                continue
+            fig = trend_chart(trend.values[tid].to_numpy(float), title=r[name_col],
+                              labels=labels, threshold=float(r["threshold"]),
+                              ylabel=_fmt(0, r["unit"], lang).split(" ", 1)[-1]
+                              if r["unit"] != "share" else "%")
+            trend_ctx.append({"name": r[name_col], "image": emit(f"trend_{tid}", fig)})
+
+    # ------------------------------------------------------------- sources, method, repro
+    changed = record.changed_inputs() if record is not None else []
+    meta = data.meta
+    speeds = ", ".join(f"{k} {v:g}" for k, v in meta.get("walk_speed_kmh", {}).items())
+    snap = data.area.network.snap_max_dist_m if data.area is not None else float("nan")
+    method = [_t("method_travel", lang, speeds=speeds),
+              _t("method_crs", lang, crs=f"{meta.get('crs')} {meta.get('crs_name', '')}",
+                 cs=data.cell_size_m),
+              _t("method_snap", lang, snap=snap)]
+    for mode, n in meta.get("networks", {}).items():
+        method.append(_t("method_net", lang, mode=mode, nodes=int(n.get("nodes", 0)),
+                         arcs=int(n.get("arcs", 0)), src=n.get("source", "")))
+    method.append(_t("method_targets", lang))
+    generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    meta_rows = [("study_area", str(data.area_path)), ("title", data.title(lang)),
+                 ("crs", str(meta.get("crs"))), ("cell_size_m", f"{data.cell_size_m:g}"),
+                 ("generated_utc", generated), ("lifecircle_version", version)]
+    if record is not None:
+        meta_rows += [("run_id", str(record.run_id)), ("label", record.label or ""),
+                      ("recorded_utc", record.created_utc), ("fingerprint", record.fingerprint),
+                      ("inputs_changed_since", "; ".join(changed))]
+        meta_rows += [(f"sha256:{Path(p).name}", s) for p, s in record.checksums.items()]
+
+    # ------------------------------------------------------------- files
+    say("workbook")
+    files["xlsx"] = _write_excel(data, work / "report.xlsx", lang=lang, meta_rows=meta_rows)
+    say("geopackage")
+    files["gpkg"] = _write_gpkg(data, work / "report.gpkg", lang=lang)
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES),
+                             autoescape=jinja2.select_autoescape(["html", "j2"]),
+                             undefined=jinja2.StrictUndefined)
+    html = env.get_template("report.html.j2").render(
+        lang=lang, t=lambda k, **kw: _t(k, lang, **kw), title=data.title(lang),
+        generated=generated, record=record, counts=counts, scorecard=scorecard,
+        failing=failing, no_data=no_data, warnings=warnings, images=images,
+        compare=compare_ctx, trend=trend_ctx, method=method,
+        sources=_source_files(data, record), changed=changed, version=version,
+        accounting=data.accounting.to_dict("records") if not data.accounting.empty else [],
+        n_rejects=len(data.rejects), notes=[n[0] if lang == "zh" else n[1]
+                                            for n in data.notes],
+        conf_legend=_t("conf_legend", lang))
+    files["html"] = work / "report.html"
+    files["html"].write_text(html, encoding="utf-8")
+    if pdf:
+        say("pdf")
+        files["pdf"] = print_pdf(files["html"], work / "report.pdf", browser=browser)
+    return files
+
+
+@dataclass(frozen=True)
+class ReportJob:
+    """What :func:`report_run` wrote and found.
+
+    Attributes
+    ----------
+    files
+        Name -> path of each file written.
+    record
+        The run's history record (None when the run folder is not recorded).
+    changed_inputs
+        Input files changed since the run was recorded.
+    comparison
+        The comparison with an earlier run, when asked for.
+    """
+
+    files: dict[str, Path]
+    record: RunRecord | None
+    changed_inputs: list[str]
+    comparison: Comparison | None
+
+
+def report_run(out_dir: str | Path, *, history_dir: str | Path | None = None,
+               run_dir: str | Path | None = None, area: str | Path | None = None,
+               ref: str | None = None, compare: str | None = None, lang: str = "zh",
+               pdf: bool = True, svg: bool = False, force: bool = False,
+               progress: Callable[[str], None] | None = None) -> ReportJob:
+    """Write the report of a recorded run (or of a run folder), with its comparison.
+
+    The run is, in order: ``ref`` (id or label in the history), the run folder
+    ``run_dir``, the latest recorded run of the study area ``area``, or the latest
+    recorded run.
+
+    Parameters
+    ----------
+    out_dir
+        The new report folder.
+    history_dir
+        The history folder (default: beside ``run_dir``, else ``./lifecircle-history``).
+    run_dir, area, ref
+        Which run (see above).
+    compare
+        Id or label of an earlier run to compare with.
+    lang, pdf, svg, force, progress
+        As :func:`write_report`.
+
+    Raises
+    ------
+    lifecircle.history.HistoryError
+        No run recorded yet, an unknown id or label, or a corrupt history file.
+    """
+    if history_dir is None:
+        history_dir = default_history_dir(run_dir if run_dir is not None else "out")
+    history = History(history_dir)
+    record: RunRecord | None = None
+    if ref is not None:
+        record = history.get(ref)
+    elif run_dir is not None:
+        want = str(Path(run_dir).resolve())
+        mine = [r for r in history.runs() if r.out_dir == want]
+        current = [r for r in mine if r.outputs_current()]
+        record = (current or mine or [None])[-1]
+    elif area is not None:
+        record = history.latest(area_path=area)
+    else:
+        record = history.latest()
+    if run_dir is None:
+        assert record is not None
+        if record.out_dir is None or not record.outputs_current():
+            raise HistoryError(
+                f"the outputs of run #{record.run_id} are no longer in {record.out_dir} (a "
+                "later run replaced them); re-run it or give its folder with --run",
+                path=history.path)
+        run_dir = record.out_dir
+    data = ReportData.from_folder(run_dir)
+    comparison = None
+    if compare is not None:
+        if record is None:
+            raise HistoryError(f"{run_dir} is not in the run history, so it cannot be "
+                               "compared; record it with 'lifecircle run --history'",
+                               path=history.path)
+        comparison = compare_runs(history, compare, record.run_id)
+    trend = None
+    if record is not None:
+        same = [r for r in history.runs()
+                if r.area_path == record.area_path and r.run_id <= record.run_id]
+        if len(same) >= 3:
+            trend = Trend(same, history.trend([r.run_id for r in same]))
+    files = write_report(data, out_dir, lang=lang, record=record, comparison=comparison,
+                         trend=trend, pdf=pdf, svg=svg, force=force, progress=progress)
+    changed = record.changed_inputs() if record is not None else []
+    return ReportJob(files=files, record=record, changed_inputs=changed,
+                     comparison=comparison)

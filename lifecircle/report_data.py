@@ -1,0 +1,206 @@
+"""What a report needs from a run, from memory or from a finished output folder.
+
+:class:`ReportData` is the one shape the report writers read. It comes either from a
+:class:`lifecircle.pipeline.RunResult` just computed (:meth:`ReportData.from_result`)
+or from a run's output folder (:meth:`ReportData.from_folder`), so a report can be
+written long after the run, on another machine, as long as the folder is complete.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+from pyproj import CRS
+
+from access.crs import to_metric
+from access.errors import InputFileError, LifecircleError
+from access.network import load_network
+from lifecircle.pipeline import RunResult
+from lifecircle.study_area import StudyArea, load_study_area
+
+__all__ = ["ReportData", "street_segments"]
+
+log = logging.getLogger(__name__)
+
+#: Files a run folder must hold for a report.
+REQUIRED = ("run.json", "targets.csv", "units.csv", "cells.gpkg", "facilities.gpkg")
+
+
+@dataclass
+class ReportData:
+    """The parts of a run a report shows.
+
+    Attributes
+    ----------
+    name, title_zh, title_en
+        The study area's name and titles.
+    area
+        The study area, or None when its file cannot be read any more.
+    area_path
+        The study-area file the run used.
+    crs
+        Metric CRS of ``cells``, ``facilities`` and ``unit_polygons``.
+    cell_size_m
+        Grid cell size.
+    cells
+        One row per cell: ``cell_id, x, y, pop_*, time_min__*, covered__*, unit__*``.
+    facilities
+        Facilities (GeoDataFrame in ``crs``).
+    targets, units, gaps, rejects, completeness, accounting
+        The run's tables (as in ``targets.csv`` ... ``population_accounting.csv``).
+    unit_polygons
+        Level -> unit polygons in ``crs`` (``unit_id``, ``name``).
+    meta
+        The run's ``run.json`` content.
+    out_dir
+        The run's output folder, when read from one.
+    notes
+        Problems met while gathering the data (shown in the report).
+    """
+
+    name: str
+    title_zh: str
+    title_en: str
+    area: StudyArea | None
+    area_path: Path
+    crs: CRS
+    cell_size_m: float
+    cells: pd.DataFrame
+    facilities: gpd.GeoDataFrame
+    targets: pd.DataFrame
+    units: pd.DataFrame
+    gaps: pd.DataFrame
+    rejects: pd.DataFrame
+    completeness: pd.DataFrame
+    accounting: pd.DataFrame
+    unit_polygons: dict[str, gpd.GeoDataFrame]
+    meta: dict[str, Any]
+    out_dir: Path | None = None
+    notes: list[tuple[str, str]] = field(default_factory=list)
+
+    def title(self, lang: str) -> str:
+        """The study area's title in ``lang``."""
+        return (self.title_zh if lang == "zh" else self.title_en) or self.name
+
+    @classmethod
+    def from_result(cls, result: RunResult, *, out_dir: str | Path | None = None,
+                    meta: dict[str, Any] | None = None) -> ReportData:
+        """From a run just computed (``meta``: its ``run.json`` content, if written)."""
+        tg = result.targets
+        empty = pd.DataFrame()
+        cells = result.cells
+        return cls(
+            name=result.area.name, title_zh=result.area.title_zh,
+            title_en=result.area.title_en, area=result.area,
+            area_path=Path(result.area.path), crs=result.crs,
+            cell_size_m=float(result.population.spec.cell_size_m), cells=cells,
+            facilities=result.facilities,
+            targets=tg.targets if tg is not None else empty,
+            units=tg.units if tg is not None else empty,
+            gaps=tg.gaps if tg is not None else empty,
+            rejects=result.rejects.to_frame(), completeness=result.completeness,
+            accounting=result.population.accounting,
+            unit_polygons=dict(result.unit_polygons),
+            meta=meta or _meta_of(result), out_dir=None if out_dir is None else Path(out_dir))
+
+    @classmethod
+    def from_folder(cls, out_dir: str | Path) -> ReportData:
+        """From a finished run's output folder.
+
+        Raises
+        ------
+        InputFileError
+            The folder is missing or lacks one of the run's files.
+        """
+        d = Path(out_dir)
+        if not d.is_dir():
+            raise InputFileError("no run output folder here: run 'lifecircle run' first",
+                                 path=d)
+        missing = [f for f in REQUIRED if not (d / f).is_file()]
+        if missing:
+            raise InputFileError(f"not a complete run folder (missing {', '.join(missing)})",
+                                 path=d)
+        meta = json.loads((d / "run.json").read_text(encoding="utf-8"))
+
+        def csv(name: str) -> pd.DataFrame:
+            p = d / f"{name}.csv"
+            if not p.is_file():
+                return pd.DataFrame()
+            return pd.read_csv(p, encoding="utf-8-sig", dtype={"unit_id": str})
+
+        cells = pyogrio.read_dataframe(d / "cells.gpkg", read_geometry=False)
+        fac = pyogrio.read_dataframe(d / "facilities.gpkg")
+        crs = CRS.from_user_input(meta["crs"])
+        notes: list[tuple[str, str]] = []
+        area: StudyArea | None = None
+        area_path = Path(meta["study_area"])
+        try:
+            area = load_study_area(area_path)
+        except LifecircleError as exc:
+            notes.append((f"无法读取研究区文件，地图不含单元边界和路网：{exc}",
+                          f"the study-area file cannot be read; maps lack unit boundaries and "
+                          f"streets: {exc}"))
+        polygons: dict[str, gpd.GeoDataFrame] = {}
+        if area is not None:
+            for spec in area.units:
+                try:
+                    gdf = gpd.read_file(spec.path)
+                    gdf = to_metric(gdf, crs, source=spec.path.name, stated=spec.crs)
+                except (LifecircleError, OSError, pyogrio.errors.DataSourceError) as exc:
+                    notes.append((f"单元文件无法读取：{exc}", f"units file unreadable: {exc}"))
+                    continue
+                gdf = gdf.rename(columns={spec.id_column: "unit_id", spec.name_column: "name"})
+                gdf["unit_id"] = gdf["unit_id"].astype(str)
+                polygons[spec.level] = gdf[["unit_id", "name", "geometry"]]
+        return cls(
+            name=meta.get("name", area_path.stem),
+            title_zh=area.title_zh if area else meta.get("name", ""),
+            title_en=area.title_en if area else meta.get("name", ""), area=area,
+            area_path=area_path, crs=crs, cell_size_m=float(meta["grid"]["cell_size_m"]),
+            cells=cells, facilities=fac, targets=csv("targets"), units=csv("units"),
+            gaps=csv("gaps"), rejects=csv("rejects"), completeness=csv("completeness"),
+            accounting=csv("population_accounting"), unit_polygons=polygons, meta=meta,
+            out_dir=d, notes=notes)
+
+
+def _meta_of(result: RunResult) -> dict[str, Any]:
+    grid = result.population.spec
+    return {
+        "study_area": str(result.area.path), "name": result.area.name,
+        "crs": result.crs.to_string(), "crs_name": result.crs.name,
+        "grid": {"cell_size_m": grid.cell_size_m, "n_rows": grid.n_rows,
+                 "n_cols": grid.n_cols},
+        "networks": {m: {"nodes": n.n_nodes, "arcs": n.n_arcs, "source": n.source,
+                         "sha256": n.source_sha256, **n.report}
+                     for m, n in result.networks.items()},
+        "walk_speed_kmh": result.area.travel.walk_speed_kmh,
+        "categories": result.categories,
+        "population_notes": [{"zh": zh, "en": en} for zh, en in result.population.notes],
+        "timings_s": result.timings_s, "rejects": len(result.rejects)}
+
+
+def street_segments(data: ReportData) -> np.ndarray | None:
+    """Street segments ``(n, 2, 2)`` in the run's CRS from the study area's own OSM file.
+
+    The driving network when the study area builds one (main streets), else the
+    walking network; read from the network cache. None when the file is unavailable.
+    """
+    if data.area is None:
+        return None
+    mode = "drive" if "drive" in data.area.network.modes else "walk"
+    try:
+        net = load_network(data.area.network.path, mode, crs=data.crs)
+    except LifecircleError as exc:
+        data.notes.append((f"路网无法读取：{exc}", f"street network unreadable: {exc}"))
+        return None
+    u, v = net.edge_lines()
+    return np.stack([np.column_stack([net.x[u], net.y[u]]),
+                     np.column_stack([net.x[v], net.y[v]])], axis=1)
