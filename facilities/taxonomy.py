@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from access import vocabulary
 from access.config import check_keys, get_typed
 from access.errors import ConfigError
 
@@ -384,16 +385,23 @@ def _category_fields(table: Mapping[str, Any], *, where: str, path: Path | None,
 def _read_shipped(path: Path) -> Taxonomy:
     with path.open("rb") as fh:
         data = tomllib.load(fh)
-    levels = {
-        int(k): LevelSpec(minutes=int(k), pop_min=float(v["pop_min"]), pop_max=float(v["pop_max"]),
-                          walk_m=float(v["walk_m"]), name_zh=v["name_zh"], name_en=v["name_en"])
-        for k, v in data["levels"].items()
-    }
+    # GB 50180 levels and which categories each lists: the shared vocabulary
+    levels = {lv.minutes: LevelSpec(minutes=lv.minutes, pop_min=lv.pop_min,
+                                    pop_max=lv.pop_max, walk_m=lv.max_dist_m,
+                                    name_zh=lv.name_zh, name_en=lv.name_en)
+              for lv in vocabulary.life_circle_levels().values()}
+    missing = [k for k in vocabulary.CATEGORY_KEYS if k not in data["categories"]]
+    if missing:
+        raise ConfigError(f"the taxonomy has no table for the product's categories "
+                          f"{', '.join(missing)}", path=path, key="categories")
+    by_level = vocabulary.category_levels()
     units = {k: (v["name_zh"], v["name_en"]) for k, v in data["capacity_units"].items()}
     categories = {}
     for key, table in data["categories"].items():
         where = f"categories.{key}"
         fields = _category_fields(table, where=where, path=path, levels=levels, units=units)
+        if key in by_level and "level" not in fields:
+            fields["level"], fields["also_levels"] = by_level[key][0], by_level[key][1:]
         categories[key] = Category(key=key, **fields)
     matching = data.get("matching", {})
     return Taxonomy(

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from access import vocabulary
 from access.config import check_keys, get_typed
 from access.errors import ConfigError, UnknownKeyError, suggest
 from access.targets.model import (
@@ -216,6 +217,13 @@ def _requirements(level: str, life_circle: Mapping[str, Any], *,
                                       spec.get("max_time_min"))
         current = spec.get("lower", "")
     return tuple(by_cat.values())
+
+
+def _gb50180_table() -> dict[str, dict[str, Any]]:
+    """The GB 50180-2018 levels of :mod:`access.vocabulary` as a ``[life_circle]`` table."""
+    return {k: {"max_dist_m": lv.max_dist_m, "lower": lv.lower,
+                "categories": list(lv.categories)}
+            for k, lv in vocabulary.life_circle_levels().items()}
 
 
 def _parse_life_circle(p: _Problems, table: Any, *, path: Path) -> dict[str, dict[str, Any]]:
@@ -516,7 +524,9 @@ def _read_catalogue(p: _Problems, cat_path: Path,
     sources = data.get("sources", {})
     for key, entry in sources.items():
         _keys(p, entry, ("zh", "en"), where=f"sources.{key}", path=cat_path)
-    life_circle = _parse_life_circle(p, data.get("life_circle"), path=cat_path)
+    # GB 50180 levels come from the shared vocabulary; a catalogue file may replace them
+    life_circle = _parse_life_circle(p, data.get("life_circle", _gb50180_table()),
+                                     path=cat_path)
     raws: dict[str, dict[str, Any]] = {}
     origin: dict[str, tuple[str, Path | None]] = {}
     for i, entry in enumerate(data.get("target", []), start=1):

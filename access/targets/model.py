@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+from access import vocabulary
+
 __all__ = [
     "CATEGORY_KEYS",
     "GROUPS",
@@ -32,18 +34,11 @@ __all__ = [
 #: Settlement classes a target's scope is made of.
 SETTLEMENTS = ("urban", "town", "village")
 
-#: Population groups (columns ``pop_<group>`` of the cells).
-GROUPS = ("total", "age_60_plus", "age_0_2", "age_3_5")
+#: Population groups (columns ``pop_<group>`` of the cells), from the shared vocabulary.
+GROUPS = tuple(vocabulary.GROUPS)
 
-#: Facility category keys shared by the whole product.
-CATEGORY_KEYS = (
-    "kindergarten", "nursery", "primary_school", "junior_middle_school",
-    "community_health_centre", "community_health_station", "township_health_centre",
-    "village_clinic", "clinic", "hospital", "emergency_station", "eldercare_institution",
-    "eldercare_service_centre", "eldercare_daycare", "fitness_site", "sports_centre",
-    "sports_ground", "park", "culture_centre", "culture_station", "library",
-    "convenience_store", "fresh_market", "community_service_station", "pharmacy",
-)
+#: Facility category keys shared by the whole product (from the shared vocabulary).
+CATEGORY_KEYS = vocabulary.CATEGORY_KEYS
 
 #: Labels of the value units, (zh, en).
 UNIT_LABELS: dict[str, tuple[str, str]] = {

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from access.targets import TargetInputs
+from access import vocabulary
+from access.targets import CATALOGUE_DIR, TargetInputs
 
 CELL_M = 100.0
 
@@ -88,3 +90,15 @@ def make_inputs(n_rows: int, n_cols: int, facilities: Sequence[Fac], *,
         walk_speed_kmh=walk_speed_kmh or {"total": 4.0},
         catchments=catchments if with_catchments else None,
         data_warnings=data_warnings or {}, groups_derived={})
+
+
+def catalogue_5min_in_minutes(tmp_path: Path) -> Path:
+    """The shipped catalogue with GB 50180 levels of its own: the 5-minute level in minutes."""
+    text = (CATALOGUE_DIR / "targets.toml").read_text(encoding="utf-8")
+    for key, lv in vocabulary.life_circle_levels().items():
+        reach = "max_time_min = 5" if key == "5min" else f"max_dist_m = {lv.max_dist_m}"
+        cats = ", ".join(f'"{c}"' for c in lv.categories)
+        text += f'\n[life_circle.{key}]\n{reach}\nlower = "{lv.lower}"\ncategories = [{cats}]\n'
+    path = tmp_path / "cat.toml"
+    path.write_text(text, encoding="utf-8")
+    return path

@@ -13,6 +13,7 @@ from access.targets import (
     UnitCountTarget,
     load_catalogue,
 )
+from tests.targets.synth import catalogue_5min_in_minutes
 
 # Every target of the plans (TARGETS.md section 1) with its kind, threshold,
 # group and the seed plans it comes from; thresholds are the catalogue defaults.
@@ -203,12 +204,14 @@ def test_profile_path_relative_to_base_dir(tmp_path):
     assert targets[0].threshold == 2.0
 
 
-def test_life_circle_level_in_minutes(tmp_path):
-    text = (CATALOGUE_DIR / "targets.toml").read_text(encoding="utf-8")
-    text = text.replace("[life_circle.5min]\nmax_dist_m = 300",
-                        "[life_circle.5min]\nmax_time_min = 5")
-    path = tmp_path / "cat.toml"
-    path.write_text(text, encoding="utf-8")
+def test_life_circle_levels_from_gb50180_or_the_catalogue(tmp_path):
+    """The shipped catalogue takes GB 50180 from the vocabulary; a catalogue may replace it."""
+    shipped = {r.category: r for r in {t.id: t for t in load_catalogue()}
+               ["life_circle_15"].requirements}
+    assert shipped["kindergarten"].max_dist_m == 300
+    assert shipped["primary_school"].max_dist_m == 500
+    assert shipped["culture_centre"].max_dist_m == 1000
+    path = catalogue_5min_in_minutes(tmp_path)
     reqs = {r.category: r for r in {t.id: t for t in load_catalogue(path=path)}
             ["life_circle_15"].requirements}
     assert reqs["kindergarten"].max_time_min == 5

@@ -15,7 +15,7 @@ from access.targets import (
     format_summary,
     load_catalogue,
 )
-from tests.targets.synth import Fac
+from tests.targets.synth import Fac, catalogue_5min_in_minutes
 
 CATALOGUE = {t.id: t for t in load_catalogue()}
 
@@ -255,11 +255,7 @@ def test_completeness_missing_category_is_no_data(build):
 
 
 def test_completeness_level_in_minutes(build, tmp_path):
-    from access.targets import CATALOGUE_DIR
-    text = (CATALOGUE_DIR / "targets.toml").read_text(encoding="utf-8")
-    path = tmp_path / "cat.toml"
-    path.write_text(text.replace("[life_circle.5min]\nmax_dist_m = 300",
-                                 "[life_circle.5min]\nmax_time_min = 5"), encoding="utf-8")
+    path = catalogue_5min_in_minutes(tmp_path)
     target = {t.id: t for t in load_catalogue(path=path)}["life_circle_5"]
     area = build(1, 10, [Fac(c, 0, 0) for c in FIVE], walk_speed_kmh={"total": 6.0})
     # 5 min at 6 km/h = 500 m: cols 0-5
