@@ -15,11 +15,13 @@ __all__ = [
     "ConfigError",
     "CrsError",
     "CrsMismatchError",
+    "IncompleteRunError",
     "InputFileError",
     "LifecircleError",
     "NoCrsError",
     "NoWalkableWaysError",
     "NotOsmFileError",
+    "OutputLockedError",
     "UnknownKeyError",
     "suggest",
 ]
@@ -105,6 +107,23 @@ class UnknownKeyError(ConfigError, KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the message
         return ValueError.__str__(self)
+
+
+class IncompleteRunError(LifecircleError, RuntimeError):
+    """A results folder is not a complete run (no valid completion marker, or a file
+    missing, truncated or changed since the run wrote it)."""
+
+    def __init__(self, message: str, *, path: str | Path) -> None:
+        self.path = Path(path)
+        super().__init__(f"{self.path}: {message}")
+
+
+class OutputLockedError(LifecircleError, RuntimeError):
+    """Another run is writing to the same output folder."""
+
+    def __init__(self, message: str, *, path: str | Path) -> None:
+        self.path = Path(path)
+        super().__init__(f"{self.path}: {message}")
 
 
 def suggest(word: str, choices: Iterable[str]) -> str:

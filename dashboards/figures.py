@@ -10,7 +10,6 @@ facility markers, and exports.
 from __future__ import annotations
 
 import dataclasses
-import io
 import math
 import re
 from typing import Any
@@ -20,6 +19,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from access.crs import metric_to_lonlat
+from access.safe_io import csv_bytes, xlsx_bytes
 from dashboards.i18n import STRINGS, tr
 from lifecircle.scenario import compare_scenarios
 from lifecircle.summary import access_table
@@ -544,16 +544,15 @@ def units_frame(result: Any, view: Any, *, level: str, lang: str = "zh") -> pd.D
 
 
 def frame_to_csv_bytes(df: pd.DataFrame) -> bytes:
-    """CSV in UTF-8 with a byte-order mark (Excel shows Chinese correctly)."""
-    return df.to_csv(index=False).encode("utf-8-sig")
+    """CSV in UTF-8 with a byte-order mark, formula-looking text neutralised
+    (:func:`access.safe_io.csv_bytes`)."""
+    return csv_bytes(df)
 
 
 def frame_to_excel_bytes(df: pd.DataFrame, *, sheet: str = "units") -> bytes:
-    """An .xlsx workbook holding ``df``."""
-    buf = io.BytesIO()
-    with pd.ExcelWriter(buf, engine="openpyxl") as writer:
-        df.to_excel(writer, sheet_name=sheet[:31], index=False)
-    return buf.getvalue()
+    """An .xlsx workbook holding ``df``, every text cell stored as text, never a formula
+    (:func:`access.safe_io.xlsx_bytes`)."""
+    return xlsx_bytes({sheet: df})
 
 
 def edits_lines(edits: list[dict[str, Any]], result: Any, *, lang: str = "zh") -> list[str]:

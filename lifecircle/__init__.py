@@ -11,7 +11,8 @@ its unit. The layers below (see ``docs/architecture.md``):
 - :mod:`gridded_pop` and :mod:`facilities` — loaders onto one analysis grid and one
   facility table;
 - :mod:`lifecircle` — the application: study-area files, the run, what-if scenarios,
-  results, interop with osmnx and pandana, the ``lifecircle`` command.
+  results (:func:`write_run` / :func:`read_run`), interop with osmnx and pandana, the
+  ``lifecircle`` command.
 
 Examples
 --------
@@ -53,9 +54,10 @@ from lifecircle.interop import (  # noqa: E402
     network_from_pandana,
     network_to_osmnx,
 )
-from lifecircle.pipeline import RunResult, run, write_outputs  # noqa: E402
+from lifecircle.pipeline import RunResult, run  # noqa: E402
 from lifecircle.report import ReportExistsError, report_run, write_report  # noqa: E402
 from lifecircle.report_data import ReportData  # noqa: E402
+from lifecircle.results import RunData, read_run, write_outputs, write_run  # noqa: E402
 from lifecircle.scenario import Scenario  # noqa: E402
 from lifecircle.study_area import StudyArea, load_study_area  # noqa: E402
 
@@ -70,6 +72,7 @@ __all__ = [
     "NoCrsError",
     "ReportData",
     "ReportExistsError",
+    "RunData",
     "RunRecord",
     "RunResult",
     "Scenario",
@@ -89,6 +92,7 @@ __all__ = [
     "network_from_osmnx",
     "network_from_pandana",
     "network_to_osmnx",
+    "read_run",
     "record_run",
     "report_run",
     "run",
@@ -96,6 +100,7 @@ __all__ = [
     "with_profile",
     "write_outputs",
     "write_report",
+    "write_run",
 ]
 
 try:

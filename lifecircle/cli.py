@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, cast
 
 import numpy as np
 import typer
@@ -26,9 +26,10 @@ from access.i18n import MESSAGES, t
 from access.targets import format_summary
 from access.travel import dist_to_time_min
 from lifecircle.history import History, default_history_dir, record_run
-from lifecircle.pipeline import RunResult, write_outputs
+from lifecircle.pipeline import RunResult
 from lifecircle.pipeline import run as run_pipeline
 from lifecircle.report import report_run
+from lifecircle.results import FORMATS, Fmt, output_lock, recover_stale, write_run
 from lifecircle.study_area import default_area_path, load_study_area
 from lifecircle.summary import access_table, population_rows
 
@@ -97,22 +98,29 @@ def run(
         "(default: lifecircle-history beside --out)")] = None,
     no_history: Annotated[bool, typer.Option(
         "--no-history", help="不记入运行历史 / do not record the run")] = False,
+    fmt: Annotated[str, typer.Option(
+        "--format", help="parquet（GeoParquet，默认）| gpkg（GeoPackage）")] = "parquet",
 ) -> None:
     """运行分析 / Run the analysis and write results."""
     if lang not in ("zh", "en"):
         raise typer.BadParameter("use 'zh' or 'en'", param_hint="--lang")
+    if fmt not in FORMATS:
+        raise typer.BadParameter("use 'parquet' or 'gpkg'", param_hint="--format")
     console = _console()
     start = time.perf_counter()
     recorded = None
     try:
-        with logging_to_stderr(verbose):
+        # one run per output folder: the lock is taken before the analysis starts
+        with logging_to_stderr(verbose), output_lock(out):
+            for zh, en in recover_stale(out):
+                console.print(f"[yellow]{zh if lang == 'zh' else en}[/yellow]")
             # a corrupt history is found before the analysis, not after it
             hist = None if no_history else History(history or default_history_dir(out))
             study = load_study_area(area if area is not None else default_area_path())
             title = (study.title_zh if lang == "zh" else study.title_en) or study.name
             console.print(f"[bold]{t('running', lang, name=title)}[/bold]")
             result = run_pipeline(study, progress=not quiet, use_cache=not no_cache)
-            files = write_outputs(result, out)
+            files = write_run(result, out, fmt=cast(Fmt, fmt))
             if hist is not None:
                 recorded = record_run(hist, result, out, label=label)
     except LifecircleError as exc:

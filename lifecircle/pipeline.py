@@ -2,13 +2,13 @@
 
 :func:`run` chains the stages of ``ARCHITECTURE.md`` (boundary and metric CRS,
 street networks, population grid, facilities, snapping, routing, targets) and
-returns a :class:`RunResult`; :func:`write_outputs` writes it to a folder. The
-CLI, the dashboard and the reports all go through these two functions.
+returns a :class:`RunResult`; :func:`lifecircle.results.write_run` writes it to a
+folder and :func:`lifecircle.results.read_run` reads it back. The CLI, the dashboard
+and the reports all go through these functions.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -50,7 +50,7 @@ from facilities import (
 from gridded_pop import GridSpec, PopulationGrid, build_population
 from lifecircle.study_area import StudyArea, TravelSettings, UnitsSpec
 
-__all__ = ["RunResult", "run", "unit_of_points", "write_outputs"]
+__all__ = ["RunResult", "run", "unit_of_points"]
 
 log = logging.getLogger(__name__)
 
@@ -455,84 +455,3 @@ def evaluate_area_targets(area: StudyArea, cells: pd.DataFrame, fac: gpd.GeoData
     if "settlement" in area.targets:
         inputs = apply_settlement(inputs, area.targets["settlement"], path=area.path)
     return evaluate_targets(catalogue, inputs)
-
-
-def _gpkg_safe(df: pd.DataFrame) -> pd.DataFrame:
-    """Columns GeoPackage can store: infinities become NaN, objects become strings."""
-    out = df.copy()
-    for c in out.columns:
-        if c == "geometry":
-            continue
-        s = out[c]
-        if pd.api.types.is_float_dtype(s):
-            out[c] = s.where(np.isfinite(s))
-        elif s.dtype == object:
-            out[c] = s.map(lambda v: None if v is None or v is pd.NA else str(v))
-        elif isinstance(s.dtype, pd.BooleanDtype) and not s.isna().any():
-            out[c] = s.astype(bool)  # a GeoPackage boolean; with NA it stays 0/1/null
-    return out
-
-
-def write_outputs(result: RunResult, out_dir: str | Path) -> dict[str, Path]:
-    """Write a run's results to ``out_dir``.
-
-    Files: ``cells.gpkg`` (cell polygons with population, distances, times, snap
-    distances, unit ids and target flags), ``facilities.gpkg``, ``rejects.csv``,
-    ``k_nearest.csv``, ``targets.csv``, ``units.csv``, ``gaps.csv``,
-    ``population_accounting.csv``, ``completeness.csv`` and ``run.json`` (CRS,
-    network reports, timings, notes). CSV files are UTF-8 with a byte-order mark so
-    that Excel shows Chinese text correctly.
-
-    Returns
-    -------
-    dict
-        Name -> path of every file written.
-    """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    files: dict[str, Path] = {}
-    cells = result.cells
-    grid = result.population.spec
-    geom = grid.cell_polygons(cells["cell_id"].to_numpy())
-    internal = ["node", "drive_node"]  # graph indices, meaningless outside this run
-    gdf = gpd.GeoDataFrame(_gpkg_safe(cells.drop(columns=internal, errors="ignore")),
-                           geometry=geom, crs=result.crs)
-    files["cells"] = out / "cells.gpkg"
-    gdf.to_file(files["cells"], layer="cells", driver="GPKG", engine="pyogrio")
-    files["facilities"] = out / "facilities.gpkg"
-    fac = result.facilities.drop(columns=internal, errors="ignore")
-    gpd.GeoDataFrame(_gpkg_safe(fac), geometry=fac.geometry, crs=result.crs).to_file(
-        files["facilities"], layer="facilities", driver="GPKG", engine="pyogrio")
-
-    def csv(name: str, df: pd.DataFrame) -> None:
-        files[name] = out / f"{name}.csv"
-        df.to_csv(files[name], index=False, encoding="utf-8-sig")
-
-    csv("rejects", result.rejects.to_frame())
-    csv("k_nearest", result.k_nearest)
-    csv("population_accounting", result.population.accounting)
-    csv("completeness", result.completeness)
-    if result.targets is not None:
-        csv("targets", result.targets.targets)
-        csv("units", result.targets.units)
-        csv("gaps", result.targets.gaps)
-    meta = {
-        "study_area": str(result.area.path),
-        "name": result.area.name,
-        "crs": result.crs.to_string(),
-        "crs_name": result.crs.name,
-        "grid": {"cell_size_m": grid.cell_size_m, "n_rows": grid.n_rows,
-                 "n_cols": grid.n_cols, "x_min": grid.x_min, "y_max": grid.y_max},
-        "boundary_lonlat_wkt": result.boundary_lonlat.wkt,
-        "networks": {m: {"nodes": n.n_nodes, "arcs": n.n_arcs, "source": n.source,
-                         "sha256": n.source_sha256, **n.report}
-                     for m, n in result.networks.items()},
-        "walk_speed_kmh": result.area.travel.walk_speed_kmh,
-        "categories": result.categories,
-        "population_notes": [{"zh": zh, "en": en} for zh, en in result.population.notes],
-        "timings_s": result.timings_s,
-        "rejects": len(result.rejects),
-    }
-    files["run"] = out / "run.json"
-    files["run"].write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
-    return files

@@ -8,7 +8,6 @@ written long after the run, on another machine, as long as the folder is complet
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,18 +20,15 @@ import pyogrio
 from pyproj import CRS
 
 from access.crs import to_metric
-from access.errors import InputFileError, LifecircleError
+from access.errors import LifecircleError
 from access.network import load_network
 from lifecircle.pipeline import RunResult
+from lifecircle.results import read_run
 from lifecircle.study_area import StudyArea, load_study_area
 
 __all__ = ["ReportData", "street_segments"]
 
 log = logging.getLogger(__name__)
-
-#: Files a run folder must hold for a report.
-REQUIRED = ("run.json", "targets.csv", "units.csv", "cells.gpkg", "facilities.gpkg")
-
 
 @dataclass
 class ReportData:
@@ -117,28 +113,20 @@ class ReportData:
 
         Raises
         ------
-        InputFileError
-            The folder is missing or lacks one of the run's files.
+        IncompleteRunError
+            The folder is missing or is not a complete run (:func:`lifecircle.read_run`).
         """
         d = Path(out_dir)
-        if not d.is_dir():
-            raise InputFileError("no run output folder here: run 'lifecircle run' first",
-                                 path=d)
-        missing = [f for f in REQUIRED if not (d / f).is_file()]
-        if missing:
-            raise InputFileError(f"not a complete run folder (missing {', '.join(missing)})",
-                                 path=d)
-        meta = json.loads((d / "run.json").read_text(encoding="utf-8"))
+        run_data = read_run(d)
+        meta = run_data.meta
+        empty = pd.DataFrame()
 
-        def csv(name: str) -> pd.DataFrame:
-            p = d / f"{name}.csv"
-            if not p.is_file():
-                return pd.DataFrame()
-            return pd.read_csv(p, encoding="utf-8-sig", dtype={"unit_id": str})
+        def table(frame: pd.DataFrame | None) -> pd.DataFrame:
+            return frame if frame is not None else empty
 
-        cells = pyogrio.read_dataframe(d / "cells.gpkg", read_geometry=False)
-        fac = pyogrio.read_dataframe(d / "facilities.gpkg")
-        crs = CRS.from_user_input(meta["crs"])
+        cells = run_data.cells
+        fac = run_data.facilities
+        crs = run_data.crs
         notes: list[tuple[str, str]] = []
         area: StudyArea | None = None
         area_path = Path(meta["study_area"])
@@ -165,9 +153,10 @@ class ReportData:
             title_zh=area.title_zh if area else meta.get("name", ""),
             title_en=area.title_en if area else meta.get("name", ""), area=area,
             area_path=area_path, crs=crs, cell_size_m=float(meta["grid"]["cell_size_m"]),
-            cells=cells, facilities=fac, targets=csv("targets"), units=csv("units"),
-            gaps=csv("gaps"), rejects=csv("rejects"), completeness=csv("completeness"),
-            accounting=csv("population_accounting"), unit_polygons=polygons, meta=meta,
+            cells=cells, facilities=fac, targets=table(run_data.targets),
+            units=table(run_data.units), gaps=table(run_data.gaps), rejects=run_data.rejects,
+            completeness=run_data.completeness, accounting=run_data.population_accounting,
+            unit_polygons=polygons or dict(run_data.unit_polygons), meta=meta,
             out_dir=d, notes=notes)
 
 

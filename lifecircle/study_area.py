@@ -73,8 +73,8 @@ class TravelSettings:
     max_walk_dist_m
         Search limit for walking distances (legs included); farther is "not reached".
     k_nearest
-        How many nearest facilities per category to list per cell (``k_nearest.csv``);
-        1 lists only the nearest, which ``cells.gpkg`` always holds.
+        How many nearest facilities per category to list per cell (``k_nearest.parquet``);
+        1 lists only the nearest, which the cell table always holds.
     drive_leg_speed_kmh
         Speed on the straight legs to and from the driving network.
     max_drive_time_min

@@ -15,7 +15,8 @@ from typer.testing import CliRunner
 from access.errors import CrsMismatchError
 from access.travel import dist_to_time_min
 from lifecircle.cli import app
-from lifecircle.pipeline import RunResult, run, write_outputs
+from lifecircle.pipeline import RunResult, run
+from lifecircle.results import MARKER, read_run, write_run
 from lifecircle.study_area import default_area_path, load_study_area
 
 
@@ -26,12 +27,13 @@ def result() -> RunResult:
 
 @pytest.fixture(scope="module")
 def outputs(result: RunResult, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    return write_outputs(result, tmp_path_factory.mktemp("out"))
+    return write_run(result, tmp_path_factory.mktemp("out"), fmt="gpkg")
 
 
 def test_outputs_written(outputs: dict[str, Path], result: RunResult) -> None:
-    for name in ("cells", "facilities", "rejects", "targets", "units", "gaps", "run",
-                 "k_nearest", "population_accounting", "completeness"):
+    for name in ("cells", "facilities", "rejects.csv", "targets.csv", "units.csv", "gaps.csv",
+                 "run", "k_nearest", "population_accounting.csv", "completeness.csv",
+                 "marker"):
         assert outputs[name].exists(), name
     cells = gpd.read_file(outputs["cells"])
     assert cells.crs.to_epsg() == 32648
@@ -55,7 +57,7 @@ def test_population_conserved_into_cells(result: RunResult, outputs: dict[str, P
     cells = gpd.read_file(outputs["cells"])
     on_grid = result.population.total()
     assert cells["pop_total"].sum() == pytest.approx(on_grid, rel=1e-9)
-    acc = pd.read_csv(outputs["population_accounting"])
+    acc = pd.read_csv(outputs["population_accounting.csv"])
     total = acc[acc["group"] == "total"]
     assert total["on_grid"].sum() == pytest.approx(on_grid, rel=1e-9)
 
@@ -131,10 +133,13 @@ def test_deterministic(result: RunResult, outputs: dict[str, Path], tmp_path: Pa
     pd.testing.assert_frame_equal(again.facilities.drop(columns="geometry"),
                                   result.facilities.drop(columns="geometry"))
     pd.testing.assert_frame_equal(again.targets.targets, result.targets.targets)
-    files = write_outputs(again, tmp_path)
+    files = write_run(again, tmp_path / "again", fmt="gpkg")
     for name in ("rejects", "k_nearest", "targets", "units", "gaps", "completeness",
                  "population_accounting"):
         assert files[name].read_bytes() == outputs[name].read_bytes(), name
+        if name != "k_nearest":
+            csv = f"{name}.csv"
+            assert files[csv].read_bytes() == outputs[csv].read_bytes(), csv
     for name in ("cells", "facilities"):
         a, b = gpd.read_file(files[name]), gpd.read_file(outputs[name])
         pd.testing.assert_frame_equal(a, b, check_exact=True)
@@ -145,7 +150,10 @@ def test_cli_run(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     assert "EPSG:32648" in res.output
     assert "Plan targets" in res.output or "targets" in res.output.lower()
-    assert (tmp_path / "o" / "cells.gpkg").exists()
+    assert (tmp_path / "o" / "cells.parquet").exists()
+    assert (tmp_path / "o" / MARKER).exists()
+    data = read_run(tmp_path / "o", verify=True)
+    assert data.crs.to_epsg() == 32648
 
 
 def test_cli_bad_area_is_one_clear_line(tmp_path: Path) -> None:

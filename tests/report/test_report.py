@@ -28,7 +28,7 @@ from lifecircle.cli import app
 from lifecircle.compare import compare_runs, match_facilities
 from lifecircle.history import History, HistoryError, record_run
 from lifecircle.maps import FontNotFoundError, MapCanvas, cjk_font
-from lifecircle.pipeline import RunResult, run, write_outputs
+from lifecircle.pipeline import RunResult, run
 from lifecircle.report import (
     ReportExistsError,
     neutralise_formula,
@@ -37,6 +37,7 @@ from lifecircle.report import (
     write_report,
 )
 from lifecircle.report_data import ReportData
+from lifecircle.results import write_run
 from lifecircle.study_area import load_study_area
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -64,7 +65,7 @@ class Runs:
         self.history = History(root / "history")
         self.out1, self.out2 = root / "out1", root / "out2"
         self.first = run(load_study_area(self.area))
-        write_outputs(self.first, self.out1)
+        write_run(self.first, self.out1)
         self.rec1, self.new1 = record_run(self.history, self.first, self.out1, label="2026 Q3")
         # the most populated cell the kindergarten target leaves uncovered, near a street
         cells = self.first.cells
@@ -79,7 +80,7 @@ class Runs:
             fh.write('\n[[facilities]]\nkind = "table"\npath = "new_kindergarten.csv"\n'
                      'coords = "wgs84"\ncategory = "kindergarten"\n')
         self.second = run(load_study_area(self.area))
-        write_outputs(self.second, self.out2)
+        write_run(self.second, self.out2)
         self.rec2, self.new2 = record_run(self.history, self.second, self.out2,
                                           label="2026 Q4")
 
