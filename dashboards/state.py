@@ -23,6 +23,7 @@ import pandas as pd
 
 from access.errors import ConfigError
 from lifecircle.pipeline import RunResult, run
+from lifecircle.results import check_complete
 from lifecircle.scenario import Scenario
 from lifecircle.study_area import default_area_path, load_study_area
 
@@ -75,6 +76,8 @@ def area_path_for(out_dir: str | Path, area: str | Path | None = None) -> Path:
     ------
     ConfigError
         ``run.json`` cannot be read or names no study area.
+    IncompleteRunError
+        ``out_dir`` holds a run that is not complete (no ``_COMPLETE.json``).
     """
     if area is not None:
         return Path(area)
@@ -82,6 +85,7 @@ def area_path_for(out_dir: str | Path, area: str | Path | None = None) -> Path:
     if not meta_path.is_file():
         log.info("no %s: opening the bundled sample", meta_path)
         return default_area_path()
+    check_complete(out_dir)  # never open a half-written run
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:

@@ -583,6 +583,8 @@ def _run_meta(result: RunResult, fmt: str) -> dict[str, Any]:
     grid = result.population.spec
     return {
         "study_area": str(result.area.path),
+        "study_area_sha256": (_sha256(Path(result.area.path))
+                              if Path(result.area.path).is_file() else None),
         "name": result.area.name,
         "format": fmt,
         "crs": result.crs.to_string(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -9,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from access.errors import ConfigError
+from access.errors import ConfigError, IncompleteRunError
 from dashboards.i18n import STRINGS, tr
 from dashboards.state import ScenarioCache, area_path_for, build_scenario, with_profile
 from lifecircle.pipeline import RunResult
+from lifecircle.results import MARKER
 from lifecircle.scenario import ScenarioError
 from lifecircle.study_area import default_area_path
 
@@ -36,15 +38,30 @@ def test_area_path_defaults_to_sample(tmp_path: Path) -> None:
     assert area_path_for(tmp_path, tmp_path / "x.toml") == tmp_path / "x.toml"
 
 
+def _run_record(folder: Path, content: str) -> None:
+    """A run folder holding only ``run.json``, complete (with its marker)."""
+    data = content.encode("utf-8")
+    (folder / "run.json").write_bytes(data)
+    marker = {"format_version": 1, "files": {"run.json": {
+        "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}}}
+    (folder / MARKER).write_text(json.dumps(marker), encoding="utf-8")
+
+
 def test_area_path_from_run_record(tmp_path: Path) -> None:
+    _run_record(tmp_path, json.dumps({"study_area": "/data/a.toml"}))
+    assert area_path_for(tmp_path) == Path("/data/a.toml")
+
+
+def test_incomplete_run_is_refused(tmp_path: Path) -> None:
     (tmp_path / "run.json").write_text(json.dumps({"study_area": "/data/a.toml"}),
                                        encoding="utf-8")
-    assert area_path_for(tmp_path) == Path("/data/a.toml")
+    with pytest.raises(IncompleteRunError, match=r"_COMPLETE\.json"):
+        area_path_for(tmp_path)
 
 
 @pytest.mark.parametrize("content", ["{not json", json.dumps({"name": "x"})])
 def test_bad_run_record_is_a_config_error(tmp_path: Path, content: str) -> None:
-    (tmp_path / "run.json").write_text(content, encoding="utf-8")
+    _run_record(tmp_path, content)
     with pytest.raises(ConfigError, match=r"run\.json"):
         area_path_for(tmp_path)
 
