@@ -112,6 +112,8 @@ T: dict[str, tuple[str, str]] = {
     "ledger": ("问题台账：未达标单元", "Issue ledger: units not meeting the target"),
     "unit": ("单元", "Unit"), "level": ("层级", "Level"), "detail": ("明细", "Detail"),
     "all_units_met": ("各单元均达标。", "Every unit meets it."),
+    "ledger_more": ("另有 {n} 个未达标单元，见工作簿“未达标单元”表。",
+                    "{n} more units fall short: see the workbook's failing-units sheet."),
     "gaps": ("缺口最大的区域", "Largest gap areas"),
     "gap_rank": ("序号", "Rank"), "gap_pop": ("未覆盖人口", "Residents not covered"),
     "gap_cells": ("网格数", "Cells"), "gap_where": ("位置（经度, 纬度）", "Where (lon, lat)"),
@@ -222,10 +224,16 @@ def _fmt(value: Any, unit: str, lang: str) -> str:
     return f"{v:.2f} {lab}"
 
 
-def _is_true(v: Any) -> bool:
-    if isinstance(v, str):
-        return v.strip().lower() == "true"
-    return bool(v) if v is not None and v is not pd.NA and v == v else False
+def _flags(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """``(known, true)`` boolean arrays of a flag column (bool, nullable or ``"True"`` text)."""
+    if pd.api.types.is_bool_dtype(s) and not isinstance(s.dtype, pd.BooleanDtype):
+        v = s.to_numpy(bool)
+        return np.ones(len(v), bool), v
+    known = s.notna().to_numpy()
+    if pd.api.types.is_numeric_dtype(s) or isinstance(s.dtype, pd.BooleanDtype):
+        return known, s.fillna(False).astype(bool).to_numpy()
+    text = s.astype(str).str.strip().str.lower()
+    return known, (text == "true").to_numpy() & known
 
 
 # ---------------------------------------------------------------------- formula safety
@@ -293,9 +301,7 @@ def _uncovered(cells: pd.DataFrame, target_id: str) -> np.ndarray | None:
     col = f"covered__{target_id}"
     if col not in cells.columns:
         return None
-    cov = cells[col]
-    known = cov.notna().to_numpy()
-    covered = cov.map(_is_true).to_numpy(bool)
+    known, covered = _flags(cells[col])
     return np.where(known & ~covered, cells["pop_total"].to_numpy(float), np.nan)
 
 
@@ -448,7 +454,7 @@ def _write_excel(data: ReportData, path: Path, *, lang: str,
     sheet("各单元结果" if zh else "Units", un, ucols,
           share_of=None if units_share is None else units_share.reset_index(drop=True))
     if not un.empty:
-        failing_mask = ~un["met"].map(_is_true)
+        failing_mask = ~pd.Series(_flags(un["met"])[1], index=un.index)
         failing = un[failing_mask].reset_index(drop=True)
         sheet("未达标单元" if zh else "Failing units", failing, ucols,
               share_of=None if units_share is None
@@ -519,8 +525,9 @@ def _write_gpkg(data: ReportData, path: Path, *, lang: str) -> Path:
     cdf = pd.DataFrame(cells[keep]).copy()
     for c in cdf.columns:
         if c.startswith("covered__"):
-            cdf[c] = cdf[c].map(lambda v: None if v is None or v is pd.NA
-                                or (isinstance(v, float) and np.isnan(v)) else _is_true(v))
+            known, true = _flags(cdf[c])
+            cdf[c] = pd.array(true, dtype="boolean")
+            cdf.loc[~known, c] = pd.NA
         elif pd.api.types.is_float_dtype(cdf[c]):
             cdf[c] = cdf[c].where(np.isfinite(cdf[c]))
     write("cells", gpd.GeoDataFrame(cdf, geometry=geom, crs=data.crs))
@@ -535,7 +542,7 @@ def _write_gpkg(data: ReportData, path: Path, *, lang: str) -> Path:
         u["level"] = level
         if not data.units.empty:
             lu = data.units[data.units["level"] == level]
-            fail = lu[~lu["met"].map(_is_true)].groupby(
+            fail = lu[~_flags(lu["met"])[1]].groupby(
                 lu["unit_id"].astype(str))["target_id"].agg(lambda s: ";".join(s))
             u["failing_targets"] = u["unit_id"].map(fail).fillna("")
             u["n_failing"] = u["failing_targets"].map(lambda s: len(s.split(";")) if s else 0)
@@ -559,6 +566,7 @@ def write_report(data: ReportData, out_dir: str | Path, *, lang: str = "zh",
                  trend: Trend | None = None, pdf: bool = True, svg: bool = False,
                  force: bool = False,
                  version: str | None = None, browser: str | None = None, max_gaps: int = 5,
+                 max_ledger: int = 40, streets: np.ndarray | None = None,
                  progress: Callable[[str], None] | None = None) -> dict[str, Path]:
     """Write a run's report to a new folder.
 
@@ -589,6 +597,12 @@ def write_report(data: ReportData, out_dir: str | Path, *, lang: str = "zh",
         Browser executable for the PDF (default: :func:`find_browser`).
     max_gaps
         Gap areas listed per failing target.
+    max_ledger
+        Failing units listed per target in the HTML and PDF, worst first (the workbook
+        lists all).
+    streets
+        Street segments ``(n, 2, 2)`` for the maps (default: from the study area's own
+        OSM file, :func:`lifecircle.report_data.street_segments`).
     progress
         Called with the name of each step.
 
@@ -619,7 +633,7 @@ def write_report(data: ReportData, out_dir: str | Path, *, lang: str = "zh",
     try:
         files = _build(data, work, lang=lang, record=record, comparison=comparison,
                        trend=trend, pdf=pdf, svg=svg, version=version, browser=browser,
-                       max_gaps=max_gaps, say=say)
+                       max_gaps=max_gaps, max_ledger=max_ledger, streets=streets, say=say)
         if out.exists():
             old = out.with_name(f".{out.name}.old-{os.getpid()}")
             out.rename(old)
@@ -637,7 +651,8 @@ def write_report(data: ReportData, out_dir: str | Path, *, lang: str = "zh",
 def _build(data: ReportData, work: Path, *, lang: str, record: RunRecord | None,
            comparison: Comparison | None, trend: Trend | None, pdf: bool, svg: bool,
            version: str,
-           browser: str | None, max_gaps: int, say: Callable[[str], None],
+           browser: str | None, max_gaps: int, max_ledger: int, streets: np.ndarray | None,
+           say: Callable[[str], None],
            ) -> dict[str, Path]:
     files: dict[str, Path] = {}
     maps_dir = work / "maps"
@@ -665,7 +680,9 @@ def _build(data: ReportData, work: Path, *, lang: str, record: RunRecord | None,
         extent = tuple(polys.total_bounds)
     else:
         extent = (0.0, 0.0, 1.0, 1.0)
-    canvas = MapCanvas(data.crs, extent, units=polys, streets=street_segments(data),
+    if streets is None:
+        streets = street_segments(data)
+    canvas = MapCanvas(data.crs, extent, units=polys, streets=streets,
                        source_line=source_line, lang=lang)
     images: dict[str, str] = {}
 
@@ -703,18 +720,22 @@ def _build(data: ReportData, work: Path, *, lang: str, record: RunRecord | None,
                                 markers=[(g["x"], g["y"], str(g["rank"])) for g in gaps])
             img = emit(f"uncovered_{tid}", fig)
         ledger = []
+        ledger_more = 0
         if not units.empty:
-            lu = units[(units["target_id"] == tid) & ~units["met"].map(_is_true)]
+            lu = units[(units["target_id"] == tid).to_numpy() & ~_flags(units["met"])[1]]
             lu = lu.sort_values("value")
+            ledger_more = max(0, len(lu) - max_ledger)
             ledger = [{"level": u["level"], "unit_id": u["unit_id"], "name": u["name"],
                        "value": _fmt(u["value"], str(r["unit"]), lang),
                        "threshold": _fmt(u["threshold"], str(r["unit"]), lang),
-                       "detail": u.get("detail", "")} for u in lu.to_dict("records")]
+                       "detail": u.get("detail", "")}
+                      for u in lu.head(max_ledger).to_dict("records")]
         failing.append({"id": tid, "name": r[name_col], "value": _fmt(r["value"], r["unit"], lang),
                         "threshold": f"{r['comparison']} {_fmt(r['threshold'], r['unit'], lang)}",
                         "reason": r.get(reason_col) if isinstance(r.get(reason_col), str) else "",
                         "warning": r.get(warn_col) if isinstance(r.get(warn_col), str) else "",
-                        "image": img, "ledger": ledger, "gaps": gaps})
+                        "image": img, "ledger": ledger, "ledger_more": ledger_more,
+                        "gaps": gaps})
 
     scorecard = [{"id": str(r["id"]), "name": r[name_col],
                   "value": _fmt(r["value"], r["unit"], lang),
@@ -815,6 +836,9 @@ def _build(data: ReportData, work: Path, *, lang: str, record: RunRecord | None,
                              undefined=jinja2.StrictUndefined)
     html = env.get_template("report.html.j2").render(
         lang=lang, t=lambda k, **kw: _t(k, lang, **kw), title=data.title(lang),
+        colon="：" if lang == "zh" else ": ", semi="；" if lang == "zh" else "; ",
+        sep="、" if lang == "zh" else ", ", lp="（" if lang == "zh" else " (",
+        rp="）" if lang == "zh" else ")",
         generated=generated, record=record, counts=counts, scorecard=scorecard,
         failing=failing, no_data=no_data, warnings=warnings, images=images,
         compare=compare_ctx, trend=trend_ctx, method=method,
