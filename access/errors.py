@@ -22,6 +22,7 @@ __all__ = [
     "NoWalkableWaysError",
     "NotOsmFileError",
     "OutputLockedError",
+    "StudyAreaError",
     "UnknownKeyError",
     "suggest",
 ]
@@ -130,3 +131,36 @@ def suggest(word: str, choices: Iterable[str]) -> str:
     """Return `` (did you mean 'x'?)`` for the closest choice, or an empty string."""
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.5)
     return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+class StudyAreaError(ConfigError):
+    """Every problem found in a study-area file, reported together.
+
+    Parameters
+    ----------
+    problems
+        ``(key, message)`` pairs: the key path (``network.path``,
+        ``population[2].table``) or None for the whole file, and what is wrong
+        with it, including how to fix it.
+    path
+        The study-area file.
+
+    Attributes
+    ----------
+    problems
+        The pairs given; ``key`` is the first problem's key.
+    """
+
+    def __init__(self, problems: list[tuple[str | None, str]], *,
+                 path: str | Path | None = None) -> None:
+        if not problems:
+            raise ValueError("StudyAreaError needs at least one problem")
+        self.problems = list(problems)
+        first_key, first_msg = self.problems[0]
+        super().__init__(first_msg, path=path, key=first_key)
+        if len(self.problems) > 1:
+            head = f"{self.path}: " if self.path is not None else ""
+            lines = [f"{head}{len(self.problems)} problems in the study-area file "
+                     f"(研究区文件有 {len(self.problems)} 处错误):"]
+            lines += [f"  {k}: {m}" if k else f"  {m}" for k, m in self.problems]
+            self.args = ("\n".join(lines),)

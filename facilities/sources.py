@@ -34,25 +34,89 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from access.config import check_keys, get_path, get_typed
+from pydantic import Field, ValidationError
+
+from access.config import StrictModel, check_keys, get_path, get_typed, validation_problems
 from access.errors import ConfigError, UnknownKeyError, suggest
 from facilities.coords import COORD_SYSTEMS
 
-__all__ = ["COLUMN_ROLES", "KINDS", "FacilitySource", "parse_facility_sources"]
+__all__ = ["COLUMN_ROLES", "KINDS", "TABLE_MODELS", "FacilitySource", "OsmTable",
+           "TableTable", "VectorTable", "facility_table_problems", "parse_facility_sources"]
 
 KINDS = ("osm", "table", "vector")
 COLUMN_ROLES = ("name", "type", "typecode", "category", "lon", "lat", "location",
                 "capacity", "ownership", "admin_code")
 
+_Role = Literal[COLUMN_ROLES]  # type: ignore[valid-type]
+
+
+class _FacilityTable(StrictModel):
+    """Keys every ``[[facilities]]`` table has."""
+
+    path: str = Field(description="the source file, relative to the study-area file")
+    name: str | None = Field(None, description="source name (default: the file name)")
+    coords: str | None = Field(None, description="wgs84 | cgcs2000 | gcj02 | bd09")
+    category: str | None = Field(None, description="one category for every row")
+    check_extent: bool | None = None
+
+
+class OsmTable(_FacilityTable):
+    """``[[facilities]]`` with ``kind = "osm"``: an OSM XML or PBF file."""
+
+    kind: Literal["osm"]
+
+
+class TableTable(_FacilityTable):
+    """``[[facilities]]`` with ``kind = "table"``: a CSV or Excel POI list."""
+
+    kind: Literal["table"]
+    encoding: str | None = None
+    delimiter: str | None = None
+    sheet: str | int | None = None
+    columns: dict[_Role, str] = Field(default_factory=dict)  # type: ignore[valid-type]
+    on_error: Literal["raise", "reject"] = "raise"
+
+
+class VectorTable(_FacilityTable):
+    """``[[facilities]]`` with ``kind = "vector"``: points or polygons in a GIS file."""
+
+    kind: Literal["vector"]
+    crs: str | None = None
+    layer: str | None = None
+    columns: dict[_Role, str] = Field(default_factory=dict)  # type: ignore[valid-type]
+    on_error: Literal["raise", "reject"] = "raise"
+
+
+#: Source kind -> model of its ``[[facilities]]`` table.
+TABLE_MODELS: dict[str, type[_FacilityTable]] = {
+    "osm": OsmTable, "table": TableTable, "vector": VectorTable}
+
 _ALLOWED: dict[str, tuple[str, ...]] = {
-    "osm": ("kind", "path", "name", "coords", "category", "check_extent"),
-    "table": ("kind", "path", "name", "coords", "category", "encoding", "delimiter", "sheet",
-              "columns", "on_error", "check_extent"),
-    "vector": ("kind", "path", "name", "coords", "crs", "category", "layer", "columns",
-               "on_error", "check_extent"),
-}
+    kind: tuple(model.model_fields) for kind, model in TABLE_MODELS.items()}
+
+
+def facility_table_problems(table: object, *, where: str) -> list[tuple[str, str]]:
+    """Every type and unknown-key mistake of one ``[[facilities]]`` table.
+
+    Returns ``(key, message)`` pairs; empty when the table is well formed (its
+    file and values are checked by :func:`parse_facility_sources`).
+    """
+    if not isinstance(table, Mapping):
+        return [(where, f"expected a table, got {table!r}")]
+    kind = table.get("kind")
+    if kind is None:
+        return [(f"{where}.kind", "required key missing; valid kinds: " + ", ".join(KINDS))]
+    if kind not in KINDS:
+        return [(f"{where}.kind", f"kind must be one of {', '.join(KINDS)}"
+                 f"{suggest(str(kind), KINDS)}")]
+    model = TABLE_MODELS[kind]
+    try:
+        model.model_validate(dict(table))
+    except ValidationError as exc:
+        return validation_problems(exc, model, prefix=where)
+    return []
 _TABLE_SUFFIXES = (".csv", ".txt", ".tsv", ".xlsx", ".xlsm")
 
 

@@ -45,21 +45,30 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from access.config import check_keys, get_path, get_typed
+from pydantic import Field, ValidationError
+
+from access.config import StrictModel, check_keys, get_path, get_typed, validation_problems
 from access.errors import ConfigError, UnknownKeyError, suggest
+from access.vocabulary import GROUPS
 from gridded_pop.ancillary import DasymetricWeights
 from gridded_pop.groups import check_group
 
 __all__ = [
     "KINDS",
+    "TABLE_MODELS",
     "UNITS",
     "CensusSource",
+    "CensusTable",
     "PopulationSource",
     "RasterSource",
+    "RasterTable",
     "VectorSource",
+    "VectorTable",
     "parse_population_sources",
+    "parse_population_table",
+    "table_problems",
 ]
 
 #: Source kinds -> (name_zh, name_en).
@@ -78,13 +87,106 @@ UNITS: dict[str, float | None] = {
     "persons_per_m2": 1.0,
 }
 
-_COMMON = ("kind", "group", "label", "shares")
-_KEYS = {
-    "raster": (*_COMMON, "paths", "crs", "band", "nodata", "units", "supersample"),
-    "vector": (*_COMMON, "path", "layer", "value_column", "crs", "units"),
-    "census": (*_COMMON, "table", "boundaries", "join_column", "boundaries_join_column",
-               "value_column", "crs", "encoding", "ancillary", "osm", "weights"),
-}
+_Group = Literal[tuple(GROUPS)]  # type: ignore[valid-type]
+_Units = Literal[tuple(UNITS)]  # type: ignore[valid-type]
+_Crs = Annotated[str | int | None, Field(description="CRS when the file records none, "
+                                         "e.g. \"EPSG:4490\" or 4490")]
+
+
+class _PopulationTable(StrictModel):
+    """Keys every ``[[population]]`` table has."""
+
+    group: _Group = Field("total", description="population group the source counts")
+    label: str = Field("", description="name in the accounting table")
+    shares: dict[_Group, float | str] = Field(  # type: ignore[valid-type]
+        default_factory=dict,
+        description="derived group -> fraction (0-1), or a census column of fractions")
+
+
+class RasterTable(_PopulationTable):
+    """``[[population]]`` with ``kind = "raster"``: persons-per-pixel GeoTIFFs."""
+
+    kind: Literal["raster"]
+    paths: list[str] | str = Field(description="GeoTIFF file(s), summed")
+    crs: _Crs = None
+    band: int = Field(1, ge=1, le=10_000)
+    nodata: float | None = None
+    units: _Units = "persons"
+    supersample: int | None = Field(None, ge=1, le=64)
+
+
+class VectorTable(_PopulationTable):
+    """``[[population]]`` with ``kind = "vector"``: polygons or points with a count."""
+
+    kind: Literal["vector"]
+    path: str = Field(description="GeoPackage, GeoJSON or Shapefile")
+    layer: str | None = None
+    value_column: str
+    crs: _Crs = None
+    units: _Units = "persons"
+
+
+class WeightsTable(StrictModel):
+    """Relative dasymetric weights per m² (see :class:`DasymetricWeights`)."""
+
+    residential: float = Field(DasymetricWeights().residential, ge=0, le=1e6)
+    building: float = Field(DasymetricWeights().building, ge=0, le=1e6)
+    other: float = Field(DasymetricWeights().other, ge=0, le=1e6)
+
+
+class CensusTable(_PopulationTable):
+    """``[[population]]`` with ``kind = "census"``: totals per unit joined to boundaries."""
+
+    kind: Literal["census"]
+    table: str = Field(description="CSV of totals per unit")
+    boundaries: str = Field(description="unit polygons")
+    join_column: str
+    boundaries_join_column: str | None = None
+    value_column: str
+    crs: _Crs = None
+    encoding: str = "utf-8-sig"
+    ancillary: Literal["osm", "none"] = "osm"
+    osm: str | None = None
+    weights: WeightsTable = Field(default_factory=WeightsTable)
+
+
+#: Source kind -> model of its ``[[population]]`` table.
+TABLE_MODELS: dict[str, type[_PopulationTable]] = {
+    "raster": RasterTable, "vector": VectorTable, "census": CensusTable}
+
+#: Source kind -> the keys its table may hold.
+_KEYS = {kind: tuple(model.model_fields) for kind, model in TABLE_MODELS.items()}
+
+
+def table_problems(table: object, *, where: str) -> list[tuple[str, str]]:
+    """Every type, range and unknown-key mistake of one ``[[population]]`` table.
+
+    Parameters
+    ----------
+    table
+        The parsed TOML table.
+    where
+        Its name in messages, e.g. ``"population[2]"``.
+
+    Returns
+    -------
+    list of (key, message)
+        Empty when the table is well formed (files are checked elsewhere).
+    """
+    if not isinstance(table, Mapping):
+        return [(where, f"expected a table, got {table!r}")]
+    kind = table.get("kind")
+    if kind is None:
+        return [(f"{where}.kind", "required key missing; valid kinds: " + ", ".join(KINDS))]
+    if kind not in KINDS:
+        return [(f"{where}.kind", f"unknown source kind '{kind}'{suggest(str(kind), KINDS)}; "
+                 "valid kinds: " + ", ".join(KINDS))]
+    model = TABLE_MODELS[kind]
+    try:
+        model.model_validate(dict(table))
+    except ValidationError as exc:
+        return validation_problems(exc, model, prefix=where)
+    return []
 
 
 @dataclass(frozen=True)
@@ -206,6 +308,12 @@ def parse_population_sources(tables: list[dict], *, base_dir: Path,
             raise ConfigError(f"expected a table, got {table!r}", path=path, key=where)
         sources.append(_parse_one(table, where=where, base_dir=base_dir, path=path))
     return sources
+
+
+def parse_population_table(table: Mapping[str, Any], *, where: str, base_dir: Path,
+                           path: Path) -> PopulationSource:
+    """Parse one ``[[population]]`` table (see :func:`parse_population_sources`)."""
+    return _parse_one(table, where=where, base_dir=base_dir, path=path)
 
 
 def _parse_one(table: Mapping[str, Any], *, where: str, base_dir: Path,

@@ -8,7 +8,9 @@ reported in one line naming the file, the row and the parameter, without a trace
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -21,10 +23,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from access.errors import LifecircleError
+from access.errors import InputFileError, LifecircleError
 from access.i18n import MESSAGES, t
 from access.targets import format_summary
 from access.travel import dist_to_time_min
+from lifecircle.area_models import study_area_schema
 from lifecircle.history import History, default_history_dir, record_run
 from lifecircle.pipeline import RunResult
 from lifecircle.pipeline import run as run_pipeline
@@ -42,9 +45,9 @@ def _console() -> Console:
 
 
 def _print_error(console: Console, exc: Exception) -> None:
-    """One line, never wrapped, no traceback."""
-    console.print(f"[bold red]{t('error', 'zh')} / {t('error', 'en')}:[/bold red] {exc}",
-                  soft_wrap=True)
+    """One line (one per problem), never wrapped, no traceback; the text is not markup."""
+    console.print(f"[bold red]{t('error', 'zh')} / {t('error', 'en')}:[/bold red] ", end="")
+    console.print(str(exc), markup=False, highlight=False, soft_wrap=True)
 
 
 class _QuietCompleteness(logging.Filter):
@@ -110,6 +113,7 @@ def run(
     start = time.perf_counter()
     recorded = None
     try:
+        check_out_dir(out)
         # one run per output folder: the lock is taken before the analysis starts
         with logging_to_stderr(verbose), output_lock(out):
             for zh, en in recover_stale(out):
@@ -132,6 +136,36 @@ def run(
         key = "history_recorded" if new else "history_same"
         console.print(t(key, lang, id=rec.run_id, label=rec.label or "", path=hist.path))
     console.print(t("done", lang, s=time.perf_counter() - start))
+
+
+def check_out_dir(out: Path) -> None:
+    """Refuse an output folder that is a file or cannot be written, before any analysis.
+
+    Raises
+    ------
+    InputFileError
+        ``out`` is an existing file, lies under a file, or its nearest existing
+        folder cannot be written.
+    """
+    out = Path(out).absolute()
+    if out.exists() and not out.is_dir():
+        raise InputFileError("--out names an existing file; give a folder for the results",
+                             path=out, column="--out")
+    parent = out
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise InputFileError(f"--out lies under {parent}, which is a file; give a folder",
+                             path=out, column="--out")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputFileError(f"cannot write in {parent} (no permission); choose another --out",
+                             path=out, column="--out")
+
+
+@app.command()
+def schema() -> None:
+    """打印研究区文件的 JSON Schema / Print the JSON Schema of the study-area file."""
+    typer.echo(json.dumps(study_area_schema(), ensure_ascii=False, indent=2))
 
 
 def print_summary(result: RunResult, files: dict[str, Path], *, lang: str = "zh",

@@ -27,6 +27,7 @@ from access.errors import ConfigError, InputFileError
 from access.network import StreetNetwork, load_network, snap
 from access.osm import osm_bounds
 from access.rejects import RejectLog
+from access.settlement import parse_settlement
 from access.targets import (
     TargetInputs,
     TargetResults,
@@ -203,7 +204,17 @@ def _read_units(spec: UnitsSpec, crs: CRS) -> gpd.GeoDataFrame:
     names = {spec.id_column: "unit_id", spec.name_column: "name"}
     if spec.settlement_column:
         names[spec.settlement_column] = "settlement"
-    return gdf[[*names, "geometry"]].rename(columns=names)
+    out = gdf[[*names, "geometry"]].rename(columns=names)
+    if spec.settlement_column:
+        classes = []
+        for i, v in enumerate(out["settlement"], start=1):
+            try:
+                classes.append(parse_settlement(v))
+            except ValueError as exc:
+                raise InputFileError(str(exc), path=spec.path, row=i,
+                                     column=spec.settlement_column) from None
+        out["settlement"] = pd.Series(classes, index=out.index, dtype=object)
+    return out
 
 
 def unit_of_points(units: gpd.GeoDataFrame, x: np.ndarray, y: np.ndarray) -> np.ndarray:

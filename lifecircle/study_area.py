@@ -1,37 +1,68 @@
 """The study-area file: one TOML file that says what to analyse and how.
 
-Paths inside it are relative to the file. Every table is read strictly: an unknown
-key is an error that names the file, the key and the nearest valid key. The
-``[[population]]``, ``[[facilities]]``, ``[[categories]]`` and ``[targets]`` tables
-are parsed by the packages that own them (:mod:`gridded_pop`, :mod:`facilities`,
-:mod:`access.targets`). The README documents the format with a complete example;
-the bundled sample's ``area.toml`` is one.
+Paths inside it are relative to the file. :func:`load_study_area` checks the whole
+file before any expensive stage and reports every problem at once
+(:class:`~access.errors.StudyAreaError`), each with its key path:
+
+- structure, types and plausible ranges (:mod:`lifecircle.area_models`; an
+  unknown key names the nearest valid one);
+- every input file exists, is a file, opens, and has the named columns;
+- the CRS of every boundary, units and vector file is known and not contradicted;
+- settlement values (``城区``/``镇``/``村`` or ``urban``/``town``/``village``);
+- at least one ``[[population]]`` source, and the population group of every target;
+- the memory the run will need (:mod:`lifecircle.resources`).
+
+The ``[[population]]``, ``[[facilities]]``, ``[[categories]]`` and ``[targets]``
+tables are parsed by the packages that own them (:mod:`gridded_pop`,
+:mod:`facilities`, :mod:`access.targets`). The README documents the format with a
+complete example; the bundled sample's ``area.toml`` is one.
 """
 
 from __future__ import annotations
 
+import logging
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from access.config import check_keys, get_path, get_typed
-from access.errors import ConfigError, InputFileError
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+import rasterio
+import shapely
+from pydantic import BaseModel, ValidationError
+from pyproj import CRS
+
+from access.config import validation_problems
+from access.crs import WGS84, parse_crs, resolve_crs, utm_crs_for_lonlat
+from access.errors import InputFileError, LifecircleError, StudyAreaError
+from access.osm import osm_bounds
+from access.settlement import ACCEPTED_SETTLEMENT_WORDS, parse_settlement
+from access.targets import CatalogueError, load_catalogue
 from facilities import parse_facility_sources
-from gridded_pop import parse_population_sources
+from facilities.read_table import read_table_file
+from facilities.records import resolve_columns
+from facilities.sources import FacilitySource, facility_table_problems
+from facilities.taxonomy import load_taxonomy
+from gridded_pop.sources import (
+    CensusSource,
+    PopulationSource,
+    RasterSource,
+    VectorSource,
+    parse_population_table,
+    table_problems,
+)
+from lifecircle import resources
+from lifecircle.area_models import GridTable, NetworkTable, StudyAreaFile, TravelTable, UnitsTable
 from lifecircle.datasets import get_path as dataset_path
 
 __all__ = ["GridSettings", "NetworkSettings", "StudyArea", "TravelSettings", "UnitsSpec",
-           "default_area_path", "load_study_area"]
+           "default_area_path", "load_study_area", "validate_study_area"]
 
-TOP_KEYS = ("name", "title_zh", "title_en", "metric_crs", "boundary", "boundary_crs",
-            "network", "grid", "travel", "population", "facilities", "categories", "units",
-            "targets")
-NETWORK_KEYS = ("path", "modes", "snap_max_dist_m")
-GRID_KEYS = ("cell_size_m",)
-TRAVEL_KEYS = ("walk_speed_kmh", "max_walk_dist_m", "k_nearest", "drive_leg_speed_kmh",
-               "max_drive_time_min")
-UNITS_KEYS = ("level", "path", "id_column", "name_column", "crs", "settlement_column")
+log = logging.getLogger(__name__)
+
+_POINT_TYPES = ("Point", "MultiPoint", "LineString", "MultiLineString")
 
 
 @dataclass(frozen=True)
@@ -146,130 +177,454 @@ def default_area_path() -> Path:
     return dataset_path("chengdu_central") / "area.toml"
 
 
-def _positive(value: float, *, key: str, path: Path) -> float:
-    if not value > 0:
-        raise ConfigError(f"must be positive, got {value}", path=path, key=key)
-    return float(value)
+class _Check:
+    """Collects ``(key, message)`` problems while the file is checked."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.base = path.parent
+        self.problems: list[tuple[str | None, str]] = []
+
+    def add(self, key: str | None, message: str) -> None:
+        self.problems.append((key, message))
+
+    def has(self, prefix: str) -> bool:
+        """Whether a problem was already found at ``prefix`` or below it."""
+        return any(k is not None and (k == prefix or k.startswith((f"{prefix}.", f"{prefix}[")))
+                   for k, _ in self.problems)
+
+    def valid(self, model: type[BaseModel], raw: Any, key: str) -> Any:
+        """``raw`` as ``model``, or None when it has problems (already reported)."""
+        if self.has(key):
+            return None
+        try:
+            return model.model_validate({} if raw is None else raw)
+        except ValidationError:
+            return None
+
+    def file(self, value: str, key: str) -> Path | None:
+        """Resolve a path of the file; report it missing or a folder."""
+        p = (self.base / value).resolve()
+        if not p.exists():
+            self.add(key, f"file not found: {p}")
+            return None
+        if p.is_dir():
+            self.add(key, f"{p} is a folder; name a file inside it")
+            return None
+        return p
+
+    def crs(self, found: CRS | None, stated: object, *, file: Path, key: str) -> CRS | None:
+        """The CRS to use for ``file``, reporting none known or a contradiction."""
+        try:
+            return resolve_crs(found, stated, path=file, param=key.rsplit(".", 1)[-1])
+        except LifecircleError as exc:
+            self.add(key, str(exc))
+            return None
+
+    def gis_file(self, file: Path, *, key: str, layer: str | None = None,
+                 columns: dict[str, str | None] | None = None, stated_crs: object = None,
+                 crs_key: str) -> dict[str, Any] | None:
+        """Open a GIS file's header; report unreadable files, missing columns, CRS."""
+        try:
+            info = pyogrio.read_info(file, layer=layer)
+        except Exception as exc:  # pyogrio raises its own DataSourceError family
+            self.add(key, f"{file}: cannot be read as a GIS file ({exc})")
+            return None
+        fields = [str(f) for f in info["fields"]]
+        for col_key, col in (columns or {}).items():
+            if col is not None and col not in fields:
+                self.add(col_key, f"{file} has no column '{col}' (columns: "
+                         f"{', '.join(fields) or 'none'})")
+        found = CRS.from_user_input(info["crs"]) if info.get("crs") else None
+        self.crs(found, stated_crs, file=file, key=crs_key)
+        return info
 
 
-def _tables(doc: dict[str, Any], key: str, path: Path) -> list[dict[str, Any]]:
-    value = doc.get(key, [])
-    if isinstance(value, dict):
-        value = [value]
-    if not isinstance(value, list) or not all(isinstance(t, dict) for t in value):
-        raise ConfigError(f"expected one or more [[{key}]] tables", path=path, key=key)
-    return value
+def _crs_text(value: object) -> object:
+    return f"EPSG:{value}" if isinstance(value, int) else value
 
 
-def load_study_area(path: str | Path) -> StudyArea:
-    """Read and check a study-area TOML file.
+def _check_units(chk: _Check, raw: list[Any]) -> list[UnitsSpec]:
+    units: list[UnitsSpec] = []
+    for i, t in enumerate(raw, start=1):
+        where = f"units[{i}]"
+        m = chk.valid(UnitsTable, t, where)
+        if m is None:
+            continue
+        file = chk.file(m.path, f"{where}.path")
+        if file is None:
+            continue
+        cols = {f"{where}.id_column": m.id_column, f"{where}.name_column": m.name_column,
+                f"{where}.settlement_column": m.settlement_column}
+        info = chk.gis_file(file, key=f"{where}.path", columns=cols, stated_crs=m.crs,
+                            crs_key=f"{where}.crs")
+        if info is not None and info["geometry_type"] in _POINT_TYPES:
+            chk.add(f"{where}.path", f"{file} holds {info['geometry_type']} features; units "
+                    "must be polygons")
+        if (info is not None and m.settlement_column is not None
+                and not chk.has(f"{where}.settlement_column")):
+            _check_settlement_values(chk, file, m.settlement_column,
+                                     key=f"{where}.settlement_column")
+        units.append(UnitsSpec(level=m.level, path=file, id_column=m.id_column,
+                               name_column=m.name_column, crs=m.crs,
+                               settlement_column=m.settlement_column))
+    levels = [u.level for u in units]
+    for i, lv in enumerate(levels):
+        if lv in levels[:i]:
+            chk.add(f"units[{i + 1}].level", f"two [[units]] tables have the level '{lv}'")
+    return units
 
-    Raises
-    ------
-    InputFileError
-        The file is missing or not valid TOML.
-    ConfigError, UnknownKeyError
-        A key is unknown, missing, of the wrong type, or names a missing file.
-    """
+
+def _check_settlement_values(chk: _Check, file: Path, column: str, *, key: str) -> None:
+    try:
+        values = pyogrio.read_dataframe(file, columns=[column], read_geometry=False)[column]
+    except Exception as exc:  # pyogrio raises its own DataSourceError family
+        chk.add(key, f"{file}: cannot read column '{column}' ({exc})")
+        return
+    bad: list[str] = []
+    for row, v in enumerate(values, start=1):
+        try:
+            parse_settlement(v)
+        except ValueError:
+            bad.append(f"row {row} '{v}'")
+    if bad:
+        more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+        chk.add(key, f"{file}: column '{column}' has values that name no settlement class: "
+                f"{', '.join(bad[:5])}{more}; accepted: {ACCEPTED_SETTLEMENT_WORDS}")
+
+
+def _check_population(chk: _Check, raw: list[Any]) -> list[PopulationSource]:
+    sources: list[PopulationSource] = []
+    if not raw:
+        chk.add("population", "no [[population]] table: add at least one population source "
+                "(a raster, vector or census table; see README 'The study-area file')")
+    for i, t in enumerate(raw, start=1):
+        where = f"population[{i}]"
+        problems = table_problems(t, where=where)
+        if problems:
+            chk.problems.extend(problems)
+            continue
+        try:
+            src = parse_population_table(t, where=where, base_dir=chk.base, path=chk.path)
+        except LifecircleError as exc:
+            chk.add(getattr(exc, "key", where), _reason(exc))
+            continue
+        sources.append(src)
+        try:
+            _check_population_files(chk, src, where=where)
+        except LifecircleError as exc:
+            chk.add(where, str(exc))
+    return sources
+
+
+def _reason(exc: LifecircleError) -> str:
+    """The message of a ConfigError without its ``file, key`` prefix."""
+    text = str(exc)
+    key = getattr(exc, "key", None)
+    marker = f"key '{key}': "
+    return text.split(marker, 1)[1] if key and marker in text else text
+
+
+def _check_population_files(chk: _Check, src: PopulationSource, *, where: str) -> None:
+    if isinstance(src, RasterSource):
+        for p in src.paths:
+            if p.is_dir():
+                chk.add(f"{where}.paths", f"{p} is a folder; name the GeoTIFF files in it")
+                continue
+            try:
+                with rasterio.open(p) as ds:
+                    found = CRS.from_user_input(ds.crs.to_wkt()) if ds.crs else None
+                    if src.band > ds.count:
+                        chk.add(f"{where}.band", f"{p} has {ds.count} band(s), not {src.band}")
+            except rasterio.errors.RasterioError as exc:
+                chk.add(f"{where}.paths", f"{p}: cannot be read as a raster ({exc})")
+                continue
+            chk.crs(found, _crs_text(src.crs), file=p, key=f"{where}.crs")
+    elif isinstance(src, VectorSource):
+        assert src.path is not None
+        chk.gis_file(src.path, key=f"{where}.path", layer=src.layer,
+                     columns={f"{where}.value_column": src.value_column},
+                     stated_crs=_crs_text(src.crs), crs_key=f"{where}.crs")
+    elif isinstance(src, CensusSource):
+        assert src.table is not None
+        assert src.boundaries is not None
+        try:
+            header = list(pd.read_csv(src.table, nrows=0, encoding=src.encoding).columns)
+        except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+            chk.add(f"{where}.table", f"{src.table}: cannot be read as {src.encoding} CSV "
+                    f"({exc}); set encoding = \"gb18030\" for GBK files")
+            header = None
+        if header is not None:
+            need = {f"{where}.join_column": src.join_column,
+                    f"{where}.value_column": src.value_column}
+            need |= {f"{where}.shares.{g}": c for g, c in src.shares.items()
+                     if isinstance(c, str)}
+            for key, col in need.items():
+                if col not in header:
+                    chk.add(key, f"{src.table} has no column '{col}' (columns: "
+                            f"{', '.join(map(str, header))})")
+        chk.gis_file(src.boundaries, key=f"{where}.boundaries",
+                     columns={f"{where}.boundaries_join_column":
+                              src.boundaries_join_column or src.join_column},
+                     stated_crs=_crs_text(src.crs), crs_key=f"{where}.crs")
+
+
+def _check_facilities(chk: _Check, raw: list[Any]) -> list[FacilitySource]:
+    ok = True
+    for i, t in enumerate(raw, start=1):
+        problems = facility_table_problems(t, where=f"facilities[{i}]")
+        chk.problems.extend(problems)
+        ok = ok and not problems
+    if not ok:
+        return []
+    try:
+        sources = parse_facility_sources(raw, base_dir=chk.base, path=chk.path)
+    except LifecircleError as exc:
+        chk.add(getattr(exc, "key", "facilities"), _reason(exc))
+        return []
+    for i, src in enumerate(sources, start=1):
+        where = f"facilities[{i}]"
+        if src.path.is_dir():
+            chk.add(f"{where}.path", f"{src.path} is a folder; name a file inside it")
+            continue
+        try:
+            if src.kind == "table":
+                table = read_table_file(src.path, encoding=src.encoding,
+                                        delimiter=src.delimiter, sheet=src.sheet)
+                resolve_columns(table.header, path=src.path, explicit=src.columns,
+                                delimiter=table.delimiter or None)
+            elif src.kind == "vector":
+                chk.gis_file(src.path, key=f"{where}.path", layer=src.layer,
+                             columns={f"{where}.columns.{r}": c for r, c in src.columns.items()},
+                             stated_crs=src.crs, crs_key=f"{where}.crs")
+            else:
+                osm_bounds(src.path)
+        except LifecircleError as exc:
+            chk.add(f"{where}.path", str(exc))
+    return sources
+
+
+def _check_targets(chk: _Check, doc: dict[str, Any], population: list[PopulationSource],
+                   units: list[UnitsSpec]) -> None:
+    if not chk.has("categories"):
+        try:
+            load_taxonomy(doc.get("categories") or [], base_dir=chk.base, path=chk.path)
+        except LifecircleError as exc:
+            chk.add(getattr(exc, "key", "categories"), _reason(exc))
+    if chk.has("targets"):
+        return
+    overrides = doc.get("targets") or {}
+    try:
+        catalogue = load_catalogue(overrides=overrides, base_dir=chk.base,
+                                   config_path=chk.path)
+    except CatalogueError as exc:
+        for p in exc.problems:
+            chk.add(p.key, _reason(p) if p.path == chk.path else str(p))
+        return
+    except LifecircleError as exc:
+        chk.add(getattr(exc, "key", "targets"), _reason(exc))
+        return
+    settle = overrides.get("settlement")
+    if isinstance(settle, dict) and units and settle.get("level") not in {u.level for u in units}:
+        chk.add("targets.settlement.level",
+                f"no [[units]] table has level '{settle.get('level')}'; levels: "
+                + ", ".join(u.level for u in units))
+    if chk.has("population") or not population:
+        return
+    groups = set()
+    for src in population:
+        groups.add(src.group)
+        groups.update(src.shares)
+    missing: dict[str, list[str]] = {}
+    for t in catalogue:
+        need = {t.group, *(g for g, _, _ in getattr(t, "min_count_rules", ()))}
+        for g in sorted(need - groups):
+            missing.setdefault(g, []).append(t.id)
+    for g, ids in missing.items():
+        chk.add("population", f"targets {', '.join(ids)} need the population group '{g}', "
+                f"which no [[population]] source gives: add a source with group = \"{g}\" or "
+                f"a share (shares.{g} = 0.18 or a census column), or drop those targets "
+                "in [targets] drop = [...]")
+
+
+def _boundary_box_m2(chk: _Check, m: StudyAreaFile, network_file: Path | None) -> float | None:
+    """Area of the study area's bounding box in its UTM zone (m²), or None if unknown."""
+    if m.boundary == "osm_bounds":
+        if network_file is None:
+            return None
+        try:
+            b = osm_bounds(network_file)
+        except LifecircleError as exc:
+            chk.add("network.path", str(exc))
+            return None
+        if b is None:
+            chk.add("boundary", "the network file records no <bounds>; give 'boundary' as a "
+                    "polygon file")
+            return None
+        geom = shapely.box(*b)
+    else:
+        file = chk.file(m.boundary, "boundary")
+        if file is None:
+            return None
+        info = chk.gis_file(file, key="boundary", stated_crs=m.boundary_crs,
+                            crs_key="boundary_crs")
+        if info is None or chk.has("boundary_crs"):
+            return None
+        if info["geometry_type"] in _POINT_TYPES:
+            chk.add("boundary", f"{file} holds {info['geometry_type']} features; the boundary "
+                    "must be a polygon (面) file")
+            return None
+        if not info["features"]:
+            chk.add("boundary", f"{file} holds no polygon")
+            return None
+        try:
+            gdf = gpd.read_file(file)
+        except Exception as exc:  # pyogrio raises its own DataSourceError family
+            chk.add("boundary", f"{file}: cannot be read ({exc})")
+            return None
+        if gdf.crs is None:
+            gdf = gdf.set_crs(parse_crs(m.boundary_crs))
+        geom = shapely.union_all(gdf.to_crs(WGS84).geometry.to_numpy())
+        if geom.is_empty:
+            chk.add("boundary", f"{file} holds no polygon")
+            return None
+    c = geom.centroid
+    utm = utm_crs_for_lonlat(c.x, c.y)
+    x0, y0, x1, y1 = gpd.GeoSeries([geom], crs=WGS84).to_crs(utm).total_bounds
+    return float((x1 - x0) * (y1 - y0))
+
+
+def validate_study_area(path: str | Path, *, check_resources: bool = True) -> StudyArea:
+    """Check a study-area file completely; see :func:`load_study_area`."""
     path = Path(path).resolve()
     if not path.exists():
         raise InputFileError("study area file not found", path=path)
+    if path.is_dir():
+        tomls = sorted(p.name for p in path.glob("*.toml"))
+        hint = f" (it holds {', '.join(tomls)})" if tomls else ""
+        raise InputFileError(f"is a folder; give the study-area TOML file inside it{hint}",
+                             path=path)
     try:
         doc = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise InputFileError(f"not valid TOML ({exc})", path=path) from exc
     except UnicodeDecodeError as exc:
         raise InputFileError("not UTF-8 text", path=path) from exc
-    check_keys(doc, TOP_KEYS, where="top level", path=path)
-    base = path.parent
 
-    net_t = get_typed(doc, "network", dict, where="top level", path=path)
-    check_keys(net_t, NETWORK_KEYS, where="network", path=path)
-    modes = tuple(get_typed(net_t, "modes", list, where="network", path=path,
-                            default=["walk"]))
-    for m in modes:
-        if m not in ("walk", "drive"):
-            raise ConfigError(f"unknown mode {m!r}; use 'walk' and/or 'drive'", path=path,
-                              key="network.modes")
+    chk = _Check(path)
+    model: StudyAreaFile | None = None
+    try:
+        model = StudyAreaFile.model_validate(doc)
+    except ValidationError as exc:
+        chk.problems.extend(validation_problems(exc, StudyAreaFile))
+
+    def tables(key: str) -> list[Any]:
+        value = doc.get(key, [])
+        value = [value] if isinstance(value, dict) else value
+        return value if isinstance(value, list) else []
+
+    net = chk.valid(NetworkTable, doc.get("network"), "network")
+    network_file = chk.file(net.path, "network.path") if net is not None else None
+    if network_file is not None:
+        try:
+            osm_bounds(network_file)
+        except LifecircleError as exc:
+            chk.add("network.path", str(exc))
+            network_file = None
+    if isinstance(doc.get("metric_crs"), str) and doc["metric_crs"] != "auto":
+        try:
+            crs = parse_crs(doc["metric_crs"], path=path, param="metric_crs")
+            if crs.is_geographic:
+                chk.add("metric_crs", f"{crs.to_string()} is not a metric CRS; use \"auto\" "
+                        "or a projected CRS in metres")
+        except LifecircleError as exc:
+            chk.add("metric_crs", str(exc))
+    units = _check_units(chk, tables("units"))
+    population = _check_population(chk, tables("population"))
+    facilities = _check_facilities(chk, tables("facilities"))
+    _check_targets(chk, doc, population, units)
+
+    box_m2 = None
+    if model is not None or not (chk.has("boundary") or chk.has("boundary_crs")):
+        box_m2 = _boundary_box_m2(chk, model or StudyAreaFile.model_construct(
+            boundary=doc.get("boundary", "osm_bounds"),
+            boundary_crs=doc.get("boundary_crs")), network_file)
+    grid = chk.valid(GridTable, doc.get("grid"), "grid")
+    travel = chk.valid(TravelTable, doc.get("travel"), "travel")
+    if check_resources and box_m2 is not None and grid is not None and travel is not None:
+        est = resources.estimate_memory(box_m2, grid.cell_size_m, travel.k_nearest)
+        log.info("the run needs about %.2f GB for %d cells", est.total_bytes / 1024 ** 3,
+                 est.n_cells)
+        msg = resources.check_memory(est, cell_size_m=grid.cell_size_m, k_nearest=travel.k_nearest)
+        if msg:
+            key = "travel.k_nearest" if "k_nearest (at" in msg else "grid.cell_size_m"
+            chk.add(key, msg)
+
+    if chk.problems:
+        raise StudyAreaError(_dedupe(chk.problems), path=path)
+    assert model is not None
+    assert network_file is not None
+    return _build(path, model, network_file, population, facilities, units)
+
+
+def _dedupe(problems: list[tuple[str | None, str]]) -> list[tuple[str | None, str]]:
+    seen: set[tuple[str | None, str]] = set()
+    out = []
+    for p in problems:
+        if p not in seen:
+            seen.add(p)
+            out.append(p)
+    return out
+
+
+def _build(path: Path, m: StudyAreaFile, network_file: Path,
+           population: list[PopulationSource], facilities: list[FacilitySource],
+           units: list[UnitsSpec]) -> StudyArea:
+    modes = tuple(dict.fromkeys(m.network.modes))
     if "walk" not in modes:
         modes = ("walk", *modes)
-    network = NetworkSettings(
-        path=get_path(net_t, "path", base_dir=base, where="network", path=path),
-        modes=modes,
-        snap_max_dist_m=_positive(get_typed(net_t, "snap_max_dist_m", (int, float),
-                                            where="network", path=path, default=500.0),
-                                  key="network.snap_max_dist_m", path=path))
-
-    grid_t = get_typed(doc, "grid", dict, where="top level", path=path, default={})
-    check_keys(grid_t, GRID_KEYS, where="grid", path=path)
-    grid = GridSettings(cell_size_m=_positive(
-        get_typed(grid_t, "cell_size_m", (int, float), where="grid", path=path,
-                  default=100.0), key="grid.cell_size_m", path=path))
-
-    tr = get_typed(doc, "travel", dict, where="top level", path=path, default={})
-    check_keys(tr, TRAVEL_KEYS, where="travel", path=path)
     defaults = TravelSettings()
-    speeds = dict(defaults.walk_speed_kmh)
-    given = get_typed(tr, "walk_speed_kmh", dict, where="travel", path=path, default={})
-    for group, v in given.items():
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise ConfigError(f"expected a number, got {v!r}", path=path,
-                              key=f"travel.walk_speed_kmh.{group}")
-        speeds[group] = _positive(v, key=f"travel.walk_speed_kmh.{group}", path=path)
-    k = get_typed(tr, "k_nearest", int, where="travel", path=path, default=3)
-    if k < 1:
-        raise ConfigError(f"must be at least 1, got {k}", path=path, key="travel.k_nearest")
-    travel = TravelSettings(
-        walk_speed_kmh=speeds,
-        max_walk_dist_m=_positive(get_typed(tr, "max_walk_dist_m", (int, float),
-                                            where="travel", path=path, default=3000.0),
-                                  key="travel.max_walk_dist_m", path=path),
-        k_nearest=k,
-        drive_leg_speed_kmh=_positive(get_typed(tr, "drive_leg_speed_kmh", (int, float),
-                                                where="travel", path=path, default=15.0),
-                                      key="travel.drive_leg_speed_kmh", path=path),
-        max_drive_time_min=_positive(get_typed(tr, "max_drive_time_min", (int, float),
-                                               where="travel", path=path, default=90.0),
-                                     key="travel.max_drive_time_min", path=path))
-
-    boundary: str | Path = get_typed(doc, "boundary", str, where="top level", path=path,
-                                     default="osm_bounds")
+    speeds = {**defaults.walk_speed_kmh, **{g: float(v) for g, v in
+                                            m.travel.walk_speed_kmh.items()}}
+    boundary: str | Path = m.boundary
     if boundary != "osm_bounds":
-        boundary = get_path(doc, "boundary", base_dir=base, where="top level", path=path)
-
-    units = []
-    for i, t in enumerate(_tables(doc, "units", path)):
-        where = f"units[{i + 1}]"
-        check_keys(t, UNITS_KEYS, where=where, path=path)
-        units.append(UnitsSpec(
-            level=get_typed(t, "level", str, where=where, path=path),
-            path=get_path(t, "path", base_dir=base, where=where, path=path),
-            id_column=get_typed(t, "id_column", str, where=where, path=path),
-            name_column=get_typed(t, "name_column", str, where=where, path=path),
-            crs=get_typed(t, "crs", str, where=where, path=path, default=None),
-            settlement_column=get_typed(t, "settlement_column", str, where=where, path=path,
-                                        default=None)))
-    levels = [u.level for u in units]
-    if len(set(levels)) != len(levels):
-        raise ConfigError("two [[units]] tables have the same level", path=path,
-                          key="units.level")
-
+        boundary = (path.parent / boundary).resolve()
     return StudyArea(
-        path=path,
-        name=get_typed(doc, "name", str, where="top level", path=path, default=path.stem),
-        title_zh=get_typed(doc, "title_zh", str, where="top level", path=path, default=""),
-        title_en=get_typed(doc, "title_en", str, where="top level", path=path, default=""),
-        metric_crs=get_typed(doc, "metric_crs", str, where="top level", path=path,
-                             default="auto"),
-        boundary=boundary,
-        boundary_crs=get_typed(doc, "boundary_crs", str, where="top level", path=path,
-                               default=None),
-        network=network, grid=grid, travel=travel,
-        population=parse_population_sources(_tables(doc, "population", path), base_dir=base,
-                                            path=path),
-        facilities=parse_facility_sources(_tables(doc, "facilities", path), base_dir=base,
-                                          path=path),
-        categories=_tables(doc, "categories", path),
-        units=units,
-        targets=get_typed(doc, "targets", dict, where="top level", path=path, default={}),
-    )
+        path=path, name=m.name if m.name is not None else path.stem,
+        title_zh=m.title_zh, title_en=m.title_en, metric_crs=m.metric_crs,
+        boundary=boundary, boundary_crs=m.boundary_crs,
+        network=NetworkSettings(path=network_file, modes=modes,
+                                snap_max_dist_m=float(m.network.snap_max_dist_m)),
+        grid=GridSettings(cell_size_m=float(m.grid.cell_size_m)),
+        travel=TravelSettings(
+            walk_speed_kmh=speeds, max_walk_dist_m=float(m.travel.max_walk_dist_m),
+            k_nearest=m.travel.k_nearest,
+            drive_leg_speed_kmh=float(m.travel.drive_leg_speed_kmh),
+            max_drive_time_min=float(m.travel.max_drive_time_min)),
+        population=population, facilities=facilities,
+        categories=[dict(c) for c in m.categories], units=units, targets=dict(m.targets))
+
+
+def load_study_area(path: str | Path, *, check_resources: bool = True) -> StudyArea:
+    """Read a study-area TOML file and check all of it before any expensive stage.
+
+    Parameters
+    ----------
+    path
+        The study-area file.
+    check_resources
+        Also estimate the memory the run needs and refuse one that would not fit.
+
+    Raises
+    ------
+    InputFileError
+        The file is missing, a folder, or not valid TOML.
+    StudyAreaError
+        Every problem found, each with its key path (``network.path``,
+        ``population[2].table``, ``units[1].settlement_column`` ...): unknown keys
+        (with a suggestion), wrong types, values out of range, missing or unreadable
+        files, missing columns, unknown or contradictory CRS, settlement values that
+        name no class, no population source, a target whose population group no
+        source gives, a run too large for the memory available.
+    """
+    return validate_study_area(path, check_resources=check_resources)

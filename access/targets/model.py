@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from access import vocabulary
+from access.settlement import SETTLEMENTS
 
 __all__ = [
     "CATEGORY_KEYS",
@@ -30,9 +31,6 @@ __all__ = [
     "UnitRuleTarget",
     "UnitShareTarget",
 ]
-
-#: Settlement classes a target's scope is made of.
-SETTLEMENTS = ("urban", "town", "village")
 
 #: Population groups (columns ``pop_<group>`` of the cells), from the shared vocabulary.
 GROUPS = tuple(vocabulary.GROUPS)

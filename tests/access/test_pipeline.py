@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from access.errors import CrsMismatchError
+from access.errors import StudyAreaError
 from access.travel import dist_to_time_min
 from lifecircle.cli import app
 from lifecircle.pipeline import RunResult, run
@@ -172,15 +172,17 @@ def test_boundary_file_crs_mismatch(tmp_path: Path, sample_dir: Path) -> None:
     text = text.replace('boundary = "osm_bounds"',
                         'boundary = "districts.geojson"\nboundary_crs = "EPSG:4326"')
     (d / "area.toml").write_text(text, encoding="utf-8")
-    with pytest.raises(CrsMismatchError, match="EPSG:4490"):
-        run(load_study_area(d / "area.toml"))
+    with pytest.raises(StudyAreaError, match="EPSG:4490") as info:
+        load_study_area(d / "area.toml")
+    assert info.value.key == "boundary_crs"
 
 
 def test_units_settlement_column_classifies_cells(tmp_path: Path, sample_dir: Path) -> None:
     d = tmp_path / "a"
     shutil.copytree(sample_dir, d)
     g = gpd.read_file(d / "districts.geojson")
-    g["type"] = ["urban", "urban", "town", "urban", "village"]
+    # Chinese words as planners write them: 城区/街道 urban, 镇 town, 村 village
+    g["type"] = ["城区", "urban", "镇", "街道", "村"]
     g.to_file(d / "districts.geojson", driver="GeoJSON")
     text = (d / "area.toml").read_text(encoding="utf-8")
     (d / "area.toml").write_text(
