@@ -16,8 +16,8 @@ SETTLEMENTS: tuple[str, ...] = ("urban", "town", "village")
 #: Class -> (name_zh, name_en).
 SETTLEMENT_NAMES: dict[str, tuple[str, str]] = {
     "urban": ("城区", "urban"),
-    "town": ("镇", "town"),
-    "village": ("乡村", "village"),
+    "town": ("镇区", "town"),
+    "village": ("村庄", "village"),
 }
 
 _WORDS: dict[str, tuple[str, ...]] = {

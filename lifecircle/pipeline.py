@@ -261,6 +261,12 @@ def run(area: StudyArea, *, progress: bool = False, use_cache: bool = True) -> R
     spec = GridSpec.from_bounds(boundary.bounds, area.grid.cell_size_m, crs)
     pop = build_population(area.population, spec, boundary=boundary, rejects=rejects,
                            osm_path=area.network.path, progress=progress)
+    if not pop.total() > 0:
+        raise ConfigError(
+            "the population sources give no residents inside the study area (every value "
+            "is no-data, or the data do not overlap the boundary): check the population "
+            "files, their CRS and no-data value, and the boundary", path=area.path,
+            key="population")
     clock.lap("population")
 
     taxonomy = load_taxonomy(area.categories, base_dir=area.base_dir, path=area.path)

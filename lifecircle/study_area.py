@@ -184,6 +184,8 @@ class _Check:
         self.path = path
         self.base = path.parent
         self.problems: list[tuple[str | None, str]] = []
+        #: (key, file, extent in WGS-84) of inputs that must overlap the study area
+        self.extents: list[tuple[str, Path, shapely.Geometry]] = []
 
     def add(self, key: str | None, message: str) -> None:
         self.problems.append((key, message))
@@ -236,8 +238,19 @@ class _Check:
                 self.add(col_key, f"{file} has no column '{col}' (columns: "
                          f"{', '.join(fields) or 'none'})")
         found = CRS.from_user_input(info["crs"]) if info.get("crs") else None
-        self.crs(found, stated_crs, file=file, key=crs_key)
+        crs = self.crs(found, stated_crs, file=file, key=crs_key)
+        if crs is not None and info.get("features"):
+            self.extent(key, file, info["total_bounds"], crs)
         return info
+
+    def extent(self, key: str, file: Path, bounds: Any, crs: CRS) -> None:
+        """Remember an input's extent, to check it overlaps the study area."""
+        try:
+            box = gpd.GeoSeries([shapely.box(*bounds)], crs=crs).to_crs(WGS84).iloc[0]
+        except Exception:  # an extent that cannot be projected is not checked
+            return
+        if box.is_valid and not box.is_empty:
+            self.extents.append((key, file, box))
 
 
 def _crs_text(value: object) -> object:
@@ -336,10 +349,13 @@ def _check_population_files(chk: _Check, src: PopulationSource, *, where: str) -
                     found = CRS.from_user_input(ds.crs.to_wkt()) if ds.crs else None
                     if src.band > ds.count:
                         chk.add(f"{where}.band", f"{p} has {ds.count} band(s), not {src.band}")
+                    bounds = tuple(ds.bounds)
             except rasterio.errors.RasterioError as exc:
                 chk.add(f"{where}.paths", f"{p}: cannot be read as a raster ({exc})")
                 continue
-            chk.crs(found, _crs_text(src.crs), file=p, key=f"{where}.crs")
+            crs = chk.crs(found, _crs_text(src.crs), file=p, key=f"{where}.crs")
+            if crs is not None:
+                chk.extent(f"{where}.paths", p, bounds, crs)
     elif isinstance(src, VectorSource):
         assert src.path is not None
         chk.gis_file(src.path, key=f"{where}.path", layer=src.layer,
@@ -484,14 +500,34 @@ def _boundary_box_m2(chk: _Check, m: StudyAreaFile, network_file: Path | None) -
             return None
         if gdf.crs is None:
             gdf = gdf.set_crs(parse_crs(m.boundary_crs))
-        geom = shapely.union_all(gdf.to_crs(WGS84).geometry.to_numpy())
-        if geom.is_empty:
-            chk.add("boundary", f"{file} holds no polygon")
+        geom = shapely.union_all(shapely.make_valid(gdf.to_crs(WGS84).geometry.to_numpy()))
+        if geom.is_empty or geom.area <= 0:
+            chk.add("boundary", f"{file} holds no polygon with an area")
             return None
+        if network_file is not None:
+            try:
+                nb = osm_bounds(network_file)
+            except LifecircleError:
+                nb = None
+            if nb is not None and not shapely.box(*nb).intersects(geom):
+                chk.add("boundary", f"{file} does not overlap the network file "
+                        f"{network_file.name} (its <bounds> {_box_text(shapely.box(*nb))}; "
+                        f"the boundary {_box_text(geom)}): check the boundary's CRS or the "
+                        "network extract")
+    for key, src_file, box in chk.extents:
+        if not box.intersects(geom):
+            chk.add(key, f"{src_file} lies outside the study area (its extent "
+                    f"{_box_text(box)}; the study area {_box_text(geom)}): it would give no "
+                    "data; check its CRS or the boundary")
     c = geom.centroid
     utm = utm_crs_for_lonlat(c.x, c.y)
     x0, y0, x1, y1 = gpd.GeoSeries([geom], crs=WGS84).to_crs(utm).total_bounds
     return float((x1 - x0) * (y1 - y0))
+
+
+def _box_text(geom: shapely.Geometry) -> str:
+    x0, y0, x1, y1 = geom.bounds
+    return f"lon {x0:.4f}–{x1:.4f}, lat {y0:.4f}–{y1:.4f}"
 
 
 def validate_study_area(path: str | Path, *, check_resources: bool = True) -> StudyArea:

@@ -9,12 +9,16 @@ from pathlib import Path
 
 import geopandas as gpd
 import jsonschema
+import numpy as np
 import pytest
+import rasterio
 import shapely
+from affine import Affine
 from pyproj import CRS
 from typer.testing import CliRunner
 
 from access.errors import InputFileError, StudyAreaError
+from access.osm import osm_bounds
 from access.settlement import SETTLEMENTS, parse_settlement
 from lifecircle import resources
 from lifecircle.area_models import study_area_schema
@@ -283,3 +287,81 @@ def test_cli_schema_prints_the_schema() -> None:
     res = CliRunner().invoke(app, ["schema"])
     assert res.exit_code == 0
     assert json.loads(res.output) == study_area_schema()
+
+
+# -- no overlap, no data --------------------------------------------------------------
+
+def _raster_population(area_dir: Path, bounds: tuple[float, float, float, float],
+                       value: float) -> Path:
+    """Replace the census source by a 10 x 10 raster over ``bounds`` filled with ``value``."""
+    with rasterio.open(area_dir / "pop.tif", "w", driver="GTiff", width=10, height=10,
+                       count=1, dtype="float32", crs="EPSG:4326", nodata=-9999.0,
+                       transform=Affine((bounds[2] - bounds[0]) / 10, 0, bounds[0], 0,
+                                        -(bounds[3] - bounds[1]) / 10, bounds[3])) as ds:
+        ds.write(np.full((1, 10, 10), value, dtype="float32"))
+    text = (area_dir / "area.toml").read_text(encoding="utf-8")
+    start, end = text.index("[[population]]"), text.index("[population.shares]")
+    text = text[:start] + '[[population]]\nkind = "raster"\npaths = ["pop.tif"]\n\n' + text[end:]
+    (area_dir / "area.toml").write_text(text, encoding="utf-8")
+    return area_dir / "area.toml"
+
+
+def test_population_outside_the_study_area(area_dir: Path) -> None:
+    path = _raster_population(area_dir, (113.0, 34.0, 113.5, 34.5), 10.0)  # Zhengzhou
+    msg = problems(path)["population[1].paths"]
+    assert "lies outside the study area" in msg
+    assert "pop.tif" in msg
+
+
+def test_boundary_outside_the_network(area_dir: Path) -> None:
+    poly = gpd.GeoDataFrame(geometry=[shapely.box(113.0, 34.0, 113.5, 34.5)], crs="EPSG:4326")
+    poly.to_file(area_dir / "zz.geojson", driver="GeoJSON")
+    path = edit(area_dir, ('boundary = "osm_bounds"', 'boundary = "zz.geojson"'))
+    assert "does not overlap the network file" in problems(path)["boundary"]
+
+
+def test_all_nodata_raster_is_one_clear_line(area_dir: Path, tmp_path: Path) -> None:
+    b = osm_bounds(area_dir / "chengdu_central.osm")
+    assert b is not None
+    path = _raster_population(area_dir, b, -9999.0)
+    res = CliRunner().invoke(app, ["run", "--area", str(path), "--out", str(tmp_path / "o"),
+                                   "--quiet"])
+    assert res.exit_code == 2
+    assert "Traceback" not in res.output
+    assert "give no residents" in res.output
+    assert not (tmp_path / "o").exists()
+
+
+# -- --out -------------------------------------------------------------------------------
+
+def test_out_is_an_existing_file(tmp_path: Path) -> None:
+    f = tmp_path / "results.txt"
+    f.write_text("x", encoding="utf-8")
+    res = CliRunner().invoke(app, ["run", "--out", str(f), "--quiet"])
+    assert res.exit_code == 2
+    assert "--out names an existing file" in res.output
+    assert f.read_text(encoding="utf-8") == "x"
+
+
+def test_out_under_a_file(tmp_path: Path) -> None:
+    f = tmp_path / "results.txt"
+    f.write_text("x", encoding="utf-8")
+    res = CliRunner().invoke(app, ["run", "--out", str(f / "sub"), "--quiet"])
+    assert res.exit_code == 2
+    assert "which is a file" in res.output
+
+
+def test_area_folder_on_the_cli(area_dir: Path, tmp_path: Path) -> None:
+    res = CliRunner().invoke(app, ["run", "--area", str(area_dir), "--out",
+                                   str(tmp_path / "o"), "--quiet"])
+    assert res.exit_code == 2
+    assert "is a folder" in res.output
+    assert "area.toml" in res.output
+    assert len(res.output.strip().splitlines()) == 1
+
+
+def test_long_error_is_not_wrapped(area_dir: Path, tmp_path: Path) -> None:
+    path = edit(area_dir, ('path = "chengdu_central.osm"', 'path = "' + "x" * 150 + '.osm"'))
+    res = CliRunner().invoke(app, ["run", "--area", str(path), "--out", str(tmp_path / "o")])
+    assert res.exit_code == 2
+    assert len(res.output.strip().splitlines()) == 1
