@@ -13,18 +13,22 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import Field, StringConstraints, ValidationError
 
 from access import vocabulary
-from access.config import check_keys, get_typed
+from access.config import StrictModel, check_keys, get_typed, validation_problems
 from access.errors import ConfigError
 
 __all__ = [
     "Category",
+    "CategoryTable",
     "LevelSpec",
     "OsmRule",
     "Taxonomy",
     "category_table",
+    "category_table_problems",
     "load_taxonomy",
     "parse_osm_rule",
 ]
@@ -35,10 +39,40 @@ _KEY_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 _CODE_RE = re.compile(r"^\d{2}(\d{2}(\d{2})?)?$")
 _COND_RE = re.compile(r"^\s*([^=~!&\s][^=~!&]*?)\s*(=|~|!~)\s*(.+?)\s*$")
 
-_CATEGORY_KEYS = (
-    "key", "name_zh", "name_en", "level", "also_levels", "per_circle", "capacity_unit",
-    "osm", "amap_typecodes", "name_patterns", "aliases", "replace_rules",
-)
+_Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+
+class CategoryTable(StrictModel):
+    """One ``[[categories]]`` table of a study-area file: a new category or an override."""
+
+    key: str = Field(pattern=_KEY_RE.pattern, description="category key, e.g. kindergarten")
+    name_zh: _Text | None = None
+    name_en: _Text | None = None
+    level: int | None = Field(None, ge=0, le=60,
+                              description="life-circle minutes (5, 10, 15); 0 removes it")
+    also_levels: list[int] = Field(default_factory=list)
+    per_circle: float | None = Field(None, gt=0, le=1000)
+    capacity_unit: str | None = None
+    osm: list[_Text] = Field(default_factory=list, description="OSM tag rules")
+    amap_typecodes: list[Annotated[str, Field(pattern=_CODE_RE.pattern)]] = Field(
+        default_factory=list)
+    name_patterns: list[_Text] = Field(default_factory=list)
+    aliases: list[_Text] = Field(default_factory=list)
+    replace_rules: bool = False
+
+
+_CATEGORY_KEYS = tuple(CategoryTable.model_fields)
+
+
+def category_table_problems(table: object, *, where: str) -> list[tuple[str, str]]:
+    """Every type, range and unknown-key mistake of one ``[[categories]]`` table."""
+    if not isinstance(table, Mapping):
+        return [(where, f"expected a table, got {table!r}")]
+    try:
+        CategoryTable.model_validate(dict(table))
+    except ValidationError as exc:
+        return validation_problems(exc, CategoryTable, prefix=where)
+    return []
 _RULE_FIELDS = ("osm", "amap_typecodes", "name_patterns", "aliases")
 
 

@@ -35,6 +35,7 @@ from access.errors import (  # noqa: E402  (after the name-clash check)
     InputFileError,
     LifecircleError,
     NoCrsError,
+    StudyAreaError,
 )
 from access.network import StreetNetwork, load_network  # noqa: E402
 from access.targets import TargetResults, load_catalogue  # noqa: E402
@@ -46,6 +47,7 @@ from lifecircle.api import (  # noqa: E402
     travel_times,
     with_profile,
 )
+from lifecircle.area_models import study_area_schema  # noqa: E402
 from lifecircle.compare import Comparison, compare_runs  # noqa: E402
 from lifecircle.history import History, HistoryError, RunRecord, record_run  # noqa: E402
 from lifecircle.interop import (  # noqa: E402
@@ -78,6 +80,7 @@ __all__ = [
     "Scenario",
     "StreetNetwork",
     "StudyArea",
+    "StudyAreaError",
     "TargetResults",
     "__version__",
     "compare_runs",
@@ -96,6 +99,7 @@ __all__ = [
     "record_run",
     "report_run",
     "run",
+    "study_area_schema",
     "travel_times",
     "with_profile",
     "write_outputs",

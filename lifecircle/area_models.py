@@ -18,6 +18,7 @@ from access.config import StrictModel
 from access.vocabulary import GROUPS
 from facilities.sources import OsmTable, TableTable
 from facilities.sources import VectorTable as VectorFacilityTable
+from facilities.taxonomy import CategoryTable
 from gridded_pop.sources import CensusTable, RasterTable, VectorTable
 
 __all__ = ["RANGES", "GridTable", "NetworkTable", "StudyAreaFile", "TravelTable", "UnitsTable",
@@ -130,6 +131,8 @@ class _SchemaFile(StudyAreaFile):
         default_factory=list, description="population sources (at least one)")
     facilities: list[_FacilityTable] = Field(  # type: ignore[assignment]
         default_factory=list, description="facility sources, in merge precedence")
+    categories: list[CategoryTable] = Field(  # type: ignore[assignment]
+        default_factory=list, description="new categories, or changes to shipped ones")
 
 
 def study_area_schema() -> dict[str, Any]:

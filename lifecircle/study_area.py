@@ -44,7 +44,7 @@ from facilities import parse_facility_sources
 from facilities.read_table import read_table_file
 from facilities.records import resolve_columns
 from facilities.sources import FacilitySource, facility_table_problems
-from facilities.taxonomy import load_taxonomy
+from facilities.taxonomy import category_table_problems, load_taxonomy
 from gridded_pop.sources import (
     CensusSource,
     PopulationSource,
@@ -422,6 +422,9 @@ def _check_facilities(chk: _Check, raw: list[Any]) -> list[FacilitySource]:
 
 def _check_targets(chk: _Check, doc: dict[str, Any], population: list[PopulationSource],
                    units: list[UnitsSpec]) -> None:
+    cat_tables = doc.get("categories") or []
+    for i, t in enumerate(cat_tables if isinstance(cat_tables, list) else [], start=1):
+        chk.problems.extend(category_table_problems(t, where=f"categories[{i}]"))
     if not chk.has("categories"):
         try:
             load_taxonomy(doc.get("categories") or [], base_dir=chk.base, path=chk.path)

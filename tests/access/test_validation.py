@@ -365,3 +365,13 @@ def test_long_error_is_not_wrapped(area_dir: Path, tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["run", "--area", str(path), "--out", str(tmp_path / "o")])
     assert res.exit_code == 2
     assert len(res.output.strip().splitlines()) == 1
+
+
+def test_category_mistakes_all_reported(area_dir: Path) -> None:
+    text = (area_dir / "area.toml").read_text(encoding="utf-8")
+    text += ('\n[[categories]]\nkey = "canteen"\nname_zh = "老年食堂"\nname_en = "canteen"\n'
+             'levle = 5\namap_typecodes = ["5"]\n')
+    (area_dir / "area.toml").write_text(text, encoding="utf-8")
+    found = problems(area_dir / "area.toml")
+    assert "did you mean 'level'" in found["categories[1].levle"]
+    assert "categories[1].amap_typecodes[1]" in found
