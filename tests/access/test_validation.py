@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 from access.errors import InputFileError, StudyAreaError
 from access.osm import osm_bounds
 from access.settlement import SETTLEMENTS, parse_settlement
+from lifecircle import cli as cli_module
 from lifecircle import resources
 from lifecircle.area_models import study_area_schema
 from lifecircle.cli import app
@@ -375,3 +376,11 @@ def test_category_mistakes_all_reported(area_dir: Path) -> None:
     found = problems(area_dir / "area.toml")
     assert "did you mean 'level'" in found["categories[1].levle"]
     assert "categories[1].amap_typecodes[1]" in found
+
+
+def test_out_not_writable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Checked with the permission the process has (tests may run as root)."""
+    monkeypatch.setattr(cli_module.os, "access", lambda path, mode: False)
+    with pytest.raises(InputFileError, match="no permission") as info:
+        cli_module.check_out_dir(tmp_path / "new" / "out")
+    assert info.value.column == "--out"
