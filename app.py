@@ -16,11 +16,24 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any
 
+import dash
 import typer
+from dash import ALL, Dash, Input, Output, State, callback, dcc, html
 
 from access.errors import LifecircleError
+from dashboards.callbacks import who
 from dashboards.components import TR_TYPE, translate_all
 from dashboards.i18n import tr
+from dashboards.server import (
+    ROLES,
+    AuthError,
+    UserFile,
+    allowed_hosts,
+    default_users_path,
+    install_guards,
+    is_loopback,
+    serve_wsgi,
+)
 from dashboards.state import DashboardState, area_path_for, load_result, set_state
 from lifecircle.cli import app as cli_app
 from lifecircle.cli import logging_to_stderr
@@ -34,7 +47,8 @@ PAGES_DIR = Path(__file__).resolve().parent / "dashboards" / "pages"
 log = logging.getLogger(__name__)
 
 
-def create_app(result: Any, *, tiles_url: str | None = None, lang: str = "zh") -> Any:
+def create_app(result: Any, *, tiles_url: str | None = None, lang: str = "zh",
+               out_dir: str | Path | None = None) -> Any:
     """The Dash app showing ``result`` (an :class:`lifecircle.pipeline.RunResult`).
 
     Parameters
@@ -46,14 +60,13 @@ def create_app(result: Any, *, tiles_url: str | None = None, lang: str = "zh") -
         on the intranet; without it the maps draw no internet tiles.
     lang
         Initial language, ``"zh"`` or ``"en"``.
+    out_dir
+        Results folder; saved scenarios are kept there (``scenarios.sqlite``).
     """
-    import dash
-    from dash import ALL, Dash, Input, Output, State, callback, dcc, html
-
-
     if lang not in ("zh", "en"):
         raise ValueError(f"lang must be 'zh' or 'en', got {lang!r}")
-    set_state(DashboardState(result, tiles_url=tiles_url))
+    set_state(DashboardState(result, tiles_url=tiles_url,
+                             out_dir=Path(out_dir) if out_dir is not None else None))
     app = Dash(__name__, use_pages=True, pages_folder=str(PAGES_DIR),
                suppress_callback_exceptions=True, title="lifecircle",
                assets_folder=str(PAGES_DIR.parent / "assets"))
@@ -67,7 +80,8 @@ def create_app(result: Any, *, tiles_url: str | None = None, lang: str = "zh") -
                  for p in dash.page_registry.values()]
         return [html.Span(tr("app_title", lg), className="lc-title"),
                 html.Span(f"{tr('study_area', lg)}: {title}", className="lc-area"),
-                html.Nav(links, className="lc-navbar")]
+                html.Nav(links, className="lc-navbar"),
+                html.Span(who(lg), className="lc-user", id="app-user")]
 
     app.layout = html.Div([
         dcc.Store(id="app-edits", storage_type="session", data=[]),
@@ -89,24 +103,58 @@ def create_app(result: Any, *, tiles_url: str | None = None, lang: str = "zh") -
     return app
 
 
+def _auth_setup(host: str, users: str | Path | None) -> UserFile | None:
+    """The user file to require, or None on loopback without one.
+
+    Raises
+    ------
+    AuthError
+        A non-loopback address without users: says how to add them.
+    """
+    path = Path(users) if users is not None else default_users_path()
+    if is_loopback(host) and users is None:
+        return None
+    uf = UserFile(path)
+    if not uf.load():
+        raise AuthError(
+            f"serving on {host} (beyond this machine) needs a login, but {path} holds no "
+            f"users. Add one with: lifecircle users add NAME --role editor --users {path} "
+            f"/ 在本机以外提供服务须先建立用户：lifecircle users add 用户名 --role editor "
+            f"--users {path}")
+    return uf
+
+
 def serve(*, out_dir: str | Path = "out", area: str | Path | None = None,
           host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, debug: bool = False,
-          tiles_url: str | None = None, lang: str = "zh", progress: bool = True) -> int:
-    """Load the last run (or ``area``) and serve the dashboard until interrupted.
+          tiles_url: str | None = None, lang: str = "zh", progress: bool = True,
+          users: str | Path | None = None, extra_hosts: tuple[str, ...] = (),
+          log_requests: bool = False, threads: int = 12) -> int:
+    """Open the last run (or ``area``) and serve the dashboard until interrupted.
 
-    Returns the process exit code: 2 when the study area cannot be loaded (the
-    library's message is printed, not a traceback).
+    The server is waitress (a production WSGI server). Beyond loopback a user file
+    is required (see :func:`dashboards.server.install_guards`); requests whose
+    ``Host`` header is not this server's address are refused.
+
+    Returns the process exit code: 2 when the study area cannot be loaded or the
+    login is not set up (the message is printed, not a traceback).
     """
     try:
+        uf = _auth_setup(host, users)
         path = area_path_for(out_dir, area)
         print(f"lifecircle: {path}", file=sys.stderr)
         result = load_result(out_dir=out_dir, area=area, progress=progress)
     except LifecircleError as exc:
         print(f"错误 / Error: {exc}", file=sys.stderr)
         return 2
-    app = create_app(result, tiles_url=tiles_url, lang=lang)
-    print(f"lifecircle: http://{host}:{port}/", file=sys.stderr)
-    app.run(host=host, port=port, debug=debug)
+    app = create_app(result, tiles_url=tiles_url, lang=lang, out_dir=out_dir)
+    install_guards(app.server, hosts=allowed_hosts(host, port, extra_hosts), users=uf,
+                   log_requests=log_requests)
+    print(f"lifecircle: http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/"
+          + ("" if uf is None else f" (login: {uf.path})"), file=sys.stderr)
+    if debug:
+        app.run(host=host, port=port, debug=True)
+    else:
+        serve_wsgi(app.server, host=host, port=port, threads=threads)
     return 0
 
 
@@ -122,11 +170,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tiles", default=None, help="raster tile URL template (intranet)")
     parser.add_argument("--lang", default="zh", choices=("zh", "en"))
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--users", default=None, help="user file (required beyond loopback)")
+    parser.add_argument("--allowed-host", action="append", default=[],
+                        help="extra Host header name to accept (repeatable)")
+    parser.add_argument("--log-requests", action="store_true", help="log every request")
+    parser.add_argument("--threads", type=int, default=12, help="server threads")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO if args.log_requests else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
     return serve(out_dir=args.out, area=args.area, host=args.host, port=args.port,
                  debug=args.debug, tiles_url=args.tiles, lang=args.lang,
-                 progress=not args.quiet)
+                 progress=not args.quiet, users=args.users,
+                 extra_hosts=tuple(args.allowed_host), log_requests=args.log_requests,
+                 threads=args.threads)
 
 
 def serve_command(
@@ -143,20 +199,77 @@ def serve_command(
     lang: Annotated[str, typer.Option("--lang", help="zh | en")] = "zh",
     quiet: Annotated[bool, typer.Option(
         "--quiet", "-q", help="不显示进度 / no progress bars")] = False,
+    users: Annotated[Path | None, typer.Option(
+        "--users", help="用户文件（非本机地址时必需）/ user file (required beyond loopback)")
+    ] = None,
+    allowed_host: Annotated[list[str] | None, typer.Option(
+        "--allowed-host", help="另外接受的主机名 / extra Host name to accept")] = None,
+    log_requests: Annotated[bool, typer.Option(
+        "--log-requests", help="记录每个请求 / log every request")] = False,
 ) -> None:
-    """打开看板 / Serve the planners' dashboard on the last run's study area."""
+    """打开看板 / Serve the planners' dashboard on the last run's results."""
     if lang not in ("zh", "en"):
         raise typer.BadParameter("use 'zh' or 'en'", param_hint="--lang")
     with logging_to_stderr(False):
         code = serve(out_dir=out, area=area, host=host, port=port, debug=debug,
-                         tiles_url=tiles, lang=lang, progress=not quiet)
+                     tiles_url=tiles, lang=lang, progress=not quiet, users=users,
+                     extra_hosts=tuple(allowed_host or ()), log_requests=log_requests)
     if code:
         raise typer.Exit(code=code)
 
 
+users_app = typer.Typer(help="看板用户 / dashboard users (login beyond loopback)",
+                        no_args_is_help=True)
+_USERS_OPT = typer.Option("--users", help="用户文件 / user file (default: "
+                          "$LIFECIRCLE_USERS or ~/.config/lifecircle/users.json)")
+
+
+@users_app.command("add")
+def users_add(
+    name: Annotated[str, typer.Argument(help="用户名 / user name")],
+    role: Annotated[str, typer.Option("--role", help="editor | viewer")] = "viewer",
+    users: Annotated[Path | None, _USERS_OPT] = None,
+    password: Annotated[str | None, typer.Option(
+        "--password", help="密码（缺省时提示输入）/ password (prompted when omitted)",
+        envvar="LIFECIRCLE_PASSWORD")] = None,
+) -> None:
+    """添加或更新用户 / Add or update a user (the password is stored as a hash)."""
+    if role not in ROLES:
+        raise typer.BadParameter(f"use one of {', '.join(ROLES)}", param_hint="--role")
+    pw = password if password is not None else typer.prompt(
+        "密码 / Password", hide_input=True, confirmation_prompt=True)
+    uf = UserFile(users if users is not None else default_users_path())
+    try:
+        uf.add(name, pw, role=role)
+    except AuthError as exc:
+        print(f"错误 / Error: {exc}", file=sys.stderr)
+        raise typer.Exit(code=2) from None
+    print(f"lifecircle: {name} ({role}) → {uf.path}", file=sys.stderr)
+
+
+@users_app.command("remove")
+def users_remove(name: Annotated[str, typer.Argument(help="用户名 / user name")],
+                 users: Annotated[Path | None, _USERS_OPT] = None) -> None:
+    """删除用户 / Remove a user."""
+    uf = UserFile(users if users is not None else default_users_path())
+    if not uf.remove(name):
+        print(f"错误 / Error: no user {name!r} in {uf.path}", file=sys.stderr)
+        raise typer.Exit(code=2)
+
+
+@users_app.command("list")
+def users_list(users: Annotated[Path | None, _USERS_OPT] = None) -> None:
+    """列出用户 / List users and roles."""
+    uf = UserFile(users if users is not None else default_users_path())
+    for name, u in sorted(uf.load().items()):
+        print(f"{name}\t{u['role']}")
+
+
 def cli() -> None:
-    """Entry point of the ``lifecircle`` console script: the library's commands and ``serve``."""
+    """Entry point of the ``lifecircle`` console script: the library's commands, ``serve``
+    and ``users``."""
     cli_app.command("serve")(serve_command)
+    cli_app.add_typer(users_app, name="users")
     cli_app()
 
 

@@ -8,36 +8,71 @@ message for the user, never a traceback.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import contextlib
 import dataclasses
 import logging
+import math
+from collections.abc import Iterator
 from typing import Any
 
 import pandas as pd
 from dash import dash_table, dcc, html
+from werkzeug.exceptions import BadRequest
 
 from access.crs import lonlat_to_metric, metric_to_lonlat
 from access.errors import LifecircleError
 from access.i18n import t
-from dashboards import figures
+from dashboards import figures, mapview
 from dashboards.components import data_table
 from dashboards.i18n import tr
-from dashboards.state import View, build_scenario, get_state
+from dashboards.server import current_user, require_editor
+from dashboards.state import (
+    EditFormatError,
+    ProfileError,
+    View,
+    build_scenario,
+    check_edits,
+    check_profile,
+    get_state,
+)
+from dashboards.store import (
+    StoreError,
+    check_name,
+    edits_from_geojson,
+    edits_from_xlsx,
+    edits_to_geojson,
+    edits_to_xlsx,
+)
 
 __all__ = [
-    "add_saved",
     "category_options",
+    "checked_category",
+    "checked_edits",
+    "checked_lang",
+    "client_errors",
     "compare_table",
     "completeness_table",
     "coverage_list",
     "default_category",
+    "delete_saved",
     "edit_from_click",
+    "export_scenario",
     "export_units",
     "highlight_options",
+    "import_scenario",
+    "legend_block",
+    "load_saved",
+    "point_info",
     "render_map",
     "render_overview",
     "render_units",
     "render_whatif",
+    "save_scenario",
+    "saved_options",
     "scorecard_table",
+    "who",
 ]
 
 log = logging.getLogger(__name__)
@@ -50,9 +85,42 @@ def _error_box(exc: Exception, lang: str) -> html.Div:
                     role="alert")
 
 
+@contextlib.contextmanager
+def client_errors() -> Iterator[None]:
+    """Requests of the wrong shape become HTTP 400 with the reason, never a 500."""
+    try:
+        yield
+    except (EditFormatError, ProfileError, StoreError) as exc:
+        raise BadRequest(str(exc)) from exc
+
+
+def checked_lang(lang: Any) -> str:
+    """``lang`` if ``"zh"`` or ``"en"``, else HTTP 400."""
+    if lang not in ("zh", "en"):
+        raise BadRequest("lang must be 'zh' or 'en'")
+    return str(lang)
+
+
+def checked_edits(edits: Any) -> Edits:
+    """The session's edits if of the documented shape, else HTTP 400."""
+    with client_errors():
+        return check_edits(edits, set(get_state().categories))
+
+
+def checked_category(category: Any) -> str:
+    """A category of the taxonomy, else HTTP 400."""
+    if not isinstance(category, str) or category not in get_state().categories:
+        raise BadRequest(f"unknown category {str(category)[:40]!r}")
+    return category
+
+
 def _view(edits: Edits | None, *, profile: str | None = None,
           name: str = "scenario") -> View:
-    return get_state().cache.view(edits or [], profile=profile or None, name=name)
+    state = get_state()
+    with client_errors():
+        edits = check_edits(edits, set(state.categories))
+        prof = check_profile(profile, state.result.area.base_dir)
+        return state.cache.view(edits or [], profile=prof, name=name)
 
 
 # ---------------------------------------------------------------------------
@@ -62,7 +130,8 @@ def scorecard_table(frame: pd.DataFrame, *, lang: str, table_id: str,
                     compact: bool = False) -> dash_table.DataTable:
     """A scorecard frame (:func:`figures.scorecard_frame`) as a coloured DataTable.
 
-    ``compact`` leaves out the source and note columns.
+    Sortable and filterable; ``compact`` leaves out the short source column (the
+    whole plan clause and notes show on a click, :func:`clause_panel`).
     """
     labels = {"id": tr("col_id", lang), "target": tr("col_target", lang),
               "value": tr("col_value", lang) if "scenario_value" not in frame
@@ -76,7 +145,10 @@ def scorecard_table(frame: pd.DataFrame, *, lang: str, table_id: str,
     if "scenario_value" in frame:
         order += ["scenario_value", "scenario_status", "change"]
     if not compact:
-        order += ["source", "note"]
+        order += ["source_short"]
+        labels["source_short"] = tr("col_source", lang)
+        frame = frame.assign(source_short=[s if len(s) <= 24 else s[:23] + "…"
+                                           for s in frame["source"].astype(str)])
     style: list[dict[str, Any]] = []
     for col, key_col in (("status", "status_key"), ("scenario_status", "scenario_status_key")):
         if col not in frame:
@@ -89,7 +161,10 @@ def scorecard_table(frame: pd.DataFrame, *, lang: str, table_id: str,
     return data_table(
         id=table_id, data=frame.to_dict("records"),
         columns=[{"name": labels[c], "id": c} for c in order],
-        sort_action="native", page_action="none", style_data_conditional=style,
+        sort_action="native", filter_action="native", page_action="none",
+        filter_options={"placeholder_text": tr("filter_placeholder", lang),
+                        "case": "insensitive"},
+        style_data_conditional=style,
         style_cell={"textAlign": "left", "whiteSpace": "normal", "height": "auto",
                     "fontSize": "13px", "maxWidth": "420px", "padding": "4px"},
         style_header={"fontWeight": "bold", "backgroundColor": "#eef1f5"},
@@ -124,6 +199,26 @@ def render_overview(profile: str | None, lang: str, edits: Edits | None = None,
     return out
 
 
+def clause_panel(active: Any, data: Any, lang: Any) -> Any:
+    """The plan clause and notes of the scorecard row clicked (``active_cell``)."""
+    lang = checked_lang(lang)
+    if not active or not isinstance(data, list):
+        return html.P(tr("clause_help", lang), className="lc-help")
+    if not isinstance(active, dict) or not isinstance(active.get("row_id", active.get("row")),
+                                                      int | str):
+        raise BadRequest("active_cell must be an object with a row")
+    rid = active.get("row_id")
+    row = next((r for r in data if isinstance(r, dict) and r.get("id") == rid), None)
+    if row is None:
+        i = active.get("row")
+        row = data[i] if isinstance(i, int) and 0 <= i < len(data) else None
+    if not isinstance(row, dict):
+        return html.P(tr("clause_help", lang), className="lc-help")
+    return html.Div([html.B(f"{row.get('target', '')}"), html.Br(),
+                     html.Span(f"{tr('clause', lang)}: {row.get('source', '')}"), html.Br(),
+                     html.Span(str(row.get("note", "")))], className="lc-clause")
+
+
 # ---------------------------------------------------------------------------
 # Map
 # ---------------------------------------------------------------------------
@@ -132,7 +227,7 @@ def coverage_list(rows: list[dict[str, Any]], *, category: str, group: str,
     """One line of :func:`figures.coverage_rows` for the chosen category."""
     row = next((r for r in rows if r["category"] == category), None)
     if row is None:
-        return html.Div()
+        return html.Div(tr("no_facility_yet", lang), className="lc-note")
     med = row["median_min"]
     med_text = "—" if med != med else (f"> {figures.TIME_CLASSES_MIN[-1]:.0f}"
                                        if med == float("inf") else f"{med:.1f}")
@@ -141,28 +236,118 @@ def coverage_list(rows: list[dict[str, Any]], *, category: str, group: str,
                        med=f"{med_text} {tr('unit_min', lang)}"), className="lc-note")
 
 
-def render_map(category: str, layer: str, group: str, highlight: str | None,
-               streets: bool, lang: str, edits: Edits | None = None,
-               *, graph_height_px: int = 720) -> tuple[Any, Any]:
-    """Map page: the figure and the access line of the chosen category."""
+def legend_block(layer: str, group: str, category: str, highlight: str | None,
+                 lang: str) -> html.Div:
+    """The legend of a map layer as HTML (colour swatches and labels)."""
     state = get_state()
+    hl = next((o["label"] for o in highlight_options(lang) if o["value"] == (highlight or "")),
+              tr("highlight_15", lang))
+    title, rows = mapview.legend_items(
+        layer=layer, group=group, cat_label=state.category_label(category, lang),
+        highlight_label=hl, lang=lang, pop_breaks=state.map.pop_breaks)
+    return html.Div([html.Div(title, className="lc-legend-title"), *[
+        html.Span([html.Span(className="lc-swatch", style={"background": c}), label],
+                  className="lc-legend-item") for c, label in rows]], className="lc-legend")
+
+
+def render_map(category: Any, layer: Any, group: Any, highlight: Any, lang: Any,
+               edits: Any = None, map_view: Any = None, *,
+               show_summary: bool = True) -> tuple[Any, Any, Any]:
+    """Map page: the figure, its legend and the access line of the chosen category.
+
+    ``map_view`` is the window the browser shows (``{"x", "y", "w", "h"}``); the grid
+    image is drawn for exactly that window and size.
+    """
+    state = get_state()
+    lang = checked_lang(lang)
+    category = checked_category(category)
+    if layer not in mapview.LAYERS:
+        raise BadRequest(f"unknown layer {str(layer)[:40]!r}")
+    group = group if isinstance(group, str) and f"pop_{group}" in state.result.cells \
+        else "total"
+    try:
+        window = mapview.window_from_view(state.map, map_view)
+        if map_view:
+            window = mapview._fit_aspect(window.lon0, window.lon1, window.lat0, window.lat1,
+                                         window.width_px, window.height_px)
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from exc
     try:
         view = _view(edits)
     except LifecircleError as exc:
-        return {}, _error_box(exc, lang)
-    fig = figures.map_figure(state.result, view, category=category, lang=lang, layer=layer,
-                             group=group, highlight=highlight or None,
-                             show_streets=bool(streets), tiles_url=state.tiles_url,
-                             height_px=graph_height_px)
-    rows = figures.coverage_rows(state.result, view, lang=lang, group=group)
-    return fig, coverage_list(rows, category=category, group=group, lang=lang)
+        return {}, html.Div(), _error_box(exc, lang)
+    fig = mapview.map_figure(state.map, view, window=window, category=category, layer=layer,
+                             group=group, highlight=highlight or None, lang=lang,
+                             cat_label=state.category_label(category, lang),
+                             base_facility_ids=state.base_ids)
+    summary: Any = html.Div()
+    if show_summary:
+        rows = figures.coverage_rows(state.result, view, lang=lang, group=group)
+        summary = coverage_list(rows, category=category, group=group, lang=lang)
+    return fig, legend_block(layer, group, category, highlight, lang), summary
+
+
+def point_info(event: Any, category: Any, group: Any, lang: Any,
+               edits: Any = None) -> Any:
+    """What the cell under the pointer holds (hover or click event of the map)."""
+    state = get_state()
+    lang = checked_lang(lang)
+    category = checked_category(category)
+    lonlat = _event_lonlat(event)
+    if lonlat is None:
+        return tr("map_info_help", lang)
+    try:
+        view = _view(edits)
+    except LifecircleError:
+        view = _view([])
+    group = group if isinstance(group, str) and f"pop_{group}" in view.cells else "total"
+    info = mapview.cell_info(state.map, view, lonlat[0], lonlat[1], category=category,
+                             group=group, lang=lang,
+                             cat_label=state.category_label(category, lang),
+                             unit_names=state.unit_names)
+    if info is None:
+        return tr("map_info_outside", lang)
+    walk = info["walk_min"]
+    walk_text = f"{walk:.1f} {tr('unit_min', lang)}" if math.isfinite(walk) \
+        else tr("unreachable", lang)
+    parts = [f"{lonlat[0]:.5f}°E {lonlat[1]:.5f}°N",
+             f"{tr('hover_pop', lang)}: {info['pop']:,.0f}",
+             f"{tr('hover_time', lang)} → {info['category']}: {walk_text}"]
+    if info["nearest_name"]:
+        parts.append(f"{tr('nearest', lang)}: {info['nearest_name']}")
+    if info["units"]:
+        parts.append(" / ".join(info["units"]))
+    return html.Span(" · ".join(parts), id="map-info-text")
+
+
+def _event_lonlat(event: Any) -> tuple[float, float] | None:
+    """Lon/lat of a plotly hover/click event, None when it has none.
+
+    Raises
+    ------
+    werkzeug.exceptions.BadRequest
+        The event is not of plotly's shape or its coordinates are not numbers.
+    """
+    if not event:
+        return None
+    if not isinstance(event, dict) or not isinstance(event.get("points"), list):
+        raise BadRequest("map event must be an object with a list of points")
+    if not event["points"]:
+        return None
+    p = event["points"][0]
+    if not isinstance(p, dict):
+        raise BadRequest("map event point must be an object")
+    x, y = p.get("x"), p.get("y")
+    if isinstance(x, bool) or isinstance(y, bool) or not isinstance(x, int | float) \
+            or not isinstance(y, int | float) or not (math.isfinite(x) and math.isfinite(y)):
+        raise BadRequest("map event coordinates must be finite numbers")
+    return float(x), float(y)
 
 
 def highlight_options(lang: str) -> list[dict[str, Any]]:
-    """Choices of the highlight dropdown: none, 15 minutes, each circle target."""
+    """Choices of the highlight dropdown: 15 minutes, then each circle target."""
     result = get_state().result
-    opts = [{"label": tr("highlight_none", lang), "value": ""},
-            {"label": tr("highlight_15", lang), "value": "time15"}]
+    opts = [{"label": tr("highlight_15", lang), "value": "time15"}]
     if result.targets is not None:
         tt = result.targets.targets.set_index("id")
         for c in result.targets.cell_flags.columns:
@@ -179,23 +364,25 @@ _PREFERRED = ("primary_school", "kindergarten", "clinic", "park")
 
 def default_category() -> str:
     """The first preferred category the run has, else its first category."""
-    cats = get_state().result.categories
+    state = get_state()
+    cats = state.result.categories or state.categories
     return next((c for c in _PREFERRED if c in cats), cats[0] if cats else "")
 
 
 def category_options(lang: str) -> list[dict[str, str]]:
-    """Routed categories, labelled in ``lang``."""
-    result = get_state().result
-    tax = result.taxonomy
-    return [{"label": tax.label(c, lang) if tax is not None else c, "value": c}
-            for c in result.categories]
-
+    """Every category of the taxonomy (those without facilities yet too), in ``lang``."""
+    state = get_state()
+    routed = set(state.result.categories)
+    return [{"label": state.category_label(c, lang) + ("" if c in routed else
+                                                        f" ({tr('none_yet', lang)})"),
+             "value": c} for c in state.categories]
 
 # ---------------------------------------------------------------------------
 # Units
 # ---------------------------------------------------------------------------
 def render_units(level: str | None, lang: str, edits: Edits | None = None) -> list[Any]:
     """Units page: the sortable per-unit table (or why there is none)."""
+    lang = checked_lang(lang)
     result = get_state().result
     if not result.units:
         return [html.P(tr("no_units", lang))]
@@ -210,6 +397,8 @@ def render_units(level: str | None, lang: str, edits: Edits | None = None) -> li
         columns=[{"name": c, "id": c, "type": "numeric" if pd.api.types.is_numeric_dtype(
             frame[c]) else "text"} for c in frame.columns],
         sort_action="native", filter_action="native", page_action="none",
+        filter_options={"placeholder_text": tr("filter_placeholder", lang),
+                        "case": "insensitive"},
         style_cell={"textAlign": "left", "whiteSpace": "normal", "height": "auto",
                     "fontSize": "13px", "padding": "4px", "maxWidth": "160px"},
         style_cell_conditional=[{"if": {"column_id": fail_col}, "maxWidth": "480px",
@@ -234,47 +423,72 @@ def export_units(fmt: str, level: str | None, lang: str,
 # ---------------------------------------------------------------------------
 # What-if
 # ---------------------------------------------------------------------------
-def edit_from_click(edits: Edits | None, *, action: str, category: str, lang: str,
-                    x_m: float | None = None, y_m: float | None = None,
-                    lon: float | None = None, lat: float | None = None,
-                    ) -> tuple[Edits, str]:
-    """Apply one click (metres of the analysis CRS, or WGS-84 lon/lat) to the edits.
+def edit_from_click(edits: Any, *, action: Any, category: Any, lang: Any,
+                    lon: Any = None, lat: Any = None, x_m: Any = None, y_m: Any = None,
+                    capacity: Any = None, moving: Any = None) -> tuple[Edits, str]:
+    """Apply one click (WGS-84 lon/lat, or metres of the analysis CRS) to the edits.
 
-    ``action`` ``"add"`` adds a ``category`` facility there; ``"remove"`` removes
-    the nearest ``category`` facility within 300 m. Returns the new edits and a
-    message ("" when fine). Invalid edits leave the list unchanged and say why.
+    ``action``: ``add`` a ``category`` facility there; ``remove`` the nearest
+    ``category`` facility within 300 m; ``capacity`` sets the nearest one's capacity;
+    ``move`` moves facility ``moving`` (picked by an earlier click) there. Returns the
+    new edits and a message ("" when fine). Edits that do not apply leave the list
+    unchanged and say why; edits of the wrong shape are HTTP 400.
     """
     state = get_state()
     result = state.result
-    edits = list(edits or [])
+    lang = checked_lang(lang)
+    edits = checked_edits(edits)
+    category = checked_category(category)
+    if action not in ("add", "remove", "move", "capacity"):
+        raise BadRequest(f"unknown action {str(action)[:40]!r}")
     try:
-        if x_m is None or y_m is None:
-            if lon is None or lat is None:
-                return edits, tr("bad_number", lang)
-            lon, lat = float(lon), float(lat)
-            xs, ys = lonlat_to_metric([lon], [lat], result.crs)
-            x_m, y_m = float(xs[0]), float(ys[0])
-        else:
-            lo, la = metric_to_lonlat([float(x_m)], [float(y_m)], result.crs)
-            lon, lat = float(lo[0]), float(la[0])
+        if x_m is not None and y_m is not None:
+            lo, la = metric_to_lonlat_one(float(x_m), float(y_m))
+            lon, lat = lo, la
+        if lon is None or lat is None or isinstance(lon, bool) or isinstance(lat, bool):
+            return edits, tr("bad_number", lang)
+        lon, lat = float(lon), float(lat)
+        if not (math.isfinite(lon) and math.isfinite(lat)):
+            return edits, tr("bad_number", lang)
     except (TypeError, ValueError):
         return edits, tr("bad_number", lang)
-    if action == "remove":
-        view = _view(edits)
-        fid = figures.nearest_facility(view, category, x_m, y_m, max_dist_m=300.0)
-        tax = result.taxonomy
-        if fid is None:
-            label = tax.label(category, lang) if tax is not None and category in tax \
-                else category
-            return edits, tr("nothing_near", lang, dist=300.0, cat=label)
-        new = {"action": "remove", "facility_id": fid}
-    else:
+    xs, ys = lonlat_to_metric([lon], [lat], result.crs)
+    x, y = float(xs[0]), float(ys[0])
+    if action == "move" and moving:
+        new: dict[str, Any] = {"action": "move", "facility_id": str(moving), "lon": lon,
+                               "lat": lat}
+    elif action == "add":
         new = {"action": "add", "category": category, "lon": lon, "lat": lat}
+        if capacity is not None and capacity != "":
+            new["capacity"] = capacity
+    else:
+        view = _view(edits)
+        fid = figures.nearest_facility(view, category, x, y, max_dist_m=300.0)
+        if fid is None:
+            return edits, tr("nothing_near", lang, dist=300.0,
+                             cat=state.category_label(category, lang))
+        if action == "move":
+            return edits, f"PICK:{fid}"
+        if action == "capacity":
+            if capacity is None or capacity == "":
+                return edits, tr("capacity_needed", lang)
+            new = {"action": "capacity", "facility_id": fid, "capacity": capacity}
+        else:
+            new = {"action": "remove", "facility_id": fid}
     try:
-        build_scenario(result, [*edits, new])
+        with client_errors():
+            build_scenario(result, [*edits, new])
+    except BadRequest:
+        return edits, tr("bad_number", lang)
     except LifecircleError as exc:
         return edits, f"{tr('error', lang)}: {exc}"
     return [*edits, new], ""
+
+
+def metric_to_lonlat_one(x_m: float, y_m: float) -> tuple[float, float]:
+    """WGS-84 lon/lat of a point in the run's metric CRS."""
+    lo, la = metric_to_lonlat([x_m], [y_m], get_state().result.crs)
+    return float(lo[0]), float(la[0])
 
 
 def completeness_table(view: View, *, lang: str) -> dash_table.DataTable:
@@ -288,7 +502,6 @@ def completeness_table(view: View, *, lang: str) -> dash_table.DataTable:
             for _, r in comp.iterrows()]
     cols = [("category", "category"), ("count", "count"), ("per_10k", "per_10k"),
             ("expected", "expected_per_10k")]
-
     return data_table(
         id="wi-completeness", data=data,
         columns=[{"name": t(key, lang), "id": cid} for cid, key in cols],
@@ -296,43 +509,43 @@ def completeness_table(view: View, *, lang: str) -> dash_table.DataTable:
         style_header={"fontWeight": "bold", "backgroundColor": "#eef1f5"})
 
 
-def render_whatif(edits: Edits | None, category: str, lang: str,
-                  scenario_name: str | None = None) -> dict[str, Any]:
-    """What-if page outputs: map, scorecard (current vs scenario), access, completeness.
+def render_whatif(edits: Any, category: Any, lang: Any,
+                  scenario_name: Any = None) -> dict[str, Any]:
+    """What-if page outputs besides the map: scorecard, access, completeness, edits, status.
 
-    Returns a dict with keys ``figure``, ``scorecard``, ``coverage``,
-    ``completeness``, ``edits``, ``status``.
+    Returns a dict with keys ``scorecard``, ``coverage``, ``completeness``,
+    ``edits``, ``status``.
     """
     state = get_state()
     result = state.result
-    name = scenario_name or tr("default_scenario", lang)
+    lang = checked_lang(lang)
+    category = checked_category(category)
+    edits = checked_edits(edits)
+    name = scenario_name if isinstance(scenario_name, str) and scenario_name \
+        else tr("default_scenario", lang)
     try:
         view = _view(edits, name=name)
     except LifecircleError as exc:
         view = _view([])
         status: Any = _error_box(exc, lang)
     else:
-        tax = result.taxonomy
-        cats = [tax.label(c, lang) if tax is not None and c in tax else c
-                for c in view.changed_categories]
+        cats = [state.category_label(c, lang) for c in view.changed_categories]
         status = tr("eval_time", lang, cats="、".join(cats) if lang == "zh" else ", ".join(cats),
                     s=view.elapsed_s) if edits else tr("no_edits", lang)
-    fig = figures.map_figure(result, view, category=category, lang=lang,
-                             highlight="time15", tiles_url=state.tiles_url, height_px=560)
     base = _view([])
     frame = figures.scorecard_frame(
         base.targets.targets, lang=lang,
         compare=view.targets.targets if view.targets is not None else None)
     rows = figures.coverage_rows(result, view, lang=lang)
     base_rows = {r["category"]: r for r in figures.coverage_rows(result, base, lang=lang)}
+    shown = set(view.changed_categories) | {category}
     cov = html.Ul([html.Li(
         f"{r['label']}: {r['count']} · ≤15 {tr('unit_min', lang)} "
-        f"{base_rows[r['category']]['within_15']:.1%} → {r['within_15']:.1%}")
-        for r in rows if r["category"] in set(view.changed_categories) | {category}],
-        id="wi-coverage-list")
-    lines = figures.edits_lines(edits or [], result, lang=lang)
-    return {"figure": fig,
-            "scorecard": scorecard_table(frame, lang=lang, table_id="wi-scorecard",
+        f"{base_rows[r['category']]['within_15'] if r['category'] in base_rows else 0:.1%}"
+        f" → {r['within_15']:.1%}")
+        for r in rows if r["category"] in shown], id="wi-coverage-list")
+    lines = figures.edits_lines(edits, result, lang=lang)
+    return {"scorecard": scorecard_table(frame, lang=lang, table_id="wi-scorecard",
                                          compact=True),
             "coverage": cov, "completeness": completeness_table(view, lang=lang),
             "edits": html.Ol([html.Li(s) for s in lines]) if lines else
@@ -340,24 +553,96 @@ def render_whatif(edits: Edits | None, category: str, lang: str,
             "status": status}
 
 
-def add_saved(saved: dict[str, Edits] | None, name: str | None, edits: Edits | None,
-              *, lang: str) -> tuple[dict[str, Edits], str]:
-    """Save the current edits under ``name`` (a default name when empty)."""
-    saved = dict(saved or {})
-    name = (name or "").strip() or f"{tr('default_scenario', lang)} {len(saved) + 1}"
-    saved[name] = list(edits or [])
-    return saved, tr("saved", lang, name=name)
+def saved_options() -> list[dict[str, str]]:
+    """Saved scenarios of this server as dropdown options (name · author)."""
+    return [{"label": f"{s.name} · {s.author}", "value": s.name}
+            for s in get_state().store.list()]
 
 
-def compare_table(saved: dict[str, Edits] | None, names: list[str] | None,
-                  *, lang: str) -> Any:
+def save_scenario(name: Any, edits: Any, *, lang: Any) -> str:
+    """Save the current edits on the server under ``name``; editors only (else 403)."""
+    lang = checked_lang(lang)
+    user = require_editor()
+    edits = checked_edits(edits)
+    store = get_state().store
+    with client_errors():
+        if not isinstance(name, str) or not name.strip():
+            name = f"{tr('default_scenario', lang)} {len(store.list()) + 1}"
+        name = check_name(name)
+        try:
+            build_scenario(get_state().result, edits, name=name)
+        except EditFormatError:
+            raise
+        except LifecircleError as exc:
+            return f"{tr('error', lang)}: {exc}"
+        store.save(name, edits, author=user.name)
+    return tr("saved", lang, name=name)
+
+
+def load_saved(name: Any) -> Edits:
+    """Edits of saved scenario ``name`` (HTTP 400 when there is none)."""
+    if not isinstance(name, str):
+        raise BadRequest("scenario name must be text")
+    saved = get_state().store.get(name)
+    if saved is None:
+        raise BadRequest(f"no saved scenario {name[:40]!r}")
+    return saved.edits
+
+
+def delete_saved(name: Any, *, lang: Any) -> str:
+    """Delete a saved scenario; editors only."""
+    lang = checked_lang(lang)
+    require_editor()
+    if not isinstance(name, str) or not get_state().store.delete(name):
+        raise BadRequest("no such saved scenario")
+    return tr("deleted", lang, name=name)
+
+
+def export_scenario(fmt: Any, name: Any, edits: Any) -> dict[str, Any]:
+    """The current edits as a GeoJSON or Excel download."""
+    edits = checked_edits(edits)
+    name = name if isinstance(name, str) and name.strip() else "scenario"
+    stem = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in name)[:60] or "scenario"
+    if fmt == "xlsx":
+        return dcc.send_bytes(edits_to_xlsx(name, edits), f"{stem}.xlsx")
+    if fmt == "geojson":
+        return dcc.send_bytes(edits_to_geojson(name, edits), f"{stem}.geojson")
+    raise BadRequest("format must be 'geojson' or 'xlsx'")
+
+
+def import_scenario(contents: Any, filename: Any, *, lang: Any) -> tuple[Any, str, str]:
+    """Edits, name and a message from an uploaded GeoJSON or Excel scenario file."""
+    lang = checked_lang(lang)
+    if not isinstance(contents, str) or "," not in contents or not isinstance(filename, str):
+        raise BadRequest("upload must be a data URL and a file name")
+    try:
+        data = base64.b64decode(contents.split(",", 1)[1], validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise BadRequest("upload is not base64") from exc
+    try:
+        if filename.lower().endswith((".xlsx", ".xlsm")):
+            name, edits = edits_from_xlsx(data)
+        else:
+            name, edits = edits_from_geojson(data)
+        check_edits(edits, set(get_state().categories))
+        build_scenario(get_state().result, edits)
+    except LifecircleError as exc:
+        return None, "", f"{tr('error', lang)}: {filename}: {exc}"
+    name = name or filename.rsplit(".", 1)[0]
+    return edits, name, tr("imported", lang, name=name, n=len(edits))
+
+
+def compare_table(names: Any, *, lang: Any) -> Any:
     """Saved scenarios side by side with the current situation."""
-    saved = saved or {}
-    names = [n for n in (names or []) if n in saved]
-    if not names:
+    lang = checked_lang(lang)
+    store = get_state().store
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise BadRequest("compare selection must be a list of names")
+    saved = [s for s in (store.get(n) for n in names) if s is not None]
+    if not saved:
         return html.Div()
     try:
-        views = [dataclasses.replace(_view(saved[n], name=n), name=n) for n in names]
+        views = [dataclasses.replace(_view(s.edits, name=s.name), name=s.name) for s in saved]
     except LifecircleError as exc:
         return _error_box(exc, lang)
     frame = figures.comparison_frame(views, base=get_state().result, lang=lang)
@@ -368,3 +653,9 @@ def compare_table(saved: dict[str, Edits] | None, names: list[str] | None,
         style_cell={"textAlign": "left", "fontSize": "12px", "whiteSpace": "normal",
                     "height": "auto"},
         style_header={"fontWeight": "bold", "backgroundColor": "#eef1f5"})
+
+
+def who(lang: str) -> str:
+    """The signed-in user and role, for the header."""
+    u = current_user()
+    return f"{u.name} · {tr('role_' + u.role, lang)}"

@@ -14,7 +14,7 @@ from dash import dash_table, html
 
 from dashboards.i18n import tr
 
-__all__ = ["TR_TYPE", "data_table", "field", "text", "translate_all"]
+__all__ = ["TR_TYPE", "data_table", "dropdown_labels", "field", "text", "translate_all"]
 
 TR_TYPE = "lc-tr"
 
@@ -27,6 +27,13 @@ def text(key: str, *, lang: str = "zh", suffix: str = "") -> html.Span:
 def field(key: str, component: Any, *, lang: str = "zh") -> html.Div:
     """A labelled control."""
     return html.Div([html.Label(text(key, lang=lang)), component], className="lc-field")
+
+
+def dropdown_labels(lang: str) -> dict[str, str]:
+    """The built-in texts of ``dcc.Dropdown`` ("Search", "Select All"...) in ``lang``."""
+    keys = ("select_all", "deselect_all", "selected_count", "search", "clear_search",
+            "clear_selection", "no_options_found")
+    return {k: tr(f"dd_{k}", lang) for k in keys}
 
 
 def translate_all(ids: list[dict[str, str]], lang: str) -> list[str]:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
+import tempfile
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -21,10 +23,13 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
-from access.errors import ConfigError
+from access.errors import ConfigError, LifecircleError
+from access.targets import PROFILES
+from dashboards.mapview import MapContext
+from dashboards.store import ScenarioStore
 from lifecircle.pipeline import RunResult, run
 from lifecircle.results import check_complete
-from lifecircle.scenario import Scenario
+from lifecircle.scenario import Scenario, ScenarioError
 from lifecircle.study_area import default_area_path, load_study_area
 
 __all__ = ["DashboardState", "ScenarioCache", "View", "area_path_for", "base_view",
@@ -130,20 +135,150 @@ def with_profile(result: RunResult, profile: str) -> RunResult:
     return dataclasses.replace(result, area=area)
 
 
+#: Actions of a JSON edit and the fields each needs besides ``action``.
+EDIT_FIELDS: dict[str, tuple[str, ...]] = {
+    "add": ("category", "lon", "lat"),
+    "remove": ("facility_id",),
+    "move": ("facility_id", "lon", "lat"),
+    "capacity": ("facility_id", "capacity"),
+}
+#: Most edits one scenario may hold.
+MAX_EDITS = 500
+_MAX_TEXT = 200
+
+
+class EditFormatError(LifecircleError, ValueError):
+    """A JSON edit list that is not of the documented shape (a client error, HTTP 400)."""
+
+
+def _number(v: Any, what: str, i: int) -> float:
+    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+        raise EditFormatError(f"edit {i + 1}: {what} must be a finite number, got {v!r:.40}")
+    return float(v)
+
+
+def check_edits(edits: Any, categories: set[str] | None = None) -> list[dict[str, Any]]:
+    """The edits if they are of the documented shape, else :class:`EditFormatError`.
+
+    Each edit is an object with ``action`` ``add`` (``category``, ``lon``, ``lat``,
+    optional ``name`` and ``capacity``), ``remove`` (``facility_id``), ``move``
+    (``facility_id``, ``lon``, ``lat``) or ``capacity`` (``facility_id``,
+    ``capacity``). ``categories`` are the known category keys.
+    """
+    if edits is None:
+        return []
+    if not isinstance(edits, list):
+        raise EditFormatError(f"edits must be a list, got {type(edits).__name__}")
+    if len(edits) > MAX_EDITS:
+        raise EditFormatError(f"at most {MAX_EDITS} edits per scenario, got {len(edits)}")
+    for i, e in enumerate(edits):
+        if not isinstance(e, dict):
+            raise EditFormatError(f"edit {i + 1} must be an object, got {type(e).__name__}")
+        action = e.get("action")
+        if action not in EDIT_FIELDS:
+            raise EditFormatError(f"edit {i + 1}: unknown action {str(action)[:40]!r} "
+                                  f"(use {', '.join(EDIT_FIELDS)})")
+        for k in EDIT_FIELDS[action]:
+            if k not in e:
+                raise EditFormatError(f"edit {i + 1} ({action}) lacks '{k}'")
+        for k in ("lon", "lat"):
+            if k in EDIT_FIELDS[action]:
+                _number(e[k], k, i)
+        for k in ("category", "facility_id", "name"):
+            if k in e and e[k] is not None and (not isinstance(e[k], str)
+                                                or len(e[k]) > _MAX_TEXT):
+                raise EditFormatError(f"edit {i + 1}: {k} must be text of at most "
+                                      f"{_MAX_TEXT} characters")
+        if e.get("capacity") is not None:
+            cap = _number(e["capacity"], "capacity", i)
+            if cap < 0:
+                raise EditFormatError(f"edit {i + 1}: capacity must not be negative")
+        if action == "add" and categories is not None and e["category"] not in categories:
+            raise EditFormatError(f"edit {i + 1}: unknown category {e['category'][:40]!r}")
+    return edits
+
+
 def build_scenario(base: RunResult, edits: list[dict[str, Any]], *,
                    name: str = "scenario") -> Scenario:
-    """Replay JSON edits on ``base`` (:meth:`lifecircle.scenario.Scenario.from_edits`).
+    """Replay JSON edits on ``base`` through :class:`Scenario` (so each one is checked).
+
+    ``move`` and ``capacity`` edits are a removal and an addition of the same
+    facility (category, name, capacity) at its new position or with its new capacity.
 
     Raises
     ------
+    EditFormatError
+        The edits are not of the shape :func:`check_edits` documents.
     ScenarioError
-        An edit that is malformed or no longer applies.
+        An edit that no longer applies (unknown facility, point outside the area).
     """
-    return Scenario.from_edits(base, edits, name=name)
+    check_edits(edits, None if base.taxonomy is None else set(base.taxonomy.categories))
+    sc = Scenario(base, name=name)
+    for i, e in enumerate(edits):
+        action = e["action"]
+        cap = e.get("capacity")
+        try:
+            if action == "add":
+                sc.add(str(e["category"]), float(e["lon"]), float(e["lat"]),
+                       name=str(e.get("name") or ""),
+                       capacity=math.nan if cap is None else float(cap))
+            elif action == "remove":
+                sc.remove(str(e["facility_id"]))
+            else:
+                fac = sc.facilities()
+                hit = fac[fac["facility_id"] == str(e["facility_id"])]
+                if hit.empty:
+                    raise ScenarioError(f"no facility with id '{e['facility_id']}'")
+                r = hit.iloc[0]
+                sc.remove(str(e["facility_id"]))
+                lon, lat = (float(e["lon"]), float(e["lat"])) if action == "move" \
+                    else (float(r["lon"]), float(r["lat"]))
+                new_cap = float(cap) if action == "capacity" else float(r["capacity"])
+                sc.add(str(r["category"]), lon, lat,
+                       name=str(r["name"]) if isinstance(r["name"], str) else "",
+                       capacity=new_cap)
+        except ScenarioError as exc:
+            raise ScenarioError(f"edit {i + 1}: {exc}") from exc
+    return sc
+
+
+class ProfileError(LifecircleError, ValueError):
+    """A plan profile that is neither shipped nor a file in the study area's folder."""
+
+
+def check_profile(profile: Any, area_dir: Path) -> str | None:
+    """``profile`` if it is a shipped profile id or a ``.toml`` file inside ``area_dir``.
+
+    The message never says whether a path outside the folder exists.
+
+    Raises
+    ------
+    ProfileError
+        Anything else.
+    """
+    if profile is None or profile == "":
+        return None
+    if not isinstance(profile, str) or len(profile) > _MAX_TEXT:
+        raise ProfileError("unknown plan profile")
+    if profile in PROFILES:
+        return profile
+    root = Path(area_dir).resolve()
+    try:
+        path = (root / profile).resolve()
+    except (OSError, RuntimeError, ValueError):
+        raise ProfileError("unknown plan profile") from None
+    if path.suffix != ".toml" or not path.is_relative_to(root) or not path.is_file():
+        raise ProfileError("unknown plan profile: use a shipped profile "
+                           f"({', '.join(PROFILES)}) or a .toml file in the study area's folder")
+    return str(path)
 
 
 class ScenarioCache:
     """Evaluated scenarios keyed by (profile, edits); the last ``size`` are kept.
+
+    Evaluations of different keys run at the same time (each key has its own lock,
+    the base run is shared read-only); a second request for a key being evaluated
+    waits for that evaluation instead of repeating it.
 
     Parameters
     ----------
@@ -151,26 +286,45 @@ class ScenarioCache:
         The loaded run.
     size
         Number of evaluated scenarios kept in memory.
+    profiles
+        Number of plan-profile variants of the run kept.
     """
 
-    def __init__(self, base: RunResult, *, size: int = 16) -> None:
+    def __init__(self, base: RunResult, *, size: int = 16, profiles: int = 8) -> None:
         self.base = base
         self.size = size
+        self.max_profiles = profiles
         self._items: OrderedDict[str, View] = OrderedDict()
         self._lock = threading.Lock()
-        self._profiles: dict[str, RunResult] = {}
+        self._key_locks: dict[str, threading.Lock] = {}
+        self._profiles: OrderedDict[str, RunResult] = OrderedDict()
 
     @staticmethod
     def key(edits: list[dict[str, Any]], profile: str | None) -> str:
         """Cache key of a set of edits under a profile."""
         return json.dumps([profile or "", edits], sort_keys=True, ensure_ascii=False)
 
+    def _profile_base(self, profile: str) -> RunResult:
+        with self._lock:
+            if profile in self._profiles:
+                self._profiles.move_to_end(profile)
+                return self._profiles[profile]
+            res = with_profile(self.base, profile)
+            self._profiles[profile] = res
+            while len(self._profiles) > self.max_profiles:
+                self._profiles.popitem(last=False)
+            return res
+
     def view(self, edits: list[dict[str, Any]] | None = None, *, profile: str | None = None,
              name: str = "scenario") -> View:
         """The base run, or the scenario of ``edits`` under ``profile``, evaluated.
 
+        ``profile`` must already be checked (:func:`check_profile`).
+
         Raises
         ------
+        EditFormatError
+            Edits not of the documented shape.
         ScenarioError
             An edit that cannot be applied.
         """
@@ -183,32 +337,92 @@ class ScenarioCache:
                 self._items.move_to_end(k)
                 hit = self._items[k]
                 return dataclasses.replace(hit, name=name) if edits else hit
-            base = self.base
-            if profile:
-                if profile not in self._profiles:
-                    self._profiles[profile] = with_profile(self.base, profile)
-                base = self._profiles[profile]
-            res = build_scenario(base, edits, name=name).evaluate()
+            key_lock = self._key_locks.setdefault(k, threading.Lock())
+        with key_lock:
+            with self._lock:
+                if k in self._items:
+                    hit = self._items[k]
+                    return dataclasses.replace(hit, name=name) if edits else hit
+            base = self._profile_base(profile) if profile else self.base
+            try:
+                res = build_scenario(base, edits, name=name).evaluate()
+            except BaseException:
+                with self._lock:
+                    self._key_locks.pop(k, None)
+                raise
             view = View(name if edits else "base", res.cells, res.facilities, res.targets,
                         res.completeness, res.changed_categories, res.elapsed_s)
             log.info("scenario evaluated in %.2f s (rerouted %s)", res.elapsed_s,
                      ", ".join(res.changed_categories) or "nothing")
-            self._items[k] = view
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
+            with self._lock:
+                self._items[k] = view
+                self._key_locks.pop(k, None)
+                while len(self._items) > self.size:
+                    self._items.popitem(last=False)
             return view
 
 
 @dataclass
 class DashboardState:
-    """The run being shown, its scenario cache and the optional tile server."""
+    """The run being shown and what the pages share about it.
+
+    Attributes
+    ----------
+    result
+        The run.
+    tiles_url
+        Optional intranet raster tile server.
+    out_dir
+        Results folder: the saved scenarios live there (``scenarios.sqlite``).
+    cache
+        Evaluated scenarios.
+    map
+        Map context (cell lookup, unit outlines and labels).
+    store
+        Saved scenarios.
+    unit_names
+        Unit id -> name, every level.
+    base_ids
+        Facility ids of the run.
+    categories
+        Every category of the taxonomy (those without facilities too).
+    """
 
     result: RunResult
     tiles_url: str | None = None
+    out_dir: Path | None = None
     cache: ScenarioCache = field(init=False)
+    map: MapContext = field(init=False)
+    store: ScenarioStore = field(init=False)
+    unit_names: dict[str, str] = field(init=False)
+    base_ids: set[str] = field(init=False)
+    categories: list[str] = field(init=False)
 
     def __post_init__(self) -> None:
         self.cache = ScenarioCache(self.result)
+        self.map = MapContext.from_result(self.result)
+        if self.out_dir is None:
+            folder = Path(tempfile.mkdtemp(prefix="lifecircle-scenarios-"))
+            log.warning("no results folder: saved scenarios last only until %s is removed",
+                        folder)
+        else:
+            folder = self.out_dir
+        self.store = ScenarioStore(folder)
+        names: dict[str, str] = {}
+        for table in self.result.units.values():
+            names.update(zip(table["unit_id"].astype(str), table["name"].astype(str),
+                             strict=True))
+        self.unit_names = names
+        self.base_ids = set(self.result.facilities["facility_id"].astype(str))
+        tax = self.result.taxonomy
+        routed = self.result.categories
+        self.categories = list(tax.categories) if tax is not None else list(routed)
+
+    def category_label(self, category: str, lang: str) -> str:
+        """Display name of a category in ``lang`` (the key only when unknown)."""
+        tax = self.result.taxonomy
+        return tax.label(category, lang) if tax is not None and category in tax \
+            else category
 
 
 _STATE: dict[str, DashboardState] = {}

@@ -8,7 +8,7 @@ import dash
 from dash import Input, Output, State, callback, ctx, dcc, html
 
 from dashboards.callbacks import export_units, render_units
-from dashboards.components import field, text
+from dashboards.components import dropdown_labels, field, text
 from dashboards.i18n import STRINGS, tr
 from dashboards.state import get_state
 
@@ -28,7 +28,7 @@ def layout(**_query: Any) -> html.Div:
     return html.Div([
         html.Div([
             field("level", dcc.Dropdown(
-                id="un-level", options=level_options(levels, "zh"),
+                id="un-level", labels=dropdown_labels("zh"), options=level_options(levels, "zh"),
                 value=levels[0] if levels else None, clearable=False, persistence=True,
                 persistence_type="session", style={"width": "200px"})),
             html.Button(text("export_csv"), id="un-export-csv", n_clicks=0),
@@ -46,8 +46,9 @@ def _download(_csv: int, _xlsx: int, level: str, lang: str,
     return export_units(fmt, level, lang, edits)
 
 
-callback(Output("un-level", "options"), Input("app-lang", "value"))(
-    lambda lang: level_options(list(get_state().result.units), lang))
+callback(Output("un-level", "options"), Output("un-level", "labels"),
+         Input("app-lang", "value"))(
+    lambda lang: (level_options(list(get_state().result.units), lang), dropdown_labels(lang)))
 callback(Output("un-body", "children"), Input("un-level", "value"),
          Input("app-lang", "value"), Input("app-edits", "data"))(render_units)
 callback(Output("un-download", "data"), Input("un-export-csv", "n_clicks"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from dashboards.state import DashboardState, set_state
@@ -16,8 +18,8 @@ def sample_result() -> RunResult:
 
 
 @pytest.fixture
-def state(sample_result: RunResult) -> DashboardState:
-    """Dashboard state on the sample, as ``create_app`` installs it."""
-    st = DashboardState(sample_result)
+def state(sample_result: RunResult, tmp_path: Path) -> DashboardState:
+    """Dashboard state on the sample, as ``create_app`` installs it (scenarios in tmp)."""
+    st = DashboardState(sample_result, out_dir=tmp_path / "run")
     set_state(st)
     return st

@@ -18,6 +18,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,6 +28,7 @@ from lifecircle.pipeline import RunResult
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 DOC_SHOTS = REPO / "docs" / "screenshots"
+VIEWPORTS = [(1366, 768), (1920, 1080)]
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
@@ -85,28 +87,43 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     assert "Traceback" not in log.read_text(), log.read_text()
 
 
-def _scenario_value(page: object, target_id: str) -> str:
+def _scenario_value(page: Any, target_id: str) -> str:
     ids = page.locator('#wi-scorecard td[data-dash-column="id"]').all_inner_texts()
     i = [s.strip() for s in ids].index(target_id)
     return page.locator('#wi-scorecard td[data-dash-column="scenario_value"]').nth(
         i).inner_text().strip()
 
 
-def test_dashboard_in_browser(server: str, sample_result: RunResult,
-                              tmp_path: Path) -> None:
+def _svg_texts(page: Any, selector: str) -> list[str]:
+    return page.eval_on_selector_all(selector, "els => els.map(e => e.textContent)")
+
+
+def _no_overflow(page: Any) -> None:
+    width = page.evaluate("document.documentElement.scrollWidth")
+    inner = page.evaluate("window.innerWidth")
+    assert width <= inner, f"page is {width} px wide in a {inner} px window"
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS, ids=lambda v: f"{v[0]}x{v[1]}")
+def test_dashboard_in_browser(server: str, sample_result: RunResult, tmp_path: Path,
+                              viewport: tuple[int, int]) -> None:
     from playwright.sync_api import expect, sync_playwright
 
+    w, h = viewport
     cells = sample_result.cells
     gap = cells[cells["reachable"] & (cells["time_min__primary_school"] > 15)
                 & (cells["pop_total"] > 0)].sort_values("pop_total").iloc[-1]
     lon, lat = metric_to_lonlat([gap["x"]], [gap["y"]], sample_result.crs)
     shots = DOC_SHOTS if os.environ.get("LIFECIRCLE_SCREENSHOTS") == "1" else tmp_path
     shots.mkdir(parents=True, exist_ok=True)
+    tag = f"{w}x{h}"
+    scenario = f"新学校 {tag}"
+    unit_names = set(sample_result.units["district"]["name"])
     errors: list[str] = []
     with sync_playwright() as pw:
         ctx = pw.chromium.launch_persistent_context(
             str(tmp_path / "profile"), executable_path=str(CHROMIUM), headless=True,
-            args=ARGS, viewport={"width": 1400, "height": 1000})
+            args=ARGS, viewport={"width": w, "height": h})
         try:
             page = ctx.new_page()
             page.on("console",
@@ -118,20 +135,36 @@ def test_dashboard_in_browser(server: str, sample_result: RunResult,
             expect(page.locator("#ov-counts")).to_contain_text("达标")
             n_rows = page.locator('#ov-scorecard td[data-dash-column="id"]').count()
             assert n_rows == len(sample_result.targets.targets)
-            page.screenshot(path=str(shots / "overview.png"), full_page=True)
+            # the plan clause is one click away
+            page.locator('#ov-scorecard td[data-dash-column="target"]').first.click()
+            expect(page.locator("#ov-clause .lc-clause")).to_be_visible(timeout=10_000)
+            for english in ("filter data", "Select All", "Search"):
+                assert english not in page.content(), english
+            page.screenshot(path=str(shots / f"overview_{tag}.png"), full_page=True)
 
             page.locator("#app-nav-map").click()
-            expect(page.locator("#map-graph .heatmaplayer image")).to_have_count(
+            expect(page.locator("#map-graph .imagelayer image")).to_have_count(
                 1, timeout=30_000)
             expect(page.locator("#map-summary")).to_contain_text("%")
+            ticks = _svg_texts(page, "#map-graph .xtick text")
+            assert any(t.endswith("°E") for t in ticks), ticks
+            yt = _svg_texts(page, "#map-graph .ytick text")
+            assert any(t.endswith("°N") for t in yt), yt
+            shown = set(_svg_texts(page, "#map-graph .textpoint text"))
+            assert shown & unit_names, shown
+            # the cell under the pointer, answered by the server
+            box = page.locator("#map-graph .nsewdrag").first.bounding_box()
+            assert box is not None
+            page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
+            expect(page.locator("#map-info")).to_contain_text("°E", timeout=15_000)
             page.wait_for_timeout(500)
-            page.screenshot(path=str(shots / "map.png"), full_page=True)
+            page.screenshot(path=str(shots / f"map_{tag}.png"), full_page=True)
 
             page.locator("#app-nav-units").click()
             expect(page.locator("#un-table")).to_be_visible(timeout=30_000)
             expect(page.locator('#un-table td[data-dash-column="名称"]')).to_have_count(
                 len(sample_result.units["district"]))
-            page.screenshot(path=str(shots / "units.png"), full_page=True)
+            page.screenshot(path=str(shots / f"units_{tag}.png"), full_page=True)
 
             page.locator("#app-nav-whatif").click()
             expect(page.locator("#wi-scorecard")).to_be_visible(timeout=30_000)
@@ -140,25 +173,57 @@ def test_dashboard_in_browser(server: str, sample_result: RunResult,
             page.locator("#wi-lat").fill(f"{lat[0]:.6f}")
             page.locator("#wi-apply").click()
             expect(page.locator("#wi-edits li")).to_have_count(1, timeout=30_000)
-            expect(page.locator('#wi-scorecard td[data-dash-column="change"]').first
-                   ).to_be_visible()
             deadline = time.monotonic() + 30
             while _scenario_value(page, "primary_school_500") == before:
                 assert time.monotonic() < deadline, "scorecard did not change"
                 page.wait_for_timeout(200)
+            after = _scenario_value(page, "primary_school_500")
             # a click on the map adds a second facility
             box = page.locator("#wi-graph .nsewdrag").first.bounding_box()
             assert box is not None
-            page.mouse.click(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.55)
+            px, py = box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.55
+            page.mouse.move(px - 5, py - 5)
+            page.wait_for_timeout(300)
+            page.mouse.move(px, py)
+            page.wait_for_timeout(300)
+            page.mouse.click(px, py)
             expect(page.locator("#wi-edits li")).to_have_count(2, timeout=30_000)
+            page.locator("#wi-undo").click()
+            expect(page.locator("#wi-edits li")).to_have_count(1, timeout=30_000)
+            # save on the server, reload: the scenario is still there
+            page.locator("#wi-name").fill(scenario)
+            page.locator("#wi-name").press("Enter")
+            page.locator("#wi-save").click()
+            expect(page.locator("#wi-message")).to_contain_text(scenario, timeout=30_000)
             page.wait_for_timeout(500)
-            page.screenshot(path=str(shots / "whatif.png"), full_page=True)
+            page.screenshot(path=str(shots / f"whatif_{tag}.png"), full_page=True)
+            page.reload()
+            expect(page.locator("#wi-scorecard")).to_be_visible(timeout=30_000)
+            expect(page.locator("#wi-compare")).to_contain_text(scenario, timeout=30_000)
+            page.locator("#wi-reset").click()
+            expect(page.locator("#wi-edits li")).to_have_count(0, timeout=30_000)
+            page.locator("#wi-saved").click()
+            page.locator(f"[role=option]:has-text('{scenario}')").first.click()
+            page.locator("#wi-load").click()
+            expect(page.locator("#wi-edits li")).to_have_count(1, timeout=30_000)
+            deadline = time.monotonic() + 30
+            while _scenario_value(page, "primary_school_500") != after:
+                assert time.monotonic() < deadline, "the saved scenario did not come back"
+                page.wait_for_timeout(200)
 
             page.locator("label:has-text('English')").click()
             expect(page.locator("#app-nav-whatif")).to_have_text("What-if")
             expect(page.locator("#wi-apply")).to_have_text("Apply")
+            page.wait_for_timeout(500)
+            _no_overflow(page)
+            page.screenshot(path=str(shots / f"whatif_en_{tag}.png"), full_page=True)
+            for nav in ("overview", "map", "units"):
+                page.locator(f"#app-nav-{nav}").click()
+                page.wait_for_timeout(1500)
+                _no_overflow(page)
+            page.screenshot(path=str(shots / f"units_en_{tag}.png"), full_page=True)
         finally:
             ctx.close()
     assert errors == []
     for name in ("overview", "map", "units", "whatif"):
-        assert (shots / f"{name}.png").stat().st_size > 10_000, name
+        assert (shots / f"{name}_{tag}.png").stat().st_size > 10_000, name

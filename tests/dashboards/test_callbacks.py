@@ -9,8 +9,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from dash import dash_table, html
+from openpyxl import load_workbook
+from PIL import Image
 
 import app as app_module
+from access.crs import metric_to_lonlat
 from access.targets import load_catalogue
 from dashboards import callbacks
 from dashboards.components import translate_all
@@ -78,7 +81,8 @@ def test_whatif_click_changes_scorecard(state: DashboardState) -> None:
     assert rows["primary_school_500"]["value"] == f"{base_value:.1%}"
     assert rows["primary_school_500"]["scenario_value"] != rows["primary_school_500"]["value"]
     assert "primary school" in after["status"]
-    assert len(after["figure"].data) > len(before["figure"].data)  # the added marker
+    fig, _, _ = callbacks.render_map("primary_school", "time", "total", "time15", "en", edits)
+    assert "added facility" in [t.name for t in fig.data]
     view = state.cache.view(edits)
     assert view.changed_categories == ["primary_school"]
 
@@ -112,7 +116,7 @@ def test_remove_nearest_facility(state: DashboardState) -> None:
     assert msg == ""
     assert edits == [{"action": "remove", "facility_id": park["facility_id"]}]
     out = callbacks.render_whatif(edits, "park", "en")
-    assert "removed facility" in [t.name for t in out["figure"].data]
+    assert "remove park" in str(out["edits"])
     none, msg = callbacks.edit_from_click([], action="remove", category="park", lang="en",
                                           x_m=park.geometry.x + 5e4, y_m=park.geometry.y)
     assert none == []
@@ -129,10 +133,67 @@ def test_bad_stored_edits_show_the_library_message(state: DashboardState) -> Non
 
 
 def test_map_callback(state: DashboardState) -> None:
-    fig, summary = callbacks.render_map("park", "time", "total", "time15", True, "en")
-    assert fig.data[0].type == "heatmap"
+    fig, legend, summary = callbacks.render_map("park", "time", "total", "time15", "en")
+    assert fig.layout.images[0].source.startswith("data:image/png;base64,")
+    assert fig.layout.xaxis.ticksuffix == "°E"
+    assert fig.layout.yaxis.ticksuffix == "°N"
     assert "park" in summary.children
     assert "within 15 min" in summary.children
+    assert "≤ 5 min" in str(legend)
+
+
+def test_map_window_follows_the_browser_view(state: DashboardState) -> None:
+    lon0, lat0, lon1, lat1 = state.map.bounds
+    view = {"x": [lon0, (lon0 + lon1) / 2], "y": [lat0, (lat0 + lat1) / 2], "w": 400, "h": 300}
+    fig, _, _ = callbacks.render_map("park", "population", "total", "time15", "zh", [], view)
+    png = base64.b64decode(fig.layout.images[0].source.split(",", 1)[1])
+    assert Image.open(io.BytesIO(png)).size == (400, 300)
+    assert fig.layout.meta == {"w": 400, "h": 300}
+
+
+def test_point_info_looks_up_the_cell(state: DashboardState) -> None:
+    cell = _gap_cell(state.result)
+    lon, lat = metric_to_lonlat([cell["x"]], [cell["y"]], state.result.crs)
+    out = callbacks.point_info({"points": [{"x": float(lon[0]), "y": float(lat[0])}]},
+                               "primary_school", "total", "en")
+    assert f"{cell['time_min__primary_school']:.1f} min" in out.children
+    assert f"{cell['pop_total']:,.0f}" in out.children
+    assert callbacks.point_info(None, "primary_school", "total", "en").startswith("Point")
+
+
+def test_category_without_facilities_can_be_added(state: DashboardState) -> None:
+    missing = [c for c in state.categories if c not in state.result.categories]
+    assert missing, "the sample lacks some categories"
+    cat = missing[0]
+    assert cat in [o["value"] for o in callbacks.category_options("en")]
+    c = state.result.boundary_lonlat.centroid
+    edits, msg = callbacks.edit_from_click([], action="add", category=cat, lang="en",
+                                           lon=c.x, lat=c.y)
+    assert msg == ""
+    view = state.cache.view(edits)
+    assert f"time_min__{cat}" in view.cells
+
+
+def test_move_and_capacity_edits(state: DashboardState) -> None:
+    fac = state.result.facilities
+    park = fac[fac["category"] == "park"].iloc[0]
+    c = state.result.boundary_lonlat.centroid
+    _, msg = callbacks.edit_from_click([], action="move", category="park", lang="en",
+                                       x_m=park.geometry.x, y_m=park.geometry.y)
+    assert msg == f"PICK:{park['facility_id']}"
+    edits, msg = callbacks.edit_from_click([], action="move", category="park", lang="en",
+                                           lon=c.x, lat=c.y, moving=park["facility_id"])
+    assert msg == ""
+    view = state.cache.view(edits)
+    assert park["facility_id"] not in set(view.facilities["facility_id"])
+    moved = view.facilities.iloc[-1]
+    assert moved["lon"] == pytest.approx(c.x)
+    assert moved["name"] == (park["name"] if isinstance(park["name"], str) else "")
+    edits, msg = callbacks.edit_from_click([], action="capacity", category="park", lang="en",
+                                           x_m=park.geometry.x, y_m=park.geometry.y,
+                                           capacity=120)
+    assert msg == ""
+    assert state.cache.view(edits).facilities.iloc[-1]["capacity"] == 120
 
 
 def test_units_table_and_export(state: DashboardState) -> None:
@@ -149,16 +210,40 @@ def test_units_table_and_export(state: DashboardState) -> None:
     assert base64.b64decode(dl["content"]).decode("utf-8-sig").startswith("编码,名称,人口")
 
 
-def test_saved_scenarios_compare(state: DashboardState) -> None:
-    saved, msg = callbacks.add_saved({}, "  ", [], lang="en")
-    assert list(saved) == ["scenario 1"]
+def test_saved_scenarios_persist_and_compare(state: DashboardState) -> None:
+    msg = callbacks.save_scenario("  ", [], lang="en")
     assert "scenario 1" in msg
     edits = [{"action": "add", "category": "park", "lon": 104.08, "lat": 30.69}]
-    saved, _ = callbacks.add_saved(saved, "park", edits, lang="en")
-    table = callbacks.compare_table(saved, ["scenario 1", "park", "missing"], lang="en")
+    callbacks.save_scenario("park", edits, lang="en")
+    names = [o["value"] for o in callbacks.saved_options()]
+    assert names == ["scenario 1", "park"]
+    assert state.store.get("park").author == "local"
+    assert callbacks.load_saved("park") == edits
+    table = callbacks.compare_table(["scenario 1", "park", "missing"], lang="en")
     assert [c["id"] for c in table.columns] == ["Target", "Threshold", "current",
                                                 "scenario 1", "park"]
-    assert isinstance(callbacks.compare_table(saved, [], lang="en"), html.Div)
+    assert isinstance(callbacks.compare_table([], lang="en"), html.Div)
+    # a new server on the same folder sees them
+    again = DashboardState(state.result, out_dir=state.out_dir)
+    assert [s.name for s in again.store.list()] == ["scenario 1", "park"]
+
+
+def test_scenario_export_import_round_trip(state: DashboardState) -> None:
+    edits = [{"action": "add", "category": "park", "lon": 104.08, "lat": 30.69,
+              "name": "=HYPERLINK(\"http://x\",\"区\")"},
+             {"action": "remove", "facility_id": str(state.result.facilities["facility_id"]
+                                                     .iloc[0])}]
+    for fmt in ("geojson", "xlsx"):
+        dl = callbacks.export_scenario(fmt, "新公园", edits)
+        raw = base64.b64decode(dl["content"])
+        url = "data:application/octet-stream;base64," + base64.b64encode(raw).decode()
+        got, name, msg = callbacks.import_scenario(url, f"x.{fmt}", lang="en")
+        assert name == "新公园", fmt
+        assert got == edits, fmt
+        assert "2 edits" in msg
+        if fmt == "xlsx":
+            wb = load_workbook(io.BytesIO(raw))
+            assert all(c.data_type != "f" for row in wb.active.iter_rows() for c in row)
 
 
 def test_translate_all() -> None:

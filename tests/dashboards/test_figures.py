@@ -6,7 +6,6 @@ import io
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 import pytest
 
 from dashboards import figures
@@ -18,73 +17,6 @@ from lifecircle.summary import access_table
 def test_time_classes_bounds() -> None:
     got = figures.time_classes(np.array([0, 5, 5.01, 10, 14.9, 15, 20, 20.5, np.inf, np.nan]))
     assert got.tolist() == [0, 0, 1, 1, 2, 2, 3, 4, 4, 4]
-
-
-def test_street_lines_have_separators(sample_result: RunResult) -> None:
-    walk = sample_result.networks["walk"]
-    x, y = figures.street_lines(walk)
-    n = len(walk.edge_lines()[0])
-    assert x.shape == y.shape == (3 * n,)
-    assert np.isnan(x[2::3]).all()
-    assert np.isfinite(x[0::3]).all()
-
-
-def test_map_is_an_offline_heatmap_on_the_grid(sample_result: RunResult) -> None:
-    spec = sample_result.population.spec
-    fig = figures.map_figure(sample_result, base_view(sample_result),
-                             category="primary_school", lang="en")
-    heat = [t for t in fig.data if isinstance(t, go.Heatmap)]
-    assert len(heat) == 1
-    z = np.array(heat[0].z, dtype=float)
-    assert z.shape == (spec.n_rows, spec.n_cols)
-    cells = sample_result.cells
-    expected = figures.time_classes(cells["time_min__primary_school"].to_numpy())
-    assert np.array_equal(z[cells["row"], cells["col"]], expected)
-    assert fig.layout.yaxis.scaleanchor == "x"
-    assert fig.layout.map.layers == ()  # no tile layer
-    assert heat[0].colorbar.title.text == "Walk to nearest primary school"
-    assert list(heat[0].colorbar.ticktext) == ["≤ 5 min", "5–10 min", "10–15 min",
-                                               "15–20 min", "> 20 min or unreachable"]
-    names = [t.name for t in fig.data]
-    assert "streets" in names
-    assert "uncovered populated cells" in names
-
-
-def test_map_hover_shows_population_and_time(sample_result: RunResult) -> None:
-    fig = figures.map_figure(sample_result, base_view(sample_result), category="park",
-                             lang="zh", show_streets=False)
-    heat = next(t for t in fig.data if isinstance(t, go.Heatmap))
-    cells = sample_result.cells
-    r = cells[cells["pop_total"] > 0].iloc[0]
-    text = heat.text[int(r["row"])][int(r["col"])]
-    assert f"{r['pop_total']:,.0f}" in text
-    assert "公园" in text
-    assert "分钟" in text
-    assert "街道" not in [t.name for t in fig.data]
-
-
-def test_population_layer_and_tiles(sample_result: RunResult) -> None:
-    view = base_view(sample_result)
-    fig = figures.map_figure(sample_result, view, category="park", layer="population",
-                             group="age_60_plus")
-    heat = next(t for t in fig.data if isinstance(t, go.Heatmap))
-    z = np.array(heat.z, dtype=float)
-    assert np.nansum(z) == pytest.approx(sample_result.cells["pop_age_60_plus"].sum())
-    url = "http://tiles.intranet/{z}/{x}/{y}.png"
-    tiled = figures.map_figure(sample_result, view, category="park", tiles_url=url)
-    assert tiled.layout.map.layers[0].source == (url,)
-    assert all(isinstance(t, go.Scattermap) for t in tiled.data)
-
-
-def test_uncovered_mask(sample_result: RunResult) -> None:
-    cells = sample_result.cells
-    m = figures.uncovered_mask(cells, category="park", highlight="time15")
-    t = cells["time_min__park"].to_numpy()
-    assert np.array_equal(m, (cells["pop_total"] > 0).to_numpy() & ~(t <= 15))
-    flag = figures.uncovered_mask(cells, category="park", highlight="park_radius")
-    assert flag.sum() == int(((cells["covered__park_radius"] == False)  # noqa: E712
-                              & (cells["pop_total"] > 0)).sum())
-    assert not figures.uncovered_mask(cells, category="park", highlight=None).any()
 
 
 def test_scorecard_frame_reads_library_verdicts(sample_result: RunResult) -> None:

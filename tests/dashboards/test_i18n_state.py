@@ -11,8 +11,18 @@ from pathlib import Path
 import pytest
 
 from access.errors import ConfigError, IncompleteRunError
+from access.targets import load_catalogue
 from dashboards.i18n import STRINGS, tr
-from dashboards.state import ScenarioCache, area_path_for, build_scenario, with_profile
+from dashboards.state import (
+    EditFormatError,
+    ProfileError,
+    ScenarioCache,
+    area_path_for,
+    build_scenario,
+    check_edits,
+    check_profile,
+    with_profile,
+)
 from lifecircle.pipeline import RunResult
 from lifecircle.results import MARKER
 from lifecircle.scenario import ScenarioError
@@ -73,13 +83,44 @@ def test_build_scenario_replays_and_checks_edits(sample_result: RunResult) -> No
         {"action": "remove", "facility_id": fid}])
     assert [e.action for e in sc.edits] == ["add", "remove"]
     assert math.isnan(sc.edits[0].capacity)
-    with pytest.raises(ScenarioError, match="malformed"):
+    with pytest.raises(EditFormatError, match="lacks 'lon'"):
         build_scenario(sample_result, [{"action": "add", "category": "park"}])
-    with pytest.raises(ScenarioError, match="unknown action"):
+    with pytest.raises(EditFormatError, match="unknown action"):
+        build_scenario(sample_result, [{"action": "teleport"}])
+    with pytest.raises(EditFormatError, match="lacks 'facility_id'"):
         build_scenario(sample_result, [{"action": "move"}])
     with pytest.raises(ScenarioError, match="outside the study area"):
         build_scenario(sample_result, [{"action": "add", "category": "park", "lon": 100.0,
                                         "lat": 30.0}])
+
+
+@pytest.mark.parametrize(("edits", "match"), [
+    ({"action": "add"}, "must be a list"),
+    ("text", "must be a list"),
+    ([None], "must be an object"),
+    ([{"action": "add", "category": "park", "lon": None, "lat": 30.7}], "lon must be a finite"),
+    ([{"action": "add", "category": "park", "lon": "104", "lat": 30.7}], "lon must be a finite"),
+    ([{"action": "add", "category": "park", "lon": True, "lat": 30.7}], "lon must be a finite"),
+    ([{"action": "add", "category": "spaceport", "lon": 104.0, "lat": 30.7}],
+     "unknown category"),
+    ([{"action": "capacity", "facility_id": "x", "capacity": -1}], "must not be negative"),
+    ([{"action": "remove", "facility_id": 7}], "facility_id must be text"),
+])
+def test_malformed_edits_are_refused(edits: object, match: str) -> None:
+    with pytest.raises(EditFormatError, match=match):
+        check_edits(edits, {"park"})
+
+
+def test_profiles_only_shipped_or_inside_the_area_folder(tmp_path: Path) -> None:
+    (tmp_path / "mine.toml").write_text("", encoding="utf-8")
+    outside = tmp_path.parent / "outside.toml"
+    outside.write_text("", encoding="utf-8")
+    assert check_profile("kaifeng", tmp_path) == "kaifeng"
+    assert check_profile("mine.toml", tmp_path) == str(tmp_path / "mine.toml")
+    assert check_profile("", tmp_path) is None
+    for bad in ("../outside.toml", str(outside), "/etc/passwd", "nope", 3, "x" * 500):
+        with pytest.raises(ProfileError, match="unknown plan profile"):
+            check_profile(bad, tmp_path)
 
 
 def test_cache_returns_base_and_reuses_evaluations(sample_result: RunResult) -> None:
@@ -94,9 +135,14 @@ def test_cache_returns_base_and_reuses_evaluations(sample_result: RunResult) -> 
     assert cache.view(edits).cells is not first.cells  # evicted: only two kept
 
 
-def test_profile_replaces_the_target_selection(sample_result: RunResult) -> None:
-    from access.targets import load_catalogue
+def test_profile_cache_is_bounded(sample_result: RunResult) -> None:
+    cache = ScenarioCache(sample_result, profiles=2)
+    for p in ("kaifeng", "zhengzhou", "lankao", "xinxiang"):
+        cache.view([], profile=p)
+    assert len(cache._profiles) == 2
 
+
+def test_profile_replaces_the_target_selection(sample_result: RunResult) -> None:
     view = ScenarioCache(sample_result).view([], profile="zhengzhou")
     ids = [t.id for t in load_catalogue(profile="zhengzhou")]
     assert view.targets.targets["id"].tolist() == ids

@@ -1,0 +1,44 @@
+/* The window a map graph shows, for the server to draw the grid image at screen size. */
+window.dash_clientside = Object.assign({}, window.dash_clientside, {
+  lifecircle: {
+    mapView: function (relayout, figure, graphId, previous) {
+      return new Promise(function (resolve) {
+        // wait for plotly to draw the figure the server just sent
+        setTimeout(function () {
+          var root = document.getElementById(graphId);
+          var gd = root && root.querySelector(".js-plotly-plot");
+          var nu = window.dash_clientside.no_update;
+          if (!gd || !gd._fullLayout || !gd._fullLayout.xaxis || !gd._fullLayout._size) {
+            resolve(nu);
+            return;
+          }
+          var fl = gd._fullLayout;
+          var v = {x: fl.xaxis.range.slice(), y: fl.yaxis.range.slice(),
+                   w: Math.round(fl._size.w), h: Math.round(fl._size.h)};
+          var lay = (figure && figure.layout) || {};
+          var meta = lay.meta || {};
+          var im = (lay.images && lay.images[0]) || null;
+          if (!im || !meta.w) {
+            resolve(nu);  // not a map the server drew (yet)
+            return;
+          }
+          if (meta.w === v.w && meta.h === v.h) {
+            var tx = 1e-6 * (v.x[1] - v.x[0]), ty = 1e-6 * (v.y[1] - v.y[0]);
+            if (Math.abs(im.x - v.x[0]) < tx && Math.abs(im.x + im.sizex - v.x[1]) < tx &&
+                Math.abs(im.y - v.y[1]) < ty && Math.abs(im.y - im.sizey - v.y[0]) < ty) {
+              resolve(nu);
+              return;
+            }
+          }
+          if (previous && previous.w === v.w && previous.h === v.h &&
+              previous.x[0] === v.x[0] && previous.x[1] === v.x[1] &&
+              previous.y[0] === v.y[0] && previous.y[1] === v.y[1]) {
+            resolve(nu);
+            return;
+          }
+          resolve(v);
+        }, 60);
+      });
+    }
+  }
+});

@@ -1,0 +1,412 @@
+"""The map: server-drawn grid images on longitude/latitude axes, with overlays.
+
+:class:`MapContext` is built once per run (cell lookup, unit outlines and labels in
+lon/lat, population class breaks). :func:`map_figure` draws one window of one view:
+
+- the grid layer as a PNG of exactly the plot's pixel size (:mod:`dashboards.raster`);
+- a transparent hover lattice (one point every few pixels) whose hover and click
+  events the server answers by looking up the cell under the pointer
+  (:func:`cell_info`);
+- unit outlines clipped to the window, unit names (the finest level that stays
+  readable), facilities in the window, a scale bar.
+
+Everything sent depends on the window and the screen, not on the number of cells.
+All user text (facility and unit names) is HTML-escaped before plotly sees it.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import shapely
+
+from access.crs import WGS84
+from dashboards import raster
+from dashboards.i18n import STRINGS, tr
+
+__all__ = ["CLASS_COLOURS", "HOVER_PX", "LAYERS", "MapContext", "cell_classes", "cell_info",
+           "legend_items", "map_figure", "window_from_view"]
+
+#: Walking-time classes (upper bounds, minutes) and their colours.
+TIME_BOUNDS_MIN = (5.0, 10.0, 15.0, 20.0)
+CLASS_COLOURS = ("#1a9850", "#91cf60", "#fee08b", "#fc8d59", "#d73027")
+_TIME_KEYS = ("class_0_5", "class_5_10", "class_10_15", "class_15_20", "class_20_plus")
+POP_COLOURS = ("#ffffcc", "#fed976", "#fd8d3c", "#e31a1c", "#800026")
+COVER_COLOURS = ("#b8d8be", "#7b3294")
+LAYERS = ("time", "population", "uncovered")
+#: One hover point every HOVER_PX screen pixels.
+HOVER_PX = 6
+#: Most unit names drawn at once.
+MAX_LABELS = 40
+#: Most facility markers of one kind drawn at once.
+MAX_MARKERS = 4000
+_FAC_COLOUR = "#1f4e9e"
+
+
+@dataclass
+class MapContext:
+    """What every map of a run shares, built once (:meth:`from_result`).
+
+    Attributes
+    ----------
+    lookup
+        Cell under a lon/lat point (:class:`dashboards.raster.GridLookup`).
+    bounds
+        ``(lon0, lat0, lon1, lat1)`` of the study area.
+    unit_outlines
+        Level -> simplified unit outlines in lon/lat (shapely geometries).
+    unit_labels
+        Level -> frame ``unit_id, name, lon, lat`` (a point inside each unit).
+    pop_breaks
+        Group -> upper bounds of the population classes (persons per cell).
+    levels
+        Unit levels, coarsest first.
+    """
+
+    lookup: raster.GridLookup
+    bounds: tuple[float, float, float, float]
+    unit_outlines: dict[str, np.ndarray] = field(default_factory=dict)
+    unit_labels: dict[str, pd.DataFrame] = field(default_factory=dict)
+    pop_breaks: dict[str, tuple[float, ...]] = field(default_factory=dict)
+    levels: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_result(cls, result: Any) -> MapContext:
+        """The map context of a run (cells, grid, units, CRS)."""
+        cells = result.cells
+        spec = result.population.spec
+        lookup = raster.GridLookup(spec, cells["row"].to_numpy(), cells["col"].to_numpy(),
+                                   result.crs)
+        bounds = tuple(float(v) for v in result.boundary_lonlat.bounds)
+        outlines: dict[str, np.ndarray] = {}
+        labels: dict[str, pd.DataFrame] = {}
+        # coarsest level first: fewest units
+        levels = sorted(result.unit_polygons, key=lambda lv: len(result.unit_polygons[lv]))
+        for level in levels:
+            gdf = result.unit_polygons[level]
+            ext = max(bounds[2] - bounds[0], bounds[3] - bounds[1])
+            lonlat = gdf.to_crs(WGS84)
+            geoms = shapely.simplify(lonlat.geometry.to_numpy(), ext / 3000,
+                                     preserve_topology=True)
+            outlines[level] = shapely.boundary(geoms)
+            pts = shapely.point_on_surface(lonlat.geometry.to_numpy())
+            labels[level] = pd.DataFrame({"unit_id": gdf["unit_id"].astype(str).to_numpy(),
+                                          "name": gdf["name"].astype(str).to_numpy(),
+                                          "lon": shapely.get_x(pts),
+                                          "lat": shapely.get_y(pts)})
+        breaks: dict[str, tuple[float, ...]] = {}
+        for col in cells.columns:
+            if col.startswith("pop_"):
+                v = cells[col].to_numpy(float)
+                v = v[v > 0]
+                if len(v):
+                    q = np.quantile(v, [0.2, 0.4, 0.6, 0.8])
+                    breaks[col[4:]] = tuple(float(_round_nice(x)) for x in q)
+        return cls(lookup, bounds, outlines, labels, breaks, levels)
+
+
+def _round_nice(x: float) -> float:
+    if x <= 0:
+        return 0.0
+    p = 10 ** math.floor(math.log10(x))
+    return round(x / p * 2) / 2 * p if x >= 1 else round(x, 2)
+
+
+def window_from_view(ctx: MapContext, view: dict[str, Any] | None,
+                     default_px: tuple[int, int] = (1000, 640)) -> raster.Window:
+    """The window of a ``{"x": [lon0, lon1], "y": [lat0, lat1], "w", "h"}`` view.
+
+    Without a view, the whole study area at ``default_px``.
+
+    Raises
+    ------
+    ValueError
+        The view is not of that shape, or its numbers are not finite.
+    """
+    if not view:
+        lon0, lat0, lon1, lat1 = ctx.bounds
+        pad_x, pad_y = (lon1 - lon0) * 0.03, (lat1 - lat0) * 0.03
+        return _fit_aspect(lon0 - pad_x, lon1 + pad_x, lat0 - pad_y, lat1 + pad_y,
+                           *default_px)
+    if not isinstance(view, dict):
+        raise ValueError("map view must be an object")
+    try:
+        x0, x1 = (float(v) for v in view["x"])
+        y0, y1 = (float(v) for v in view["y"])
+        w, h = int(view["w"]), int(view["h"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"map view is malformed ({exc})") from exc
+    lon0, lat0, lon1, lat1 = ctx.bounds
+    if x1 < lon0 or x0 > lon1 or y1 < lat0 or y0 > lat1:
+        return window_from_view(ctx, None, (max(w, 1), max(h, 1)))  # lost: show it all
+    return raster.Window(x0, x1, y0, y1, w, h)
+
+
+def _fit_aspect(lon0: float, lon1: float, lat0: float, lat1: float, w: int, h: int
+                ) -> raster.Window:
+    """Widen the window so that one pixel spans the same metres both ways."""
+    k = math.cos(math.radians((lat0 + lat1) / 2))
+    dx_m, dy_m = (lon1 - lon0) * k, lat1 - lat0
+    if dx_m / w < dy_m / h:
+        extra = (dy_m / h * w / k - (lon1 - lon0)) / 2
+        lon0, lon1 = lon0 - extra, lon1 + extra
+    else:
+        extra = (dx_m / w * h - (lat1 - lat0)) / 2
+        lat0, lat1 = lat0 - extra, lat1 + extra
+    return raster.Window(lon0, lon1, lat0, lat1, w, h)
+
+
+def cell_classes(cells: pd.DataFrame, *, layer: str, category: str, group: str,
+                 highlight: str | None, pop_breaks: dict[str, tuple[float, ...]]
+                 ) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Class of every cell for ``layer`` and the colours of the classes.
+
+    ``time``: 5/10/15/20-minute walking classes of ``category`` (unreachable is the
+    last class); ``population``: persons of ``group`` by :attr:`MapContext.pop_breaks`
+    (empty cells transparent); ``uncovered``: populated cells covered (0) or not (1)
+    by ``highlight`` (a target id's ``covered__<id>`` flag, or ``"time15"``).
+    """
+    pop_col = f"pop_{group}" if f"pop_{group}" in cells else "pop_total"
+    pop = cells[pop_col].to_numpy(float)
+    if layer == "population":
+        breaks = pop_breaks.get(pop_col[4:], (1.0, 10.0, 50.0, 100.0))
+        return raster.class_values(pop, breaks, valid=pop > 0), POP_COLOURS
+    if layer == "uncovered":
+        if highlight and highlight != "time15" and f"covered__{highlight}" in cells:
+            flag = cells[f"covered__{highlight}"]
+            unc = flag.eq(False).fillna(False).to_numpy(bool)
+        else:
+            col = f"time_min__{category}"
+            t = cells[col].to_numpy(float) if col in cells else np.full(len(cells), np.inf)
+            unc = ~(t <= 15.0)
+        return np.where(pop > 0, unc.astype(np.uint8), raster.NO_CLASS).astype(np.uint8), \
+            COVER_COLOURS
+    col = f"time_min__{category}"
+    t = cells[col].to_numpy(float) if col in cells else np.full(len(cells), np.inf)
+    return raster.class_values(t, TIME_BOUNDS_MIN), CLASS_COLOURS
+
+
+def legend_items(*, layer: str, group: str, cat_label: str, highlight_label: str,
+                 lang: str, pop_breaks: dict[str, tuple[float, ...]]
+                 ) -> tuple[str, list[tuple[str, str]]]:
+    """Legend title and ``(colour, label)`` rows of a layer."""
+    if layer == "population":
+        b = pop_breaks.get(group, pop_breaks.get("total", (1.0, 10.0, 50.0, 100.0)))
+        edges = [0.0, *b]
+        rows = [f"{edges[i]:g}–{edges[i + 1]:g}" for i in range(len(b))] + [f"> {b[-1]:g}"]
+        gl = tr(f"group_{group}", lang) if f"group_{group}" in STRINGS else group
+        return (f"{gl} · {tr('persons_per_cell', lang)}",
+                list(zip(POP_COLOURS, rows, strict=True)))
+    if layer == "uncovered":
+        return (highlight_label, [(COVER_COLOURS[0], tr("legend_covered", lang)),
+                                  (COVER_COLOURS[1], tr("legend_uncovered", lang))])
+    return (tr("walk_time_to", lang, cat=cat_label),
+            [(c, tr(k, lang)) for c, k in zip(CLASS_COLOURS, _TIME_KEYS, strict=True)])
+
+
+def _in_window(lon: np.ndarray, lat: np.ndarray, w: raster.Window) -> np.ndarray:
+    return (lon >= w.lon0) & (lon <= w.lon1) & (lat >= w.lat0) & (lat <= w.lat1)
+
+
+def _lines(geoms: np.ndarray, w: raster.Window) -> tuple[list[float | None], ...]:
+    """Outlines clipped to the window as lon/lat lists with None separators."""
+    clipped = shapely.clip_by_rect(geoms, w.lon0, w.lat0, w.lon1, w.lat1)
+    parts = shapely.get_parts(shapely.get_parts(clipped[~shapely.is_empty(clipped)]))
+    xs: list[float | None] = []
+    ys: list[float | None] = []
+    for g in parts:
+        if g.geom_type not in ("LineString", "LinearRing"):
+            continue
+        c = np.round(shapely.get_coordinates(g), 5)
+        xs.extend(c[:, 0].tolist())
+        ys.extend(c[:, 1].tolist())
+        xs.append(None)
+        ys.append(None)
+    return xs, ys
+
+
+def _esc(s: Any) -> str:
+    return html.escape("" if s is None or (isinstance(s, float) and math.isnan(s)) else str(s))
+
+
+def map_figure(ctx: MapContext, view: Any, *, window: raster.Window, category: str,
+               layer: str, group: str, highlight: str | None, lang: str,
+               cat_label: str, base_facility_ids: set[str] | None = None,
+               show_units: bool = True) -> go.Figure:
+    """The map of ``view`` (base run or scenario) in ``window``.
+
+    Parameters
+    ----------
+    ctx
+        The run's :class:`MapContext`.
+    view
+        Has ``cells`` (rows in the run's order) and ``facilities`` (``lon``, ``lat``,
+        ``category``, ``name``, ``facility_id``).
+    window
+        Lon/lat window and its size in pixels.
+    category, layer, group, highlight
+        What :func:`cell_classes` draws.
+    lang
+        ``"zh"`` or ``"en"``.
+    cat_label
+        Display name of ``category``.
+    base_facility_ids
+        Facilities of the base run; others are drawn as added ones.
+    show_units
+        Draw unit outlines and names.
+    """
+    if layer not in LAYERS:
+        raise ValueError(f"layer must be one of {LAYERS}, got {layer!r}")
+    cls, colours = cell_classes(view.cells, layer=layer, category=category, group=group,
+                                highlight=highlight, pop_breaks=ctx.pop_breaks)
+    positions = ctx.lookup.cells_in_window(window)
+    png = raster.render_png(cls, positions, colours)
+    fig = go.Figure()
+    # hover lattice: events only, never drawn
+    nx = max(2, math.ceil(window.width_px / HOVER_PX))
+    ny = max(2, math.ceil(window.height_px / HOVER_PX))
+    hx = np.round(window.lon0 + (np.arange(nx) + 0.5) * (window.lon1 - window.lon0) / nx, 6)
+    hy = np.round(window.lat0 + (np.arange(ny) + 0.5) * (window.lat1 - window.lat0) / ny, 6)
+    fig.add_trace(go.Heatmap(x=hx, y=hy, z=np.zeros((ny, nx), np.int8), opacity=0,
+                             showscale=False, hoverinfo="none", name="hover",
+                             showlegend=False))
+    if show_units and ctx.levels:
+        widths = np.linspace(2.2, 0.8, len(ctx.levels))
+        for level, width in zip(ctx.levels, widths, strict=True):
+            xs, ys = _lines(ctx.unit_outlines[level], window)
+            lvl = tr(f"level_{level}", lang) if f"level_{level}" in STRINGS else level
+            fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", hoverinfo="skip",
+                                     name=_esc(lvl), showlegend=False,
+                                     line={"color": "rgba(40,40,70,0.75)",
+                                           "width": float(width)}))
+        lab = _labels_for(ctx, window)
+        if lab is not None and len(lab):
+            fig.add_trace(go.Scatter(
+                x=lab["lon"].round(5), y=lab["lat"].round(5), mode="text",
+                text=[_esc(n) for n in lab["name"]], hoverinfo="skip", showlegend=False,
+                name="units", textfont={"size": 13, "color": "#1b1b3a"}))
+    _add_facilities(fig, view, window, category=category, lang=lang, cat_label=cat_label,
+                    base_ids=base_facility_ids)
+    _add_scale_bar(fig, window, lang)
+    k = math.cos(math.radians((window.lat0 + window.lat1) / 2))
+    fig.update_layout(
+        images=[{"source": raster.png_data_url(png), "xref": "x", "yref": "y",
+                 "x": window.lon0, "y": window.lat1, "sizex": window.lon1 - window.lon0,
+                 "sizey": window.lat1 - window.lat0, "sizing": "stretch",
+                 "layer": "below", "opacity": 0.9}],
+        margin={"l": 70, "r": 10, "t": 10, "b": 40}, plot_bgcolor="#f4f4f0",
+        paper_bgcolor="white", clickmode="event", dragmode="pan", hovermode="closest",
+        showlegend=True, legend={"orientation": "h", "y": 1.0, "x": 0, "yanchor": "bottom",
+                                 "bgcolor": "rgba(255,255,255,0.7)"},
+        xaxis={"range": [window.lon0, window.lon1], "showgrid": True,
+               "gridcolor": "rgba(0,0,0,0.08)", "zeroline": False, "tickformat": ".2f",
+               "ticksuffix": "°E", "constrain": "domain"},
+        yaxis={"range": [window.lat0, window.lat1], "showgrid": True,
+               "gridcolor": "rgba(0,0,0,0.08)", "zeroline": False, "tickformat": ".2f",
+               "ticksuffix": "°N", "scaleanchor": "x", "scaleratio": 1 / k,
+               "constrain": "domain"},
+        meta={"w": window.width_px, "h": window.height_px},
+        uirevision="map")
+    return fig
+
+
+def _labels_for(ctx: MapContext, w: raster.Window) -> pd.DataFrame | None:
+    """Names of the finest unit level with at most :data:`MAX_LABELS` units in view."""
+    chosen = None
+    for level in ctx.levels:
+        lab = ctx.unit_labels[level]
+        inside = lab[_in_window(lab["lon"].to_numpy(), lab["lat"].to_numpy(), w)]
+        if chosen is None or len(inside) <= MAX_LABELS:
+            chosen = inside
+        if len(inside) > MAX_LABELS:
+            break
+    if chosen is not None and len(chosen) > MAX_LABELS:
+        chosen = chosen.iloc[:MAX_LABELS]
+    return chosen
+
+
+def _fac_text(df: pd.DataFrame, lang: str, cat_label: str) -> list[str]:
+    names = df["name"].to_numpy(object)
+    fids = df["facility_id"].to_numpy(object)
+    out = []
+    for n, f in zip(names, fids, strict=True):
+        name = n if isinstance(n, str) and n else f
+        out.append(f"{_esc(cat_label)}<br>{_esc(name)}")
+    return out
+
+
+def _add_facilities(fig: go.Figure, view: Any, w: raster.Window, *, category: str,
+                    lang: str, cat_label: str, base_ids: set[str] | None) -> None:
+    fac = view.facilities
+    sel = fac[fac["category"] == category]
+    sel = sel[_in_window(sel["lon"].to_numpy(float), sel["lat"].to_numpy(float), w)]
+    if base_ids is not None:
+        is_new = ~sel["facility_id"].isin(base_ids)
+        kept, added = sel[~is_new], sel[is_new]
+    else:
+        kept, added = sel, sel.iloc[:0]
+    kept = kept.iloc[:MAX_MARKERS]
+    fig.add_trace(go.Scatter(
+        x=kept["lon"].round(6), y=kept["lat"].round(6), mode="markers", name=_esc(cat_label),
+        text=_fac_text(kept, lang, cat_label), hovertemplate="%{text}<extra></extra>",
+        customdata=kept["facility_id"].astype(str).tolist(),
+        marker={"size": 9, "color": _FAC_COLOUR, "line": {"width": 1, "color": "white"}}))
+    if len(added):
+        fig.add_trace(go.Scatter(
+            x=added["lon"].round(6), y=added["lat"].round(6), mode="markers",
+            name=_esc(tr("legend_added", lang)), text=_fac_text(added, lang, cat_label),
+            hovertemplate="%{text}<extra></extra>",
+            customdata=added["facility_id"].astype(str).tolist(),
+            marker={"size": 15, "symbol": "star", "color": "#000000",
+                    "line": {"width": 1, "color": "white"}}))
+
+
+def _add_scale_bar(fig: go.Figure, w: raster.Window, lang: str) -> None:
+    length_m = raster.scale_bar_m(w)
+    k = math.cos(math.radians((w.lat0 + w.lat1) / 2))
+    dlon = length_m / (111_320.0 * k)
+    x0 = w.lon0 + 0.03 * (w.lon1 - w.lon0)
+    y0 = w.lat0 + 0.04 * (w.lat1 - w.lat0)
+    text = f"{length_m / 1000:g} km" if length_m >= 1000 else f"{length_m:g} m"
+    fig.add_shape(type="line", x0=x0, x1=x0 + dlon, y0=y0, y1=y0, xref="x", yref="y",
+                  line={"color": "black", "width": 4})
+    fig.add_annotation(x=x0 + dlon / 2, y=y0, xref="x", yref="y", text=text,
+                       showarrow=False, yshift=12, font={"size": 12},
+                       bgcolor="rgba(255,255,255,0.75)")
+
+
+def cell_info(ctx: MapContext, view: Any, lon: float, lat: float, *, category: str,
+              group: str, lang: str, cat_label: str, unit_names: dict[str, str]
+              ) -> dict[str, Any] | None:
+    """What the cell under ``lon``/``lat`` holds, or None outside the grid.
+
+    Returns ``cell_id``, ``pop``, ``walk_min``, ``nearest_id``, ``nearest_name``
+    and ``units`` (names, coarsest level first).
+    """
+    pos = int(ctx.lookup.cells_at(np.array([lon]), np.array([lat]))[0])
+    if pos < 0:
+        return None
+    cells = view.cells
+    row = cells.iloc[pos]
+    pop_col = f"pop_{group}" if f"pop_{group}" in cells else "pop_total"
+    t = row.get(f"time_min__{category}", np.nan)
+    fid = row.get(f"nearest__{category}")
+    name = None
+    if isinstance(fid, str) and fid:
+        fac = view.facilities
+        hit = fac.loc[fac["facility_id"] == fid, "name"]
+        name = str(hit.iloc[0]) if len(hit) and isinstance(hit.iloc[0], str) else None
+    units = [unit_names.get(str(row[f"unit__{lv}"]), str(row[f"unit__{lv}"]))
+             for lv in ctx.levels if f"unit__{lv}" in cells and row[f"unit__{lv}"] is not None
+             and not (isinstance(row[f"unit__{lv}"], float) and math.isnan(row[f"unit__{lv}"]))]
+    return {"cell_id": int(row["cell_id"]), "pop": float(row[pop_col]),
+            "walk_min": float(t) if t is not None else math.nan,
+            "nearest_id": fid if isinstance(fid, str) else None,
+            "nearest_name": name or (fid if isinstance(fid, str) else None),
+            "units": units, "category": cat_label}

@@ -1,0 +1,142 @@
+"""The server-drawn map: pixels against the cells, windows, overlays, escaping."""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+
+import numpy as np
+import pytest
+from PIL import Image
+from pyproj import Transformer
+from scipy.spatial import cKDTree
+
+from dashboards import mapview, raster
+from dashboards.figures import time_classes
+from dashboards.state import base_view
+from lifecircle.pipeline import RunResult
+
+
+@pytest.fixture(scope="module")
+def ctx(sample_result: RunResult) -> mapview.MapContext:
+    return mapview.MapContext.from_result(sample_result)
+
+
+def _png_indices(fig: object) -> np.ndarray:
+    src = fig.layout.images[0].source  # type: ignore[attr-defined]
+    im = Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1])))
+    assert im.mode == "P"
+    return np.asarray(im)
+
+
+@pytest.mark.parametrize(("frac", "size"), [((0.0, 1.0, 0.0, 1.0), (500, 420)),
+                                            ((0.3, 0.6, 0.35, 0.6), (360, 300)),
+                                            ((0.45, 0.5, 0.45, 0.5), (200, 180))])
+def test_map_image_equals_the_cells_classes(sample_result: RunResult,
+                                            ctx: mapview.MapContext,
+                                            frac: tuple[float, ...],
+                                            size: tuple[int, int]) -> None:
+    lon0, lat0, lon1, lat1 = ctx.bounds
+    w = raster.Window(lon0 + frac[0] * (lon1 - lon0), lon0 + frac[1] * (lon1 - lon0),
+                      lat0 + frac[2] * (lat1 - lat0), lat0 + frac[3] * (lat1 - lat0), *size)
+    fig = mapview.map_figure(ctx, base_view(sample_result), window=w,
+                             category="primary_school", layer="time", group="total",
+                             highlight=None, lang="zh", cat_label="小学")
+    got = _png_indices(fig)
+    assert got.shape == (size[1], size[0])
+    # oracle: exact projection of every pixel centre, nearest cell centre (Chebyshev)
+    cells = sample_result.cells
+    spec = sample_result.population.spec
+    half = spec.cell_size_m / 2
+    lon, lat = w.pixel_centres()
+    glon, glat = np.meshgrid(lon, lat)
+    tf = Transformer.from_crs("EPSG:4326", sample_result.crs, always_xy=True)
+    x, y = tf.transform(glon.ravel(), glat.ravel())
+    tree = cKDTree(np.column_stack([cells["x"], cells["y"]]))
+    d, i = tree.query(np.column_stack([x, y]), p=np.inf)
+    inside = d < half
+    clear = np.abs(d - half) > 0.5  # not within half a metre of a cell edge
+    expected = np.full(len(x), raster.NO_CLASS)
+    cls = time_classes(cells["time_min__primary_school"].to_numpy()).astype(int)
+    expected[inside] = cls[i[inside]]
+    sel = clear
+    assert sel.mean() > 0.95
+    np.testing.assert_array_equal(got.ravel()[sel], expected[sel])
+    assert (expected != raster.NO_CLASS).any()
+
+
+def test_population_and_uncovered_layers(sample_result: RunResult,
+                                         ctx: mapview.MapContext) -> None:
+    cells = sample_result.cells
+    cls, colours = mapview.cell_classes(cells, layer="population", category="park",
+                                        group="total", highlight=None,
+                                        pop_breaks=ctx.pop_breaks)
+    pop = cells["pop_total"].to_numpy()
+    assert (cls[pop <= 0] == raster.NO_CLASS).all()
+    assert set(np.unique(cls[pop > 0])) <= set(range(len(colours)))
+    cls, _ = mapview.cell_classes(cells, layer="uncovered", category="park", group="total",
+                                  highlight="time15", pop_breaks=ctx.pop_breaks)
+    t = cells["time_min__park"].to_numpy()
+    assert (cls[(pop > 0) & (t <= 15)] == 0).all()
+    assert (cls[(pop > 0) & ~(t <= 15)] == 1).all()
+
+
+def test_classes_close_at_their_bound() -> None:
+    got = raster.class_values(np.array([0, 5, 5.01, 15, 20, 20.5, np.inf, np.nan]),
+                              mapview.TIME_BOUNDS_MIN)
+    assert got.tolist() == [0, 0, 1, 2, 3, 4, 4, 4]
+
+
+def test_payload_scales_with_the_screen(sample_result: RunResult,
+                                        ctx: mapview.MapContext) -> None:
+    view = base_view(sample_result)
+    sizes = []
+    for px in ((400, 300), (1600, 1000)):
+        w = mapview.window_from_view(ctx, None, default_px=px)
+        fig = mapview.map_figure(ctx, view, window=w, category="park", layer="time",
+                                 group="total", highlight=None, lang="en", cat_label="park")
+        sizes.append(len(fig.to_json()))
+        assert _png_indices(fig).shape == (w.height_px, w.width_px)
+    assert sizes[1] < 1_000_000
+
+
+def test_unit_names_lonlat_ticks_scale_bar(sample_result: RunResult,
+                                           ctx: mapview.MapContext) -> None:
+    w = mapview.window_from_view(ctx, None)
+    fig = mapview.map_figure(ctx, base_view(sample_result), window=w, category="park",
+                             layer="time", group="total", highlight=None, lang="zh",
+                             cat_label="公园")
+    names = set(sample_result.units["district"]["name"])
+    text = [t for t in fig.data if getattr(t, "mode", None) == "text"]
+    assert text
+    assert set(text[0].text) <= names
+    assert len(text[0].text) >= 1
+    assert fig.layout.xaxis.ticksuffix == "°E"
+    assert fig.layout.yaxis.scaleratio == pytest.approx(
+        1 / math.cos(math.radians((w.lat0 + w.lat1) / 2)))
+    assert fig.layout.annotations[0].text.endswith(("km", " m"))
+
+
+def test_user_text_is_escaped(sample_result: RunResult, ctx: mapview.MapContext) -> None:
+    view = base_view(sample_result)
+    fac = view.facilities.copy()
+    i = fac.index[fac["category"] == "park"][0]
+    fac.loc[i, "name"] = '<a href="http://evil">点我</a><b style="x">'
+    view = type(view)(view.name, view.cells, fac, view.targets, view.completeness)
+    w = mapview.window_from_view(ctx, None)
+    fig = mapview.map_figure(ctx, view, window=w, category="park", layer="time",
+                             group="total", highlight=None, lang="zh", cat_label="<i>公园</i>")
+    texts = " ".join(str(t.text) for t in fig.data if t.text is not None)
+    names = " ".join(str(t.name) for t in fig.data)
+    assert "<a href" not in texts
+    assert "&lt;a href=&quot;http://evil&quot;&gt;" in texts
+    assert "<i>" not in names
+
+
+def test_window_rejects_nonsense() -> None:
+    for bad in ((1.0, 0.0, 0.0, 1.0, 10, 10), (0.0, 1.0, 0.0, math.nan, 10, 10),
+                (0.0, 1.0, 0.0, 1.0, 0, 10), (0.0, 400.0, 0.0, 1.0, 10, 10)):
+        with pytest.raises(ValueError, match=r"window|width_px|height_px"):
+            raster.Window(*bad)
+    assert raster.Window(0.0, 1.0, 0.0, 1.0, 10**6, 10).width_px == raster.MAX_SIDE_PX
