@@ -279,7 +279,8 @@ def render_map(category: Any, layer: Any, group: Any, highlight: Any, lang: Any,
     fig = mapview.map_figure(state.map, view, window=window, category=category, layer=layer,
                              group=group, highlight=highlight or None, lang=lang,
                              cat_label=state.category_label(category, lang),
-                             base_facility_ids=state.base_ids)
+                             base_facility_ids=state.base_ids, tiles_url=state.tiles_url,
+                             overlay=state.overlay)
     summary: Any = html.Div()
     if show_summary:
         rows = figures.coverage_rows(state.result, view, lang=lang, group=group)

@@ -139,6 +139,11 @@ STRINGS: dict[str, tuple[str, str]] = {
     "load_failed": ("无法加载分析结果", "Cannot load the results"),
     # map (server-drawn)
     "layer_uncovered": ("未覆盖人口", "Uncovered residents"),
+    "legend_water": ("水域", "water"),
+    "legend_green": ("绿地", "green space"),
+    "legend_street_major": ("主干路", "main streets"),
+    "legend_street_secondary": ("次干路", "secondary streets"),
+    "legend_street_tertiary": ("支路", "tertiary streets"),
     "legend_covered": ("已覆盖的有人口网格", "covered populated cells"),
     "no_facility_yet": ("该类设施尚无现状点位，可在“情景推演”中新增。",
                         "No facility of this category yet: add some on the What-if page."),

@@ -29,9 +29,10 @@ import shapely
 from access.crs import WGS84
 from dashboards import raster
 from dashboards.i18n import STRINGS, tr
+from dashboards.overlay import Overlay
 
 __all__ = ["CLASS_COLOURS", "HOVER_PX", "LAYERS", "MapContext", "cell_classes", "cell_info",
-           "legend_items", "map_figure", "window_from_view"]
+           "legend_items", "map_figure", "tile_images", "window_from_view"]
 
 #: Walking-time classes (upper bounds, minutes) and their colours.
 TIME_BOUNDS_MIN = (5.0, 10.0, 15.0, 20.0)
@@ -238,7 +239,8 @@ def _esc(s: Any) -> str:
 def map_figure(ctx: MapContext, view: Any, *, window: raster.Window, category: str,
                layer: str, group: str, highlight: str | None, lang: str,
                cat_label: str, base_facility_ids: set[str] | None = None,
-               show_units: bool = True) -> go.Figure:
+               show_units: bool = True, tiles_url: str | None = None,
+               overlay: Overlay | None = None) -> go.Figure:
     """The map of ``view`` (base run or scenario) in ``window``.
 
     Parameters
@@ -260,6 +262,12 @@ def map_figure(ctx: MapContext, view: Any, *, window: raster.Window, category: s
         Facilities of the base run; others are drawn as added ones.
     show_units
         Draw unit outlines and names.
+    tiles_url
+        ``{z}/{x}/{y}`` template of an intranet raster tile server drawn beneath the
+        grid (the browser loads the tiles from it); none by default.
+    overlay
+        Main streets, water and green of the study area's OSM file
+        (:mod:`dashboards.overlay`), drawn over the grid.
     """
     if layer not in LAYERS:
         raise ValueError(f"layer must be one of {LAYERS}, got {layer!r}")
@@ -276,6 +284,8 @@ def map_figure(ctx: MapContext, view: Any, *, window: raster.Window, category: s
     fig.add_trace(go.Heatmap(x=hx, y=hy, z=np.zeros((ny, nx), np.int8), opacity=0,
                              showscale=False, hoverinfo="none", name="hover",
                              showlegend=False))
+    if overlay is not None and len(overlay):
+        _add_overlay(fig, overlay, window, lang)
     if show_units and ctx.levels:
         widths = np.linspace(2.2, 0.8, len(ctx.levels))
         for level, width in zip(ctx.levels, widths, strict=True):
@@ -283,8 +293,8 @@ def map_figure(ctx: MapContext, view: Any, *, window: raster.Window, category: s
             lvl = tr(f"level_{level}", lang) if f"level_{level}" in STRINGS else level
             fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", hoverinfo="skip",
                                      name=_esc(lvl), showlegend=False,
-                                     line={"color": "rgba(40,40,70,0.75)",
-                                           "width": float(width)}))
+                                     line={"color": "rgba(110,40,150,0.85)",
+                                           "width": float(width), "dash": "dash"}))
         lab = _labels_for(ctx, window)
         if lab is not None and len(lab):
             fig.add_trace(go.Scatter(
@@ -295,11 +305,13 @@ def map_figure(ctx: MapContext, view: Any, *, window: raster.Window, category: s
                     base_ids=base_facility_ids)
     _add_scale_bar(fig, window, lang)
     k = math.cos(math.radians((window.lat0 + window.lat1) / 2))
+    grid_image = {"source": raster.png_data_url(png), "xref": "x", "yref": "y",
+                  "x": window.lon0, "y": window.lat1, "sizex": window.lon1 - window.lon0,
+                  "sizey": window.lat1 - window.lat0, "sizing": "stretch",
+                  "layer": "below", "opacity": 0.7 if tiles_url else 0.9}
     fig.update_layout(
-        images=[{"source": raster.png_data_url(png), "xref": "x", "yref": "y",
-                 "x": window.lon0, "y": window.lat1, "sizex": window.lon1 - window.lon0,
-                 "sizey": window.lat1 - window.lat0, "sizing": "stretch",
-                 "layer": "below", "opacity": 0.9}],
+        # tiles first (drawn beneath), the grid image last
+        images=[*(tile_images(window, tiles_url) if tiles_url else []), grid_image],
         margin={"l": 70, "r": 10, "t": 10, "b": 40}, plot_bgcolor="#f4f4f0",
         paper_bgcolor="white", clickmode="event", dragmode="pan", hovermode="closest",
         showlegend=True, legend={"orientation": "h", "y": 1.0, "x": 0, "yanchor": "bottom",
@@ -314,6 +326,68 @@ def map_figure(ctx: MapContext, view: Any, *, window: raster.Window, category: s
         meta={"w": window.width_px, "h": window.height_px},
         uirevision="map")
     return fig
+
+
+def _tile_lat(y: int, z: int) -> float:
+    n = math.pi - 2 * math.pi * y / 2**z
+    return math.degrees(math.atan(math.sinh(n)))
+
+
+def tile_images(w: raster.Window, url: str, *, max_tiles: int = 64) -> list[dict[str, Any]]:
+    """Layout images of the web-map tiles (``{z}/{x}/{y}``) covering the window.
+
+    The zoom level gives tiles of about screen resolution; each tile is placed by its
+    lon/lat edges (inside a tile the Mercator stretch is below a pixel at city zooms).
+    """
+    span = w.lon1 - w.lon0
+    z = max(0, min(19, math.floor(math.log2(360.0 / span * w.width_px / 256))))
+
+    def tx(lon: float) -> int:
+        return int((lon + 180.0) / 360.0 * 2**z)
+
+    def ty(lat: float) -> int:
+        r = math.radians(max(min(lat, 85.05), -85.05))
+        return int((1 - math.asinh(math.tan(r)) / math.pi) / 2 * 2**z)
+
+    xs = range(tx(w.lon0), tx(w.lon1) + 1)
+    ys = range(ty(w.lat1), ty(w.lat0) + 1)
+    if len(xs) * len(ys) > max_tiles:
+        return []
+    out = []
+    for x in xs:
+        for y in ys:
+            lon_l = x / 2**z * 360.0 - 180.0
+            lon_r = (x + 1) / 2**z * 360.0 - 180.0
+            lat_t, lat_b = _tile_lat(y, z), _tile_lat(y + 1, z)
+            out.append({"source": url.format(z=z, x=x, y=y), "xref": "x", "yref": "y",
+                        "x": lon_l, "y": lat_t, "sizex": lon_r - lon_l,
+                        "sizey": lat_t - lat_b, "sizing": "stretch", "layer": "below"})
+    return out
+
+
+_STREET_STYLE = {"major": ("rgba(70,70,70,0.85)", 2.4), "secondary": ("rgba(80,80,80,0.7)", 1.6),
+                 "tertiary": ("rgba(90,90,90,0.55)", 1.0)}
+
+
+def _add_overlay(fig: go.Figure, ov: Overlay, w: raster.Window, lang: str) -> None:
+    for kind, geoms, line, fill in (
+            ("water", ov.water, "rgba(40,110,200,0.8)", "rgba(80,150,230,0.35)"),
+            ("green", ov.green, "rgba(40,140,60,0.6)", "rgba(90,180,90,0.18)")):
+        if not len(geoms):
+            continue
+        xs, ys = _lines(shapely.boundary(geoms), w)
+        if xs:
+            fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", fill="toself", fillcolor=fill,
+                                     line={"color": line, "width": 0.8}, hoverinfo="skip",
+                                     name=_esc(tr(f"legend_{kind}", lang)), showlegend=True))
+    for cls, geoms in ov.streets.items():
+        xs, ys = _lines(geoms, w)
+        if xs:
+            colour, width = _STREET_STYLE.get(cls, ("rgba(90,90,90,0.5)", 1.0))
+            fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", hoverinfo="skip",
+                                     name=_esc(tr(f"legend_street_{cls}", lang)),
+                                     showlegend=cls == "major",
+                                     line={"color": colour, "width": width}))
 
 
 def _labels_for(ctx: MapContext, w: raster.Window) -> pd.DataFrame | None:

@@ -26,6 +26,7 @@ import pandas as pd
 from access.errors import ConfigError, LifecircleError
 from access.targets import PROFILES
 from dashboards.mapview import MapContext
+from dashboards.overlay import Overlay, load_overlay
 from dashboards.store import ScenarioStore
 from lifecircle.pipeline import RunResult, run
 from lifecircle.results import check_complete
@@ -397,6 +398,7 @@ class DashboardState:
     unit_names: dict[str, str] = field(init=False)
     base_ids: set[str] = field(init=False)
     categories: list[str] = field(init=False)
+    overlay: Overlay | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.cache = ScenarioCache(self.result)
@@ -417,6 +419,16 @@ class DashboardState:
         tax = self.result.taxonomy
         routed = self.result.categories
         self.categories = list(tax.categories) if tax is not None else list(routed)
+        threading.Thread(target=self._load_overlay, name="map-overlay", daemon=True).start()
+
+    def _load_overlay(self) -> None:
+        """Read the map background from the study area's OSM file (in the background)."""
+        lon0, lat0, lon1, lat1 = self.map.bounds
+        try:
+            self.overlay = load_overlay(self.result.area.network.path, self.out_dir,
+                                        tolerance_deg=max(lon1 - lon0, lat1 - lat0) / 4000)
+        except Exception as exc:  # a background is optional: never stop the dashboard
+            log.warning("no map background from %s (%s)", self.result.area.network.path, exc)
 
     def category_label(self, category: str, lang: str) -> str:
         """Display name of a category in ``lang`` (the key only when unknown)."""

@@ -17,7 +17,7 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
                    w: Math.round(fl._size.w), h: Math.round(fl._size.h)};
           var lay = (figure && figure.layout) || {};
           var meta = lay.meta || {};
-          var im = (lay.images && lay.images[0]) || null;
+          var im = (lay.images && lay.images[lay.images.length - 1]) || null;
           if (!im || !meta.w) {
             resolve(nu);  // not a map the server drew (yet)
             return;

@@ -134,7 +134,7 @@ def test_bad_stored_edits_show_the_library_message(state: DashboardState) -> Non
 
 def test_map_callback(state: DashboardState) -> None:
     fig, legend, summary = callbacks.render_map("park", "time", "total", "time15", "en")
-    assert fig.layout.images[0].source.startswith("data:image/png;base64,")
+    assert fig.layout.images[-1].source.startswith("data:image/png;base64,")
     assert fig.layout.xaxis.ticksuffix == "°E"
     assert fig.layout.yaxis.ticksuffix == "°N"
     assert "park" in summary.children
@@ -146,7 +146,7 @@ def test_map_window_follows_the_browser_view(state: DashboardState) -> None:
     lon0, lat0, lon1, lat1 = state.map.bounds
     view = {"x": [lon0, (lon0 + lon1) / 2], "y": [lat0, (lat0 + lat1) / 2], "w": 400, "h": 300}
     fig, _, _ = callbacks.render_map("park", "population", "total", "time15", "zh", [], view)
-    png = base64.b64decode(fig.layout.images[0].source.split(",", 1)[1])
+    png = base64.b64decode(fig.layout.images[-1].source.split(",", 1)[1])
     assert Image.open(io.BytesIO(png)).size == (400, 300)
     assert fig.layout.meta == {"w": 400, "h": 300}
 

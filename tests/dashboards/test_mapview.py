@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,8 +14,10 @@ from PIL import Image
 from pyproj import Transformer
 from scipy.spatial import cKDTree
 
+from access.network import file_sha256
 from dashboards import mapview, raster
 from dashboards.figures import time_classes
+from dashboards.overlay import load_overlay
 from dashboards.state import base_view
 from lifecircle.pipeline import RunResult
 
@@ -24,7 +28,7 @@ def ctx(sample_result: RunResult) -> mapview.MapContext:
 
 
 def _png_indices(fig: object) -> np.ndarray:
-    src = fig.layout.images[0].source  # type: ignore[attr-defined]
+    src = fig.layout.images[-1].source  # type: ignore[attr-defined]
     im = Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1])))
     assert im.mode == "P"
     return np.asarray(im)
@@ -140,3 +144,50 @@ def test_window_rejects_nonsense() -> None:
         with pytest.raises(ValueError, match=r"window|width_px|height_px"):
             raster.Window(*bad)
     assert raster.Window(0.0, 1.0, 0.0, 1.0, 10**6, 10).width_px == raster.MAX_SIDE_PX
+
+
+def test_intranet_tiles_sit_beneath_the_grid(sample_result: RunResult,
+                                             ctx: mapview.MapContext) -> None:
+    w = mapview.window_from_view(ctx, None)
+    url = "http://tiles.intranet/{z}/{x}/{y}.png"
+    fig = mapview.map_figure(ctx, base_view(sample_result), window=w, category="park",
+                             layer="time", group="total", highlight=None, lang="zh",
+                             cat_label="公园", tiles_url=url)
+    tiles = fig.layout.images[:-1]
+    assert tiles
+    assert all(t.source.startswith("http://tiles.intranet/") for t in tiles)
+    west = min(t.x for t in tiles)
+    east = max(t.x + t.sizex for t in tiles)
+    assert west <= w.lon0
+    assert east >= w.lon1
+    assert fig.layout.images[-1].source.startswith("data:image/png")
+    plain = mapview.map_figure(ctx, base_view(sample_result), window=w, category="park",
+                               layer="time", group="total", highlight=None, lang="zh",
+                               cat_label="公园")
+    assert len(plain.layout.images) == 1  # nothing fetched from anywhere by default
+
+
+def test_overlay_from_the_areas_own_osm_is_cached(sample_result: RunResult,
+                                                   ctx: mapview.MapContext,
+                                                   tmp_path: Path) -> None:
+    osm = sample_result.area.network.path
+    ov = load_overlay(osm, tmp_path, tolerance_deg=1e-4)
+    assert len(ov.streets["major"]) > 10
+    cache = tmp_path / "map_overlay.geojson"
+    doc = json.loads(cache.read_text(encoding="utf-8"))
+    assert doc["osm_sha256"] == file_sha256(osm)
+    stamp = cache.stat().st_mtime_ns
+    again = load_overlay(osm, tmp_path, tolerance_deg=1e-4)
+    assert cache.stat().st_mtime_ns == stamp  # read from the cache, not rebuilt
+    assert len(again) == len(ov)
+    w = mapview.window_from_view(ctx, None)
+    fig = mapview.map_figure(ctx, base_view(sample_result), window=w, category="park",
+                             layer="time", group="total", highlight=None, lang="zh",
+                             cat_label="公园", overlay=again)
+    names = [t.name for t in fig.data]
+    assert "主干路" in names
+    # a stale cache (another OSM file) is rebuilt
+    doc["osm_sha256"] = "0" * 64
+    cache.write_text(json.dumps(doc), encoding="utf-8")
+    load_overlay(osm, tmp_path, tolerance_deg=1e-4)
+    assert json.loads(cache.read_text(encoding="utf-8"))["osm_sha256"] == file_sha256(osm)
