@@ -52,6 +52,7 @@ __all__ = [
     "checked_edits",
     "checked_lang",
     "client_errors",
+    "coarser_level",
     "compare_table",
     "completeness_table",
     "coverage_list",
@@ -60,10 +61,12 @@ __all__ = [
     "edit_from_click",
     "export_scenario",
     "export_units",
+    "finer_level",
     "highlight_options",
     "import_scenario",
     "legend_block",
     "load_saved",
+    "parent_options",
     "point_info",
     "render_map",
     "render_overview",
@@ -381,10 +384,42 @@ def category_options(lang: str) -> list[dict[str, str]]:
 # ---------------------------------------------------------------------------
 # Units
 # ---------------------------------------------------------------------------
-def render_units(level: str | None, lang: str, edits: Edits | None = None) -> list[Any]:
-    """Units page: the sortable per-unit table (or why there is none)."""
+def coarser_level(level: str) -> str | None:
+    """The unit level just above ``level`` (fewer units), or None."""
+    levels = get_state().map.levels
+    i = levels.index(level) if level in levels else 0
+    return levels[i - 1] if i > 0 else None
+
+
+def finer_level(level: str) -> str | None:
+    """The unit level just below ``level`` (more units), or None."""
+    levels = get_state().map.levels
+    i = levels.index(level) if level in levels else len(levels)
+    return levels[i + 1] if i + 1 < len(levels) else None
+
+
+def parent_options(level: Any, lang: Any) -> tuple[list[dict[str, str]], bool]:
+    """Units of the level above ``level`` to filter by, and whether there is such a level."""
     lang = checked_lang(lang)
-    result = get_state().result
+    state = get_state()
+    up = coarser_level(level) if isinstance(level, str) else None
+    if up is None:
+        return [], False
+    table = state.result.units[up]
+    return ([{"label": tr("all_units", lang), "value": ""}]
+            + [{"label": str(n), "value": str(u)}
+               for u, n in zip(table["unit_id"], table["name"], strict=True)]), True
+
+
+def render_units(level: str | None, lang: str, edits: Edits | None = None,
+                 parent: str | None = None) -> list[Any]:
+    """Units page: the sortable per-unit table (or why there is none).
+
+    With ``parent`` (a unit of the level above), only its units are listed.
+    """
+    lang = checked_lang(lang)
+    state = get_state()
+    result = state.result
     if not result.units:
         return [html.P(tr("no_units", lang))]
     level = level if level in result.units else next(iter(result.units))
@@ -392,6 +427,11 @@ def render_units(level: str | None, lang: str, edits: Edits | None = None) -> li
         frame = figures.units_frame(result, _view(edits), level=level, lang=lang)
     except LifecircleError as exc:
         return [_error_box(exc, lang)]
+    up = coarser_level(level)
+    if parent and up is not None:
+        parents = figures.unit_parents(result.cells, level, up)
+        ids = frame[tr("col_unit_id", lang)].astype(str)
+        frame = frame[[parents.get(u) == str(parent) for u in ids]]
     fail_col = tr("col_failing", lang)
     return [data_table(
         id="un-table", data=frame.to_dict("records"),

@@ -33,6 +33,7 @@ __all__ = [
     "scorecard_frame",
     "source_label",
     "time_classes",
+    "unit_parents",
     "units_frame",
 ]
 
@@ -237,6 +238,19 @@ def units_frame(result: Any, view: Any, *, level: str, lang: str = "zh") -> pd.D
     sep = "；" if lang == "zh" else "; "
     out[tr("col_failing", lang)] = [sep.join(failing.get(u, [])) for u in out[id_c]]
     return out
+
+
+def unit_parents(cells: pd.DataFrame, fine: str, coarse: str) -> dict[str, str]:
+    """Parent (``coarse`` level unit) of each ``fine`` unit: the one holding most of its cells."""
+    fc, cc = f"unit__{fine}", f"unit__{coarse}"
+    if fc not in cells or cc not in cells:
+        return {}
+    pairs = cells[[fc, cc]].dropna()
+    if pairs.empty:
+        return {}
+    counts = pairs.astype(str).groupby([fc, cc], sort=True).size().reset_index(name="n")
+    best = counts.sort_values(["n", cc], ascending=[False, True]).drop_duplicates(fc)
+    return dict(zip(best[fc], best[cc], strict=True))
 
 
 def frame_to_csv_bytes(df: pd.DataFrame) -> bytes:

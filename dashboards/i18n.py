@@ -184,6 +184,8 @@ STRINGS: dict[str, tuple[str, str]] = {
                     "Click a row to see the target's plan clause and notes."),
     "parent_unit": ("上级单元", "Parent unit"),
     "all_units": ("全部", "all"),
+    "drill_help": ("点击某一行，查看其下一级单元（如区→乡镇/街道）。",
+                   "Click a row to open the units below it (e.g. district → township)."),
 }
 
 

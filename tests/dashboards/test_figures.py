@@ -91,3 +91,10 @@ def test_nearest_facility(sample_result: RunResult) -> None:
     assert figures.nearest_facility(view, "park", x + 10, y) == park["facility_id"]
     assert figures.nearest_facility(view, "park", x + 1e5, y) is None
     assert figures.nearest_facility(view, "no_such", x, y) is None
+
+
+def test_unit_parents_by_majority_of_cells() -> None:
+    cells = pd.DataFrame({"unit__township": ["t1", "t1", "t1", "t2", "t2", None],
+                          "unit__district": ["d1", "d1", "d2", "d2", "d2", "d1"]})
+    assert figures.unit_parents(cells, "township", "district") == {"t1": "d1", "t2": "d2"}
+    assert figures.unit_parents(cells, "township", "county") == {}
