@@ -230,7 +230,7 @@ def test_cell_size_1_refused_before_allocation(area_dir: Path,
 
 def test_memory_estimate_refuses_a_run_too_large(area_dir: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(resources, "available_memory_bytes", lambda: 256 * 1024 ** 2)
+    monkeypatch.setattr(resources, "available_memory_bytes", lambda: 900 * 1024 ** 2)
     found = problems(edit(area_dir, ("cell_size_m = 100", "cell_size_m = 10"),
                           ("k_nearest = 3", "k_nearest = 50")))
     assert list(found) == ["travel.k_nearest"]
@@ -246,20 +246,22 @@ def test_memory_estimate_invariants() -> None:
     # halving the cell side quadruples the cells and (nearly) the memory
     finer = estimate_memory(1e8, 50, 3)
     assert finer.n_cells == 40_001
-    assert 3.9 < finer.total_bytes / base.total_bytes < 4.1
+    assert 3.9 < finer.data_bytes / base.data_bytes < 4.1
+    assert finer.total_bytes - finer.data_bytes == base.total_bytes - base.data_bytes
     assert estimate_memory(1e8, 100, 6).k_nearest_bytes == 2 * base.k_nearest_bytes
     assert estimate_memory(1e8, 100, 1).k_nearest_bytes == 0
     assert check_memory(base, available_bytes=base.total_bytes, cell_size_m=100,
                         k_nearest=3) is None
-    msg = check_memory(base, available_bytes=base.total_bytes // 10, cell_size_m=100,
-                       k_nearest=3)
+    msg = check_memory(base, available_bytes=base.base_bytes + base.data_bytes // 10,
+                       cell_size_m=100, k_nearest=3)
     assert msg is not None
     assert "grid.cell_size_m" in msg
 
 
 def test_sample_fits() -> None:
     est = estimate_memory(8.5e3 * 8.5e3, 100, 3)
-    assert est.total_bytes < 200 * 1024 ** 2
+    assert est.data_bytes < 100 * 1024 ** 2
+    assert est.total_bytes < 1024 ** 3
 
 
 # -- JSON Schema ----------------------------------------------------------------------
