@@ -54,7 +54,14 @@ from gridded_pop.sources import (
     table_problems,
 )
 from lifecircle import resources
-from lifecircle.area_models import GridTable, NetworkTable, StudyAreaFile, TravelTable, UnitsTable
+from lifecircle.area_models import (
+    RANGES,
+    GridTable,
+    NetworkTable,
+    StudyAreaFile,
+    TravelTable,
+    UnitsTable,
+)
 from lifecircle.datasets import get_path as dataset_path
 
 __all__ = ["GridSettings", "NetworkSettings", "StudyArea", "TravelSettings", "UnitsSpec",
@@ -555,7 +562,8 @@ def validate_study_area(path: str | Path, *, check_resources: bool = True) -> St
     try:
         model = StudyAreaFile.model_validate(doc)
     except ValidationError as exc:
-        chk.problems.extend(validation_problems(exc, StudyAreaFile))
+        chk.problems.extend(_with_range(k, m) for k, m in
+                            validation_problems(exc, StudyAreaFile))
 
     def tables(key: str) -> list[Any]:
         value = doc.get(key, [])
@@ -604,6 +612,14 @@ def validate_study_area(path: str | Path, *, check_resources: bool = True) -> St
     assert model is not None
     assert network_file is not None
     return _build(path, model, network_file, population, facilities, units)
+
+
+def _with_range(key: str, message: str) -> tuple[str, str]:
+    """Add the plausible range of a numeric key to a message about its value."""
+    for name, (lo, hi) in RANGES.items():
+        if key == name or key.startswith(f"{name}."):
+            return key, f"{message} (plausible range {lo:g}–{hi:g})"
+    return key, message
 
 
 def _dedupe(problems: list[tuple[str | None, str]]) -> list[tuple[str | None, str]]:

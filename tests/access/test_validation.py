@@ -225,7 +225,7 @@ def test_cell_size_1_refused_before_allocation(area_dir: Path,
     with pytest.raises(StudyAreaError) as info:
         load_study_area(edit(area_dir, ("cell_size_m = 100", "cell_size_m = 1")))
     assert info.value.key == "grid.cell_size_m"
-    assert "10" in str(info.value)
+    assert "plausible range 10–5000" in str(info.value)
 
 
 def test_memory_estimate_refuses_a_run_too_large(area_dir: Path,
