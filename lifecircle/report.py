@@ -48,6 +48,7 @@ from openpyxl.utils import get_column_letter
 from pyproj import Transformer
 
 from access.errors import LifecircleError
+from access.safe_io import neutralise
 from lifecircle.compare import Comparison, compare_runs
 from lifecircle.history import (
     History,
@@ -237,18 +238,14 @@ def _flags(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 
 
 # ---------------------------------------------------------------------- formula safety
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
 def neutralise_formula(value: Any) -> Any:
     """Text that a spreadsheet would run as a formula, prefixed with ``'``.
 
-    Numbers pass unchanged; text starting with ``= + - @`` (or a tab or carriage
-    return) gets a leading apostrophe, so Excel shows it as text.
+    The project's one rule (:func:`access.safe_io.neutralise`): numbers pass unchanged;
+    text starting with ``= + - @`` (a tab, a carriage return or an apostrophe) gets a
+    leading apostrophe, so Excel shows it as text.
     """
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
+    return neutralise(value)
 
 
 # ---------------------------------------------------------------------- browser
