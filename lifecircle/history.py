@@ -330,7 +330,8 @@ class History:
     @contextmanager
     def _connect(self, *, write: bool = False) -> Iterator[sqlite3.Connection]:
         if not write and not self.path.exists():
-            raise HistoryError("no run recorded yet: run 'lifecircle run' first",
+            raise HistoryError("no run recorded yet: run 'lifecircle run' first (or give the "
+                               "history folder with --history)",
                                path=self.path)
         if write and not self.path.exists():
             self.folder.mkdir(parents=True, exist_ok=True)
@@ -452,7 +453,8 @@ class History:
         """
         runs = self.runs()
         if not runs:
-            raise HistoryError("no run recorded yet: run 'lifecircle run' first",
+            raise HistoryError("no run recorded yet: run 'lifecircle run' first (or give the "
+                               "history folder with --history)",
                                path=self.path)
         key = str(ref).strip()
         by_label = [r for r in runs if r.label == key]

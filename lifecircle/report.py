@@ -627,6 +627,9 @@ def write_report(data: ReportData, out_dir: str | Path, *, lang: str = "zh",
     t0 = time.perf_counter()
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    work.chmod(0o777 & ~umask)  # a report folder like any other, not mkdtemp's 0700
     try:
         files = _build(data, work, lang=lang, record=record, comparison=comparison,
                        trend=trend, pdf=pdf, svg=svg, version=version, browser=browser,
