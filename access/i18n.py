@@ -23,6 +23,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "nodes": ("节点", "Nodes"),
     "arcs": ("有向边", "Arcs"),
     "dropped_nodes": ("剔除的孤立节点", "Nodes dropped (islands)"),
+    "missing_node_refs": ("缺失节点引用", "Missing node refs"),
     "population": ("人口", "Population"),
     "group": ("人群", "Group"),
     "persons": ("人数", "Persons"),

@@ -16,6 +16,7 @@ import hashlib
 import json
 import logging
 import os
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,7 @@ __all__ = ["CACHE_VERSION", "StreetNetwork", "build_network", "cache_dir", "file
 log = logging.getLogger(__name__)
 
 #: Bump when the way a network is built changes, so old cache entries are ignored.
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 
 @dataclass(frozen=True, eq=False)
@@ -218,6 +219,7 @@ def build_network(raw: RawArcs, *, mode: str, crs: CRS | None = None,
         "ways_used": raw.ways_used,
         "ways_by_highway": dict(sorted(raw.ways_by_highway.items())),
         "missing_node_refs": raw.missing_refs,
+        "ways_with_missing_refs": raw.ways_with_missing_refs,
         "components": int(n_comp),
         "nodes_read": int(n),
         "nodes_kept": int(m),
@@ -253,22 +255,76 @@ def cache_dir() -> Path:
 _ARRAYS = ("node_id", "x", "y", "lon", "lat", "indptr", "indices", "length_m", "time_s")
 
 
+class _BadCacheEntryError(Exception):
+    """A cache entry that must not be used (unreadable, changed, or for other inputs)."""
+
+
+def _cache_key(source_sha256: str, mode: str, crs: CRS) -> dict[str, Any]:
+    """The parameters a cache entry is for; stored inside the entry and checked on load."""
+    return {"source_sha256": source_sha256, "mode": mode, "crs": crs.to_wkt(),
+            "cache_version": CACHE_VERSION}
+
+
+def _arrays_sha256(arrays: dict[str, np.ndarray | None]) -> str:
+    """sha256 over every array's name, dtype, shape and bytes, in a fixed order."""
+    h = hashlib.sha256()
+    for k in _ARRAYS:
+        a = arrays.get(k)
+        if a is None:
+            h.update(f"{k}:none;".encode())
+            continue
+        a = np.ascontiguousarray(a)
+        h.update(f"{k}:{a.dtype.str}:{a.shape};".encode())
+        h.update(memoryview(a).cast("B"))
+    return h.hexdigest()
+
+
 def _save(net: StreetNetwork, path: Path) -> None:
+    """Write a cache entry atomically (unique temporary file, flushed, then renamed).
+
+    The entry holds the key's parameters and a sha256 of its arrays, so that a changed,
+    cut or misfiled entry is recognised on load. Concurrent runs writing the same entry
+    each write their own temporary file; the last rename wins, and both are whole.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     arrays = {k: getattr(net, k) for k in _ARRAYS if getattr(net, k) is not None}
-    meta = {"mode": net.mode, "crs": net.crs.to_wkt(), "source": net.source,
-            "source_sha256": net.source_sha256, "report": net.report}
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, meta=np.array(json.dumps(meta, ensure_ascii=False)), **arrays)
-    tmp.replace(path)
+    meta = {"key": _cache_key(net.source_sha256, net.mode, net.crs),
+            "arrays_sha256": _arrays_sha256(arrays),
+            "source": net.source, "report": net.report}
+    tmp = path.parent / f".{path.stem}.{os.getpid()}.{secrets.token_hex(4)}.tmp.npz"
+    try:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, meta=np.array(json.dumps(meta, ensure_ascii=False)), **arrays)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
-def _load(path: Path) -> StreetNetwork:
-    with np.load(path, allow_pickle=False) as z:
-        meta = json.loads(str(z["meta"]))
-        arrays = {k: (z[k] if k in z.files else None) for k in _ARRAYS}
-    return StreetNetwork(mode=meta["mode"], crs=CRS.from_wkt(meta["crs"]),
-                         source=meta["source"], source_sha256=meta["source_sha256"],
+def _load(path: Path, key: dict[str, Any]) -> StreetNetwork:
+    """Read a cache entry and check it is whole and made for ``key``.
+
+    Raises
+    ------
+    _BadCacheEntryError
+        The entry cannot be read (empty, cut, bad CRC), was made for other inputs
+        (source, mode, CRS, cache version) or its arrays changed since it was written.
+    """
+    try:
+        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as z:
+            meta = json.loads(str(z["meta"]))
+            arrays = {k: (z[k] if k in z.files else None) for k in _ARRAYS}
+    except Exception as exc:  # zipfile, zlib, numpy and OS errors all mean "unreadable"
+        raise _BadCacheEntryError(f"unreadable: {type(exc).__name__}: {exc}") from exc
+    if not isinstance(meta, dict) or meta.get("key") != key:
+        found = meta.get("key") if isinstance(meta, dict) else None
+        diff = sorted(k for k in key if not isinstance(found, dict) or found.get(k) != key[k])
+        raise _BadCacheEntryError(f"made for other inputs (differs in {', '.join(diff)})")
+    if _arrays_sha256(arrays) != meta.get("arrays_sha256"):
+        raise _BadCacheEntryError("its arrays do not match their sha256 (changed or damaged)")
+    return StreetNetwork(mode=key["mode"], crs=CRS.from_wkt(key["crs"]),
+                         source=meta["source"], source_sha256=key["source_sha256"],
                          report=meta["report"], **arrays)
 
 
@@ -286,7 +342,9 @@ def load_network(path: str | Path, mode: str = "walk", *, crs: CRS | None = None
         Metric CRS of the analysis; None picks the UTM zone from the data.
     use_cache
         Read and write the cache (:func:`cache_dir`), keyed by the file's content
-        hash, the mode, the CRS and :data:`CACHE_VERSION`.
+        hash, the mode, the CRS and :data:`CACHE_VERSION`. Each entry stores these
+        parameters and a sha256 of its arrays; an entry that fails either check, or
+        cannot be read, is logged as a warning, never used, and rebuilt.
     progress
         Show progress while reading.
     """
@@ -296,15 +354,17 @@ def load_network(path: str | Path, mode: str = "walk", *, crs: CRS | None = None
     sha = file_sha256(path)
     entry = None
     if use_cache and crs is not None:
-        key = hashlib.sha256(f"{sha}|{mode}|{crs.to_wkt()}|{CACHE_VERSION}".encode())
-        entry = cache_dir() / f"network-{key.hexdigest()[:32]}.npz"
+        key = _cache_key(sha, mode, crs)
+        digest = hashlib.sha256(f"{sha}|{mode}|{crs.to_wkt()}|{CACHE_VERSION}".encode())
+        entry = cache_dir() / f"network-{digest.hexdigest()[:32]}.npz"
         if entry.exists():
             try:
-                net = _load(entry)
+                net = _load(entry, key)
                 log.info("%s network of %s loaded from cache %s", mode, path.name, entry)
                 return net
-            except (OSError, ValueError, KeyError) as exc:
-                log.warning("ignoring unreadable cache entry %s (%s)", entry, exc)
+            except _BadCacheEntryError as exc:
+                log.warning("network cache entry %s for the %s network of %s is not usable "
+                            "(%s); rebuilding it", entry, mode, path.name, exc)
     raw = read_arcs(path, mode, progress=progress)
     net = build_network(raw, mode=mode, crs=crs, source=path.name, source_sha256=sha)
     if entry is not None:

@@ -173,6 +173,8 @@ class RawArcs:
         Number of ways that contributed arcs.
     missing_refs
         Node references whose node was missing from the file (clipped extracts).
+    ways_with_missing_refs
+        Ways among ``ways_used`` with at least one such reference (cut there).
     """
 
     node_id: np.ndarray
@@ -184,6 +186,7 @@ class RawArcs:
     speed_kmh: np.ndarray
     ways_used: int = 0
     missing_refs: int = 0
+    ways_with_missing_refs: int = 0
     ways_by_highway: dict[str, int] = field(default_factory=dict)
 
 
@@ -223,6 +226,7 @@ def read_arcs(path: str | Path, mode: str = "walk", *, progress: bool = False) -
     pieces: list[tuple[int, int, bool, bool, float]] = []
     by_hw: dict[str, int] = {}
     missing = 0
+    ways_missing = 0
     ways_used = 0
     try:
         fp = (osmium.FileProcessor(str(path), WAY | NODE).with_locations()
@@ -244,6 +248,7 @@ def read_arcs(path: str | Path, mode: str = "walk", *, progress: bool = False) -
             hw = tags["highway"]
             by_hw[hw] = by_hw.get(hw, 0) + 1
             start = len(refs)
+            missing_before = missing
             for nr in way.nodes:
                 loc = nr.location
                 if not loc.valid():
@@ -258,6 +263,7 @@ def read_arcs(path: str | Path, mode: str = "walk", *, progress: bool = False) -
                 lats.append(loc.lat)
             if len(refs) - start >= 2:
                 pieces.append((start, len(refs), fwd, bwd, speed))
+            ways_missing += missing > missing_before
         bar.close()
     except RuntimeError as exc:
         raise NotOsmFileError(f"cannot be read as OSM data ({exc})", path=path) from exc
@@ -292,4 +298,5 @@ def read_arcs(path: str | Path, mode: str = "walk", *, progress: bool = False) -
              path.name, ways_used, mode, len(node_id), int(keep.sum()), missing)
     return RawArcs(node_id=node_id, lon=lon_arr[first], lat=lat_arr[first], u=u[keep],
                    v=v[keep], length_m=length_m[keep], speed_kmh=speed_kmh[keep],
-                   ways_used=ways_used, missing_refs=missing, ways_by_highway=by_hw)
+                   ways_used=ways_used, missing_refs=missing,
+                   ways_with_missing_refs=ways_missing, ways_by_highway=by_hw)

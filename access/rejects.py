@@ -25,6 +25,8 @@ REASONS: dict[str, tuple[str, str]] = {
     "disconnected": ("不在最大连通路网内", "not in the largest connected network component"),
     "no_population": ("无人口", "no population"),
     "no_matching_unit": ("无对应的行政区划边界", "no matching unit boundary"),
+    "missing_node_refs": ("道路引用的节点不在文件中（数据被裁剪），道路在该处断开",
+                          "street nodes missing from the file (clipped extract); ways cut there"),
 }
 
 

@@ -15,7 +15,9 @@ main entrance node (``entrance=main``, else any ``entrance=*`` node on the
 outline), else at their centroid computed in the metric CRS (or a point on the
 surface when the centroid falls outside); open ways at the midpoint of their
 nodes. ``source_row`` is the OSM id with its type letter: ``n123``, ``w456``,
-``r789``. Relations other than multipolygons are not read.
+``r789``. Relations other than multipolygons are not read. A multipolygon that
+cannot be assembled (member ways or nodes missing from a clipped extract) is still a
+row, rejected as ``missing_coordinates``: nothing matching a rule vanishes.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ __all__ = ["read_osm"]
 log = logging.getLogger(__name__)
 
 _CAP_TAGS = ("capacity", "beds", "capacity:persons")
+_AREA_RELATION_TYPES = ("multipolygon", "boundary")
 _NUM_RE = re.compile(r"^\s*(\d+(\.\d+)?)\s*$")
 
 
@@ -105,6 +108,8 @@ def read_osm(path: Path, taxonomy: Taxonomy, *, crs: CRS, source_name: str | Non
     entrances: dict[int, tuple[float, float, bool]] = {}
     # areas waiting for a location: (record index, outline coords, node ids, polygon parts)
     pending: list[tuple[int, list[list[tuple[float, float]]], list[int], bool]] = []
+    relations: dict[int, dict[str, str]] = {}  # area relations matching a rule or report tag
+    assembled: set[int] = set()  # relations osmium turned into areas
 
     def add(osm_id: str, tags: dict[str, str], category: str, lon: float, lat: float) -> int:
         reject, detail = "", ""
@@ -157,7 +162,11 @@ def read_osm(path: Path, taxonomy: Taxonomy, *, crs: CRS, source_name: str | Non
                 closed = len(refs) >= 4 and refs[0] == refs[-1]
                 idx = add(f"w{obj.id}", tags, cat, np.nan, np.nan)
                 pending.append((idx, [coords], refs, closed and len(coords) >= 4))
+            elif obj.is_relation():
+                if tags.get("type") in _AREA_RELATION_TYPES and classify(tags) is not None:
+                    relations[obj.id] = tags
             elif obj.is_area() and not obj.from_way():
+                assembled.add(obj.orig_id())
                 cat = classify(tags)
                 if cat is None:
                     continue
@@ -167,6 +176,15 @@ def read_osm(path: Path, taxonomy: Taxonomy, *, crs: CRS, source_name: str | Non
                 idx = add(f"r{obj.orig_id()}", tags, cat, np.nan, np.nan)
                 pending.append((idx, rings, [], True))
         bar.close()
+        # a multipolygon osmium could not assemble (member ways or nodes missing from a
+        # clipped extract) yields no area: it is a row all the same, without a location
+        for rel_id in sorted(set(relations) - assembled):
+            tags = relations[rel_id]
+            idx = add(f"r{rel_id}", tags, classify(tags) or "", np.nan, np.nan)
+            if not records[idx]["reject"]:
+                records[idx]["reject"] = "missing_coordinates"
+                records[idx]["detail"] = ("multipolygon relation not assembled into an area "
+                                          "(member ways or node references missing)")
     except RuntimeError as exc:
         raise NotOsmFileError(f"cannot read as OpenStreetMap data: {exc}", path=path) from exc
 

@@ -185,11 +185,12 @@ def print_summary(result: RunResult, files: dict[str, Path], *, lang: str = "zh"
     console.print(head)
 
     net = Table(title=t("network", lang))
-    for key in ("mode", "nodes", "arcs", "dropped_nodes"):
+    for key in ("mode", "nodes", "arcs", "dropped_nodes", "missing_node_refs"):
         net.add_column(t(key, lang), justify="right" if key != "mode" else "left")
     for mode, n in r.networks.items():
         net.add_row(t(mode, lang), f"{n.n_nodes:,}", f"{n.n_arcs:,}",
-                    f"{n.report['nodes_dropped']:,}")
+                    f"{n.report['nodes_dropped']:,}",
+                    f"{n.report.get('missing_node_refs', 0):,}")
     console.print(net)
 
     pop = Table(title=t("population", lang))

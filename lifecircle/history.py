@@ -23,9 +23,10 @@ import hashlib
 import importlib.metadata
 import json
 import logging
+import os
 import sqlite3
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -335,14 +336,21 @@ class History:
                                path=self.path)
         if write and not self.path.exists():
             self.folder.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_name(self.path.name + ".new")
+            # each process builds its own new file; the first to link it in wins, so two
+            # runs creating the history at once never replace a database in use
+            tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.new")
             tmp.unlink(missing_ok=True)
-            with closing(sqlite3.connect(tmp)) as con:
-                con.executescript(_SCHEMA + _APPEND_ONLY)
-                con.executemany("INSERT INTO meta VALUES (?, ?)",
-                                [("app", _APP_ID), ("schema_version", str(SCHEMA_VERSION))])
-                con.commit()
-            tmp.rename(self.path)
+            try:
+                with closing(sqlite3.connect(tmp)) as con:
+                    con.executescript(_SCHEMA + _APPEND_ONLY)
+                    con.executemany("INSERT INTO meta VALUES (?, ?)",
+                                    [("app", _APP_ID),
+                                     ("schema_version", str(SCHEMA_VERSION))])
+                    con.commit()
+                with suppress(FileExistsError):
+                    os.link(tmp, self.path)
+            finally:
+                tmp.unlink(missing_ok=True)
         uri = f"file:{self.path}?mode={'rw' if write else 'ro'}"
         con = sqlite3.connect(uri, uri=True)
         try:

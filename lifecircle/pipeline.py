@@ -256,6 +256,7 @@ def run(area: StudyArea, *, progress: bool = False, use_cache: bool = True) -> R
     networks = {mode: load_network(area.network.path, mode, crs=crs, use_cache=use_cache,
                                    progress=progress) for mode in area.network.modes}
     walk = networks["walk"]
+    _reject_missing_refs(networks, rejects)
     clock.lap("network")
 
     spec = GridSpec.from_bounds(boundary.bounds, area.grid.cell_size_m, crs)
@@ -330,6 +331,17 @@ def run(area: StudyArea, *, progress: bool = False, use_cache: bool = True) -> R
                      k_nearest=k_table, units=units, completeness=completeness,
                      targets=targets, rejects=rejects, taxonomy=taxonomy,
                      unit_polygons=unit_polygons, catchments=catchments, timings_s=clock.laps)
+
+
+def _reject_missing_refs(networks: dict[str, StreetNetwork], rejects: RejectLog) -> None:
+    """One rejects row per mode whose ways reference nodes missing from the OSM file."""
+    for mode, net in networks.items():
+        n_refs = int(net.report.get("missing_node_refs", 0))
+        if n_refs:
+            n_ways = int(net.report.get("ways_with_missing_refs", 0))
+            rejects.add(net.source, None, "missing_node_refs",
+                        f"{mode}: {n_refs} node references in {n_ways} ways point to nodes "
+                        f"missing from the file; those ways were cut there", kind="network")
 
 
 def _reject_unreachable_cells(cells: pd.DataFrame, rejects: RejectLog, crs: CRS,

@@ -13,6 +13,8 @@ from access import network as network_mod
 from access.errors import InputFileError, NotOsmFileError, NoWalkableWaysError
 from access.network import load_network, snap
 from access.osm import drive_directions, drive_speed_kmh, osm_bounds, walk_allowed
+from access.rejects import RejectLog
+from lifecircle.pipeline import _reject_missing_refs
 from tests.conftest import write_osm
 
 KOUVOLA = Path(__file__).resolve().parents[1] / "facilities" / "data"  # a real small PBF
@@ -163,3 +165,28 @@ def test_no_walkable_ways(tmp_path: Path) -> None:
                      [([1, 2], {"highway": "motorway"}), ([1, 2], {"building": "yes"})])
     with pytest.raises(NoWalkableWaysError, match=r"m\.osm"):
         load_network(path, "walk")
+
+
+def test_missing_node_references_counted_and_rejected(tmp_path: Path) -> None:
+    nodes = {1: (104.0, 30.0), 2: (104.001, 30.0), 3: (104.002, 30.0), 4: (104.002, 30.001)}
+    # a clipped extract: ways 1 and 2 reference nodes 98 and 99, which the file lacks
+    path = write_osm(tmp_path / "clipped.osm", nodes, [
+        ([1, 2, 98, 3], {"highway": "residential"}),
+        ([3, 99, 4, 98], {"highway": "footway"}),
+        ([2, 3], {"highway": "residential"}),
+    ])
+    net = load_network(path, "walk", use_cache=False)
+    assert net.report["missing_node_refs"] == 3
+    assert net.report["ways_with_missing_refs"] == 2
+    rejects = RejectLog()
+    _reject_missing_refs({"walk": net}, rejects)
+    rows = rejects.to_frame()
+    assert list(rows["kind"]) == ["network"]
+    assert list(rows["reason"]) == ["missing_node_refs"]
+    assert rows["source"].iloc[0] == "clipped.osm"
+    assert "3 node references in 2 ways" in rows["detail"].iloc[0]
+    # a complete file adds no row
+    empty = RejectLog()
+    whole = write_osm(tmp_path / "whole.osm", nodes, [([1, 2, 3, 4], {"highway": "path"})])
+    _reject_missing_refs({"walk": load_network(whole, "walk", use_cache=False)}, empty)
+    assert len(empty) == 0

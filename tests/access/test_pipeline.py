@@ -149,6 +149,7 @@ def test_cli_run(tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["run", "--out", str(tmp_path / "o"), "-q", "--lang", "en"])
     assert res.exit_code == 0, res.output
     assert "EPSG:32648" in res.output
+    assert "Missing node refs" in res.output  # data-quality counts reach the console
     assert "Plan targets" in res.output or "targets" in res.output.lower()
     assert (tmp_path / "o" / "cells.parquet").exists()
     assert (tmp_path / "o" / MARKER).exists()

@@ -84,3 +84,59 @@ def test_osm_accounting(taxonomy, chengdu_boundary, chengdu_crs):
     again = load_facilities(sources, boundary=chengdu_boundary, crs=chengdu_crs,
                             taxonomy=taxonomy, rejects=RejectLog())
     assert again["facility_id"].tolist() == fac["facility_id"].tolist()
+
+
+def _library_relations(path: Path, *, drop_node: int | None = None) -> Path:
+    """Two square libraries mapped as multipolygon relations over untagged ways."""
+    nodes: dict[int, tuple[float, float]] = {}
+    ways: list[list[int]] = []
+    nid = 1
+    for lon0, lat0 in [(104.08, 30.68), (104.09, 30.68)]:
+        ids = []
+        for dx, dy in [(0, 0), (0.001, 0), (0.001, 0.001), (0, 0.001)]:
+            nodes[nid] = (lon0 + dx, lat0 + dy)
+            ids.append(nid)
+            nid += 1
+        ways.append([*ids, ids[0]])
+    lines = ["<?xml version='1.0' encoding='UTF-8'?>", '<osm version="0.6" generator="test">']
+    lines += [f'  <node id="{i}" lat="{lat:.7f}" lon="{lon:.7f}" version="1"/>'
+              for i, (lon, lat) in nodes.items() if i != drop_node]
+    for w, refs in enumerate(ways, start=1):
+        lines += [f'  <way id="{w}" version="1">', *(f'    <nd ref="{r}"/>' for r in refs),
+                  "  </way>"]
+    for r in (1, 2):
+        lines += [f'  <relation id="{r}" version="1">',
+                  f'    <member type="way" ref="{r}" role="outer"/>',
+                  '    <tag k="type" v="multipolygon"/>', '    <tag k="amenity" v="library"/>',
+                  f'    <tag k="name" v="图书馆{r}"/>', "  </relation>"]
+    lines.append("</osm>")
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def test_relation_with_missing_nodes_is_rejected_not_lost(tmp_path: Path, taxonomy,
+                                                           chengdu_boundary, chengdu_crs):
+    whole = read_osm(_library_relations(tmp_path / "whole.osm"), taxonomy, crs=chengdu_crs)
+    assert sorted(whole["source_row"]) == ["r1", "r2"]
+    assert (whole["reject"] == "").all()
+
+    # node 2 of library r1 is missing (a clipped extract): osmium cannot build the area
+    path = _library_relations(tmp_path / "clipped.osm", drop_node=2)
+    rec = read_osm(path, taxonomy, crs=chengdu_crs).set_index("source_row")
+    assert sorted(rec.index) == ["r1", "r2"]
+    assert rec.loc["r2", "reject"] == ""
+    assert rec.loc["r1", "reject"] == "missing_coordinates"
+    assert rec.loc["r1", "category"] == "library"
+    assert "multipolygon" in rec.loc["r1", "detail"]
+
+    # through the loader: one library kept, the other listed in rejects with its reason
+    sources = parse_facility_sources([{"kind": "osm", "path": "clipped.osm"}],
+                                     base_dir=tmp_path, path=tmp_path / "area.toml")
+    rejects = RejectLog()
+    fac = load_facilities(sources, boundary=chengdu_boundary, crs=chengdu_crs,
+                          taxonomy=taxonomy, rejects=rejects)
+    assert list(fac["name"]) == ["图书馆2"]
+    rows = rejects.to_frame()
+    lost = rows[rows["row"] == "r1"]
+    assert list(lost["reason"]) == ["missing_coordinates"]
+    assert fac.attrs["rows_in"]["clipped.osm"] == len(fac) + rejects.count(kind="facility")

@@ -237,23 +237,35 @@ def test_lock_refuses_second_writer_and_dies_with_its_process(tmp_path: Path) ->
             pass
 
 
-def test_two_concurrent_runs_one_folder(tmp_path: Path) -> None:
-    out = tmp_path / "shared"
-    cmd = [sys.executable, "-c", "import app; app.cli()", "run", "--out", str(out), "-q",
-           "--lang", "en"]
-    with subprocess.Popen(cmd, env=_env(), stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True) as first:
+def test_concurrent_runs(tmp_path: Path) -> None:
+    """Two runs into one folder: exactly one succeeds, the other fails at once and clearly.
+    Two runs sharing one (empty) network cache: both succeed, with identical results."""
+    env = _env() | {"LIFECIRCLE_CACHE_DIR": str(tmp_path / "cache")}
+
+    def start(out: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, "-c", "import app; app.cli()", "run", "--out",
+             str(tmp_path / out), "-q", "--lang", "en"],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    with start("shared") as first:
         time.sleep(0.5)
-        with subprocess.Popen(cmd, env=_env(), stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True) as second:
-            outs = [p.communicate(timeout=300)[0] for p in (first, second)]
-    codes = sorted([first.returncode, second.returncode])
-    assert codes == [0, 2], outs
-    loser = outs[[first.returncode, second.returncode].index(2)]
+        with start("shared") as second, start("other") as third:
+            outs = [p.communicate(timeout=900)[0] for p in (first, second, third)]
+    same_folder = [first.returncode, second.returncode]
+    assert sorted(same_folder) == [0, 2], outs
+    loser = outs[same_folder.index(2)]
     assert "another lifecircle run is writing to this folder" in loser
     assert "Traceback" not in loser
-    assert is_complete(out)
-    assert read_run(out, verify=True).meta["name"] == "chengdu_central"
+    assert third.returncode == 0, outs[2]
+    a = read_run(tmp_path / "shared", verify=True)
+    b = read_run(tmp_path / "other", verify=True)
+    assert a.meta["name"] == "chengdu_central"
+    pd.testing.assert_frame_equal(a.cells, b.cells)
+    pd.testing.assert_frame_equal(a.facilities, b.facilities)
+    pd.testing.assert_frame_equal(a.targets, b.targets)
+    assert len(list((tmp_path / "cache").glob("network-*.npz"))) == 2
+    assert not list((tmp_path / "cache").glob(".*tmp*"))
 
 
 # ---------------------------------------------------------------------------
