@@ -32,7 +32,14 @@ from lifecircle.history import History, default_history_dir, record_run
 from lifecircle.pipeline import RunResult
 from lifecircle.pipeline import run as run_pipeline
 from lifecircle.report import report_run
-from lifecircle.results import FORMATS, Fmt, output_lock, recover_stale, write_run
+from lifecircle.results import (
+    FORMATS,
+    Fmt,
+    check_replaceable,
+    output_lock,
+    recover_stale,
+    write_run,
+)
 from lifecircle.study_area import default_area_path, load_study_area
 from lifecircle.summary import access_table, population_rows
 
@@ -118,6 +125,7 @@ def run(
         with logging_to_stderr(verbose), output_lock(out):
             for zh, en in recover_stale(out):
                 console.print(f"[yellow]{zh if lang == 'zh' else en}[/yellow]")
+            check_replaceable(out)  # a run replaces the folder: refuse others' files now
             # a corrupt history is found before the analysis, not after it
             hist = None if no_history else History(history or default_history_dir(out))
             study = load_study_area(area if area is not None else default_area_path())

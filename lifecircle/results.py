@@ -80,6 +80,7 @@ __all__ = [
     "MARKER",
     "RunData",
     "check_complete",
+    "check_replaceable",
     "is_complete",
     "output_lock",
     "read_run",
@@ -748,8 +749,15 @@ def recover_stale(out_dir: str | Path) -> list[tuple[str, str]]:
     return notes
 
 
-def _check_replaceable(out: Path) -> None:
-    """Refuse to replace anything that is not a lifecircle run folder."""
+def check_replaceable(out: str | Path) -> None:
+    """Refuse an ``out`` a run may not replace: a file, or a folder of other files.
+
+    Raises
+    ------
+    InputFileError
+        ``out`` is a file, or a folder holding files that are not lifecircle results.
+    """
+    out = Path(out)
     if out.exists() and not out.is_dir():
         raise InputFileError("is a file, not a folder; choose a folder for --out",
                              path=out, column="--out")
@@ -816,7 +824,7 @@ def write_run(result: RunResult, out_dir: str | Path, *,
     out = Path(out_dir).absolute()
     with output_lock(out):
         recover_stale(out)
-        _check_replaceable(out)
+        check_replaceable(out)
         token = f"{os.getpid()}-{secrets.token_hex(4)}"
         tmp = out.parent / f".{out.name}.writing-{token}"
         try:

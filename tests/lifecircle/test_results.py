@@ -180,6 +180,11 @@ def test_refuses_to_replace_foreign_folders(result: RunResult, tmp_path: Path) -
     with pytest.raises(InputFileError, match="not lifecircle results"):
         write_run(result, mine)
     assert (mine / "plan.docx").read_bytes() == b"not ours"
+    # the command refuses it before any analysis
+    res = CliRunner().invoke(app, ["run", "--out", str(mine), "-q", "--lang", "en"])
+    assert res.exit_code == 2
+    assert "not lifecircle results" in res.output
+    assert "Analysing" not in res.output
     a_file = tmp_path / "file.txt"
     a_file.write_text("x", encoding="utf-8")
     with pytest.raises(InputFileError, match="is a file"):
