@@ -155,7 +155,7 @@ def completeness(pop: np.ndarray, dist_by_type: np.ndarray, max_dist_by_type: np
         raise ValueError(f"max_dist_by_type must have shape ({dist.shape[1]},), "
                          f"got {limits.shape}")
     missing = ~covered_mask(dist, limits[np.newaxis, :])
-    complete: np.ndarray = ~missing.any(axis=1)
+    complete = np.asarray(~missing.any(axis=1))
     return weighted_share(pop, complete), missing
 
 
