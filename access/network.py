@@ -49,7 +49,7 @@ class StreetNetwork:
     Attributes
     ----------
     mode
-        ``"walk"`` or ``"drive"``.
+        ``"walk"``, ``"ebike"`` or ``"drive"``.
     crs
         The metric CRS of ``x``/``y``.
     node_id
@@ -170,7 +170,7 @@ def build_network(raw: RawArcs, *, mode: str, crs: CRS | None = None,
     raw
         Arcs from :func:`access.osm.read_arcs`.
     mode
-        ``"walk"`` or ``"drive"``.
+        ``"walk"``, ``"ebike"`` or ``"drive"``.
     crs
         Metric CRS; None picks the UTM zone of the nodes' centre.
     """
@@ -202,7 +202,7 @@ def build_network(raw: RawArcs, *, mode: str, crs: CRS | None = None,
     v = new_of_old[raw.v[arc_keep]]
     length = raw.length_m[arc_keep]
     speed = raw.speed_kmh[arc_keep]
-    time = length / (speed / 3.6) if mode == "drive" else None
+    time = length / (speed / 3.6) if mode != "walk" else None
     cost = time if time is not None else length
     # parallel arcs: keep the cheapest (sort by u, v, cost; first of each (u, v) run)
     srt = np.lexsort((cost, v, u))
@@ -337,7 +337,7 @@ def load_network(path: str | Path, mode: str = "walk", *, crs: CRS | None = None
     path
         ``.osm``/``.osm.xml``/``.osm.pbf`` file.
     mode
-        ``"walk"`` or ``"drive"``.
+        ``"walk"``, ``"ebike"`` or ``"drive"``.
     crs
         Metric CRS of the analysis; None picks the UTM zone from the data.
     use_cache

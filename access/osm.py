@@ -20,10 +20,12 @@ from pathlib import Path
 import numpy as np
 
 from access.errors import InputFileError, NotOsmFileError, NoWalkableWaysError
+from access.modes import MODES as MODE_TABLE
 
 __all__ = [
     "DRIVE_HIGHWAY_SPEED_KMH",
     "EARTH_RADIUS_M",
+    "EBIKE_HIGHWAY_SPEED_KMH",
     "MODES",
     "WALK_EXCLUDED_HIGHWAY",
     "RawArcs",
@@ -35,7 +37,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 EARTH_RADIUS_M = 6_371_009.0
-MODES = ("walk", "drive")
+MODES = ("walk", "ebike", "drive")
 OSM_SUFFIXES = (".osm", ".osm.xml", ".xml", ".osm.pbf", ".pbf", ".osm.bz2", ".osm.gz")
 
 #: ``highway`` values never walked (motorways, things not built, not a way).
@@ -45,16 +47,12 @@ WALK_EXCLUDED_HIGHWAY = frozenset({
     "services", "elevator", "corridor", "escape", "bus_stop",
 })
 #: Default driving speed (km/h) by ``highway`` value, used where ``maxspeed`` is absent.
-#: Urban Chinese design speeds (CJJ 37-2012) rounded down for signals and congestion.
-DRIVE_HIGHWAY_SPEED_KMH: dict[str, float] = {
-    "motorway": 90.0, "motorway_link": 45.0,
-    "trunk": 60.0, "trunk_link": 35.0,
-    "primary": 45.0, "primary_link": 30.0,
-    "secondary": 35.0, "secondary_link": 25.0,
-    "tertiary": 30.0, "tertiary_link": 20.0,
-    "unclassified": 25.0, "residential": 20.0, "living_street": 10.0,
-    "service": 15.0, "road": 20.0, "track": 15.0,
-}
+#: Urban Chinese design speeds (CJJ 37-2012) rounded down for signals and congestion
+#: (``[drive.speed_kmh]`` of ``catalogue/modes.toml``).
+DRIVE_HIGHWAY_SPEED_KMH: dict[str, float] = dict(MODE_TABLE["drive"].speed_kmh)
+#: E-bike speed (km/h) by ``highway`` value, capped by ``maxspeed`` where lower
+#: (``[ebike.speed_kmh]`` of ``catalogue/modes.toml``). Classes not listed are not ridden.
+EBIKE_HIGHWAY_SPEED_KMH: dict[str, float] = dict(MODE_TABLE["ebike"].speed_kmh)
 _NO = frozenset({"no", "private"})
 _YES_FOOT = frozenset({"yes", "designated", "permissive", "official"})
 _ONEWAY_FWD = frozenset({"yes", "true", "1"})
@@ -102,6 +100,56 @@ def drive_speed_kmh(tags: dict[str, str]) -> float:
         if 5.0 <= v <= 150.0:
             return v
     return DRIVE_HIGHWAY_SPEED_KMH[tags["highway"]]
+
+
+_YES_BIKE = frozenset({"yes", "designated", "permissive", "official"})
+#: Ways an e-bike may use only where bicycles are explicitly allowed.
+_EBIKE_ONLY_IF_ALLOWED = frozenset({"footway", "pedestrian"})
+
+
+def ebike_directions(tags: dict[str, str]) -> tuple[bool, bool]:
+    """``(forward, backward)`` e-bike permission for a way; both False if not ridden.
+
+    Ridden: the classes of :data:`EBIKE_HIGHWAY_SPEED_KMH` (no motorways); not
+    an expressway (``motorroad=yes``), not ``bicycle=no``/``use_sidepath``, not
+    closed by ``access``/``vehicle`` unless bicycles are allowed; footways and
+    pedestrian streets only with ``bicycle=yes|designated|permissive``. One-way
+    rules apply unless ``oneway:bicycle=no`` or a contraflow cycle lane.
+    """
+    hw = tags.get("highway")
+    if hw not in EBIKE_HIGHWAY_SPEED_KMH or tags.get("area") == "yes":
+        return False, False
+    bicycle = tags.get("bicycle")
+    if tags.get("motorroad") == "yes" or bicycle in ("no", "use_sidepath"):
+        return False, False
+    if hw in _EBIKE_ONLY_IF_ALLOWED and bicycle not in _YES_BIKE:
+        return False, False
+    closed = tags.get("access") in _NO or tags.get("vehicle") in _NO
+    if closed and bicycle not in _YES_BIKE:
+        return False, False
+    if tags.get("service") == "private" and bicycle not in _YES_BIKE:
+        return False, False
+    if tags.get("oneway:bicycle") == "no" or tags.get("cycleway", "").startswith("opposite"):
+        return True, True
+    oneway = tags.get("oneway", "")
+    if oneway in _ONEWAY_FWD:
+        return True, False
+    if oneway in _ONEWAY_BWD:
+        return False, True
+    if tags.get("junction") in ("roundabout", "circular") and oneway != "no":
+        return True, False
+    return True, True
+
+
+def ebike_speed_kmh(tags: dict[str, str]) -> float:
+    """E-bike speed of a way: the class speed, capped by a lower readable ``maxspeed``."""
+    v = EBIKE_HIGHWAY_SPEED_KMH[tags["highway"]]
+    m = _SPEED_RE.match(tags.get("maxspeed", ""))
+    if m:
+        cap = float(m.group(1)) * (1.609344 if m.group(2) == "mph" else 1.0)
+        if cap >= 5.0:
+            v = min(v, cap)
+    return v
 
 
 def haversine_m(lon1: np.ndarray, lat1: np.ndarray, lon2: np.ndarray,
@@ -198,7 +246,8 @@ def read_arcs(path: str | Path, mode: str = "walk", *, progress: bool = False) -
     path
         ``.osm``/``.osm.xml``/``.osm.pbf`` file.
     mode
-        ``"walk"`` (both directions on every walkable way) or ``"drive"``
+        ``"walk"`` (both directions on every walkable way), ``"ebike"``
+        (:func:`ebike_directions`, :func:`ebike_speed_kmh`) or ``"drive"``
         (one-way rules applied, speeds from ``maxspeed`` or class defaults).
     progress
         Show a progress bar of ways read.
@@ -239,6 +288,9 @@ def read_arcs(path: str | Path, mode: str = "walk", *, progress: bool = False) -
             if mode == "walk":
                 fwd = bwd = walk_allowed(tags)
                 speed = np.nan
+            elif mode == "ebike":
+                fwd, bwd = ebike_directions(tags)
+                speed = ebike_speed_kmh(tags) if fwd or bwd else np.nan
             else:
                 fwd, bwd = drive_directions(tags)
                 speed = drive_speed_kmh(tags) if fwd or bwd else np.nan
