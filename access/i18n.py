@@ -19,6 +19,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "network": ("路网", "Street network"),
     "mode": ("方式", "Mode"),
     "walk": ("步行", "walk"),
+    "ebike": ("电动自行车", "e-bike"),
     "drive": ("驾车", "drive"),
     "nodes": ("节点", "Nodes"),
     "arcs": ("有向边", "Arcs"),

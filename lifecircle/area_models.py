@@ -47,9 +47,10 @@ class NetworkTable(StrictModel):
     """``[network]``: the street network file and snapping."""
 
     path: str = Field(description="OSM XML (.osm) or PBF (.osm.pbf) file")
-    modes: list[Literal["walk", "drive"]] = Field(
+    modes: list[Literal["walk", "ebike", "drive"]] = Field(
         default_factory=lambda: ["walk"],
-        description="travel modes to build; walk is always built")
+        description="travel modes to build; walk is always built, ebike and drive also "
+                    "when a target names them")
     snap_max_dist_m: float = Field(500.0, **_range("network.snap_max_dist_m"),
                                    description="farther from the network is unreachable")
 

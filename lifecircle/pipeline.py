@@ -24,11 +24,16 @@ from pyproj import CRS
 
 from access.crs import WGS84, metric_to_lonlat, parse_crs, to_metric, utm_crs_for_lonlat
 from access.errors import ConfigError, InputFileError
+from access.modes import MODES as MODE_TABLE
+from access.modes import TIME_MODES
 from access.network import StreetNetwork, load_network, snap
+from access.osm import MODES as NETWORK_MODES
 from access.osm import osm_bounds
 from access.rejects import RejectLog
 from access.settlement import parse_settlement
 from access.targets import (
+    RoutedTarget,
+    Target,
     TargetInputs,
     TargetResults,
     apply_settlement,
@@ -78,7 +83,8 @@ class RunResult:
     cells
         Cells in the study area: population, ``node``, ``snap_dist_m``,
         ``reachable``, ``dist_m__<cat>``, ``time_min__<cat>``, ``nearest__<cat>``
-        (facility id), ``drive_time_min__<cat>``, ``unit__<level>``, target flags.
+        (facility id), ``ebike_time_min__<cat>`` and ``drive_time_min__<cat>`` (when
+        those networks are built), ``unit__<level>``, target flags.
     k_nearest
         Long table ``cell_id, category, rank, facility_id, dist_m`` (k > 1 only).
     units
@@ -253,8 +259,11 @@ def run(area: StudyArea, *, progress: bool = False, use_cache: bool = True) -> R
     boundary = gpd.GeoSeries([boundary_lonlat], crs=WGS84).to_crs(crs).iloc[0]
     clock.lap("boundary")
 
+    catalogue = load_catalogue(overrides=area.targets, base_dir=area.base_dir,
+                               config_path=area.path)
     networks = {mode: load_network(area.network.path, mode, crs=crs, use_cache=use_cache,
-                                   progress=progress) for mode in area.network.modes}
+                                   progress=progress)
+                for mode in modes_to_build(area.network.modes, catalogue)}
     walk = networks["walk"]
     _reject_missing_refs(networks, rejects)
     clock.lap("network")
@@ -320,7 +329,8 @@ def run(area: StudyArea, *, progress: bool = False, use_cache: bool = True) -> R
     completeness = completeness_check(fac, pop.total(), taxonomy)
 
     catchments = catchment_function(walk, cells, fac)
-    targets = evaluate_area_targets(area, cells, fac, units, pop, completeness, catchments)
+    targets = evaluate_area_targets(area, cells, fac, units, pop, completeness, catchments,
+                                    catalogue=catalogue)
     if targets is not None:
         flags = targets.cell_flags.set_index("cell_id")
         cells = cells.join(flags, on="cell_id")
@@ -359,22 +369,46 @@ def _reject_unreachable_cells(cells: pd.DataFrame, rejects: RejectLog, crs: CRS,
 
 
 #: Column prefixes :func:`route_categories` writes, one column per prefix and category.
-ROUTED_PREFIXES = ("dist_m", "time_min", "nearest", "drive_time_min")
+ROUTED_PREFIXES = ("dist_m", "time_min", "nearest",
+                   *(f"{m}_time_min" for m in TIME_MODES))
+
+
+def modes_to_build(modes: tuple[str, ...] | list[str], targets: list[Target]) -> list[str]:
+    """Networks a run needs: walking, the study area's ``modes`` and every mode a target names.
+
+    In :data:`access.osm.MODES` order, so runs are reproducible.
+    """
+    need = {"walk", *modes}
+    for t in targets:
+        if isinstance(t, RoutedTarget):
+            need.update(t.modes_used)
+    return [m for m in NETWORK_MODES if m in need]
 
 
 def snap_to_networks(networks: dict[str, StreetNetwork], x: np.ndarray, y: np.ndarray, *,
                      max_dist_m: float) -> dict[str, np.ndarray]:
     """Snap points to every network: the snapping columns of cells and facilities.
 
-    Returns ``node``, ``snap_dist_m`` and ``reachable`` (walking) and, with a driving
-    network, ``drive_node`` and ``drive_snap_dist_m``.
+    Returns ``node``, ``snap_dist_m`` and ``reachable`` (walking) and, per other
+    network, ``<mode>_node`` and ``<mode>_snap_dist_m`` (``drive_node`` ...).
     """
     node, leg = snap(networks["walk"], x, y, max_dist_m=max_dist_m)
     out = {"node": node, "snap_dist_m": leg, "reachable": node >= 0}
-    if "drive" in networks:
-        out["drive_node"], out["drive_snap_dist_m"] = snap(networks["drive"], x, y,
-                                                           max_dist_m=max_dist_m)
+    for mode in TIME_MODES:
+        if mode in networks:
+            out[f"{mode}_node"], out[f"{mode}_snap_dist_m"] = snap(
+                networks[mode], x, y, max_dist_m=max_dist_m)
     return out
+
+
+def _time_mode_limits(mode: str, travel: Any) -> tuple[float, float]:
+    """Search limit (minutes) and access-leg speed (km/h) of a time-routed mode.
+
+    The car's come from the study area's ``[travel]``; the others from the mode table.
+    """
+    if mode == "drive":
+        return travel.max_drive_time_min, travel.drive_leg_speed_kmh
+    return MODE_TABLE[mode].max_time_min, MODE_TABLE[mode].leg_speed_kmh
 
 
 def route_categories(networks: dict[str, StreetNetwork], cells: pd.DataFrame,
@@ -384,8 +418,8 @@ def route_categories(networks: dict[str, StreetNetwork], cells: pd.DataFrame,
 
     ``cells`` and ``fac`` carry the columns of :func:`snap_to_networks`; ``fac`` also
     ``category`` and ``facility_id``. Returns ``dist_m__<c>``, ``time_min__<c>``,
-    ``nearest__<c>`` and, with a driving network, ``drive_time_min__<c>`` per category
-    (the prefixes :data:`ROUTED_PREFIXES`).
+    ``nearest__<c>`` and, per e-bike or driving network, ``ebike_time_min__<c>`` /
+    ``drive_time_min__<c>`` per category (the prefixes :data:`ROUTED_PREFIXES`).
     """
     walk = networks["walk"]
     near = nearest_facilities(walk, cells["node"].to_numpy(), cells["snap_dist_m"].to_numpy(),
@@ -401,17 +435,19 @@ def route_categories(networks: dict[str, StreetNetwork], cells: pd.DataFrame,
         routed[f"nearest__{c}"] = np.where(near.facility[i] >= 0,
                                            fid[np.maximum(near.facility[i], 0)],
                                            np.array(None, dtype=object))
-    if "drive" in networks:
-        dnear = nearest_facilities(networks["drive"], cells["drive_node"].to_numpy(),
-                                   cells["drive_snap_dist_m"].to_numpy(),
-                                   fac["drive_node"].to_numpy(),
-                                   fac["drive_snap_dist_m"].to_numpy(),
+    for mode in TIME_MODES:
+        if mode not in networks:
+            continue
+        max_min, leg_kmh = _time_mode_limits(mode, travel)
+        tnear = nearest_facilities(networks[mode], cells[f"{mode}_node"].to_numpy(),
+                                   cells[f"{mode}_snap_dist_m"].to_numpy(),
+                                   fac[f"{mode}_node"].to_numpy(),
+                                   fac[f"{mode}_snap_dist_m"].to_numpy(),
                                    fac["category"].to_numpy(dtype=object),
-                                   categories=categories,
-                                   max_cost=travel.max_drive_time_min * 60, weight="time_s",
-                                   leg_speed_kmh=travel.drive_leg_speed_kmh)
+                                   categories=categories, max_cost=max_min * 60,
+                                   weight="time_s", leg_speed_kmh=leg_kmh)
         for i, c in enumerate(categories):
-            routed[f"drive_time_min__{c}"] = dnear.cost[i] / 60.0
+            routed[f"{mode}_time_min__{c}"] = tnear.cost[i] / 60.0
     return routed
 
 
@@ -463,10 +499,11 @@ def catchment_function(walk: StreetNetwork, cells: pd.DataFrame, fac: pd.DataFra
 def evaluate_area_targets(area: StudyArea, cells: pd.DataFrame, fac: gpd.GeoDataFrame,
                           units: dict[str, pd.DataFrame], pop: PopulationGrid,
                           completeness: pd.DataFrame, catchments: Callable[..., Any] | None,
-                          ) -> TargetResults | None:
-    """Evaluate the study area's target catalogue on routed cells."""
-    catalogue = load_catalogue(overrides=area.targets, base_dir=area.base_dir,
-                               config_path=area.path)
+                          *, catalogue: list[Target] | None = None) -> TargetResults | None:
+    """Evaluate the study area's target catalogue (loaded when not given) on routed cells."""
+    if catalogue is None:
+        catalogue = load_catalogue(overrides=area.targets, base_dir=area.base_dir,
+                                   config_path=area.path)
     warnings = {}
     for c in completeness["category"]:
         w = completeness_warnings(completeness, [c])

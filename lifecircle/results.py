@@ -104,7 +104,7 @@ FORMATS: tuple[str, ...] = ("parquet", "gpkg")
 
 TABLES = ("targets", "units", "gaps", "rejects", "population_accounting", "completeness")
 # graph indices: meaningless outside the run that computed them
-INTERNAL_COLUMNS = ("node", "drive_node")
+INTERNAL_COLUMNS = ("node", "ebike_node", "drive_node")
 # files earlier versions wrote (no marker): such a folder may be replaced
 _LEGACY_FILES = {"cells.gpkg", "facilities.gpkg", "rejects.csv", "k_nearest.csv",
                  "targets.csv", "units.csv", "gaps.csv", "population_accounting.csv",

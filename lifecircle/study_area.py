@@ -81,7 +81,8 @@ class NetworkSettings:
     path
         OSM XML or PBF file.
     modes
-        Travel modes to build: ``"walk"`` always, ``"drive"`` for drive-time targets.
+        Travel modes to build: ``"walk"`` always, ``"ebike"`` and ``"drive"`` for
+        e-bike and drive-time targets (built anyway when a target names them).
     snap_max_dist_m
         Cells and facilities farther than this from the network are unreachable.
     """

@@ -29,6 +29,8 @@ from access.targets.model import (
     GROUPS,
     KINDS,
     SETTLEMENTS,
+    TARGET_MODES,
+    TIERS,
     TYPES,
     Reach,
     Requirement,
@@ -46,7 +48,7 @@ CATALOGUE_DIR = Path(__file__).resolve().parent.parent / "catalogue"
 PROFILES = ("kaifeng", "zhengzhou", "xinxiang", "lankao")
 
 _COMMON_FIELDS = ("id", "name_zh", "name_en", "kind", "categories", "threshold", "comparison",
-                  "group", "source", "clause", "confidence", "note_zh", "note_en")
+                  "group", "source", "clause", "confidence", "note_zh", "note_en", "tier")
 _REACH_FIELDS = ("scope", "mode", "max_time_min", "max_dist_m")
 #: Fields each kind takes beyond the common ones.
 KIND_FIELDS: dict[str, tuple[str, ...]] = {
@@ -293,6 +295,8 @@ def _parse_target(raw: Mapping[str, Any], *, where: str, path: Path | None,
                              where=where, key="confidence", path=path),
         "group": p.take(_choice, raw.get("group", "total"), GROUPS, where=where, key="group",
                         path=path),
+        "tier": p.take(_choice, raw.get("tier", "plan"), TIERS, where=where, key="tier",
+                       path=path),
     }
     src = p.take(_as_str_list, raw.get("source", []), where=where, key="source", path=path,
                  on_error=["?"])
@@ -319,8 +323,8 @@ def _parse_target(raw: Mapping[str, Any], *, where: str, path: Path | None,
             p.add(ConfigError("scope must not be empty", path=path, key=f"{where}.scope"))
         kw["scope"] = tuple(s for s in SETTLEMENTS if s in scope) or SETTLEMENTS
     if "mode" in fields:
-        kw["mode"] = p.take(_choice, raw.get("mode", "walk"), ("walk", "drive"), where=where,
-                            key="mode", path=path)
+        kw["modes"] = p.take(_modes, raw.get("mode", "walk"), scope=kw["scope"], where=where,
+                             path=path)
         _parse_reach(p, raw, kw, kind=kind, where=where, path=path)
     if kind == "circle":
         kw["radius_by_area"] = p.take(_radius_by_area, raw.get("radius_by_area", []),
@@ -376,9 +380,16 @@ def _parse_reach(p: _Problems, raw: Mapping[str, Any], kw: dict[str, Any], *, ki
         p.add(ConfigError("give exactly one of max_time_min and max_dist_m", path=path,
                           key=f"{where}.max_time_min"))
         return
-    if kw.get("mode") == "drive" and "max_time_min" not in raw:
-        p.add(ConfigError("a drive target needs max_time_min", path=path,
-                          key=f"{where}.max_time_min"))
+    timed = sorted({m for s, m in kw.get("modes") or () if s in kw["scope"] and m != "walk"})
+    if timed and "max_time_min" not in raw:
+        p.add(ConfigError(f"a {'/'.join(timed)} target needs max_time_min (an e-bike or "
+                          "drive reach is a time)", path=path, key=f"{where}.max_time_min"))
+    if timed and kind == "fca":
+        p.add(ConfigError("a 2SFCA catchment is walked: mode must be 'walk'", path=path,
+                          key=f"{where}.mode"))
+    if timed and raw.get("radius_by_area"):
+        p.add(ConfigError("radius_by_area is a walking radius: mode must be 'walk'",
+                          path=path, key=f"{where}.radius_by_area"))
     reach = t if t is not None else d
     if reach is None:
         return
@@ -390,6 +401,21 @@ def _parse_reach(p: _Problems, raw: Mapping[str, Any], kw: dict[str, Any], *, ki
         p.add(ConfigError("a 2SFCA catchment needs one reach for every settlement",
                           path=path, key=f"{where}.max_time_min"))
     kw["max_time_min"], kw["max_dist_m"] = t, d
+
+
+def _modes(value: Any, *, scope: tuple[str, ...], where: str, path: Path | None,
+           ) -> tuple[tuple[str, str], ...]:
+    """``mode``: one mode, or a table of modes per settlement class covering the scope."""
+    if isinstance(value, Mapping):
+        check_keys(value, SETTLEMENTS, where=f"{where}.mode", path=path)
+        missing = [s for s in scope if s not in value]
+        if missing:
+            raise ConfigError(f"no mode given for scope {missing}", path=path,
+                              key=f"{where}.mode")
+        return tuple((s, _choice(value[s], TARGET_MODES, where=f"{where}.mode", key=s,
+                                 path=path)) for s in SETTLEMENTS if s in value)
+    m = _choice(value, TARGET_MODES, where=where, key="mode", path=path)
+    return tuple((s, m) for s in SETTLEMENTS)
 
 
 def _radius_by_area(rba: Any, *, where: str, path: Path | None,

@@ -23,6 +23,7 @@ from access.targets.model import (
     CircleTarget,
     CompletenessTarget,
     FcaTarget,
+    RoutedTarget,
     Target,
 )
 
@@ -143,6 +144,7 @@ class Outcome:
     unit_rows: list[dict[str, Any]] = field(default_factory=list)
     flags: dict[str, Any] = field(default_factory=dict)
     gap_mask: np.ndarray | None = None
+    mode: str = ""
 
 
 class Context:
@@ -238,16 +240,23 @@ class Context:
             out.warnings.append(self.settlement_note)
         return np.isin(self.settlement, list(target.scope))
 
-    def reach_per_cell(self, target: CircleTarget | FcaTarget) -> tuple[np.ndarray, str]:
-        """Per-cell reach and its unit (``m`` or ``min``)."""
+    def reach_per_cell(self, target: RoutedTarget, mode: str = "walk",
+                       ) -> tuple[np.ndarray, str]:
+        """Per-cell reach for ``mode`` and its unit: metres walking, minutes otherwise."""
         pairs = dict(target.max_time_min or target.max_dist_m or ())
         values = np.array([pairs.get(s, np.nan) if s is not None else np.nan
                            for s in self.settlement], dtype=float)
         if target.max_time_min is None:
             return values, "m"
-        if target.mode == "drive":
+        if mode != "walk":
             return values, "min"
         return coverage.time_to_dist_m(values, self.speed(target.group)), "m"
+
+    def mode_per_cell(self, target: RoutedTarget) -> np.ndarray:
+        """Travel mode of each cell: the target's mode for the cell's settlement class."""
+        modes = dict(target.modes)
+        return np.array([modes.get(s, "") if s is not None else "" for s in self.settlement],
+                        dtype=object)
 
     def units_table(self, level: str) -> tuple[pd.DataFrame, bool]:
         """Units of a level (unit_id as str); True when the list is complete."""

@@ -16,7 +16,7 @@ from access.targets.catalogue import check_settlement_table
 from access.targets.context import Context, TargetInputs, TargetResults, unit_ids
 from access.targets.evaluators import evaluate_one
 from access.targets.gaps import GAP_COLUMNS, gap_clusters
-from access.targets.model import SETTLEMENTS, Target
+from access.targets.model import SETTLEMENTS, RoutedTarget, Target
 
 __all__ = ["TARGET_COLUMNS", "UNIT_COLUMNS", "apply_settlement", "evaluate_targets"]
 
@@ -25,8 +25,9 @@ log = logging.getLogger(__name__)
 TARGET_COLUMNS = ["id", "name_zh", "name_en", "kind", "value", "value_area", "area_base",
                    "threshold", "unit", "comparison", "met", "status", "population_base",
                    "n_units", "scope", "source", "clause", "confidence", "reason_zh",
-                   "reason_en", "warning_zh", "warning_en"]
-UNIT_COLUMNS = ["target_id", "level", "unit_id", "name", "value", "threshold", "met", "detail"]
+                   "reason_en", "warning_zh", "warning_en", "mode", "group"]
+UNIT_COLUMNS = ["target_id", "level", "unit_id", "name", "value", "threshold", "met", "detail",
+                "mode"]
 
 
 def apply_settlement(inputs: TargetInputs, table: Mapping[str, Any], *,
@@ -119,6 +120,8 @@ def evaluate_targets(targets: list[Target], inputs: TargetInputs, *, connectivit
             "reason_en": "; ".join(r[1] for r in out.reasons if r[1]),
             "warning_zh": "；".join(w[0] for w in out.warnings),
             "warning_en": "; ".join(w[1] for w in out.warnings),
+            "mode": target.mode if isinstance(target, RoutedTarget) else out.mode,
+            "group": target.tier,
         })
         log.debug("target %s: %s (value %s)", target.id, out.status, out.value)
     table = pd.DataFrame(rows, columns=TARGET_COLUMNS)

@@ -17,8 +17,10 @@ import numpy as np
 import pandas as pd
 
 from access import coverage
-from access.targets.context import TOL, Context, Outcome, compare, unit_ids
+from access.modes import MODES, mode_label
+from access.targets.context import SETTLEMENT_ZH, TOL, Context, Outcome, compare, unit_ids
 from access.targets.model import (
+    TARGET_MODES,
     CapacityShareTarget,
     CircleTarget,
     CompletenessTarget,
@@ -58,16 +60,25 @@ def _no_pop(target: Target, out: Outcome) -> None:
 
 
 def _share_per_unit(ctx: Context, target: Target, in_scope: np.ndarray, pop: np.ndarray,
-                    covered: np.ndarray, out: Outcome) -> None:
-    """Per-unit coverage rows for every unit level the cells carry."""
+                    covered: np.ndarray, out: Outcome,
+                    cell_mode: np.ndarray | None = None) -> None:
+    """Per-unit coverage rows for every unit level the cells carry.
+
+    ``cell_mode`` (travel mode per cell) gives each row the modes its verdict used.
+    """
+    if cell_mode is None:
+        cell_mode = np.full(ctx.n, "", dtype=object)
     for level in ctx.unit_levels:
         ids = np.array(unit_ids(ctx.cells[f"unit__{level}"]), dtype=object)
         keep = in_scope & np.array([u is not None for u in ids])
         if not keep.any():
             continue
         frame = pd.DataFrame({"unit_id": ids[keep], "pop": pop[keep],
-                              "cov": np.where(covered[keep], pop[keep], 0.0)})
+                              "cov": np.where(covered[keep], pop[keep], 0.0),
+                              "mode": cell_mode[keep]})
         agg = frame.groupby("unit_id", sort=True)[["pop", "cov"]].sum()
+        modes = frame.groupby("unit_id", sort=True)["mode"].agg(
+            lambda m: "+".join(x for x in TARGET_MODES if x in set(m)))
         names = ctx.units_table(level)[0].set_index("unit_id")["name"] \
             if level in ctx.inputs.units else None
         for uid, row in agg.iterrows():
@@ -78,6 +89,7 @@ def _share_per_unit(ctx: Context, target: Target, in_scope: np.ndarray, pop: np.
                 "value": value, "threshold": target.threshold,
                 "met": None if math.isnan(value) else compare(value, target),
                 "detail": f"covered {row['cov']:.0f} of {row['pop']:.0f} persons",
+                "mode": modes[uid],
             })
 
 
@@ -122,30 +134,53 @@ def _eval_circle(target: CircleTarget, ctx: Context) -> Outcome:
     in_scope = ctx.scope_mask(target, out)
     if in_scope is None:
         return out
-    reach, reach_unit = ctx.reach_per_cell(target)
-    if target.mode == "drive":
-        cols = [f"drive_time_min__{c}" for c in present
-                if f"drive_time_min__{c}" in ctx.cells.columns]
-        if not cols:
-            out.reasons.append(("缺少驾车时间（drive_time_min__*）",
-                                "no drive travel times (drive_time_min__* columns)"))
-            return out
-        time_min = np.min(np.column_stack([ctx.cells[c].to_numpy(dtype=float) for c in cols]),
-                          axis=1)
-        covered = coverage.covered_mask(time_min, reach)
-    elif target.radius_by_area:
-        covered = _covered_by_area_radius(target, ctx, present, out)
-    else:
-        dist = np.min(np.column_stack(
-            [np.nan_to_num(ctx.cells[f"dist_m__{c}"].to_numpy(dtype=float), nan=np.inf)
-             for c in present]), axis=1)
-        covered = coverage.covered_mask(dist, reach)
-    covered = covered & in_scope
-    _finish_share(target, ctx, out, pop, in_scope, covered)
-    if reach_unit == "m" and target.max_time_min is not None:
+    cell_mode = ctx.mode_per_cell(target)
+    covered = np.zeros(ctx.n, dtype=bool)
+    for mode in target.modes_used:
+        sel = in_scope & (cell_mode == mode)
+        if not sel.any():
+            continue
+        reach, _ = ctx.reach_per_cell(target, mode)
+        if mode != "walk":
+            cols = [f"{mode}_time_min__{c}" for c in present
+                    if f"{mode}_time_min__{c}" in ctx.cells.columns]
+            if not cols:
+                zh, en = mode_label(mode, "zh"), mode_label(mode, "en")
+                out.reasons.append((f"缺少{zh}出行时间（{mode}_time_min__*）",
+                                    f"no {en} travel times ({mode}_time_min__* columns)"))
+                return out
+            time_min = np.min(np.column_stack(
+                [ctx.cells[c].to_numpy(dtype=float) for c in cols]), axis=1)
+            covered |= coverage.covered_mask(time_min, reach) & sel
+            if mode == "ebike":
+                out.reasons.append(_EBIKE_REASON)
+        elif target.radius_by_area:
+            covered |= _covered_by_area_radius(target, ctx, present, out) & sel
+        else:
+            dist = np.min(np.column_stack(
+                [np.nan_to_num(ctx.cells[f"dist_m__{c}"].to_numpy(dtype=float), nan=np.inf)
+                 for c in present]), axis=1)
+            covered |= coverage.covered_mask(dist, reach) & sel
+    if len(target.modes_used) > 1:
+        txt_zh = "，".join(f"{SETTLEMENT_ZH[s]}{mode_label(m, 'zh')}" for s, m in target.modes
+                          if s in target.scope)
+        txt_en = ", ".join(f"{s} {mode_label(m, 'en')}" for s, m in target.modes
+                           if s in target.scope)
+        out.reasons.append((f"出行方式：{txt_zh}", f"travel modes: {txt_en}"))
+    _finish_share(target, ctx, out, pop, in_scope, covered, cell_mode)
+    if "walk" in target.modes_used and target.max_time_min is not None \
+            and (in_scope & (cell_mode == "walk")).any():
         out.reasons.append((f"步行速度 {ctx.speed(target.group):g} 公里/小时",
                             f"walking speed {ctx.speed(target.group):g} km/h"))
     return out
+
+
+_EBIKE_REASON = (
+    f"电动自行车按道路等级速度（一般道路 {MODES['ebike'].speed_kmh['primary']:g} 公里/小时，"
+    "限速更低处取限速），不走高速公路、快速路和禁止自行车的道路",
+    f"e-bike at class speeds ({MODES['ebike'].speed_kmh['primary']:g} km/h on ordinary roads, "
+    "lower where maxspeed is lower), never on motorways, expressways or ways closed to "
+    "bicycles")
 
 
 def _covered_by_area_radius(target: CircleTarget, ctx: Context, present: list[str],
@@ -180,7 +215,8 @@ def _covered_by_area_radius(target: CircleTarget, ctx: Context, present: list[st
 
 
 def _finish_share(target: Target, ctx: Context, out: Outcome, pop: np.ndarray,
-                  in_scope: np.ndarray, covered: np.ndarray) -> None:
+                  in_scope: np.ndarray, covered: np.ndarray,
+                  cell_mode: np.ndarray | None = None) -> None:
     scope_pop = float(pop[in_scope].sum())
     flag = pd.array(np.where(in_scope, covered, False), dtype="boolean")
     flag[~in_scope] = pd.NA
@@ -192,7 +228,7 @@ def _finish_share(target: Target, ctx: Context, out: Outcome, pop: np.ndarray,
     out.population_base = scope_pop
     out.status = "met" if compare(out.value, target) else "not_met"
     _area_share(ctx, in_scope, pop, covered, out)
-    _share_per_unit(ctx, target, in_scope, pop, covered, out)
+    _share_per_unit(ctx, target, in_scope, pop, covered, out, cell_mode)
     out.gap_mask = in_scope & ~covered & (pop > 0)
 
 

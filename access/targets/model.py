@@ -19,6 +19,8 @@ __all__ = [
     "GROUPS",
     "KINDS",
     "SETTLEMENTS",
+    "TARGET_MODES",
+    "TIERS",
     "UNIT_LABELS",
     "CapacityShareTarget",
     "CircleTarget",
@@ -26,6 +28,7 @@ __all__ = [
     "FcaTarget",
     "ProvisionTarget",
     "Requirement",
+    "RoutedTarget",
     "Target",
     "UnitCountTarget",
     "UnitRuleTarget",
@@ -44,6 +47,9 @@ UNIT_LABELS: dict[str, tuple[str, str]] = {
     "per_1000": ("每千人", "per 1000"),
     "m2_per_person": ("平方米/人", "m²/person"),
 }
+
+#: Scorecard groups of targets.
+TIERS = ("plan", "standard", "advisory")
 
 #: Reach per settlement class: ``(settlement, value)`` pairs.
 Reach = tuple[tuple[str, float], ...]
@@ -85,6 +91,10 @@ class Target:
         commonly cited but not confirmed.
     note_zh, note_en
         Caveats reported with the result.
+    tier
+        Scorecard group: ``plan`` (stated in a plan, with its clause),
+        ``standard`` (a national standard's threshold) or ``advisory`` (commonly
+        cited, not found in the plans' text; shown apart from the verdicts).
     """
 
     kind: ClassVar[str] = ""
@@ -102,6 +112,7 @@ class Target:
     confidence: str = "M"
     note_zh: str = ""
     note_en: str = ""
+    tier: str = "plan"
 
     @property
     def unit(self) -> str:
@@ -114,21 +125,54 @@ class Target:
         return "+".join(getattr(self, "scope", SETTLEMENTS))
 
 
+#: Travel modes a target can name (:mod:`access.modes`).
+TARGET_MODES = ("walk", "ebike", "drive")
+
+
 @dataclass(frozen=True, kw_only=True)
-class CircleTarget(Target):
+class RoutedTarget(Target):
+    """A target measured by travel from each cell: a scope, a reach and a mode.
+
+    ``modes`` holds ``(settlement, mode)`` pairs, one per settlement class:
+    ``health_15`` is walked in urban units and ridden by e-bike in towns and
+    villages. ``max_time_min`` or ``max_dist_m`` (exactly one) holds the reach
+    per settlement class; e-bike and car reaches are always in minutes.
+    """
+
+    scope: tuple[str, ...] = SETTLEMENTS
+    modes: tuple[tuple[str, str], ...] = tuple((s, "walk") for s in SETTLEMENTS)
+    max_time_min: Reach | None = None
+    max_dist_m: Reach | None = None
+
+    @property
+    def mode(self) -> str:
+        """The mode, or ``urban:walk;town:ebike;...`` when it differs by settlement."""
+        used = [(s, m) for s, m in self.modes if s in self.scope]
+        if len({m for _, m in used}) == 1:
+            return used[0][1]
+        return ";".join(f"{s}:{m}" for s, m in used)
+
+    def mode_of(self, settlement: str) -> str:
+        """Mode used in one settlement class."""
+        return dict(self.modes).get(settlement, "walk")
+
+    @property
+    def modes_used(self) -> tuple[str, ...]:
+        """Distinct modes over the scope, in :data:`TARGET_MODES` order."""
+        used = {m for s, m in self.modes if s in self.scope}
+        return tuple(m for m in TARGET_MODES if m in used)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CircleTarget(RoutedTarget):
     """Share of the residents in scope within a reach of any of the categories.
 
-    ``max_time_min`` or ``max_dist_m`` (exactly one) holds the reach per
-    settlement class; ``radius_by_area`` gives larger facilities a larger
-    radius (``(min_area_m2, radius_m)`` pairs, ascending).
+    ``radius_by_area`` gives larger facilities a larger radius
+    (``(min_area_m2, radius_m)`` pairs, ascending; walking only).
     """
 
     kind: ClassVar[str] = "circle"
 
-    scope: tuple[str, ...] = SETTLEMENTS
-    mode: str = "walk"
-    max_time_min: Reach | None = None
-    max_dist_m: Reach | None = None
     radius_by_area: tuple[tuple[float, float], ...] = ()
 
 
@@ -214,15 +258,11 @@ class CapacityShareTarget(Target):
 
 
 @dataclass(frozen=True, kw_only=True)
-class FcaTarget(Target):
+class FcaTarget(RoutedTarget):
     """Share of the residents in scope whose 2SFCA supply ratio reaches ``ratio_threshold``."""
 
     kind: ClassVar[str] = "fca"
 
-    scope: tuple[str, ...] = SETTLEMENTS
-    mode: str = "walk"
-    max_time_min: Reach | None = None
-    max_dist_m: Reach | None = None
     capacity_field: str = "capacity"
     per_persons: float = 1000.0
     ratio_threshold: float = 0.0

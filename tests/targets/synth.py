@@ -40,6 +40,7 @@ def make_inputs(n_rows: int, n_cols: int, facilities: Sequence[Fac], *,
                 settlement: np.ndarray | None = None,
                 residential_m2: np.ndarray | None = None,
                 drive_speed_kmh: float | None = None,
+                ebike_speed_kmh: float | None = None,
                 with_catchments: bool = True,
                 walk_speed_kmh: dict[str, float] | None = None,
                 data_warnings: dict[str, tuple[str, str]] | None = None) -> TargetInputs:
@@ -77,6 +78,8 @@ def make_inputs(n_rows: int, n_cols: int, facilities: Sequence[Fac], *,
         cells[f"dist_m__{cat}"] = d.min(axis=1)
         if drive_speed_kmh is not None:
             cells[f"drive_time_min__{cat}"] = d.min(axis=1) / (drive_speed_kmh * 1000 / 60)
+        if ebike_speed_kmh is not None:
+            cells[f"ebike_time_min__{cat}"] = d.min(axis=1) / (ebike_speed_kmh * 1000 / 60)
 
     def catchments(category: str, max_dist_m: float):
         sub = fac[fac["category"] == category]

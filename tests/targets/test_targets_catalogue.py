@@ -28,7 +28,7 @@ PLAN_TARGETS = {
     "fitness_20_village": ("circle", 1.0, "total", {"001"}),
     "health_township": ("unit_count", 1.0, "total", {"000", "001", "004"}),
     "health_village": ("unit_count", 1.0, "total", {"000", "001", "004"}),
-    "health_15": ("circle", 1.0, "total", {"001"}),
+    "health_15": ("circle", 1.0, "total", {"nhc"}),
     "emergency_60": ("circle", 1.0, "total", {"004"}),
     "kindergarten_township": ("unit_count", 1.0, "total", {"000", "001"}),
     "kindergarten_coverage": ("capacity_share", 0.85, "total", {"001", "003"}),
@@ -154,7 +154,7 @@ def test_profiles_select_their_plans_targets(profile, must_have, source):
 
 
 def test_zhengzhou_kindergarten_rule():
-    t = {t.id: t for t in load_catalogue(profile="zhengzhou")}["kindergarten_township"]
+    t = {t.id: t for t in load_catalogue(profile="zhengzhou")}["kindergarten_township_30k"]
     assert t.min_count == 1
     assert t.min_count_rules == (("total", 30000.0, 2),)
     assert t.ownership == ("public",)

@@ -278,9 +278,10 @@ def _kindergartens():
 
 def test_unit_count_zhengzhou_rule(build):
     area = build(1, 5, _kindergartens(), units={"township": TOWNSHIPS})
-    zz = {t.id: t for t in load_catalogue(profile="zhengzhou")}["kindergarten_township"]
+    zz = {t.id: t for t in load_catalogue(profile="zhengzhou")}["kindergarten_township_30k"]
     res = evaluate_targets([zz], area)
-    r = row(res, "kindergarten_township")
+    r = row(res, "kindergarten_township_30k")
+    assert r["group"] == "advisory"
     assert r["value"] == pytest.approx(2 / 3)
     assert r["status"] == "not_met"
     assert r["n_units"] == 3
@@ -476,12 +477,13 @@ def test_results_columns(circle_area):
     res = evaluate_targets(list(CATALOGUE.values()), circle_area)
     for col in ("id", "name_zh", "name_en", "kind", "value", "threshold", "unit",
                 "comparison", "met", "status", "population_base", "scope", "source",
-                "clause", "confidence", "reason_zh", "reason_en", "warning_zh", "warning_en"):
+                "clause", "confidence", "reason_zh", "reason_en", "warning_zh", "warning_en",
+                "mode", "group"):
         assert col in res.targets.columns
     assert len(res.targets) == len(CATALOGUE)
     assert set(res.targets["status"]) <= {"met", "not_met", "no_data"}
     assert list(res.units.columns) == ["target_id", "level", "unit_id", "name", "value",
-                                       "threshold", "met", "detail"]
+                                       "threshold", "met", "detail", "mode"]
     assert list(res.gaps.columns) == ["target_id", "cluster_id", "n_cells", "population",
                                       "x", "y", "cell_ids"]
     assert len(res.cell_flags) == 25

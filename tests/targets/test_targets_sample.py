@@ -58,6 +58,7 @@ NO_DATA_REASON = {
     "emergency_15": "emergency_station",
     "emergency_60": "emergency_station",
     "kindergarten_township": "township",
+    "kindergarten_township_30k": "township",
     "kindergarten_county": "county",
     "kindergarten_coverage": "capacity",
     "childcare_places": "nursery",
