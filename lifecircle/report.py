@@ -388,11 +388,13 @@ def _write_excel(data: ReportData, path: Path, *, lang: str,
              "source": ("依据", "Source"), "clause": ("条款", "Clause"),
              "confidence": ("可信度", "Confidence"), "reason_zh": ("原因", "Reason (zh)"),
              "reason_en": ("原因（英文）", "Reason (en)"), "warning_zh": ("提示", "Warning (zh)"),
-             "warning_en": ("提示（英文）", "Warning (en)"), "area_base": ("面积基数", "Area base")}
+             "warning_en": ("提示（英文）", "Warning (en)"), "area_base": ("面积基数", "Area base"),
+             "mode": ("出行方式", "Travel mode"), "group": ("指标组", "Group")}
     ucols = {"target_id": ("目标编号", "Target id"), "level": ("层级", "Level"),
              "unit_id": ("单元编码", "Unit id"), "name": ("单元名称", "Unit"),
              "value": ("现状值", "Value"), "threshold": ("目标值", "Threshold"),
-             "met": ("是否达标", "Met"), "detail": ("明细", "Detail")}
+             "met": ("是否达标", "Met"), "detail": ("明细", "Detail"),
+             "mode": ("出行方式", "Travel mode")}
     share_cols = {"value", "value_area", "threshold"}
     wb = Workbook()
     wb.remove(wb.active)

@@ -260,7 +260,7 @@ def test_workbook_equals_tables(report: dict[str, Path], runs: Runs) -> None:
     ws = wb["各单元结果"]
     vals = list(ws.iter_rows(min_row=2, values_only=True))
     assert len(vals) == len(units)
-    for (tid, level, uid, name, value, thr, met, _detail), u in zip(
+    for (tid, level, uid, name, value, thr, met, _detail, *_rest), u in zip(
             vals, units.itertuples(), strict=True):
         assert (tid, level, uid, name) == (u.target_id, u.level, u.unit_id, u.name)
         assert value == u.value
