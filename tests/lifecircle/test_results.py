@@ -36,7 +36,7 @@ from lifecircle.results import (
 from lifecircle.study_area import default_area_path, load_study_area
 
 ROOT = Path(__file__).resolve().parents[2]
-INTERNAL = ["node", "drive_node"]
+INTERNAL = ["node", "ebike_node", "drive_node"]
 
 
 @pytest.fixture(scope="module")
