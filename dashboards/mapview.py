@@ -96,7 +96,11 @@ class MapContext:
             geoms = shapely.simplify(lonlat.geometry.to_numpy(), ext / 3000,
                                      preserve_topology=True)
             outlines[level] = shapely.boundary(geoms)
-            pts = shapely.point_on_surface(lonlat.geometry.to_numpy())
+            # a name goes where the unit meets the study area (a unit may reach far beyond)
+            inside = shapely.intersection(lonlat.geometry.to_numpy(), result.boundary_lonlat)
+            whole = shapely.is_empty(inside)
+            inside[whole] = lonlat.geometry.to_numpy()[whole]
+            pts = shapely.point_on_surface(inside)
             labels[level] = pd.DataFrame({"unit_id": gdf["unit_id"].astype(str).to_numpy(),
                                           "name": gdf["name"].astype(str).to_numpy(),
                                           "lon": shapely.get_x(pts),
@@ -215,21 +219,22 @@ def _in_window(lon: np.ndarray, lat: np.ndarray, w: raster.Window) -> np.ndarray
     return (lon >= w.lon0) & (lon <= w.lon1) & (lat >= w.lat0) & (lat <= w.lat1)
 
 
-def _lines(geoms: np.ndarray, w: raster.Window) -> tuple[list[float | None], ...]:
-    """Outlines clipped to the window as lon/lat lists with None separators."""
+def _lines(geoms: np.ndarray, w: raster.Window) -> tuple[np.ndarray, np.ndarray]:
+    """Outlines clipped to the window as lon/lat arrays with NaN separators.
+
+    Arrays, not lists: plotly validates a list element by element, an array at once.
+    """
     clipped = shapely.clip_by_rect(geoms, w.lon0, w.lat0, w.lon1, w.lat1)
     parts = shapely.get_parts(shapely.get_parts(clipped[~shapely.is_empty(clipped)]))
-    xs: list[float | None] = []
-    ys: list[float | None] = []
-    for g in parts:
-        if g.geom_type not in ("LineString", "LinearRing"):
-            continue
-        c = np.round(shapely.get_coordinates(g), 5)
-        xs.extend(c[:, 0].tolist())
-        ys.extend(c[:, 1].tolist())
-        xs.append(None)
-        ys.append(None)
-    return xs, ys
+    parts = parts[np.isin(shapely.get_type_id(parts), (1, 2))]  # LineString, LinearRing
+    if not len(parts):
+        return np.empty(0), np.empty(0)
+    coords, idx = shapely.get_coordinates(parts, return_index=True)
+    # one NaN row after each part
+    breaks = np.flatnonzero(np.diff(idx)) + 1
+    xy = np.insert(np.round(coords, 5), breaks, np.nan, axis=0)
+    xy = np.vstack([xy, [np.nan, np.nan]])
+    return xy[:, 0], xy[:, 1]
 
 
 def _esc(s: Any) -> str:
@@ -376,13 +381,13 @@ def _add_overlay(fig: go.Figure, ov: Overlay, w: raster.Window, lang: str) -> No
         if not len(geoms):
             continue
         xs, ys = _lines(shapely.boundary(geoms), w)
-        if xs:
+        if len(xs):
             fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", fill="toself", fillcolor=fill,
                                      line={"color": line, "width": 0.8}, hoverinfo="skip",
                                      name=_esc(tr(f"legend_{kind}", lang)), showlegend=True))
     for cls, geoms in ov.streets.items():
         xs, ys = _lines(geoms, w)
-        if xs:
+        if len(xs):
             colour, width = _STREET_STYLE.get(cls, ("rgba(90,90,90,0.5)", 1.0))
             fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", hoverinfo="skip",
                                      name=_esc(tr(f"legend_street_{cls}", lang)),

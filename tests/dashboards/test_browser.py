@@ -157,7 +157,8 @@ def test_dashboard_in_browser(server: str, sample_result: RunResult, tmp_path: P
             assert box is not None
             page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
             expect(page.locator("#map-info")).to_contain_text("°E", timeout=15_000)
-            page.wait_for_timeout(500)
+            page.wait_for_load_state("networkidle")
+            page.wait_for_timeout(1000)
             page.screenshot(path=str(shots / f"map_{tag}.png"), full_page=True)
 
             page.locator("#app-nav-units").click()
