@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import shapely
 from pyproj import CRS
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
@@ -29,13 +30,13 @@ from scipy.sparse.csgraph import connected_components
 from access.crs import lonlat_to_metric, utm_crs_for_lonlat
 from access.osm import MODES, RawArcs, _check_file, read_arcs
 
-__all__ = ["CACHE_VERSION", "StreetNetwork", "build_network", "cache_dir", "file_sha256",
-           "load_network", "snap"]
+__all__ = ["CACHE_VERSION", "Snapped", "StreetNetwork", "build_network", "cache_dir",
+           "file_sha256", "load_network", "snap", "snap_outlines", "snap_points"]
 
 log = logging.getLogger(__name__)
 
 #: Bump when the way a network is built changes, so old cache entries are ignored.
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 
 
 @dataclass(frozen=True, eq=False)
@@ -71,6 +72,10 @@ class StreetNetwork:
     report
         What was read and what was dropped (ways, nodes and arcs outside the
         largest component, missing node references).
+    ground
+        Per node: True when the node lies on a street-level way (not only on
+        tunnels, underground or indoor ways, see :func:`access.osm.is_ground_level`);
+        None = every node counts as street level.
     """
 
     mode: str
@@ -87,6 +92,7 @@ class StreetNetwork:
     source: str = ""
     source_sha256: str = ""
     report: dict[str, Any] = field(default_factory=dict)
+    ground: np.ndarray | None = None
 
     @property
     def n_nodes(self) -> int:
@@ -229,6 +235,9 @@ def build_network(raw: RawArcs, *, mode: str, crs: CRS | None = None,
         "arcs_dropped_disconnected": int((~arc_keep).sum()),
         "arcs_merged_parallel": int((~first).sum()),
     }
+    ground = None if raw.ground is None else np.asarray(raw.ground, dtype=bool)[old_nodes]
+    if ground is not None:
+        report["nodes_below_street_level"] = int((~ground).sum())
     if n - m:
         log.info("%s %s network: kept the largest of %d components (%d of %d nodes); "
                  "dropped %d nodes and %d arcs", source, mode, n_comp, m, n, n - m,
@@ -237,7 +246,7 @@ def build_network(raw: RawArcs, *, mode: str, crs: CRS | None = None,
         mode=mode, crs=crs, node_id=raw.node_id[old_nodes], x=x, y=y, lon=lon, lat=lat,
         indptr=indptr, indices=v.astype(np.int32), length_m=length.astype(np.float64),
         time_s=None if time is None else cost.astype(np.float64), source=source,
-        source_sha256=source_sha256, report=report)
+        source_sha256=source_sha256, report=report, ground=ground)
 
 
 def cache_dir() -> Path:
@@ -252,7 +261,8 @@ def cache_dir() -> Path:
     return Path(xdg) / "lifecircle"
 
 
-_ARRAYS = ("node_id", "x", "y", "lon", "lat", "indptr", "indices", "length_m", "time_s")
+_ARRAYS = ("node_id", "x", "y", "lon", "lat", "indptr", "indices", "length_m", "time_s",
+           "ground")
 
 
 class _BadCacheEntryError(Exception):
@@ -375,9 +385,72 @@ def load_network(path: str | Path, mode: str = "walk", *, crs: CRS | None = None
     return net
 
 
+@dataclass(frozen=True)
+class Snapped:
+    """Where points join a network.
+
+    Attributes
+    ----------
+    node
+        Node index per point (int64), -1 where unreachable.
+    dist_m
+        Straight-line distance to that node (for unreachable points: to the nearest node).
+    below_street
+        True where no street-level node lies within the limit and the point was
+        joined to a tunnel, underground or indoor node instead.
+    """
+
+    node: np.ndarray
+    dist_m: np.ndarray
+    below_street: np.ndarray
+
+
+def snap_points(net: StreetNetwork, x: np.ndarray, y: np.ndarray, *,
+                max_dist_m: float) -> Snapped:
+    """Nearest street-level node of each point, with the straight-line leg to it.
+
+    Points join the nearest node that lies on a street-level way
+    (:attr:`StreetNetwork.ground`): a cell above a road tunnel joins the street on
+    top, not the tunnel. Only a point with no street-level node within
+    ``max_dist_m`` joins the nearest node of any kind (``below_street``).
+
+    Parameters
+    ----------
+    net
+        The network.
+    x, y
+        Point coordinates in ``net.crs`` metres.
+    max_dist_m
+        Points farther than this from every node are unreachable.
+    """
+    pts = np.column_stack([np.asarray(x, float), np.asarray(y, float)])
+    n = len(pts)
+    if n == 0:
+        return Snapped(np.zeros(0, np.int64), np.zeros(0, float), np.zeros(0, bool))
+    dist, node = _kdtree(net, ground_only=False).query(pts, k=1)
+    node = node.astype(np.int64)
+    below = np.zeros(n, dtype=bool)
+    ground = net.ground
+    if ground is not None and not ground.all():
+        g_nodes = np.flatnonzero(ground)
+        g_dist = np.full(n, np.inf)
+        g_node = np.full(n, -1, dtype=np.int64)
+        if len(g_nodes):
+            g_dist, g_idx = _kdtree(net, ground_only=True).query(pts, k=1)
+            g_node = g_nodes[np.minimum(g_idx, len(g_nodes) - 1)]
+        use_g = g_dist <= max_dist_m
+        below = ~use_g & (dist <= max_dist_m) & ~ground[node]
+        node = np.where(use_g, g_node, node)
+        dist = np.where(use_g, g_dist, dist)
+    node[~(dist <= max_dist_m)] = -1
+    return Snapped(node=node, dist_m=dist, below_street=below)
+
+
 def snap(net: StreetNetwork, x: np.ndarray, y: np.ndarray, *,
          max_dist_m: float) -> tuple[np.ndarray, np.ndarray]:
-    """Nearest network node of each point, with the straight-line leg to it.
+    """Nearest street-level network node of each point, with the straight-line leg to it.
+
+    :func:`snap_points` without the ``below_street`` flags.
 
     Parameters
     ----------
@@ -395,28 +468,69 @@ def snap(net: StreetNetwork, x: np.ndarray, y: np.ndarray, *,
     snap_dist_m : numpy.ndarray
         Straight-line distance to that node (also given for unreachable points).
     """
-
-    tree = _kdtree(net)
-    pts = np.column_stack([np.asarray(x, float), np.asarray(y, float)])
-    if len(pts) == 0:
-        return np.zeros(0, np.int64), np.zeros(0, float)
-    dist, node = tree.query(pts, k=1)
-    node = node.astype(np.int64)
-    node[~(dist <= max_dist_m)] = -1
-    return node, dist
+    s = snap_points(net, x, y, max_dist_m=max_dist_m)
+    return s.node, s.dist_m
 
 
-_TREES: dict[int, tuple[StreetNetwork, Any]] = {}
+def snap_outlines(net: StreetNetwork, outlines: np.ndarray, *, max_dist_m: float) -> Snapped:
+    """Nearest street-level node to each outline (polygon facilities without an entrance).
+
+    The leg is the straight distance from the node to the outline (0 for a node
+    inside it). As in :func:`snap_points`, a node below street level is taken only
+    when no street-level node lies within ``max_dist_m``.
+
+    Parameters
+    ----------
+    net
+        The network.
+    outlines
+        Shapely geometries in ``net.crs``.
+    max_dist_m
+        Outlines farther than this from every node are unreachable.
+    """
+    geoms = np.asarray(outlines, dtype=object)
+    n = len(geoms)
+    node = np.full(n, -1, dtype=np.int64)
+    dist = np.full(n, np.inf)
+    below = np.zeros(n, dtype=bool)
+    if n == 0:
+        return Snapped(node, dist, below)
+    ground = np.ones(net.n_nodes, dtype=bool) if net.ground is None else net.ground
+    todo = np.ones(n, dtype=bool)
+    for only_ground in (True, False):
+        cand = np.flatnonzero(ground) if only_ground else np.arange(net.n_nodes)
+        if not len(cand) or not todo.any():
+            continue
+        tree = shapely.STRtree(shapely.points(net.x[cand], net.y[cand]))
+        idx = np.flatnonzero(todo)
+        (gi, ti), d = tree.query_nearest(geoms[idx], max_distance=max_dist_m,
+                                         return_distance=True, all_matches=False)
+        node[idx[gi]] = cand[ti]
+        dist[idx[gi]] = d
+        below[idx[gi]] = not only_ground
+        todo[idx[gi]] = False
+    if todo.any():  # unreachable: report the distance to the nearest node all the same
+        tree = shapely.STRtree(shapely.points(net.x, net.y))
+        idx = np.flatnonzero(todo)
+        (gi, _), d = tree.query_nearest(geoms[idx], return_distance=True, all_matches=False)
+        dist[idx[gi]] = d
+    return Snapped(node=node, dist_m=dist, below_street=below & (node >= 0))
 
 
-def _kdtree(net: StreetNetwork) -> Any:
+_TREES: dict[tuple[int, bool], tuple[StreetNetwork, Any]] = {}
+
+
+def _kdtree(net: StreetNetwork, *, ground_only: bool) -> Any:
     from scipy.spatial import cKDTree
 
-    hit = _TREES.get(id(net))
+    key = (id(net), ground_only)
+    hit = _TREES.get(key)
     if hit is not None and hit[0] is net:
         return hit[1]
-    tree = cKDTree(np.column_stack([net.x, net.y]))
-    if len(_TREES) > 8:
+    sel = np.flatnonzero(net.ground) if ground_only and net.ground is not None \
+        else slice(None)
+    tree = cKDTree(np.column_stack([net.x[sel], net.y[sel]]))
+    if len(_TREES) > 16:
         _TREES.clear()
-    _TREES[id(net)] = (net, tree)
+    _TREES[key] = (net, tree)
     return tree

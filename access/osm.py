@@ -30,6 +30,7 @@ __all__ = [
     "WALK_EXCLUDED_HIGHWAY",
     "RawArcs",
     "haversine_m",
+    "is_ground_level",
     "osm_bounds",
     "read_arcs",
 ]
@@ -58,6 +59,35 @@ _YES_FOOT = frozenset({"yes", "designated", "permissive", "official"})
 _ONEWAY_FWD = frozenset({"yes", "true", "1"})
 _ONEWAY_BWD = frozenset({"-1", "reverse"})
 _SPEED_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(mph|km/h|kmh|kph)?\s*$")
+#: ``tunnel`` values of ways below or inside something, never snapped to alone.
+_TUNNEL = frozenset({"yes", "building_passage"})
+_NUM_PREFIX_RE = re.compile(r"^\s*([+-]?\d+(?:\.\d+)?)")
+
+
+def _number(value: str | None) -> float | None:
+    """Leading number of a tag value (``"-1"``, ``"-2;-1"``), None if there is none."""
+    if not value:
+        return None
+    m = _NUM_PREFIX_RE.match(value)
+    return float(m.group(1)) if m else None
+
+
+def is_ground_level(tags: dict[str, str]) -> bool:
+    """Whether a way runs at street level, where residents and facilities join it.
+
+    Not at street level: ``tunnel=yes|building_passage``, ``layer<0``,
+    ``level<0``, ``indoor=yes`` and ``location=underground``. A node shared with
+    any street-level way is a street-level node.
+    """
+    if tags.get("tunnel") in _TUNNEL or tags.get("indoor") == "yes":
+        return False
+    if tags.get("location") in ("underground", "underwater"):
+        return False
+    for key in ("layer", "level"):
+        v = _number(tags.get(key))
+        if v is not None and v < 0:
+            return False
+    return True
 
 
 def walk_allowed(tags: dict[str, str]) -> bool:
@@ -236,6 +266,7 @@ class RawArcs:
     missing_refs: int = 0
     ways_with_missing_refs: int = 0
     ways_by_highway: dict[str, int] = field(default_factory=dict)
+    ground: np.ndarray | None = None
 
 
 def read_arcs(path: str | Path, mode: str = "walk", *, progress: bool = False) -> RawArcs:
@@ -271,6 +302,7 @@ def read_arcs(path: str | Path, mode: str = "walk", *, progress: bool = False) -
     refs: list[int] = []
     lons: list[float] = []
     lats: list[float] = []
+    ref_ground: list[bool] = []
     # one entry per way piece: (start offset into refs, end offset, fwd, bwd, speed)
     pieces: list[tuple[int, int, bool, bool, float]] = []
     by_hw: dict[str, int] = {}
@@ -299,6 +331,7 @@ def read_arcs(path: str | Path, mode: str = "walk", *, progress: bool = False) -
             ways_used += 1
             hw = tags["highway"]
             by_hw[hw] = by_hw.get(hw, 0) + 1
+            ground = is_ground_level(tags)
             start = len(refs)
             missing_before = missing
             for nr in way.nodes:
@@ -311,6 +344,7 @@ def read_arcs(path: str | Path, mode: str = "walk", *, progress: bool = False) -
                     start = len(refs)
                     continue
                 refs.append(nr.ref)
+                ref_ground.append(ground)
                 lons.append(loc.lon)
                 lats.append(loc.lat)
             if len(refs) - start >= 2:
@@ -345,10 +379,13 @@ def read_arcs(path: str | Path, mode: str = "walk", *, progress: bool = False) -
     v = np.concatenate([va[fwd], ua[bwd]])
     length_m = np.concatenate([length[fwd], length[bwd]])
     speed_kmh = np.concatenate([speed[fwd], speed[bwd]])
+    node_ground = np.zeros(len(node_id), dtype=bool)
+    node_ground[inverse[np.asarray(ref_ground, dtype=bool)]] = True
     keep = u != v
     log.info("%s: %d %s ways, %d nodes, %d arcs (%d missing node references)",
              path.name, ways_used, mode, len(node_id), int(keep.sum()), missing)
     return RawArcs(node_id=node_id, lon=lon_arr[first], lat=lat_arr[first], u=u[keep],
                    v=v[keep], length_m=length_m[keep], speed_kmh=speed_kmh[keep],
                    ways_used=ways_used, missing_refs=missing,
-                   ways_with_missing_refs=ways_missing, ways_by_highway=by_hw)
+                   ways_with_missing_refs=ways_missing, ways_by_highway=by_hw,
+                   ground=node_ground)

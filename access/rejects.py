@@ -22,6 +22,9 @@ REASONS: dict[str, tuple[str, str]] = {
     "unknown_category": ("类别未知", "unknown category"),
     "duplicate": ("重复记录（已合并）", "duplicate (merged)"),
     "unreachable": ("距路网过远，不可达", "unreachable from the network"),
+    "below_street_level": ("附近无地面道路，接入隧道/地下/室内路段（仍计入）",
+                           "no street-level way nearby; joined a tunnel, underground or "
+                           "indoor way (still used)"),
     "disconnected": ("不在最大连通路网内", "not in the largest connected network component"),
     "no_population": ("无人口", "no population"),
     "no_matching_unit": ("无对应的行政区划边界", "no matching unit boundary"),

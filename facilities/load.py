@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 
 #: Columns of the facility table, in order.
 FACILITY_COLUMNS = ["facility_id", "category", "name", "source", "source_row", "sources",
-                    "capacity", "ownership", "admin_code", "lon", "lat", "geometry"]
+                    "capacity", "ownership", "admin_code", "lon", "lat", "outline", "geometry"]
 
 
 def read_source(source: FacilitySource, *, crs: CRS, taxonomy: Taxonomy,
@@ -70,6 +70,18 @@ def read_source(source: FacilitySource, *, crs: CRS, taxonomy: Taxonomy,
     if source.coords is None:
         raise ConfigError("a table source needs coords", path=source.path, key="coords")
     return frame, source.coords
+
+
+def _metric_outlines(frame: pd.DataFrame, crs: CRS) -> np.ndarray:
+    """The ``outline`` polygons of OSM areas in ``crs`` (None for every other row)."""
+    out = np.full(len(frame), None, dtype=object)
+    if "outline" not in frame.columns:
+        return out
+    has = np.asarray([isinstance(g, shapely.Geometry) for g in frame["outline"]], dtype=bool)
+    if has.any():
+        g = gpd.GeoSeries(list(frame["outline"].to_numpy()[has]), crs="EPSG:4326").to_crs(crs)
+        out[has] = g.to_numpy()
+    return out
 
 
 def _classify(frame: pd.DataFrame, source: FacilitySource, taxonomy: Taxonomy) -> None:
@@ -262,6 +274,7 @@ def load_facilities(sources: Sequence[FacilitySource], *, boundary: shapely.Geom
             "admin_code": final["admin_code"].astype(str).to_numpy(),
             "lon": final["lon"].to_numpy(float),
             "lat": final["lat"].to_numpy(float),
+            "outline": _metric_outlines(final, crs),
         },
         geometry=gpd.points_from_xy(fx, fy, crs=crs),
     )

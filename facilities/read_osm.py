@@ -13,11 +13,13 @@ Which elements are rows:
 Location: nodes at their position; areas (closed ways, multipolygons) at their
 main entrance node (``entrance=main``, else any ``entrance=*`` node on the
 outline), else at their centroid computed in the metric CRS (or a point on the
-surface when the centroid falls outside); open ways at the midpoint of their
-nodes. ``source_row`` is the OSM id with its type letter: ``n123``, ``w456``,
-``r789``. Relations other than multipolygons are not read. A multipolygon that
-cannot be assembled (member ways or nodes missing from a clipped extract) is still a
-row, rejected as ``missing_coordinates``: nothing matching a rule vanishes.
+surface when the centroid falls outside), and an area without an entrance keeps
+its outline (``outline``, WGS-84) so that it joins the street nearest to its
+edge; open ways at the midpoint of their nodes. ``source_row`` is the OSM id
+with its type letter: ``n123``, ``w456``, ``r789``. Relations other than
+multipolygons are not read. A multipolygon that cannot be assembled (member ways
+or nodes missing from a clipped extract) is still a row, rejected as
+``missing_coordinates``: nothing matching a rule vanishes.
 """
 
 from __future__ import annotations
@@ -93,7 +95,8 @@ def read_osm(path: Path, taxonomy: Taxonomy, *, crs: CRS, source_name: str | Non
     -------
     pandas.DataFrame
         Record frame (:data:`facilities.records.RECORD_COLUMNS`) with ``category``
-        filled and WGS-84 ``lon``/``lat``.
+        filled and WGS-84 ``lon``/``lat``, plus ``outline``: the WGS-84 polygon of
+        an area located without an entrance, else None.
 
     Raises
     ------
@@ -124,7 +127,7 @@ def read_osm(path: Path, taxonomy: Taxonomy, *, crs: CRS, source_name: str | Non
             "typecode": "", "type_text": "", "category": category,
             "lon": lon, "lat": lat, "capacity": _capacity(tags),
             "ownership": _ownership(tags), "admin_code": "", "reject": reject,
-            "detail": detail,
+            "detail": detail, "outline": None,
         })
         return len(records) - 1
 
@@ -191,7 +194,7 @@ def read_osm(path: Path, taxonomy: Taxonomy, *, crs: CRS, source_name: str | Non
     _locate_pending(records, pending, entrances, crs)
     if not records:
         log.info("%s: no facility elements", label)
-        return empty_records()
+        return empty_records().assign(outline=pd.Series(dtype=object))
     frame = pd.DataFrame.from_records(records)
     missing = ~np.isfinite(frame["lon"].to_numpy(float))
     ok = frame["reject"] == ""
@@ -199,7 +202,7 @@ def read_osm(path: Path, taxonomy: Taxonomy, *, crs: CRS, source_name: str | Non
     frame.loc[missing & ok, "reject"] = "missing_coordinates"
     log.info("%s: %d facility elements (%d without a category)", label, len(frame),
              int((frame["reject"] == "unknown_category").sum()))
-    return frame[RECORD_COLUMNS]
+    return frame[[*RECORD_COLUMNS, "outline"]]
 
 
 def _locate_pending(records: list[dict],
@@ -234,5 +237,7 @@ def _locate_pending(records: list[dict],
     if outside.any():
         pts[outside] = g[outside].representative_point()
     ll = gpd.GeoSeries(pts, crs=crs).to_crs("EPSG:4326")
-    for idx, x, y in zip(poly_idx, ll.x, ll.y, strict=True):
+    outlines = gpd.GeoSeries(g, crs=crs).to_crs("EPSG:4326")
+    for idx, x, y, outline in zip(poly_idx, ll.x, ll.y, outlines, strict=True):
         records[idx]["lon"], records[idx]["lat"] = float(x), float(y)
+        records[idx]["outline"] = outline

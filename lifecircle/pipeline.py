@@ -26,7 +26,7 @@ from access.crs import WGS84, metric_to_lonlat, parse_crs, to_metric, utm_crs_fo
 from access.errors import ConfigError, InputFileError
 from access.modes import MODES as MODE_TABLE
 from access.modes import TIME_MODES
-from access.network import StreetNetwork, load_network, snap
+from access.network import Snapped, StreetNetwork, load_network, snap_outlines, snap_points
 from access.osm import MODES as NETWORK_MODES
 from access.osm import osm_bounds
 from access.rejects import RejectLog
@@ -295,15 +295,20 @@ def run(area: StudyArea, *, progress: bool = False, use_cache: bool = True) -> R
                                  max_dist_m=snap_max).items():
         cells[k] = v
     _reject_unreachable_cells(cells, rejects, crs, snap_max)
+    _note_below_street(cells, rejects, crs, snap_max, kind="cell")
 
     fx, fy = _xy(fac)
-    for k, v in snap_to_networks(networks, fx, fy, max_dist_m=snap_max).items():
+    outlines = fac["outline"].to_numpy(dtype=object) if "outline" in fac else None
+    for k, v in snap_to_networks(networks, fx, fy, max_dist_m=snap_max,
+                                 outlines=outlines).items():
         fac[k] = v
+    fac = fac.drop(columns="outline", errors="ignore")
     for r in fac[~fac["reachable"]].itertuples():
         rejects.add(r.source, r.source_row, "unreachable",
                     f"{r.category} '{r.name}' is {r.snap_dist_m:.0f} m from the nearest "
                     f"street node (limit {snap_max:.0f} m): not routed, still counted in "
                     "unit rules", kind="facility", lon=r.lon, lat=r.lat)
+    _note_below_street(fac, rejects, crs, snap_max, kind="facility")
     clock.lap("snapping")
 
     categories = sorted(set(fac["category"])) if len(fac) else []
@@ -368,6 +373,26 @@ def _reject_unreachable_cells(cells: pd.DataFrame, rejects: RejectLog, crs: CRS,
                     kind="cell", lon=float(lo), lat=float(la), population=float(r.pop_total))
 
 
+def _note_below_street(table: pd.DataFrame, rejects: RejectLog, crs: CRS, snap_max: float,
+                       *, kind: str) -> None:
+    """List cells and facilities joined below street level (still used, listed for checking)."""
+    sel = table[table["snap_below_street"]]
+    if kind == "cell":
+        sel = sel[sel["pop_total"] > 0]
+    if sel.empty:
+        return
+    log.warning("%d %s(s) have no street-level node within %.0f m and join a tunnel, "
+                "underground or indoor way", len(sel), kind, snap_max)
+    lon, lat = metric_to_lonlat(sel["x"].to_numpy(), sel["y"].to_numpy(), crs) \
+        if kind == "cell" else (sel["lon"].to_numpy(float), sel["lat"].to_numpy(float))
+    for r, lo, la in zip(sel.itertuples(), lon, lat, strict=True):
+        source, row = ("grid", int(r.cell_id)) if kind == "cell" else (r.source, r.source_row)
+        rejects.add(source, row, "below_street_level",
+                    f"no street-level node within {snap_max:.0f} m; joined a tunnel, "
+                    f"underground or indoor way {r.snap_dist_m:.0f} m away (still used)",
+                    kind=kind, lon=float(lo), lat=float(la))
+
+
 #: Column prefixes :func:`route_categories` writes, one column per prefix and category.
 ROUTED_PREFIXES = ("dist_m", "time_min", "nearest",
                    *(f"{m}_time_min" for m in TIME_MODES))
@@ -386,18 +411,37 @@ def modes_to_build(modes: tuple[str, ...] | list[str], targets: list[Target]) ->
 
 
 def snap_to_networks(networks: dict[str, StreetNetwork], x: np.ndarray, y: np.ndarray, *,
-                     max_dist_m: float) -> dict[str, np.ndarray]:
+                     max_dist_m: float, outlines: np.ndarray | None = None,
+                     ) -> dict[str, np.ndarray]:
     """Snap points to every network: the snapping columns of cells and facilities.
 
-    Returns ``node``, ``snap_dist_m`` and ``reachable`` (walking) and, per other
-    network, ``<mode>_node`` and ``<mode>_snap_dist_m`` (``drive_node`` ...).
+    Points join the nearest street-level node (:func:`access.network.snap_points`);
+    where ``outlines`` holds a polygon (an OSM area without an entrance), the
+    point joins the street-level node nearest to that outline instead.
+
+    Returns ``node``, ``snap_dist_m``, ``reachable`` and ``snap_below_street``
+    (walking) and, per other network, ``<mode>_node`` and ``<mode>_snap_dist_m``
+    (``drive_node`` ...).
     """
-    node, leg = snap(networks["walk"], x, y, max_dist_m=max_dist_m)
-    out = {"node": node, "snap_dist_m": leg, "reachable": node >= 0}
+    def both(net: StreetNetwork) -> Snapped:
+        s = snap_points(net, x, y, max_dist_m=max_dist_m)
+        if outlines is None:
+            return s
+        has = np.flatnonzero([isinstance(g, shapely.Geometry) for g in outlines])
+        if not len(has):
+            return s
+        o = snap_outlines(net, np.asarray(outlines, dtype=object)[has], max_dist_m=max_dist_m)
+        node, dist, below = s.node.copy(), s.dist_m.copy(), s.below_street.copy()
+        node[has], dist[has], below[has] = o.node, o.dist_m, o.below_street
+        return Snapped(node=node, dist_m=dist, below_street=below)
+
+    w = both(networks["walk"])
+    out = {"node": w.node, "snap_dist_m": w.dist_m, "reachable": w.node >= 0,
+           "snap_below_street": w.below_street}
     for mode in TIME_MODES:
         if mode in networks:
-            out[f"{mode}_node"], out[f"{mode}_snap_dist_m"] = snap(
-                networks[mode], x, y, max_dist_m=max_dist_m)
+            d = both(networks[mode])
+            out[f"{mode}_node"], out[f"{mode}_snap_dist_m"] = d.node, d.dist_m
     return out
 
 
