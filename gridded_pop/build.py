@@ -77,9 +77,10 @@ def build_population(sources: list[PopulationSource], spec: GridSpec, *,
                      osm_path: Path | None = None, progress: bool = False) -> PopulationGrid:
     """Put every population source on the analysis grid.
 
-    Raster and vector sources are resampled onto the grid, then each cell keeps
-    the share of its persons equal to the share of its area inside the study
-    area; census sources are clipped to the study area unit by unit. Groups are
+    Vector polygons and raster pixels are cut exactly by the study area boundary
+    before they are spread onto the grid (so the persons inside the study area
+    do not depend on the cell size); census sources are clipped to the study
+    area unit by unit. Groups are
     summed across sources of the same group; groups derived from shares are
     added too, and noted.
 
@@ -196,9 +197,11 @@ def _load(source: PopulationSource, spec: GridSpec, *, boundary: shapely.Geometr
         return load_census_source(source, spec, boundary=boundary, cover=cover,
                                   rejects=rejects, progress=progress)
     if isinstance(source, RasterSource):
-        res = load_raster_source(source, spec, rejects=rejects, progress=progress)
+        res = load_raster_source(source, spec, rejects=rejects, boundary=boundary,
+                                 progress=progress)
     elif isinstance(source, VectorSource):
-        res = load_vector_source(source, spec, rejects=rejects, progress=progress)
+        res = load_vector_source(source, spec, rejects=rejects, boundary=boundary,
+                                 progress=progress)
     else:  # pragma: no cover - parse_population_sources makes only the three kinds
         raise TypeError(f"unknown population source {source!r}")
     out = {source.group: res}

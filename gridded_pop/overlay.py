@@ -26,13 +26,14 @@ def _cell_window(bounds: np.ndarray, spec: GridSpec) -> tuple[np.ndarray, ...]:
     """Half-open row/col ranges of the cells each bounding box touches (clipped)."""
     cs = spec.cell_size_m
     b = np.atleast_2d(np.asarray(bounds, dtype=float))
+    bad = ~np.isfinite(b).all(axis=1)
+    b = np.where(bad[:, None], np.array([spec.x_min, spec.y_max, spec.x_min, spec.y_max]), b)
     c0 = np.floor((b[:, 0] - spec.x_min) / cs).astype(np.int64)
     c1 = np.floor((b[:, 2] - spec.x_min) / cs).astype(np.int64) + 1
     r0 = np.floor((spec.y_max - b[:, 3]) / cs).astype(np.int64)
     r1 = np.floor((spec.y_max - b[:, 1]) / cs).astype(np.int64) + 1
     c0, r0 = np.clip(c0, 0, spec.n_cols), np.clip(r0, 0, spec.n_rows)
     c1, r1 = np.clip(c1, 0, spec.n_cols), np.clip(r1, 0, spec.n_rows)
-    bad = ~np.isfinite(b).all(axis=1)
     c1[bad] = c0[bad]
     return r0, r1, c0, c1
 

@@ -3,6 +3,13 @@
 Only the window of each raster that covers the grid (plus one pixel) is read,
 in blocks of rows, so memory stays bounded whatever the raster's size. Rasters
 on the same pixel grid are summed block by block before resampling.
+
+With a study area boundary, pixels are cut by it exactly before resampling:
+pixels wholly inside are resampled as they are, pixels wholly outside count as
+outside the study area, and a pixel the boundary crosses gives each cell the
+persons of the part of the pixel inside both the cell and the study area
+(persons × overlap area / pixel area). The total inside the study area is then
+the exact overlay of pixels and boundary, whatever the cell size.
 """
 
 from __future__ import annotations
@@ -15,9 +22,12 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
+import shapely
 from affine import Affine
 from pyproj import CRS, Transformer
+from rasterio.features import rasterize
 from rasterio.windows import Window
+from scipy import ndimage
 from tqdm.auto import tqdm
 
 from access.crs import check_lonlat, resolve_crs
@@ -26,6 +36,7 @@ from access.rejects import RejectLog
 from gridded_pop._result import SourceResult
 from gridded_pop.errors import NoOverlapError, PopulationUnitsError
 from gridded_pop.grid import GridSpec
+from gridded_pop.overlay import feature_cell_areas
 from gridded_pop.resample import (
     auto_supersample,
     quad_areas,
@@ -169,6 +180,7 @@ def _read_valid(ds: rasterio.DatasetReader, band: int, block: Window, stated_nod
 
 
 def load_raster_source(source: RasterSource, spec: GridSpec, *, rejects: RejectLog,
+                       boundary: shapely.Geometry | None = None,
                        progress: bool = False) -> SourceResult:
     """Read the rasters of ``source`` and resample their sum onto ``spec``.
 
@@ -180,13 +192,16 @@ def load_raster_source(source: RasterSource, spec: GridSpec, *, rejects: RejectL
         The analysis grid.
     rejects
         Receives one row per file and problem (invalid pixels), with the count.
+    boundary
+        Study area polygon in ``spec.crs``: pixels are cut by it exactly before
+        resampling (a ``clipped`` result). None: every person on the grid is kept.
     progress
         Show a progress bar over row blocks.
 
     Returns
     -------
     SourceResult
-        Persons on the grid (not yet clipped to the study area) and the
+        Persons on the grid (clipped to ``boundary`` when given) and the
         accounting of the window read.
 
     Raises
@@ -230,14 +245,15 @@ def load_raster_source(source: RasterSource, spec: GridSpec, *, rejects: RejectL
         # RAM) would only inflate memory
         with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
             g, p_in, n_bad, note = _load_group(paths, crs, transform, source, spec,
-                                               unit_factor, rejects=rejects, progress=progress)
+                                               unit_factor, rejects=rejects,
+                                               boundary=boundary, progress=progress)
         grid += g
         total_in += p_in
         outside += p_in - float(g.sum())
         rejected_rows += n_bad
         notes.extend(note)
     return SourceResult(grid, total_in, outside=outside, rejected_rows=rejected_rows,
-                        notes=notes)
+                        clipped=boundary is not None, notes=notes)
 
 
 def _check_unit_text(text: str, units: str, path: Path) -> None:
@@ -261,9 +277,11 @@ def _check_unit_text(text: str, units: str, path: Path) -> None:
 
 def _load_group(paths: list[Path], crs: CRS, transform: Affine, source: RasterSource,
                 spec: GridSpec, unit_factor: float | None, *, rejects: RejectLog,
+                boundary: shapely.Geometry | None,
                 progress: bool) -> tuple[np.ndarray, float, int, list[tuple[str, str]]]:
     """Resample the sum of rasters sharing one pixel grid."""
     datasets = [rasterio.open(p) for p in paths]
+    b_src = None if boundary is None else _boundary_in(boundary, spec, crs)
     try:
         window = _window(datasets[0], crs, spec, paths[0])
         same = crs.equals(spec.crs) and transform.b == 0 and transform.d == 0
@@ -305,6 +323,10 @@ def _load_group(paths: list[Path], crs: CRS, transform: Affine, source: RasterSo
                 _check_density(v, area_m2, block, p, source.units)
                 values += v
             total += float(values.sum())
+            if boundary is not None:
+                if cx is None:
+                    cx, cy = _corners(transform, block, None)
+                out += _cut_by_boundary(values, block_tr, cx, cy, b_src, boundary, spec)
             if exact:
                 out += resample_exact(values, block_tr, spec)
             else:
@@ -329,6 +351,52 @@ def _load_group(paths: list[Path], crs: CRS, transform: Affine, source: RasterSo
               f"{'+'.join(p.name for p in paths)}: resampled to the analysis grid preserving "
               f"totals ({method})")]
     return out, total, n_bad, notes
+
+
+def _boundary_in(boundary: shapely.Geometry, spec: GridSpec, crs: CRS) -> shapely.Geometry:
+    """The boundary in the raster's CRS, densified so that its edges stay true."""
+    if crs.equals(spec.crs):
+        return boundary
+    tr = Transformer.from_crs(spec.crs, crs, always_xy=True)
+    dense = shapely.segmentize(boundary, max(1.0, spec.cell_size_m / 10))
+    return shapely.transform(dense, lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
+
+
+def _cut_by_boundary(values: np.ndarray, block_tr: Affine, cx: np.ndarray, cy: np.ndarray,
+                     b_src: shapely.Geometry, boundary: shapely.Geometry,
+                     spec: GridSpec) -> np.ndarray:
+    """Cut one block of pixels by the study area (in place) and place the edge pixels.
+
+    Pixels wholly outside are set to 0; pixels the boundary crosses are set to 0
+    and their persons inside the boundary returned, split among cells by exact
+    overlap. Pixels wholly inside stay for the ordinary resampling.
+    """
+    shape = values.shape
+    # one pixel of margin: a pixel next to no touched pixel lies wholly inside or outside
+    # (rasterised with a frame of one pixel, so blocks agree with a single read)
+    edge = rasterize([shapely.boundary(b_src)], out_shape=(shape[0] + 2, shape[1] + 2),
+                     transform=block_tr @ Affine.translation(-1, -1), all_touched=True,
+                     fill=0, default_value=1, dtype="uint8").astype(bool)
+    edge = ndimage.binary_dilation(edge, structure=np.ones((3, 3), bool))[1:-1, 1:-1]
+    inside = rasterize([b_src], out_shape=shape, transform=block_tr, all_touched=False,
+                       fill=0, default_value=1, dtype="uint8").astype(bool)
+    out = np.zeros(spec.n_cells)
+    r, c = np.nonzero(edge & (values > 0))
+    if r.size:
+        ring = np.stack([np.stack([cx[r, c], cy[r, c]], -1),
+                         np.stack([cx[r, c + 1], cy[r, c + 1]], -1),
+                         np.stack([cx[r + 1, c + 1], cy[r + 1, c + 1]], -1),
+                         np.stack([cx[r + 1, c], cy[r + 1, c]], -1),
+                         np.stack([cx[r, c], cy[r, c]], -1)], axis=1)
+        quads = shapely.polygons(ring)
+        q_area = shapely.area(quads)
+        pieces = shapely.intersection(quads, boundary)
+        f, cell, a = feature_cell_areas(pieces, spec)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            w = np.where(q_area[f] > 0, values[r[f], c[f]] * a / q_area[f], 0.0)
+        out += np.bincount(cell, weights=w, minlength=spec.n_cells)
+    values[edge | ~inside] = 0.0
+    return out.reshape(spec.shape)
 
 
 def _check_density(values: np.ndarray, area_m2: np.ndarray, block: Window, path: Path,

@@ -1,8 +1,12 @@
 """Polygons (or points) with a population column onto the analysis grid.
 
 Polygons are split among cells by areal weighting: a cell receives the share of
-the feature's persons equal to the share of the feature's area inside it.
-Points put all their persons in the cell containing them.
+the feature's persons equal to the share of the feature's area inside it. With
+a study area boundary, each polygon is first cut exactly by the boundary, so a
+cell at the edge receives the persons of the part of the feature inside both
+the cell and the study area, and the total inside the study area equals the
+exact overlay (persons × area inside / area) at any cell size.
+Points put all their persons in the cell containing them (inside the boundary).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from gridded_pop.overlay import feature_cell_areas
 from gridded_pop.raster import MAX_PERSONS_PER_M2
 from gridded_pop.sources import UNITS, VectorSource
 
-__all__ = ["load_vector_source", "read_vector_file", "valid_counts"]
+__all__ = ["clip_to_boundary", "load_vector_source", "read_vector_file", "valid_counts"]
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +74,13 @@ def valid_counts(frame: pd.DataFrame, column: str, *, path: Path, rejects: Rejec
 
 
 def load_vector_source(source: VectorSource, spec: GridSpec, *, rejects: RejectLog,
+                       boundary: shapely.Geometry | None = None,
                        progress: bool = False) -> SourceResult:
     """Areal weighting of a vector population layer onto ``spec``.
+
+    With ``boundary`` (study area polygon in ``spec.crs``) only the persons of
+    the parts of features inside it reach the grid (``clipped`` result); the
+    rest count as outside the study area.
 
     Raises
     ------
@@ -141,7 +150,10 @@ def load_vector_source(source: VectorSource, spec: GridSpec, *, rejects: RejectL
     out = np.zeros(spec.n_cells)
     polys = np.flatnonzero(ok & is_poly & (counts > 0))
     if polys.size:
-        f, cell, a = feature_cell_areas(geoms[polys], spec)
+        pieces = geoms[polys]
+        if boundary is not None:
+            pieces = clip_to_boundary(pieces, boundary)
+        f, cell, a = feature_cell_areas(pieces, spec)
         f = polys[f]
         out += np.bincount(cell, weights=counts[f] * a / area[f], minlength=spec.n_cells)
     pts = np.flatnonzero(ok & is_point & (counts > 0))
@@ -152,10 +164,26 @@ def load_vector_source(source: VectorSource, spec: GridSpec, *, rejects: RejectL
             share = counts[pts][idx] / shapely.get_num_geometries(geoms[pts])[idx]
         else:
             parts, share = geoms[pts], counts[pts]
-        cell = spec.cell_of(shapely.get_x(parts), shapely.get_y(parts))
+        px, py = shapely.get_x(parts), shapely.get_y(parts)
+        cell = spec.cell_of(px, py)
         inside = cell >= 0
+        if boundary is not None:
+            shapely.prepare(boundary)
+            inside &= shapely.intersects_xy(boundary, px, py)
         out += np.bincount(cell[inside], weights=share[inside], minlength=spec.n_cells)
     grid = out.reshape(spec.shape)
     on_grid = float(grid.sum())
     return SourceResult(grid, population_in, outside=population_in - rejected - on_grid,
-                        rejected=rejected, rejected_rows=n_rej)
+                        rejected=rejected, rejected_rows=n_rej, clipped=boundary is not None)
+
+
+def clip_to_boundary(geoms: np.ndarray, boundary: shapely.Geometry) -> np.ndarray:
+    """``geoms ∩ boundary``, exactly; features wholly inside are returned as they are."""
+    geoms = np.asarray(geoms, dtype=object)
+    shapely.prepare(boundary)
+    out = geoms.copy()
+    inside = shapely.contains_properly(boundary, geoms)
+    cut = ~inside
+    if cut.any():
+        out[cut] = shapely.intersection(geoms[cut], boundary)
+    return out
