@@ -56,7 +56,8 @@ from facilities import (
 from gridded_pop import GridSpec, PopulationGrid, build_population
 from lifecircle.study_area import StudyArea, TravelSettings, UnitsSpec
 
-__all__ = ["RunResult", "run", "unit_of_points"]
+__all__ = ["RunResult", "run", "unit_of_cells", "unit_of_points", "unit_population",
+           "unit_table"]
 
 log = logging.getLogger(__name__)
 
@@ -240,6 +241,95 @@ def unit_of_points(units: gpd.GeoDataFrame, x: np.ndarray, y: np.ndarray) -> np.
     return out
 
 
+def unit_of_cells(units: gpd.GeoDataFrame, cells: pd.DataFrame, spec: GridSpec) -> np.ndarray:
+    """``unit_id`` of the unit each cell belongs to (None for cells in no unit).
+
+    A cell belongs to the unit containing its centre. A cell at the edge of the
+    study area whose centre lies in no unit belongs to the unit covering most of
+    the cell, so that its residents are counted in some unit.
+
+    Parameters
+    ----------
+    units
+        One of :attr:`RunResult.unit_polygons`.
+    cells
+        ``cell_id``, ``x``, ``y`` and, optionally, ``pop_total``/``area_m2``.
+    spec
+        The analysis grid.
+    """
+    out = unit_of_points(units, cells["x"].to_numpy(), cells["y"].to_numpy())
+    todo = np.flatnonzero(pd.isna(out))
+    if not len(todo):
+        return out
+    polys = spec.cell_polygons(cells["cell_id"].to_numpy()[todo])
+    tree = shapely.STRtree(units.geometry.to_numpy())
+    c_idx, u_idx = tree.query(polys, predicate="intersects")
+    if not len(c_idx):
+        return out
+    overlap = shapely.area(shapely.intersection(polys[c_idx],
+                                                units.geometry.to_numpy()[u_idx]))
+    ok = overlap > 0
+    c_idx, u_idx, overlap = c_idx[ok], u_idx[ok], overlap[ok]
+    # largest overlap first, then the unit listed first
+    order = np.lexsort((u_idx, -overlap, c_idx))
+    c_idx, u_idx = c_idx[order], u_idx[order]
+    first = np.unique(c_idx, return_index=True)[1]
+    out[todo[c_idx[first]]] = units["unit_id"].to_numpy()[u_idx[first]]
+    return out
+
+
+def unit_population(cells: pd.DataFrame, unit_column: str,
+                    unit_ids: Any | None = None) -> pd.DataFrame:
+    """Persons per group per unit: the sum of the cells' persons by ``unit_column``.
+
+    The one definition of a unit's population, used by ``units.csv``, the targets'
+    per-unit rows, ``cells.gpkg`` and the dashboard alike.
+
+    Parameters
+    ----------
+    cells
+        Cells with ``pop_<group>`` columns and ``unit_column`` (from :func:`unit_of_cells`).
+    unit_column
+        ``unit__<level>``.
+    unit_ids
+        Units to list (in this order, 0 for units without cells); default: those
+        the cells name.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``unit_id, pop_total, pop_<group>...``.
+    """
+    pop_cols = [c for c in cells.columns if c.startswith("pop_")]
+    ids = cells[unit_column].astype(object).where(cells[unit_column].notna(), None)
+    sums = cells[pop_cols].groupby(ids.to_numpy(), dropna=True).sum()
+    if unit_ids is None:
+        unit_ids = sorted(sums.index)
+    sums = sums.reindex(pd.Index(list(unit_ids), dtype=object)).fillna(0.0)
+    sums.index.name = "unit_id"
+    return sums.reset_index()
+
+
+def unit_table(units: gpd.GeoDataFrame, cells: pd.DataFrame, unit_column: str, *,
+               boundary: shapely.Geometry | None = None) -> pd.DataFrame:
+    """The unit table of a level: ``unit_id, name[, settlement], area_m2, pop_<group>...``.
+
+    ``area_m2`` is the unit's area inside ``boundary``; the persons are
+    :func:`unit_population`. Persons in cells of no unit are logged.
+    """
+    geoms = shapely.make_valid(units.geometry.to_numpy())
+    if boundary is not None:
+        geoms = shapely.intersection(geoms, boundary)
+    table = pd.DataFrame(units.drop(columns="geometry"))
+    table["area_m2"] = shapely.area(geoms)
+    pops = unit_population(cells, unit_column, table["unit_id"].tolist())
+    out = table.merge(pops, on="unit_id", how="left")
+    lost = float(cells.loc[cells[unit_column].isna(), "pop_total"].sum())
+    if lost > 0:
+        log.warning("%s: %.1f persons lie in cells of no unit", unit_column, lost)
+    return out
+
+
 def run(area: StudyArea, *, progress: bool = False, use_cache: bool = True) -> RunResult:
     """Run the whole analysis for a study area.
 
@@ -324,11 +414,9 @@ def run(area: StudyArea, *, progress: bool = False, use_cache: bool = True) -> R
         gdf = _read_units(spec_u, crs)
         unit_polygons[spec_u.level] = gdf
         col = f"unit__{spec_u.level}"
-        cells[col] = unit_of_points(gdf, cells["x"].to_numpy(), cells["y"].to_numpy())
+        cells[col] = unit_of_cells(gdf, cells, pop.spec)
         fac[col] = unit_of_points(gdf, fx, fy)
-        agg = pop.aggregate_to_units(gdf, id_column="unit_id")
-        units[spec_u.level] = pd.DataFrame(gdf.drop(columns="geometry")).merge(
-            agg, on="unit_id", how="left")
+        units[spec_u.level] = unit_table(gdf, cells, col, boundary=boundary)
     clock.lap("units")
 
     completeness = completeness_check(fac, pop.total(), taxonomy)

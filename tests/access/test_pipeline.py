@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -197,3 +198,30 @@ def test_units_settlement_column_classifies_cells(tmp_path: Path, sample_dir: Pa
     # with towns and villages classified, their fitness circles are evaluated
     assert t.loc["fitness_15_town", "status"] != "no_data"
     assert t.loc["fitness_20_village", "status"] != "no_data"
+
+
+def test_unit_population_agrees_everywhere(result: RunResult, outputs: dict[str, Path]) -> None:
+    """The units table (dashboard, exports), units.csv and cells.gpkg: one number per unit."""
+    units = result.units["district"].set_index("unit_id")
+    # cells.gpkg, as a planner would sum it
+    cells = gpd.read_file(outputs["cells"])
+    by_cell = cells.groupby("unit__district")["pop_total"].sum()
+    assert set(by_cell.index) == set(units.index)
+    for uid, p in by_cell.items():
+        assert units.at[uid, "pop_total"] == pytest.approx(p, rel=1e-12)
+    # every resident of the study area is in some unit
+    assert cells.loc[cells["pop_total"] > 0, "unit__district"].notna().all()
+    assert units["pop_total"].sum() == pytest.approx(result.population.total(), rel=1e-12)
+    # units.csv: the persons each circle target counts in a unit are that unit's persons
+    # of the target's group
+    tu = pd.read_csv(outputs["units"], dtype={"unit_id": str})
+    groups = [c for c in units.columns if c.startswith("pop_")]
+    on_total = 0
+    for r in tu[tu["level"] == "district"].itertuples():
+        nums = re.findall(r"\d+", str(r.detail))
+        if len(nums) < 2:
+            continue
+        persons = int(nums[-1])
+        assert persons in {round(units.at[r.unit_id, g]) for g in groups}, r
+        on_total += persons == round(units.at[r.unit_id, "pop_total"])
+    assert on_total >= len(units)

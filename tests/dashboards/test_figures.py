@@ -98,3 +98,16 @@ def test_unit_parents_by_majority_of_cells() -> None:
                           "unit__district": ["d1", "d1", "d2", "d2", "d2", "d1"]})
     assert figures.unit_parents(cells, "township", "district") == {"t1": "d1", "t2": "d2"}
     assert figures.unit_parents(cells, "township", "county") == {}
+
+
+def test_units_page_population_is_the_library_unit_population(
+        sample_result: RunResult) -> None:
+    units = sample_result.units["district"].set_index("unit_id")
+    by_cell = sample_result.cells.groupby("unit__district")["pop_total"].sum()
+    frame = figures.units_frame(sample_result, base_view(sample_result), level="district",
+                                lang="en")
+    shown = frame.set_index("Code")["Population"]
+    assert set(shown.index) == set(by_cell.index)
+    for uid, p in shown.items():
+        assert p == round(by_cell[uid])
+        assert p == round(units.at[uid, "pop_total"])
