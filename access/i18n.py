@@ -33,6 +33,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "category": ("类别", "Category"),
     "count": ("数量", "Count"),
     "unreachable": ("不可达", "Unreachable"),
+    "unreachable_pop": ("不可达人口", "Residents reaching none"),
+    "unreachable_cells": ("不可达网格", "Cells reaching none"),
+    "unreachable_note": ("不可达：步行 {km:g} 公里（含两端接驳）内没有该类设施，"
+                         "或所在网格距路网过远",
+                         "Reaching none: no facility of the category within {km:g} km on foot "
+                         "(access legs included), or the cell is too far from every street"),
     "median_time": ("人口加权步行时间中位数(分)", "Median walk (min, pop.-weighted)"),
     "within_5": ("5分钟内", "≤ 5 min"),
     "within_10": ("10分钟内", "≤ 10 min"),

@@ -211,19 +211,25 @@ def print_summary(result: RunResult, files: dict[str, Path], *, lang: str = "zh"
         console.print(f"  · {zh if lang == 'zh' else en}")
 
     acc = Table(title=t("travel", lang))
-    for key, just in (("category", "left"), ("count", "right"), ("unreachable", "right"),
-                      ("median_time", "right"), ("within_5", "right"),
+    for key, just in (("category", "left"), ("count", "right"), ("unreachable_pop", "right"),
+                      ("unreachable_cells", "right"), ("median_time", "right"),
+                      ("within_5", "right"),
                       ("within_10", "right"), ("within_15", "right")):
         acc.add_column(t(key, lang), justify=just)
     limit_min = dist_to_time_min(r.area.travel.max_walk_dist_m,
                                  r.area.travel.walk_speed_kmh["total"])
     for row in access_table(r, lang=lang):
         med = row["median_min"]
-        acc.add_row(row["label"], str(row["count"]), str(row["unreachable"]),
+        label = row["label"] if row["count"] else f"{row['label']} {t('no_facilities', lang)}"
+        acc.add_row(label, str(row["count"]), f"{row['unreachable_pop']:,.0f}",
+                    f"{row['unreachable_cells']:,}",
                     "–" if np.isnan(med) else (f"> {limit_min:.0f}" if np.isinf(med)
                                                else f"{med:.1f}"),
                     *(f"{row[k]:.1%}" for k in ("within_5", "within_10", "within_15")))
     console.print(acc)
+    console.print(f"  · {t('unreachable_note', lang, km=r.area.travel.max_walk_dist_m / 1000)}")
+    for zh, en in r.notes:
+        console.print(f"  · {zh if lang == 'zh' else en}")
 
     comp = r.completeness
     flagged = comp[comp["status"].isin(["low", "none"]) & comp["expected_min_per_10k"].notna()]

@@ -100,6 +100,9 @@ class RunResult:
         Every input row not used, with its reason.
     timings_s
         Seconds per stage.
+    notes
+        ``(zh, en)`` remarks on the run, e.g. a category a target needs that has no
+        facility in the data (its columns exist and are empty).
     """
 
     area: StudyArea
@@ -119,10 +122,11 @@ class RunResult:
     unit_polygons: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
     catchments: Callable[[str, float], tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None
     timings_s: dict[str, float] = field(default_factory=dict)
+    notes: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def categories(self) -> list[str]:
-        """Categories routed (those with at least one facility)."""
+        """Categories routed: those with facilities and those a target needs (maybe empty)."""
         return [c[len("dist_m__"):] for c in self.cells.columns if c.startswith("dist_m__")]
 
 
@@ -344,6 +348,7 @@ def run(area: StudyArea, *, progress: bool = False, use_cache: bool = True) -> R
     """
     clock = _Clock(progress)
     rejects = RejectLog()
+    notes: list[tuple[str, str]] = []
     boundary_lonlat = study_boundary(area)
     crs = _metric_crs(area, boundary_lonlat)
     boundary = gpd.GeoSeries([boundary_lonlat], crs=WGS84).to_crs(crs).iloc[0]
@@ -401,7 +406,18 @@ def run(area: StudyArea, *, progress: bool = False, use_cache: bool = True) -> R
     _note_below_street(fac, rejects, crs, snap_max, kind="facility")
     clock.lap("snapping")
 
-    categories = sorted(set(fac["category"])) if len(fac) else []
+    present = set(fac["category"]) if len(fac) else set()
+    empty = sorted(c for c in target_categories(catalogue) - present if c in taxonomy)
+    categories = sorted(present | set(empty))
+    for c in empty:
+        label = (taxonomy.label(c, "zh"), taxonomy.label(c, "en"))
+        notes.append((f"{label[0]}：数据中无此类设施，dist_m__{c} 等列为空，"
+                      "依赖它的目标为“无数据”",
+                      f"{label[1]}: no facilities of this kind in the data; dist_m__{c} "
+                      "and its other columns are empty and targets needing it say no data"))
+    if empty:
+        log.warning("no facilities in the data for %d categories targets need: %s",
+                    len(empty), ", ".join(empty))
     tr = area.travel
     routed = route_categories(networks, cells, fac, categories, travel=tr)
     k_table = k_nearest_table(walk, cells, fac, categories, travel=tr)
@@ -433,7 +449,8 @@ def run(area: StudyArea, *, progress: bool = False, use_cache: bool = True) -> R
                      networks=networks, population=pop, facilities=fac, cells=cells,
                      k_nearest=k_table, units=units, completeness=completeness,
                      targets=targets, rejects=rejects, taxonomy=taxonomy,
-                     unit_polygons=unit_polygons, catchments=catchments, timings_s=clock.laps)
+                     unit_polygons=unit_polygons, catchments=catchments, timings_s=clock.laps,
+                     notes=notes)
 
 
 def _reject_missing_refs(networks: dict[str, StreetNetwork], rejects: RejectLog) -> None:
@@ -601,6 +618,8 @@ def k_nearest_table(walk: StreetNetwork, cells: pd.DataFrame, fac: pd.DataFrame,
     parts = []
     for c in categories:
         sel = np.flatnonzero(cat == c)
+        if not len(sel):
+            continue
         cost, which = k_nearest_facilities(walk, cells["node"].to_numpy(),
                                            cells["snap_dist_m"].to_numpy(), f_node[sel],
                                            f_leg[sel], travel.k_nearest,
@@ -628,14 +647,31 @@ def catchment_function(walk: StreetNetwork, cells: pd.DataFrame, fac: pd.DataFra
     return catchments
 
 
+def target_categories(catalogue: list[Any]) -> set[str]:
+    """Every facility category a target of ``catalogue`` needs."""
+    out: set[str] = set()
+    for t in catalogue:
+        out.update(getattr(t, "categories", ()) or ())
+        out.update(r.category for r in getattr(t, "requirements", ()) or ())
+    return out
+
+
 def evaluate_area_targets(area: StudyArea, cells: pd.DataFrame, fac: gpd.GeoDataFrame,
                           units: dict[str, pd.DataFrame], pop: PopulationGrid,
                           completeness: pd.DataFrame, catchments: Callable[..., Any] | None,
                           *, catalogue: list[Target] | None = None) -> TargetResults | None:
-    """Evaluate the study area's target catalogue (loaded when not given) on routed cells."""
+    """Evaluate the study area's target catalogue on routed cells.
+
+    Categories without any facility keep their (empty) columns in the outputs, but
+    the targets see them as absent: a target needing them says no data, never 0 %.
+    """
     if catalogue is None:
         catalogue = load_catalogue(overrides=area.targets, base_dir=area.base_dir,
                                    config_path=area.path)
+    present = set(fac["category"]) if len(fac) else set()
+    routed = [c[len("dist_m__"):] for c in cells.columns if c.startswith("dist_m__")]
+    empty_cols = [f"{p}__{c}" for p in ROUTED_PREFIXES for c in routed if c not in present]
+    cells = cells.drop(columns=[c for c in empty_cols if c in cells.columns])
     warnings = {}
     for c in completeness["category"]:
         w = completeness_warnings(completeness, [c])

@@ -600,6 +600,7 @@ def _run_meta(result: RunResult, fmt: str) -> dict[str, Any]:
         "k_nearest": int(getattr(result.area.travel, "k_nearest", 1)),
         "categories": result.categories,
         "population_notes": [{"zh": zh, "en": en} for zh, en in result.population.notes],
+        "notes": [{"zh": zh, "en": en} for zh, en in result.notes],
         "timings_s": result.timings_s,
         "rejects": len(result.rejects),
     }

@@ -36,10 +36,13 @@ def population_rows(result: Any, *, lang: str = "zh") -> list[tuple[str, float]]
 
 def access_table(result: Any, *, lang: str = "zh", group: str = "total",
                  thresholds_min: tuple[int, ...] = (5, 10, 15)) -> list[dict[str, Any]]:
-    """Per routed category: facilities, unreachable ones, median walk and shares within.
+    """Per routed category: facilities, residents who reach none, median walk, shares within.
 
-    Times use the walking speed of ``group``; residents of unreachable cells
-    count as not within any threshold.
+    Times use the walking speed of ``group``. ``unreachable_pop`` and
+    ``unreachable_cells`` are the residents and populated cells with no facility of
+    the category within the search limit (``max_walk_dist_m``), cells too far from
+    every street included; they count as not within any threshold.
+    ``unreachable_facilities`` counts facilities too far from every street.
     """
     cells = result.cells
     pop = cells[f"pop_{group}"].to_numpy(float)
@@ -55,7 +58,9 @@ def access_table(result: Any, *, lang: str = "zh", group: str = "total",
             "category": c,
             "label": result.taxonomy.label(c, lang),
             "count": int(sel.sum()),
-            "unreachable": int((sel & ~fac["reachable"]).sum()),
+            "unreachable_facilities": int((sel & ~fac["reachable"]).sum()),
+            "unreachable_pop": float(pop[~np.isfinite(minutes)].sum()),
+            "unreachable_cells": int((~np.isfinite(minutes) & (pop > 0)).sum()),
             "median_min": weighted_median(minutes, pop),
         }
         for m in thresholds_min:

@@ -19,6 +19,7 @@ from lifecircle.cli import app
 from lifecircle.pipeline import RunResult, run
 from lifecircle.results import MARKER, read_run, write_run
 from lifecircle.study_area import default_area_path, load_study_area
+from lifecircle.summary import access_table
 
 
 @pytest.fixture(scope="module")
@@ -151,6 +152,8 @@ def test_cli_run(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     assert "EPSG:32648" in res.output
     assert "Missing node refs" in res.output  # data-quality counts reach the console
+    # residents reaching no clinic, as the summary's own column shows them
+    assert "Residents" in res.output
     assert "Plan targets" in res.output or "targets" in res.output.lower()
     assert (tmp_path / "o" / "cells.parquet").exists()
     assert (tmp_path / "o" / MARKER).exists()
@@ -225,3 +228,39 @@ def test_unit_population_agrees_everywhere(result: RunResult, outputs: dict[str,
         assert persons in {round(units.at[r.unit_id, g]) for g in groups}, r
         on_total += persons == round(units.at[r.unit_id, "pop_total"])
     assert on_total >= len(units)
+
+
+def test_every_needed_category_has_its_columns(result: RunResult,
+                                               outputs: dict[str, Path]) -> None:
+    """A category a target needs gets its columns even with no facility, and a note."""
+    cells = gpd.read_file(outputs["cells"])
+    present = set(result.facilities["category"])
+    empty = [c for c in result.categories if c not in present]
+    assert "eldercare_institution" in empty  # the sample has no nursing home
+    for c in empty:
+        for p in ("dist_m", "time_min", "nearest", "drive_time_min"):
+            assert f"{p}__{c}" in cells.columns
+            assert cells[f"{p}__{c}"].isna().all()
+        assert any(f"dist_m__{c}" in en for _, en in result.notes)
+    meta = json.loads(outputs["run"].read_text(encoding="utf-8"))
+    assert len(meta["notes"]) == len(result.notes) >= len(empty)
+    # targets needing only empty categories still say no data, never 0 %
+    t = result.targets.targets.set_index("id")
+    assert t.loc["eldercare_15", "status"] == "no_data"
+
+
+def test_summary_counts_unreachable_residents_per_category(result: RunResult) -> None:
+    rows = {r["category"]: r for r in access_table(result)}
+    pop = result.cells["pop_total"].to_numpy(float)
+    for c, row in rows.items():
+        far = ~np.isfinite(result.cells[f"dist_m__{c}"].to_numpy(float))
+        assert row["unreachable_pop"] == pytest.approx(pop[far].sum())
+        assert row["unreachable_cells"] == int((far & (pop > 0)).sum())
+        assert row["unreachable_pop"] <= pop.sum()
+        within = row["within_15"] * pop.sum()
+        assert within <= pop.sum() - row["unreachable_pop"] + 1e-6
+    # residents of cells off the network reach nothing, whatever the category
+    off = pop[~result.cells["reachable"].to_numpy()].sum()
+    assert off > 0
+    assert all(r["unreachable_pop"] >= off - 1e-6 for r in rows.values())
+    assert rows["eldercare_institution"]["unreachable_pop"] == pytest.approx(pop.sum())
