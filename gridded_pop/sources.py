@@ -12,7 +12,11 @@ Each table describes one population source. Keys common to every kind:
 ``shares``
     Optional table deriving further groups from this source:
     ``age_60_plus = 0.1929`` applies one fraction everywhere; for a census source
-    a string names a column of the census table holding a fraction per unit.
+    a string names a column of the census table holding a fraction per unit, and
+    ``"census2020"`` takes each unit's share from the 2020 census by county
+    (:mod:`gridded_pop.census2020`, matched by the admin code in ``join_column``).
+    ``shares = "census2020"`` (a string instead of a table) derives
+    ``age_60_plus``, ``age_0_2`` and ``age_3_5`` that way.
 
 Raster (``kind = "raster"``): ``paths`` (list of GeoTIFF files, summed; a single
 string is accepted), ``crs`` (only when the files record none), ``band``
@@ -53,6 +57,7 @@ from access.config import StrictModel, check_keys, get_path, get_typed, validati
 from access.errors import ConfigError, UnknownKeyError, suggest
 from access.vocabulary import GROUPS
 from gridded_pop.ancillary import DasymetricWeights
+from gridded_pop.census2020 import CENSUS2020, CENSUS2020_GROUPS
 from gridded_pop.groups import check_group
 
 __all__ = [
@@ -421,8 +426,18 @@ def _parse_weights(table: Mapping[str, Any], *, where: str, path: Path) -> Dasym
 
 def _parse_shares(table: Mapping[str, Any], *, kind: str, group: str, where: str,
                   path: Path) -> dict[str, float | str]:
-    raw = get_typed(table, "shares", dict, where=where, path=path, default={})
     sub = f"{where}.shares"
+    if isinstance(table.get("shares"), str):
+        if table["shares"] != CENSUS2020:
+            raise ConfigError(f"shares must be a table of group = fraction (or column name), "
+                              f"or \"{CENSUS2020}\", got {table['shares']!r}", path=path,
+                              key=sub)
+        if kind != "census" or group != "total":
+            raise ConfigError(f"shares = \"{CENSUS2020}\" needs a census source of the total "
+                              "population whose join column holds administrative codes",
+                              path=path, key=sub)
+        return dict.fromkeys(CENSUS2020_GROUPS, CENSUS2020)
+    raw = get_typed(table, "shares", dict, where=where, path=path, default={})
     if raw and group != "total":
         raise ConfigError(f"shares derive groups from the total population, but this source "
                           f"counts '{group}'", path=path, key=sub)
@@ -431,6 +446,10 @@ def _parse_shares(table: Mapping[str, Any], *, kind: str, group: str, where: str
         check_group(key, path=path, key=f"{sub}.{key}")
         if key == "total":
             raise ConfigError("the total cannot be derived from a share", path=path,
+                              key=f"{sub}.{key}")
+        if value == CENSUS2020 and key not in CENSUS2020_GROUPS:
+            raise ConfigError(f"the 2020 census table gives shares of "
+                              f"{', '.join(CENSUS2020_GROUPS)} only", path=path,
                               key=f"{sub}.{key}")
         if isinstance(value, str):
             if kind != "census":
