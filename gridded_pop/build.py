@@ -15,6 +15,7 @@ from access.rejects import RejectLog
 from gridded_pop._result import SourceResult
 from gridded_pop.ancillary import LandCover, read_osm_landcover
 from gridded_pop.census import load_census_source
+from gridded_pop.census2020 import CENSUS2020
 from gridded_pop.grid import GridSpec
 from gridded_pop.groups import GROUPS
 from gridded_pop.overlay import rasterize_areas
@@ -140,6 +141,7 @@ def build_population(sources: list[PopulationSource], spec: GridSpec, *,
             on_grid = float(grid.sum())
             share = source.shares.get(group)
             derived = ("" if share is None else f"share {share:g}" if isinstance(share, float)
+                       else "2020 census by county" if share == CENSUS2020
                        else f"share column '{share}'")
             row = {"source": source.label, "kind": source.kind, "group": group,
                    "derived_from": derived, "population_in": res.population_in,
@@ -157,8 +159,11 @@ def build_population(sources: list[PopulationSource], spec: GridSpec, *,
             if share is not None:
                 zh_g, en_g = GROUPS[group]
                 how_zh = (f"比例 {share:.2%}" if isinstance(share, float)
+                          else "2020年人口普查分县年龄结构" if share == CENSUS2020
                           else f"各单元比例（列 {share}）")
                 how_en = (f"a share of {share:.2%}" if isinstance(share, float)
+                          else "the 2020 census age structure of each county"
+                          if share == CENSUS2020
                           else f"a share per unit (column '{share}')")
                 note = (f"{zh_g}由{source.label}的总人口按{how_zh}推算",
                         f"{en_g} derived from the total of {source.label} with {how_en}")

@@ -29,8 +29,10 @@ from access.errors import InputFileError
 from access.rejects import RejectLog
 from gridded_pop._result import SourceResult
 from gridded_pop.ancillary import DasymetricWeights, LandCover
+from gridded_pop.census2020 import CENSUS2020, CENSUS2020_GROUPS, census2020_shares
 from gridded_pop.errors import PopulationUnitsError
 from gridded_pop.grid import GridSpec
+from gridded_pop.groups import GROUPS
 from gridded_pop.overlay import polygon_cell_areas
 from gridded_pop.sources import CensusSource
 from gridded_pop.vector import read_vector_file, valid_counts
@@ -101,6 +103,46 @@ def _share_column(table: pd.DataFrame, column: str, *, path: Path, group: str) -
             f"share {raw.iloc[i]} is more than the whole; give fractions (0.1929) or "
             "percentages with a % sign (19.29%)", path=path, row=i + 1, column=column)
     return values
+
+
+def _census2020_column(table: pd.DataFrame, source: CensusSource, group: str,
+                       rows: np.ndarray) -> np.ndarray:
+    """Share of ``group`` per row from the 2020 census table, matched by admin code."""
+    shares = census2020_shares(table[source.join_column].tolist())
+    missing = np.flatnonzero(rows & shares["code"].isna().to_numpy())
+    if len(missing):
+        i = int(missing[0])
+        others = ", ".join(str(table[source.join_column].iloc[j]) for j in missing[1:6])
+        raise InputFileError(
+            f"'{table[source.join_column].iloc[i]}' is no administrative code of the 2020 "
+            f"census table (6-digit county codes, optionally prefixed by 156, or 9/12-digit "
+            f"township/village codes){'; also ' + others if others else ''}: give shares "
+            f"as fractions instead of \"{CENSUS2020}\"", path=source.table, row=i + 1,
+            column=source.join_column)
+    return shares[group].to_numpy(float)
+
+
+def _census2020_note(table: pd.DataFrame, source: CensusSource,
+                     rows: np.ndarray) -> tuple[str, str]:
+    """Which counties and shares the 2020 census table gave, as a (zh, en) note."""
+    shares = census2020_shares(table[source.join_column].tolist())
+    groups = [g for g in CENSUS2020_GROUPS if source.shares.get(g) == CENSUS2020]
+    zh_parts, en_parts = [], []
+    seen = set()
+    for i in np.flatnonzero(rows):
+        r = shares.iloc[i]
+        if r["code"] in seen:
+            continue
+        seen.add(r["code"])
+        zh_parts.append(f"{r['county']}（{r['code']}）" + "、".join(
+            f"{GROUPS[g][0]} {r[g]:.2%}" for g in groups))
+        en_parts.append(f"{r['county']} ({r['code']}) " + ", ".join(
+            f"{g} {r[g]:.2%}" for g in groups))
+    return (f"{source.label}：各单元年龄结构取自2020年第七次人口普查分县数据"
+            f"（年龄段内按单岁均匀分布，0–2岁 = 0岁 + 1–4岁的一半）：{'；'.join(zh_parts)}",
+            f"{source.label}: age structure of each unit from the 2020 census by county "
+            f"(ages uniform within a 5-year band: 0-2 = age 0 + half of 1-4): "
+            f"{'; '.join(en_parts)}")
 
 
 def dasymetric_weights(clip: shapely.Geometry, spec: GridSpec, *, cover: LandCover | None,
@@ -202,9 +244,16 @@ def load_census_source(source: CensusSource, spec: GridSpec, *, boundary: shapel
                     f"empty '{source.join_column}'", kind="population",
                     population=float(values[i]))
     factors: dict[str, np.ndarray] = {source.group: np.ones(len(table))}
+    census_notes: list[tuple[str, str]] = []
     for group, share in source.shares.items():
-        factors[group] = (np.full(len(table), float(share)) if isinstance(share, float)
-                          else _share_column(table, share, path=source.table, group=group))
+        if share == CENSUS2020:
+            factors[group] = _census2020_column(table, source, group, ok & ~no_key)
+        else:
+            factors[group] = (np.full(len(table), float(share)) if isinstance(share, float)
+                              else _share_column(table, share, path=source.table,
+                                                 group=group))
+    if any(v == CENSUS2020 for v in source.shares.values()):
+        census_notes.append(_census2020_note(table, source, ok & ~no_key))
 
     units = read_vector_file(source.boundaries)
     bcol = source.boundaries_join_column or source.join_column
@@ -267,7 +316,7 @@ def load_census_source(source: CensusSource, spec: GridSpec, *, boundary: shapel
     missing = sorted(k for k, g in by_key.items()
                      if k not in known and shapely.intersects(g, boundary)
                      and shapely.intersection(g, boundary).area > 0.001 * spec.cell_size_m ** 2)
-    notes: list[tuple[str, str]] = []
+    notes: list[tuple[str, str]] = list(census_notes)
     for method, ks in methods.items():
         zh, en = _METHOD_TEXT[method]
         if method != "dasymetric" or len(methods) > 1:

@@ -125,8 +125,9 @@ def test_derived_groups_reach_the_targets(result: RunResult) -> None:
     """Groups derived from a share of the total say so in the targets using them."""
     assert set(result.population.derived_groups) == {"age_60_plus", "age_0_2", "age_3_5"}
     t = result.targets.targets.set_index("id")
-    assert "17.98%" in t.loc["eldercare_15", "warning_en"]
-    assert "17.98%" not in t.loc["health_15", "warning_en"]  # a total-population target
+    assert "2020 census age structure" in t.loc["eldercare_15", "warning_en"]
+    # a total-population target
+    assert "2020 census age structure" not in t.loc["health_15", "warning_en"]
 
 
 def test_deterministic(result: RunResult, outputs: dict[str, Path], tmp_path: Path) -> None:
