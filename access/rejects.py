@@ -43,12 +43,16 @@ class RejectLog:
 
     rows: list[dict[str, Any]] = field(default_factory=list)
 
+    #: Columns of :meth:`to_frame`.
+    COLUMNS = ("kind", "source", "row", "reason", "reason_zh", "reason_en", "detail",
+               "detail_en", "lon", "lat", "population")
+
     def add(
         self,
         source: str,
         row: int | str | None,
         reason: str,
-        detail: str = "",
+        detail: str | tuple[str, str] = "",
         *,
         kind: str = "",
         lon: float | None = None,
@@ -66,7 +70,8 @@ class RejectLog:
         reason
             One of the keys of :data:`REASONS`.
         detail
-            Free text: what exactly was wrong, e.g. the offending value.
+            What exactly was wrong, e.g. the offending value: a ``(zh, en)`` pair, or
+            one text for both (a value quoted from the input).
         kind
             What the row is: ``"facility"``, ``"cell"``, ``"population"``, ``"network"``.
         lon, lat
@@ -76,6 +81,7 @@ class RejectLog:
         """
         if reason not in REASONS:
             raise ValueError(f"unknown reject reason {reason!r}; known: {sorted(REASONS)}")
+        zh, en = (detail, detail) if isinstance(detail, str) else detail
         self.rows.append(
             {
                 "kind": kind,
@@ -84,7 +90,8 @@ class RejectLog:
                 "reason": reason,
                 "reason_zh": REASONS[reason][0],
                 "reason_en": REASONS[reason][1],
-                "detail": detail,
+                "detail": zh,
+                "detail_en": en,
                 "lon": lon,
                 "lat": lat,
                 "population": population,
@@ -99,10 +106,9 @@ class RejectLog:
         return len(self.rows)
 
     def to_frame(self) -> pd.DataFrame:
-        """Return the rejects as a DataFrame with a fixed column order."""
-        cols = ["kind", "source", "row", "reason", "reason_zh", "reason_en", "detail",
-                "lon", "lat", "population"]
-        return pd.DataFrame(self.rows, columns=cols)
+        """The rejects as a DataFrame, columns :attr:`COLUMNS` (``detail`` in Chinese,
+        ``detail_en`` in English)."""
+        return pd.DataFrame(self.rows, columns=list(self.COLUMNS))
 
     def count(self, *, kind: str | None = None, reason: str | None = None,
               source: str | None = None) -> int:

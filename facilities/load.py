@@ -98,7 +98,8 @@ def _classify(frame: pd.DataFrame, source: FacilitySource, taxonomy: Taxonomy) -
             frame.iat[i, frame.columns.get_loc("reject")] = "unknown_category"
             said = ", ".join(f"{k}={rec[k]!r}" for k in ("label", "name", "typecode", "type_text")
                              if rec[k])
-            frame.iat[i, frame.columns.get_loc("detail")] = f"no category for {said or 'empty row'}"
+            frame.iat[i, frame.columns.get_loc("detail")] = (
+                f"无法确定类别（{said or '空行'}）", f"no category for {said or 'empty row'}")
         else:
             frame.iat[i, frame.columns.get_loc("category")] = key
 
@@ -210,7 +211,9 @@ def load_facilities(sources: Sequence[FacilitySource], *, boundary: shapely.Geom
                           max_outside_share)
         out = (frame["reject"] == "").to_numpy() & ~inside
         frame.loc[out, "reject"] = "outside_study_area"
-        frame.loc[out, "detail"] = "point outside the study area boundary"
+        for i in np.flatnonzero(out):
+            frame.at[frame.index[i], "detail"] = ("点位于研究区边界之外",
+                                                  "point outside the study area boundary")
         frame["source"] = source.name
         frame["order"] = order
         frame["pos"] = np.arange(len(frame))
@@ -245,7 +248,10 @@ def load_facilities(sources: Sequence[FacilitySource], *, boundary: shapely.Geom
             if not kept.at[k, col] and kept.at[j, col]:
                 kept.at[k, col] = kept.at[j, col]
         kept.at[j, "reject"] = "duplicate"
-        kept.at[j, "detail"] = (f"merged into {kept.at[k, 'facility_id']} "
+        kept.at[j, "detail"] = (f"已合并到 {kept.at[k, 'facility_id']}"
+                                f"（{kept.at[k, 'source']}:{kept.at[k, 'source_row']}，"
+                                f"“{kept.at[k, 'name']}”）",
+                                f"merged into {kept.at[k, 'facility_id']} "
                                 f"({kept.at[k, 'source']}:{kept.at[k, 'source_row']}, "
                                 f"{kept.at[k, 'name']!r})")
 

@@ -119,7 +119,7 @@ def read_osm(path: Path, taxonomy: Taxonomy, *, crs: CRS, source_name: str | Non
         if not category:
             reject = "unknown_category"
             shown = ";".join(f"{k}={v}" for k, v in sorted(tags.items()) if k in keys)
-            detail = f"no category for tags {shown}"
+            detail = (f"标签 {shown} 无对应类别", f"no category for tags {shown}")
         elif fixed_category is not None:
             category = fixed_category
         records.append({
@@ -198,7 +198,8 @@ def read_osm(path: Path, taxonomy: Taxonomy, *, crs: CRS, source_name: str | Non
     frame = pd.DataFrame.from_records(records)
     missing = ~np.isfinite(frame["lon"].to_numpy(float))
     ok = frame["reject"] == ""
-    frame.loc[missing & ok, "detail"] = "no node locations in the file"
+    for i in np.flatnonzero(missing & ok.to_numpy()):
+        frame.at[frame.index[i], "detail"] = ("文件中缺少节点坐标", "no node locations in the file")
     frame.loc[missing & ok, "reject"] = "missing_coordinates"
     log.info("%s: %d facility elements (%d without a category)", label, len(frame),
              int((frame["reject"] == "unknown_category").sum()))

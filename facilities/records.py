@@ -295,11 +295,13 @@ def parse_records(rows: Sequence[Sequence[str]], row_numbers: Sequence[int],
     for i, p in enumerate(row_problem):
         if p is not None:
             out["reject"][i] = "invalid_value"
-            out["detail"][i] = f"column '{p.column}': {p.message}"
+            out["detail"][i] = (f"列 '{p.column}'：{p.message}",
+                                f"column '{p.column}': {p.message}")
     for i in range(n):
         if not out["reject"][i] and not (np.isfinite(lon[i]) and np.isfinite(lat[i])):
             out["reject"][i] = "missing_coordinates"
-            out["detail"][i] = "no longitude/latitude" if lonlat is None else "no geometry"
+            out["detail"][i] = (("缺少经纬度", "no longitude/latitude") if lonlat is None
+                                else ("无几何", "no geometry"))
     frame = pd.DataFrame({
         "source_row": [str(k) for k in row_numbers],
         "row": list(row_numbers),

@@ -140,9 +140,9 @@ def build_population(sources: list[PopulationSource], spec: GridSpec, *,
                 grid = on
             on_grid = float(grid.sum())
             share = source.shares.get(group)
-            derived = ("" if share is None else f"share {share:g}" if isinstance(share, float)
-                       else "2020 census by county" if share == CENSUS2020
-                       else f"share column '{share}'")
+            # the share as given: a fraction, "census2020" or a column of the census table
+            derived = ("" if share is None else f"{share:g}" if isinstance(share, float)
+                       else str(share))
             row = {"source": source.label, "kind": source.kind, "group": group,
                    "derived_from": derived, "population_in": res.population_in,
                    "on_grid": on_grid, "outside_area": outside, "rejected": res.rejected,

@@ -241,7 +241,8 @@ def load_census_source(source: CensusSource, spec: GridSpec, *, boundary: shapel
     no_key = ok & (keys == "").to_numpy()
     for i in np.flatnonzero(no_key):
         rejects.add(source.label, int(i) + 1, "no_matching_unit",
-                    f"empty '{source.join_column}'", kind="population",
+                    (f"'{source.join_column}' 为空", f"empty '{source.join_column}'"),
+                    kind="population",
                     population=float(values[i]))
     factors: dict[str, np.ndarray] = {source.group: np.ones(len(table))}
     census_notes: list[tuple[str, str]] = []
@@ -287,7 +288,8 @@ def load_census_source(source: CensusSource, spec: GridSpec, *, boundary: shapel
         geom = by_key.get(key)
         if geom is None or geom.area <= 0:
             rejects.add(source.label, int(i) + 1, "no_matching_unit",
-                        f"no boundary with {bcol} = '{key}' in {source.boundaries.name}",
+                        (f"{source.boundaries.name} 中没有 {bcol} = '{key}' 的边界",
+                         f"no boundary with {bcol} = '{key}' in {source.boundaries.name}"),
                         kind="population", population=p_u)
             n_rejected += 1
             for g, acc in accs.items():

@@ -37,8 +37,10 @@ class PopulationGrid:
     in_area
         ``(n_rows, n_cols)`` bool: cell centre inside the study area.
     accounting
-        One row per source and group: ``source, kind, group, derived_from,
-        population_in, on_grid, outside_area, rejected, rejected_rows``. For every
+        One row per source and group: ``source, kind, group, derived_from`` (the
+        share a derived group comes from, as given: a fraction, ``census2020`` or a
+        column of the census table), ``population_in, on_grid, outside_area,
+        rejected, rejected_rows``. For every
         row ``population_in = on_grid + outside_area + rejected``.
     notes
         ``(zh, en)`` remarks: how groups were derived, where density was assumed

@@ -340,10 +340,16 @@ def _load_group(paths: list[Path], crs: CRS, transform: Affine, source: RasterSo
             n_bad += inv.count
             assert inv.first is not None
             low = f", lowest {inv.min_value:g}" if math.isfinite(inv.min_value) else ""
+            low_zh = f"，最小 {inv.min_value:g}" if math.isfinite(inv.min_value) else ""
+            kinds_zh = "、".join({"NaN/inf": "非数值", "negative": "负值"}[k]
+                                for k in sorted(inv.kinds))
             detail = (f"{inv.count} pixel(s) with {' and '.join(sorted(inv.kinds))} values{low}; "
                       f"first at pixel row {inv.first[0]}, column {inv.first[1]}; "
                       "set 'nodata' if they mark missing data")
-            rejects.add(p.name, inv.first[0], "invalid_value", detail, kind="population")
+            detail_zh = (f"{inv.count} 个像元为{kinds_zh}{low_zh}；首个位于第 {inv.first[0]} 行、"
+                         f"第 {inv.first[1]} 列；如表示无数据，请设置 nodata")
+            rejects.add(p.name, inv.first[0], "invalid_value", (detail_zh, detail),
+                        kind="population")
             log.warning("%s: %s", p, detail)
     method = "exact overlap" if exact else f"{k}x{k} sub-pixel sampling"
     notes = [(f"{'+'.join(p.name for p in paths)}：按面积守恒重采样到分析网格"

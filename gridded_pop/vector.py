@@ -64,9 +64,11 @@ def valid_counts(frame: pd.DataFrame, column: str, *, path: Path, rejects: Rejec
     values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
     ok = np.isfinite(values) & (values >= 0)
     for i in np.flatnonzero(~ok):
-        what = "negative" if np.isfinite(values[i]) else "missing or not a number"
+        what = (("负值", "negative") if np.isfinite(values[i])
+                else ("缺失或不是数字", "missing or not a number"))
         rejects.add(label, int(i) + 1, "invalid_value",
-                    f"{column} = {raw.iloc[i]!r} ({what})", kind="population")
+                    (f"{column} = {raw.iloc[i]!r}（{what[0]}）",
+                     f"{column} = {raw.iloc[i]!r} ({what[1]})"), kind="population")
     if (~ok).any():
         log.warning("%s: %d row(s) with invalid '%s' listed as rejects", path,
                     int((~ok).sum()), column)
@@ -124,10 +126,11 @@ def load_vector_source(source: VectorSource, spec: GridSpec, *, rejects: RejectL
     unusable = ok & ~is_point & ~is_poly
     for i in np.flatnonzero(unusable):
         if missing[i]:
-            reason, what = "missing_coordinates", "no geometry"
+            reason, what = "missing_coordinates", ("无几何", "no geometry")
         else:
             reason = "invalid_value"
-            what = (f"{geoms[i].geom_type} without area (lines and degenerate polygons "
+            what = (f"{geoms[i].geom_type} 无面积（线与退化多边形无法按面积分配）",
+                    f"{geoms[i].geom_type} without area (lines and degenerate polygons "
                     "cannot be weighted)")
         rejects.add(source.label, int(i) + 1, reason, what, kind="population",
                     population=float(counts[i]))

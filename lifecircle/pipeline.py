@@ -400,9 +400,11 @@ def run(area: StudyArea, *, progress: bool = False, use_cache: bool = True) -> R
     fac = fac.drop(columns="outline", errors="ignore")
     for r in fac[~fac["reachable"]].itertuples():
         rejects.add(r.source, r.source_row, "unreachable",
-                    f"{r.category} '{r.name}' is {r.snap_dist_m:.0f} m from the nearest "
-                    f"street node (limit {snap_max:.0f} m): not routed, still counted in "
-                    "unit rules", kind="facility", lon=r.lon, lat=r.lat)
+                    (f"{r.category}“{r.name}”距最近路网节点 {r.snap_dist_m:.0f} 米（上限 "
+                     f"{snap_max:.0f} 米）：不参与路径计算，仍计入单元配置规则",
+                     f"{r.category} '{r.name}' is {r.snap_dist_m:.0f} m from the nearest "
+                     f"street node (limit {snap_max:.0f} m): not routed, still counted in "
+                     "unit rules"), kind="facility", lon=r.lon, lat=r.lat)
     _note_below_street(fac, rejects, crs, snap_max, kind="facility")
     clock.lap("snapping")
 
@@ -473,8 +475,10 @@ def _reject_unreachable_cells(cells: pd.DataFrame, rejects: RejectLog, crs: CRS,
     lon, lat = metric_to_lonlat(bad["x"].to_numpy(), bad["y"].to_numpy(), crs)
     for r, lo, la in zip(bad.itertuples(), lon, lat, strict=True):
         rejects.add("grid", int(r.cell_id), "unreachable",
-                    f"cell centre {r.snap_dist_m:.0f} m from the nearest street node "
-                    f"(limit {snap_max:.0f} m); its residents count as not covered",
+                    (f"网格中心距最近路网节点 {r.snap_dist_m:.0f} 米（上限 {snap_max:.0f} 米），"
+                     "其居民计为未覆盖",
+                     f"cell centre {r.snap_dist_m:.0f} m from the nearest street node "
+                     f"(limit {snap_max:.0f} m); its residents count as not covered"),
                     kind="cell", lon=float(lo), lat=float(la), population=float(r.pop_total))
 
 
@@ -493,8 +497,10 @@ def _note_below_street(table: pd.DataFrame, rejects: RejectLog, crs: CRS, snap_m
     for r, lo, la in zip(sel.itertuples(), lon, lat, strict=True):
         source, row = ("grid", int(r.cell_id)) if kind == "cell" else (r.source, r.source_row)
         rejects.add(source, row, "below_street_level",
-                    f"no street-level node within {snap_max:.0f} m; joined a tunnel, "
-                    f"underground or indoor way {r.snap_dist_m:.0f} m away (still used)",
+                    (f"{snap_max:.0f} 米内无地面道路节点，接入 {r.snap_dist_m:.0f} 米外的"
+                     "隧道、地下或室内路段（仍计入）",
+                     f"no street-level node within {snap_max:.0f} m; joined a tunnel, "
+                     f"underground or indoor way {r.snap_dist_m:.0f} m away (still used)"),
                     kind=kind, lon=float(lo), lat=float(la))
 
 

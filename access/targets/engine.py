@@ -27,7 +27,7 @@ TARGET_COLUMNS = ["id", "name_zh", "name_en", "kind", "value", "value_area", "ar
                    "n_units", "scope", "source", "clause", "confidence", "reason_zh",
                    "reason_en", "warning_zh", "warning_en", "mode", "group"]
 UNIT_COLUMNS = ["target_id", "level", "unit_id", "name", "value", "threshold", "met", "detail",
-                "mode"]
+                "detail_en", "mode"]
 
 
 def apply_settlement(inputs: TargetInputs, table: Mapping[str, Any], *,

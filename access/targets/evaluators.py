@@ -88,7 +88,8 @@ def _share_per_unit(ctx: Context, target: Target, in_scope: np.ndarray, pop: np.
                 "name": names.get(uid, uid) if names is not None else uid,
                 "value": value, "threshold": target.threshold,
                 "met": None if math.isnan(value) else compare(value, target),
-                "detail": f"covered {row['cov']:.0f} of {row['pop']:.0f} persons",
+                "detail": f"{row['pop']:.0f} 人中覆盖 {row['cov']:.0f} 人",
+                "detail_en": f"covered {row['cov']:.0f} of {row['pop']:.0f} persons",
                 "mode": modes[uid],
             })
 
@@ -343,7 +344,8 @@ def _eval_unit_rule(target: UnitRuleTarget, ctx: Context) -> Outcome:
                 "target_id": target.id, "level": level, "unit_id": unit["unit_id"],
                 "name": unit["name"], "value": float(have), "threshold": float(need),
                 "met": bool(ok),
-                "detail": f"{have} of {need} required ({', '.join(target.categories)})",
+                "detail": f"应有 {need} 处，现有 {have} 处（{'、'.join(target.categories)}）",
+                "detail_en": f"{have} of {need} required ({', '.join(target.categories)})",
             })
     if n_total == 0:
         if not out.reasons:
@@ -423,7 +425,9 @@ def _eval_provision(target: ProvisionTarget, ctx: Context) -> Outcome:
                 "target_id": target.id, "level": level, "unit_id": unit["unit_id"],
                 "name": unit["name"], "value": value, "threshold": target.threshold,
                 "met": None if math.isnan(value) else compare(value, target),
-                "detail": f"{c:g} {target.capacity_field} / {p:.0f} persons ({target.group})",
+                "detail": f"{c:g} {target.capacity_field} / {p:.0f} 人（{target.group}）",
+                "detail_en": f"{c:g} {target.capacity_field} / {p:.0f} persons "
+                             f"({target.group})",
             })
     return out
 

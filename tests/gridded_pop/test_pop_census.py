@@ -67,7 +67,7 @@ def test_sample_conserves_and_counts_the_area_share(sample, chengdu_dir: Path) -
 def test_shares_derive_the_elderly_and_say_so(sample) -> None:
     np.testing.assert_allclose(sample.groups["age_60_plus"], 0.1929 * sample.groups["total"])
     row = sample.accounting.set_index("group").loc["age_60_plus"]
-    assert row.derived_from == "share 0.1929"
+    assert row.derived_from == "0.1929"
     assert any("19.29%" in en and "derived" in en for _, en in sample.notes)
     assert any("19.29%" in zh and "推算" in zh for zh, _ in sample.notes)
 

@@ -82,7 +82,7 @@ def test_chengdu_districts_from_the_table(chengdu_dir: Path, chengdu_spec,
         expected = sum(float(p) * t.loc[c, f"share_{g}"]
                        for p, c in zip(census["population_2020"], shares["code"], strict=True))
         assert acc.loc[g, "population_in"] == pytest.approx(expected, rel=1e-12)
-        assert acc.loc[g, "derived_from"] == "2020 census by county"
+        assert acc.loc[g, "derived_from"] == "census2020"
         # groups are shares of the total cell by cell, each district its own share
         assert 0 < pg.total(g) < pg.total()
     # Chengdu's centre is older than the 0.1798 of the city's bulletin in some districts

@@ -483,7 +483,7 @@ def test_results_columns(circle_area):
     assert len(res.targets) == len(CATALOGUE)
     assert set(res.targets["status"]) <= {"met", "not_met", "no_data"}
     assert list(res.units.columns) == ["target_id", "level", "unit_id", "name", "value",
-                                       "threshold", "met", "detail", "mode"]
+                                       "threshold", "met", "detail", "detail_en", "mode"]
     assert list(res.gaps.columns) == ["target_id", "cluster_id", "n_cells", "population",
                                       "x", "y", "cell_ids"]
     assert len(res.cell_flags) == 25
