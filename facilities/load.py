@@ -37,7 +37,7 @@ from facilities.coords import COORD_SYSTEMS, to_wgs84
 from facilities.read_osm import read_osm
 from facilities.read_table import read_table_file
 from facilities.read_vector import read_vector
-from facilities.records import parse_records, resolve_columns
+from facilities.records import parse_records, resolve_columns, set_detail
 from facilities.sources import FacilitySource
 from facilities.taxonomy import Taxonomy
 
@@ -98,8 +98,8 @@ def _classify(frame: pd.DataFrame, source: FacilitySource, taxonomy: Taxonomy) -
             frame.iat[i, frame.columns.get_loc("reject")] = "unknown_category"
             said = ", ".join(f"{k}={rec[k]!r}" for k in ("label", "name", "typecode", "type_text")
                              if rec[k])
-            frame.iat[i, frame.columns.get_loc("detail")] = (
-                f"无法确定类别（{said or '空行'}）", f"no category for {said or 'empty row'}")
+            set_detail(frame, [i], (f"无法确定类别（{said or '空行'}）",
+                                    f"no category for {said or 'empty row'}"))
         else:
             frame.iat[i, frame.columns.get_loc("category")] = key
 
@@ -211,9 +211,8 @@ def load_facilities(sources: Sequence[FacilitySource], *, boundary: shapely.Geom
                           max_outside_share)
         out = (frame["reject"] == "").to_numpy() & ~inside
         frame.loc[out, "reject"] = "outside_study_area"
-        for i in np.flatnonzero(out):
-            frame.at[frame.index[i], "detail"] = ("点位于研究区边界之外",
-                                                  "point outside the study area boundary")
+        set_detail(frame, np.flatnonzero(out),
+                   ("点位于研究区边界之外", "point outside the study area boundary"))
         frame["source"] = source.name
         frame["order"] = order
         frame["pos"] = np.arange(len(frame))
@@ -248,12 +247,12 @@ def load_facilities(sources: Sequence[FacilitySource], *, boundary: shapely.Geom
             if not kept.at[k, col] and kept.at[j, col]:
                 kept.at[k, col] = kept.at[j, col]
         kept.at[j, "reject"] = "duplicate"
-        kept.at[j, "detail"] = (f"已合并到 {kept.at[k, 'facility_id']}"
+        set_detail(kept, [j], (f"已合并到 {kept.at[k, 'facility_id']}"
                                 f"（{kept.at[k, 'source']}:{kept.at[k, 'source_row']}，"
                                 f"“{kept.at[k, 'name']}”）",
                                 f"merged into {kept.at[k, 'facility_id']} "
                                 f"({kept.at[k, 'source']}:{kept.at[k, 'source_row']}, "
-                                f"{kept.at[k, 'name']!r})")
+                                f"{kept.at[k, 'name']!r})"))
 
     rejected = pd.concat([allf[~keep], kept.iloc[merged_rows]], ignore_index=True)
     rejected = rejected.sort_values(["order", "pos"])

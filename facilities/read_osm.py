@@ -36,7 +36,7 @@ from pyproj import CRS
 from tqdm import tqdm
 
 from access.errors import NotOsmFileError
-from facilities.records import RECORD_COLUMNS, empty_records, normalise_ownership
+from facilities.records import RECORD_COLUMNS, empty_records, normalise_ownership, set_detail
 from facilities.taxonomy import Taxonomy
 
 __all__ = ["read_osm"]
@@ -198,8 +198,8 @@ def read_osm(path: Path, taxonomy: Taxonomy, *, crs: CRS, source_name: str | Non
     frame = pd.DataFrame.from_records(records)
     missing = ~np.isfinite(frame["lon"].to_numpy(float))
     ok = frame["reject"] == ""
-    for i in np.flatnonzero(missing & ok.to_numpy()):
-        frame.at[frame.index[i], "detail"] = ("文件中缺少节点坐标", "no node locations in the file")
+    set_detail(frame, np.flatnonzero(missing & ok.to_numpy()),
+               ("文件中缺少节点坐标", "no node locations in the file"))
     frame.loc[missing & ok, "reject"] = "missing_coordinates"
     log.info("%s: %d facility elements (%d without a category)", label, len(frame),
              int((frame["reject"] == "unknown_category").sum()))

@@ -29,6 +29,7 @@ __all__ = [
     "normalise_ownership",
     "parse_records",
     "resolve_columns",
+    "set_detail",
 ]
 
 #: Columns of the record frame every reader returns.
@@ -159,6 +160,15 @@ def _parse_float(text: str) -> float | None:
 def _parse_capacity(text: str) -> float | None:
     t = text.strip().replace(",", "").replace("，", "").rstrip(_CAP_UNITS).strip()
     return float(t) if _NUM_RE.match(t) else None
+
+
+def set_detail(frame: pd.DataFrame, rows: np.ndarray | list[int],
+               detail: str | tuple[str, str]) -> None:
+    """Set the ``detail`` of the rows at positions ``rows`` (a ``(zh, en)`` pair or text)."""
+    values = frame["detail"].tolist()
+    for i in rows:
+        values[int(i)] = detail
+    frame["detail"] = pd.Series(values, index=frame.index, dtype=object)
 
 
 def empty_records() -> pd.DataFrame:

@@ -25,7 +25,7 @@ import shapely
 
 from access.coverage import circle_coverage
 from access.errors import ConfigError, InputFileError, NoCrsError
-from access.network import StreetNetwork, snap
+from access.network import StreetNetwork, snap, snap_outlines
 from access.targets import TargetResults
 from access.travel import dist_to_time_min, nearest_facilities, od_pairs, time_to_dist_m
 from lifecircle.pipeline import RunResult, evaluate_area_targets
@@ -194,7 +194,9 @@ def nearest(network: StreetNetwork, origins: gpd.GeoDataFrame, facilities: gpd.G
     origins
         Points or polygons (cells, buildings, homes) with a CRS.
     facilities
-        Points or polygons with a CRS.
+        Points or polygons with a CRS. Points join the nearest street-level node;
+        a polygon joins the street-level node nearest to its outline (0 m inside),
+        as OSM areas do in a run.
     category
         Column of ``facilities`` holding the category; None treats all as one
         category named ``"facility"``.
@@ -228,6 +230,14 @@ def nearest(network: StreetNetwork, origins: gpd.GeoDataFrame, facilities: gpd.G
     fx, fy = _points(facilities, network, what="facilities")
     o_node, o_leg = snap(network, ox, oy, max_dist_m=snap_max_dist_m)
     f_node, f_leg = snap(network, fx, fy, max_dist_m=snap_max_dist_m)
+    # a polygon facility (a park, a school ground) joins the street nearest its outline
+    f_geom = facilities.geometry.to_crs(network.crs).to_numpy() \
+        if not facilities.crs.equals(network.crs) else facilities.geometry.to_numpy()
+    poly = np.flatnonzero(np.isin(shapely.get_type_id(f_geom), (3, 6)))
+    if len(poly):
+        s = snap_outlines(network, f_geom[poly], max_dist_m=snap_max_dist_m)
+        f_node, f_leg = f_node.copy(), f_leg.copy()
+        f_node[poly], f_leg[poly] = s.node, s.dist_m
     if category is None:
         f_cat = np.full(len(facilities), "facility", dtype=object)
     else:

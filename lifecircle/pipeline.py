@@ -397,7 +397,7 @@ def run(area: StudyArea, *, progress: bool = False, use_cache: bool = True) -> R
     for k, v in snap_to_networks(networks, fx, fy, max_dist_m=snap_max,
                                  outlines=outlines).items():
         fac[k] = v
-    fac = fac.drop(columns="outline", errors="ignore")
+    fac = _outline_to_wkt(fac)
     for r in fac[~fac["reachable"]].itertuples():
         rejects.add(r.source, r.source_row, "unreachable",
                     (f"{r.category}“{r.name}”距最近路网节点 {r.snap_dist_m:.0f} 米（上限 "
@@ -480,6 +480,19 @@ def _reject_unreachable_cells(cells: pd.DataFrame, rejects: RejectLog, crs: CRS,
                      f"cell centre {r.snap_dist_m:.0f} m from the nearest street node "
                      f"(limit {snap_max:.0f} m); its residents count as not covered"),
                     kind="cell", lon=float(lo), lat=float(la), population=float(r.pop_total))
+
+
+def _outline_to_wkt(fac: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Replace the ``outline`` polygons by ``outline_wkt`` text ("" for point facilities).
+
+    The outline an OSM area joined the network by stays with the facility (in the
+    analysis CRS) as text, so every writer can store it and nothing downstream
+    meets a second geometry column.
+    """
+    if "outline" not in fac.columns:
+        return fac
+    wkt = [g.wkt if isinstance(g, shapely.Geometry) else "" for g in fac["outline"]]
+    return fac.drop(columns="outline").assign(outline_wkt=wkt)
 
 
 def _note_below_street(table: pd.DataFrame, rejects: RejectLog, crs: CRS, snap_max: float,

@@ -222,7 +222,7 @@ def test_unit_population_agrees_everywhere(result: RunResult, outputs: dict[str,
     groups = [c for c in units.columns if c.startswith("pop_")]
     on_total = 0
     for r in tu[tu["level"] == "district"].itertuples():
-        nums = re.findall(r"\d+", str(r.detail))
+        nums = re.findall(r"\d+", str(r.detail_en))
         if len(nums) < 2:
             continue
         persons = int(nums[-1])
@@ -265,3 +265,48 @@ def test_summary_counts_unreachable_residents_per_category(result: RunResult) ->
     assert off > 0
     assert all(r["unreachable_pop"] >= off - 1e-6 for r in rows.values())
     assert rows["eldercare_institution"]["unreachable_pop"] == pytest.approx(pop.sum())
+
+
+_ASCII_ONLY = re.compile(r"^[\x00-\x7f]+$")
+_WORD = re.compile(r"[A-Za-z]{3,}")
+# input data quoted as it is (names, file names, ids, OSM tags), never our sentences
+_DATA_COLUMNS = {"name", "source", "sources", "source_row", "row", "facility_id", "cell_id",
+                 "unit_id", "nearest", "category", "kind", "reason", "target_id", "id",
+                 "level", "status", "group", "unit", "comparison", "confidence", "scope",
+                 "area_base", "ownership", "admin_code", "outline_wkt", "cell_ids"}
+
+
+def _sentences(values: pd.Series) -> list[str]:
+    """ASCII-only texts of two or more words: English sentences."""
+    out = []
+    for v in values.dropna().astype(str):
+        if _ASCII_ONLY.match(v) and " " in v.strip() and len(_WORD.findall(v)) >= 2:
+            out.append(v)
+    return out
+
+
+def test_outputs_are_chinese_by_default(outputs: dict[str, Path]) -> None:
+    """No English sentence in a text column of a default run's files (``*_en`` aside)."""
+    found = {}
+    for key, path in outputs.items():
+        if path.suffix == ".csv":
+            df = pd.read_csv(path, dtype=str, keep_default_na=False)
+        elif path.suffix == ".gpkg":
+            df = pd.DataFrame(gpd.read_file(path).drop(columns="geometry")).astype(str)
+        else:
+            continue
+        for c in df.columns:
+            base = c.split("__")[0]
+            if c.endswith("_en") or base in _DATA_COLUMNS:
+                continue
+            hits = _sentences(df[c])
+            if hits:
+                found[f"{key}.{c}"] = hits[0]
+    meta = json.loads(outputs["run"].read_text(encoding="utf-8"))
+    for k in ("population_notes", "notes"):
+        for note in meta[k]:
+            assert not _sentences(pd.Series([note["zh"]])), note
+    assert not found, found
+    # the checker itself finds an English sentence
+    assert _sentences(pd.Series(["covered 38141 of 58098 persons", "覆盖 38141 人", "0.5"])) \
+        == ["covered 38141 of 58098 persons"]
