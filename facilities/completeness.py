@@ -26,7 +26,8 @@ __all__ = ["COMPLETENESS_COLUMNS", "completeness_check", "completeness_warnings"
 log = logging.getLogger(__name__)
 
 COMPLETENESS_COLUMNS = [
-    "category", "name_zh", "name_en", "level", "count", "per_10k", "expected_min_per_10k",
+    "category", "name_zh", "name_en", "level", "count", "unnamed", "per_10k",
+    "expected_min_per_10k",
     "expected_max_per_10k", "expected_min_count", "status", "message_zh", "message_en",
 ]
 
@@ -66,6 +67,12 @@ def completeness_check(facilities: pd.DataFrame, population_total: float, taxono
             and population_total > 0):
         raise ValueError(f"population_total must be a positive number, got {population_total!r}")
     counts = facilities["category"].value_counts() if len(facilities) else pd.Series(dtype=int)
+    if len(facilities):
+        no_name = (facilities["name_generated"].eq(True) if "name_generated" in facilities
+                   else facilities["name"].fillna("").astype(str).str.strip() == "")
+        unnamed = facilities.loc[no_name.to_numpy(), "category"].value_counts()
+    else:
+        unnamed = pd.Series(dtype=int)
     rows = []
     for key, cat in taxonomy.categories.items():
         n = int(counts.get(key, 0))
@@ -87,6 +94,7 @@ def completeness_check(facilities: pd.DataFrame, population_total: float, taxono
         rows.append({
             "category": key, "name_zh": cat.name_zh, "name_en": cat.name_en,
             "level": cat.level if cat.level is not None else pd.NA, "count": n,
+            "unnamed": int(unnamed.get(key, 0)),
             "per_10k": per_10k, "expected_min_per_10k": lo, "expected_max_per_10k": hi,
             "expected_min_count": lo_count, "status": status, "message_zh": zh,
             "message_en": en,

@@ -245,6 +245,42 @@ def unit_of_points(units: gpd.GeoDataFrame, x: np.ndarray, y: np.ndarray) -> np.
     return out
 
 
+def label_unnamed(fac: gpd.GeoDataFrame, taxonomy: Taxonomy,
+                  unit_polygons: dict[str, gpd.GeoDataFrame]) -> gpd.GeoDataFrame:
+    """Give facilities without a name a readable one; ``name_generated`` marks them.
+
+    The label is the category's Chinese name, the unit it lies in (the finest unit
+    level given) and its row in the source: ``幼儿园（锦江区，w299410325）``.
+    ``completeness.csv`` counts them per category (``unnamed``).
+    """
+    fac = fac.copy()
+    names = fac["name"].fillna("").astype(str).str.strip()
+    missing = (names == "").to_numpy()
+    fac["name_generated"] = missing
+    if not missing.any():
+        return fac
+    unit_name: dict[str, str] = {}
+    col = None
+    if unit_polygons:
+        level = max(unit_polygons, key=lambda lv: len(unit_polygons[lv]))
+        col = f"unit__{level}"
+        poly = unit_polygons[level]
+        unit_name = dict(zip(poly["unit_id"].astype(str), poly["name"].astype(str),
+                             strict=True))
+    labels = fac["name"].astype(object).to_numpy().copy()
+    for i in np.flatnonzero(missing):
+        r = fac.iloc[i]
+        cat = taxonomy.label(r["category"], "zh") if r["category"] in taxonomy \
+            else str(r["category"])
+        uid = r[col] if col is not None and col in fac.columns else None
+        where = unit_name.get(str(uid), "") if uid is not None and not pd.isna(uid) else ""
+        labels[i] = f"{cat}（{where + '，' if where else ''}{r['source_row']}）"
+    fac["name"] = labels
+    log.info("%d facilities without a name labelled by category, unit and id",
+             int(missing.sum()))
+    return fac
+
+
 def unit_of_cells(units: gpd.GeoDataFrame, cells: pd.DataFrame, spec: GridSpec) -> np.ndarray:
     """``unit_id`` of the unit each cell belongs to (None for cells in no unit).
 
@@ -437,6 +473,7 @@ def run(area: StudyArea, *, progress: bool = False, use_cache: bool = True) -> R
         units[spec_u.level] = unit_table(gdf, cells, col, boundary=boundary)
     clock.lap("units")
 
+    fac = label_unnamed(fac, taxonomy, unit_polygons)
     completeness = completeness_check(fac, pop.total(), taxonomy)
 
     catchments = catchment_function(walk, cells, fac)

@@ -310,3 +310,23 @@ def test_outputs_are_chinese_by_default(outputs: dict[str, Path]) -> None:
     # the checker itself finds an English sentence
     assert _sentences(pd.Series(["covered 38141 of 58098 persons", "覆盖 38141 人", "0.5"])) \
         == ["covered 38141 of 58098 persons"]
+
+
+def test_facilities_without_names_get_a_label(result: RunResult,
+                                              outputs: dict[str, Path]) -> None:
+    fac = gpd.read_file(outputs["facilities"])
+    assert (fac["name"].str.strip() != "").all()
+    gen = fac[fac["name_generated"].astype(bool)]
+    assert len(gen) > 0
+    units = dict(zip(result.unit_polygons["district"]["unit_id"],
+                     result.unit_polygons["district"]["name"], strict=True))
+    for r in gen.itertuples():
+        assert r.name.startswith(result.taxonomy.label(r.category, "zh"))
+        assert r.source_row in r.name
+        if isinstance(r.unit__district, str):
+            assert units[r.unit__district] in r.name
+    comp = pd.read_csv(outputs["completeness"]).set_index("category")
+    assert comp["unnamed"].sum() == len(gen)
+    per = gen["category"].value_counts()
+    for c, n in per.items():
+        assert comp.loc[c, "unnamed"] == n
