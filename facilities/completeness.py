@@ -67,7 +67,7 @@ def completeness_check(facilities: pd.DataFrame, population_total: float, taxono
             and population_total > 0):
         raise ValueError(f"population_total must be a positive number, got {population_total!r}")
     counts = facilities["category"].value_counts() if len(facilities) else pd.Series(dtype=int)
-    if len(facilities):
+    if len(facilities) and ("name_generated" in facilities or "name" in facilities):
         no_name = (facilities["name_generated"].eq(True) if "name_generated" in facilities
                    else facilities["name"].fillna("").astype(str).str.strip() == "")
         unnamed = facilities.loc[no_name.to_numpy(), "category"].value_counts()
