@@ -12,6 +12,7 @@ import pytest
 
 from access.errors import ConfigError, IncompleteRunError
 from access.targets import load_catalogue
+from access.i18n import MESSAGES, t
 from dashboards.i18n import STRINGS, tr
 from dashboards.state import (
     EditFormatError,
@@ -148,3 +149,13 @@ def test_profile_replaces_the_target_selection(sample_result: RunResult) -> None
     assert view.targets.targets["id"].tolist() == ids
     assert with_profile(sample_result, "lankao").area.targets["profile"] == "lankao"
     assert "profile" not in sample_result.area.targets
+
+
+def test_one_message_catalogue_for_cli_outputs_and_dashboard() -> None:
+    assert STRINGS is MESSAGES
+    for key in ("page_map", "unreachable_pop", "no_facilities"):
+        assert tr(key, "zh") == t(key, "zh")
+        assert tr(key, "en") == t(key, "en")
+    for zh, en in MESSAGES.values():
+        assert zh
+        assert en
