@@ -8,6 +8,7 @@ and the parameter they concern; their message names all three.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -28,8 +29,62 @@ __all__ = [
 ]
 
 
+#: English phrases of common messages and their Chinese, applied in order by
+#: :meth:`LifecircleError.text` (a message none matches is shown as it is).
+_ZH_PHRASES: tuple[tuple[str, str], ...] = (
+    (r"unknown key in \[([^\]]*)\]", r"[\1] 中有未知的键"),
+    (r" \(did you mean '([^']*)'\?\)", r"（是否应为 '\1'？）"),
+    (r"; valid keys: ", "；可用的键："),
+    (r"; valid kinds: ", "；可用的类型："),
+    (r"^file not found: (.*)$", r"文件不存在：\1"),
+    (r"^file not found$", "文件不存在"),
+    (r"^study area file not found$", "研究区文件不存在"),
+    (r"^not valid TOML \((.*)\)$", r"不是有效的 TOML（\1）"),
+    (r"^not a file$", "不是文件"),
+    (r"^no column '([^']*)'", r"没有列 '\1'"),
+    (r"; columns: ", "；现有列："),
+    (r" \(columns: ([^)]*)\)", r"（现有列：\1）"),
+    (r"^cannot read the (\w+) file \((.*)\)$", r"无法读取\1文件（\2）"),
+    (r"^cannot read the file as (.*?) \((.*)\)$", r"无法按\1读取该文件（\2）"),
+    (r"^expected (.*), got (.*)$", r"应为 \1，实际为 \2"),
+    (r"^missing required key$", "缺少必填的键"),
+    (r"^the file records no CRS", "文件未记录坐标系"),
+    (r"appears twice", "重复出现"),
+)
+
+
 class LifecircleError(Exception):
     """Base class of every error lifecircle raises on purpose."""
+
+    def text(self, lang: str = "zh") -> str:
+        """The message in ``lang``: where (file, row, column, key) and what.
+
+        In Chinese the location is written in Chinese and common messages are
+        translated; a message without a translation keeps its English words.
+        """
+        if lang != "zh":
+            return str(self)
+        where = []
+        path = getattr(self, "path", None)
+        if path is not None:
+            where.append(f"文件 {path}")
+        row = getattr(self, "row", None)
+        if row is not None:
+            where.append(f"第 {row} 行")
+        column = getattr(self, "column", None)
+        if column is not None:
+            where.append(f"列 '{column}'")
+        key = getattr(self, "key", None)
+        if key is not None:
+            where.append(f"键 '{key}'")
+        zh = getattr(self, "zh", None) or _to_zh(getattr(self, "reason", None) or str(self))
+        return f"{'，'.join(where)}：{zh}" if where else zh
+
+
+def _to_zh(message: str) -> str:
+    for pattern, repl in _ZH_PHRASES:
+        message = re.sub(pattern, repl, message)
+    return message
 
 
 class InputFileError(LifecircleError, ValueError):
@@ -54,11 +109,13 @@ class InputFileError(LifecircleError, ValueError):
         path: str | Path | None = None,
         row: int | None = None,
         column: str | None = None,
+        zh: str | None = None,
     ) -> None:
         self.path = None if path is None else Path(path)
         self.row = row
         self.column = column
         self.reason = message
+        self.zh = zh
         where = []
         if self.path is not None:
             where.append(str(self.path))
@@ -93,9 +150,12 @@ class CrsMismatchError(CrsError):
 class ConfigError(LifecircleError, ValueError):
     """A study-area file is invalid."""
 
-    def __init__(self, message: str, *, path: str | Path | None = None, key: str | None = None):
+    def __init__(self, message: str, *, path: str | Path | None = None, key: str | None = None,
+                 zh: str | None = None):
         self.path = None if path is None else Path(path)
         self.key = key
+        self.reason = message
+        self.zh = zh
         where = [str(self.path)] if self.path is not None else []
         if key is not None:
             where.append(f"key '{key}'")
@@ -164,3 +224,12 @@ class StudyAreaError(ConfigError):
                      f"(研究区文件有 {len(self.problems)} 处错误):"]
             lines += [f"  {k}: {m}" if k else f"  {m}" for k, m in self.problems]
             self.args = ("\n".join(lines),)
+
+    def text(self, lang: str = "zh") -> str:
+        """Every problem, one per line, in ``lang``."""
+        if lang != "zh" or len(self.problems) == 1:
+            return super().text(lang)
+        head = f"文件 {self.path}：" if self.path is not None else ""
+        lines = [f"{head}研究区文件有 {len(self.problems)} 处错误："]
+        lines += [f"  键 '{k}'：{_to_zh(m)}" if k else f"  {_to_zh(m)}" for k, m in self.problems]
+        return "\n".join(lines)

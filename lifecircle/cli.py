@@ -22,6 +22,7 @@ import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from access.errors import InputFileError, LifecircleError
 from access.i18n import MESSAGES, t
@@ -51,10 +52,13 @@ def _console() -> Console:
     return Console(highlight=False, soft_wrap=False, width=120)
 
 
-def _print_error(console: Console, exc: Exception) -> None:
-    """One line (one per problem), never wrapped, no traceback; the text is not markup."""
-    console.print(f"[bold red]{t('error', 'zh')} / {t('error', 'en')}:[/bold red] ", end="")
-    console.print(str(exc), markup=False, highlight=False, soft_wrap=True)
+def _print_error(console: Console, exc: Exception, lang: str = "zh") -> None:
+    """One line, never wrapped, no traceback; in ``lang`` (Chinese by default)."""
+    text = exc.text(lang) if isinstance(exc, LifecircleError) else str(exc)
+    sep = "：" if lang == "zh" else ": "
+    msg = Text(f"{t('error', lang)}{sep}", style="bold red")
+    msg.append(text)  # plain text: "[network]" in a message is no markup
+    console.print(msg, soft_wrap=True)
 
 
 class _QuietCompleteness(logging.Filter):
@@ -136,7 +140,7 @@ def run(
             if hist is not None:
                 recorded = record_run(hist, result, out, label=label)
     except LifecircleError as exc:
-        _print_error(console, exc)
+        _print_error(console, exc, lang)
         raise typer.Exit(code=2) from None
     print_summary(result, files, lang=lang, console=console)
     if recorded is not None:
@@ -280,7 +284,7 @@ def history(
     try:
         runs = History(history_dir or default_history_dir(out)).runs()
     except LifecircleError as exc:
-        _print_error(console, exc)
+        _print_error(console, exc, lang)
         raise typer.Exit(code=2) from None
     if not runs:
         console.print(t("history_empty", lang))
@@ -329,7 +333,7 @@ def report(
                              ref=ref, compare=compare, lang=lang, pdf=not no_pdf, svg=svg,
                              force=force)
     except LifecircleError as exc:
-        _print_error(console, exc)
+        _print_error(console, exc, lang)
         raise typer.Exit(code=2) from None
     if job.record is not None:
         console.print(t("report_of", lang, id=job.record.run_id, label=job.record.label or ""))

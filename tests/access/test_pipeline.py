@@ -168,6 +168,14 @@ def test_cli_bad_area_is_one_clear_line(tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["run", "--area", str(bad), "--out", str(tmp_path / "o")])
     assert res.exit_code == 2
     assert "Traceback" not in res.output
+    # Chinese by default, English with --lang en
+    assert "错误：" in res.output
+    assert "[gird] 中有未知的键" in res.output or "中有未知的键" in res.output
+    assert "是否应为 'grid'" in res.output
+    res = CliRunner().invoke(app, ["run", "--area", str(bad), "--out", str(tmp_path / "o"),
+                                   "--lang", "en"])
+    assert res.exit_code == 2
+    assert "Error: " in res.output
     assert "did you mean 'grid'" in res.output
 
 
