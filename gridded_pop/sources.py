@@ -103,9 +103,11 @@ class _PopulationTable(StrictModel):
 
     group: _Group = Field("total", description="population group the source counts")
     label: str = Field("", description="name in the accounting table")
-    shares: dict[_Group, float | str] = Field(  # type: ignore[valid-type]
+    shares: dict[_Group, float | str] | Literal["census2020"] = Field(  # type: ignore[valid-type]
         default_factory=dict,
-        description="derived group -> fraction (0-1), or a census column of fractions")
+        description="derived group -> fraction (0-1), a census column of fractions or "
+                    "\"census2020\"; or \"census2020\" for 60+, 0-2 and 3-5 from the 2020 "
+                    "census by county (census sources with admin codes)")
 
 
 class RasterTable(_PopulationTable):

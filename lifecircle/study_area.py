@@ -45,6 +45,7 @@ from facilities.read_table import read_table_file
 from facilities.records import resolve_columns
 from facilities.sources import FacilitySource, facility_table_problems
 from facilities.taxonomy import category_table_problems, load_taxonomy
+from gridded_pop.census2020 import CENSUS2020
 from gridded_pop.sources import (
     CensusSource,
     PopulationSource,
@@ -382,7 +383,7 @@ def _check_population_files(chk: _Check, src: PopulationSource, *, where: str) -
             need = {f"{where}.join_column": src.join_column,
                     f"{where}.value_column": src.value_column}
             need |= {f"{where}.shares.{g}": c for g, c in src.shares.items()
-                     if isinstance(c, str)}
+                     if isinstance(c, str) and c != CENSUS2020}
             for key, col in need.items():
                 if col not in header:
                     chk.add(key, f"{src.table} has no column '{col}' (columns: "

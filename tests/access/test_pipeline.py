@@ -226,7 +226,7 @@ def test_unit_population_agrees_everywhere(result: RunResult, outputs: dict[str,
     assert units["pop_total"].sum() == pytest.approx(result.population.total(), rel=1e-12)
     # units.csv: the persons each circle target counts in a unit are that unit's persons
     # of the target's group
-    tu = pd.read_csv(outputs["units"], dtype={"unit_id": str})
+    tu = pd.read_csv(outputs["units.csv"], dtype={"unit_id": str})
     groups = [c for c in units.columns if c.startswith("pop_")]
     on_total = 0
     for r in tu[tu["level"] == "district"].itertuples():
@@ -301,6 +301,8 @@ def test_outputs_are_chinese_by_default(outputs: dict[str, Path]) -> None:
             df = pd.read_csv(path, dtype=str, keep_default_na=False)
         elif path.suffix == ".gpkg":
             df = pd.DataFrame(gpd.read_file(path).drop(columns="geometry")).astype(str)
+        elif path.suffix == ".parquet":
+            df = pd.read_parquet(path).drop(columns="geometry", errors="ignore").astype(str)
         else:
             continue
         for c in df.columns:
@@ -333,7 +335,7 @@ def test_facilities_without_names_get_a_label(result: RunResult,
         assert r.source_row in r.name
         if isinstance(r.unit__district, str):
             assert units[r.unit__district] in r.name
-    comp = pd.read_csv(outputs["completeness"]).set_index("category")
+    comp = pd.read_csv(outputs["completeness.csv"]).set_index("category")
     assert comp["unnamed"].sum() == len(gen)
     per = gen["category"].value_counts()
     for c, n in per.items():

@@ -91,10 +91,15 @@ def test_cli_reports_all_and_writes_nothing(area_dir: Path, tmp_path: Path) -> N
     res = CliRunner().invoke(app, ["run", "--area", str(path), "--out", str(out), "--quiet"])
     assert res.exit_code == 2
     assert "Traceback" not in res.output
-    assert "problems in the study-area file" in res.output
+    assert "研究区文件有 5 处错误" in res.output  # Chinese by default
     for key in ("network.snap_max_dist", "grid.cell_size_m", "population[1].boundaries",
                 "units[1].crs", "travel.k_nearest"):
         assert key in res.output
+    assert not out.exists()
+    res = CliRunner().invoke(app, ["run", "--area", str(path), "--out", str(out), "--quiet",
+                                   "--lang", "en"])
+    assert res.exit_code == 2
+    assert "problems in the study-area file" in res.output
     assert not out.exists()
 
 
@@ -109,7 +114,8 @@ def test_no_population(area_dir: Path) -> None:
 
 
 def test_target_without_its_population_group(area_dir: Path) -> None:
-    path = edit(area_dir, ("age_60_plus = 0.1798", ""))
+    path = edit(area_dir, ('shares = "census2020"',
+                           'shares = { age_0_2 = "census2020", age_3_5 = "census2020" }'))
     found = problems(path)
     assert "'age_60_plus'" in found["population"]
     assert "eldercare" in found["population"]
@@ -117,7 +123,7 @@ def test_target_without_its_population_group(area_dir: Path) -> None:
 
 def test_target_group_given_by_a_census_column(area_dir: Path) -> None:
     """A share named as a census column must exist in the table."""
-    path = edit(area_dir, ("age_60_plus = 0.1798", 'age_60_plus = "share_60"'))
+    path = edit(area_dir, ('shares = "census2020"', 'shares = { age_60_plus = "share_60" }'))
     found = problems(path)
     assert "no column 'share_60'" in found["population[1].shares.age_60_plus"]
 
@@ -303,8 +309,10 @@ def _raster_population(area_dir: Path, bounds: tuple[float, float, float, float]
                                         -(bounds[3] - bounds[1]) / 10, bounds[3])) as ds:
         ds.write(np.full((1, 10, 10), value, dtype="float32"))
     text = (area_dir / "area.toml").read_text(encoding="utf-8")
-    start, end = text.index("[[population]]"), text.index("[population.shares]")
-    text = text[:start] + '[[population]]\nkind = "raster"\npaths = ["pop.tif"]\n\n' + text[end:]
+    start, end = text.index("[[population]]"), text.index("[[facilities]]")
+    text = (text[:start] + '[[population]]\nkind = "raster"\npaths = ["pop.tif"]\n'
+            '[population.shares]\nage_60_plus = 0.1798\nage_0_2 = 0.0331\nage_3_5 = 0.0349\n\n'
+            + text[end:])
     (area_dir / "area.toml").write_text(text, encoding="utf-8")
     return area_dir / "area.toml"
 
