@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from access.errors import ConfigError, IncompleteRunError
-from access.targets import load_catalogue
 from access.i18n import MESSAGES, t
+from access.targets import load_catalogue
 from dashboards.i18n import STRINGS, tr
 from dashboards.state import (
     EditFormatError,
