@@ -186,7 +186,8 @@ def read_osm(path: Path, taxonomy: Taxonomy, *, crs: CRS, source_name: str | Non
             idx = add(f"r{rel_id}", tags, classify(tags) or "", np.nan, np.nan)
             if not records[idx]["reject"]:
                 records[idx]["reject"] = "missing_coordinates"
-                records[idx]["detail"] = ("multipolygon relation not assembled into an area "
+                records[idx]["detail"] = ("多边形关系无法组装成面（成员路段或节点引用缺失）",
+                                          "multipolygon relation not assembled into an area "
                                           "(member ways or node references missing)")
     except RuntimeError as exc:
         raise NotOsmFileError(f"cannot read as OpenStreetMap data: {exc}", path=path) from exc

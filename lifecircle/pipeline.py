@@ -499,8 +499,10 @@ def _reject_missing_refs(networks: dict[str, StreetNetwork], rejects: RejectLog)
         if n_refs:
             n_ways = int(net.report.get("ways_with_missing_refs", 0))
             rejects.add(net.source, None, "missing_node_refs",
-                        f"{mode}: {n_refs} node references in {n_ways} ways point to nodes "
-                        f"missing from the file; those ways were cut there", kind="network")
+                        (f"{mode}：{n_ways} 条路段中有 {n_refs} 个节点引用指向文件中缺失的"
+                         "节点，这些路段在该处断开",
+                         f"{mode}: {n_refs} node references in {n_ways} ways point to nodes "
+                         f"missing from the file; those ways were cut there"), kind="network")
 
 
 def _reject_unreachable_cells(cells: pd.DataFrame, rejects: RejectLog, crs: CRS,
