@@ -515,16 +515,6 @@ def _eval_fca(target: FcaTarget, ctx: Context) -> Outcome:
     return out
 
 
-_EVALUATORS: dict[str, Callable[[Target, Context], Outcome]] = {
-    "circle": _eval_circle,
-    "completeness": _eval_completeness,
-    "unit_count": _eval_unit_rule,
-    "unit_share": _eval_unit_rule,
-    "provision": _eval_provision,
-    "capacity_share": _eval_capacity_share,
-    "fca": _eval_fca,
-}
-
 
 EVALUATORS: dict[type[Target], Callable[..., Outcome]] = {
     CircleTarget: _eval_circle,
