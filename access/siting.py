@@ -926,7 +926,7 @@ def _pairs_matrix(demand: np.ndarray, candidate: np.ndarray, dist: np.ndarray,
 def _base(base_dist: np.ndarray, unreached_dist: float) -> np.ndarray:
     b = np.asarray(base_dist, dtype=float).copy()
     b[~np.isfinite(b)] = unreached_dist
-    return b
+    return np.minimum(b, unreached_dist)
 
 
 def greedy_p_median(demand: np.ndarray, candidate: np.ndarray, dist: np.ndarray,
