@@ -994,7 +994,7 @@ def _pmed_greedy(m: sp.csr_matrix, w: np.ndarray, base: np.ndarray, n: int,
 def p_median(demand: np.ndarray, candidate: np.ndarray, dist: np.ndarray,
              weight: np.ndarray, base_dist: np.ndarray, n: int, *, n_candidates: int,
              unreached_dist: float, time_limit_s: float = 120.0,
-             mip_rel_gap: float = 1e-4) -> Solution:
+             mip_rel_gap: float = 1e-4, max_entries: int = 20_000_000) -> Solution:
     """``n`` new sites minimising the weighted distance to the nearest facility.
 
     Each demand row travels to the nearer of its base distance (nearest existing
@@ -1004,7 +1004,10 @@ def p_median(demand: np.ndarray, candidate: np.ndarray, dist: np.ndarray,
     Formulation: the radius formulation of Elloumi (2010). For demand ``k`` with
     candidate distances ``D_1 < ... < D_m`` below its base ``D_{m+1}``, cost
     ``D_1 + Σ_r (D_{r+1} - D_r) z_kr`` with ``z_kr >= 1 - Σ_{d_kj <= D_r} x_j``,
-    ``z >= 0``. Demand rows with identical distance rows are merged first.
+    ``z >= 0``. Demand rows with identical distance rows are merged first. When
+    that formulation would exceed ``max_entries`` matrix entries (many candidates
+    within reach of each demand), the assignment formulation is used instead
+    (``z_kj <= x_j``, ``Σ_j z_kj <= 1``; linear in the number of pairs).
 
     Parameters
     ----------
@@ -1046,19 +1049,41 @@ def p_median(demand: np.ndarray, candidate: np.ndarray, dist: np.ndarray,
     stats["greedy_s"] = time.perf_counter() - t1
     g_cost += constant
     g_bound += constant
-    # the radius formulation
     coo = agg.tocoo()
+    n_c = n_candidates
+    x0 = np.zeros(n_c)
+    x0[g_sites] = 1
+    # entries of the radius formulation: a pair enters its level's row and every later one
+    lens = np.diff(agg.indptr)
+    if float((lens * (lens + 1) // 2).sum()) <= max_entries:
+        res = _p_median_radius(coo, wg, grp_base, n, n_c, x0, constant, time_limit_s,
+                               mip_rel_gap, stats)
+    else:
+        res = _p_median_assign(coo, wg, grp_base, n, n_c, x0, constant, time_limit_s,
+                               mip_rel_gap, stats)
+    stats["solve_s"] = res.seconds
+    bound = max(res.bound, g_bound) if math.isfinite(res.bound) else g_bound
+    if res.status == "no_solution" or res.objective > g_cost + 1e-6 * max(1.0, g_cost):
+        return Solution("p_median", np.array(sorted(g_sites), np.int64), g_cost, bound,
+                        _gap(g_cost, bound), "time_limit", "greedy", stats=stats)
+    sites = np.flatnonzero(res.x[:n_c] > 0.5)
+    return Solution("p_median", sites, res.objective, bound, _gap(res.objective, bound),
+                    res.status, "highs", stats=stats)
+
+
+def _p_median_radius(coo: sp.coo_matrix, wg: np.ndarray, grp_base: np.ndarray, n: int,
+                     n_c: int, x0: np.ndarray, constant: float, time_limit_s: float,
+                     mip_rel_gap: float, stats: dict[str, float]) -> _MipResult:
+    """Radius formulation (Elloumi 2010): tight, quadratic in candidates per demand."""
     order = np.lexsort((coo.data, coo.row))
     pr, pc, pd_ = coo.row[order], coo.col[order], coo.data[order] - 1.0
-    n_g = agg.shape[0]
-    # distinct levels per group
+    n_g = len(wg)
     new_level = np.ones(len(pr), dtype=bool)
     new_level[1:] = (pr[1:] != pr[:-1]) | (pd_[1:] != pd_[:-1])
-    lvl_id = np.cumsum(new_level) - 1  # global level index
+    lvl_id = np.cumsum(new_level) - 1
     lvl_row = pr[new_level]
     lvl_d = pd_[new_level]
     n_l = len(lvl_d)
-    # next level's distance (or the group's base)
     nxt = np.empty(n_l)
     nxt[:-1] = lvl_d[1:]
     last = np.ones(n_l, dtype=bool)
@@ -1068,14 +1093,12 @@ def p_median(demand: np.ndarray, candidate: np.ndarray, dist: np.ndarray,
     first_lvl[1:] = lvl_row[1:] != lvl_row[:-1]
     constant += float((wg[lvl_row[first_lvl]] * lvl_d[first_lvl]).sum())
     z_cost = wg[lvl_row] * (nxt - lvl_d)
-    # pair p enters the rows of its level and every later level of its group
     grp_last_lvl = np.zeros(n_g, dtype=np.int64)
-    grp_last_lvl[lvl_row] = np.arange(n_l)  # last write wins: highest level index
+    grp_last_lvl[lvl_row] = np.arange(n_l)  # last write wins: the highest level
     reps = grp_last_lvl[pr] - lvl_id + 1
     ent_row = np.repeat(lvl_id, reps) + (np.arange(reps.sum()) - np.repeat(np.cumsum(reps)
                                                                             - reps, reps))
     ent_col = np.repeat(pc, reps)
-    n_c = n_candidates
     a_x = sp.csr_matrix((np.ones(len(ent_row)), (ent_row, ent_col)), shape=(n_l, n_c))
     a = sp.vstack([sp.hstack([a_x, sp.identity(n_l, format="csr")]),
                    sp.hstack([sp.csr_matrix(np.ones((1, n_c))), sp.csr_matrix((1, n_l))])])
@@ -1083,23 +1106,52 @@ def p_median(demand: np.ndarray, candidate: np.ndarray, dist: np.ndarray,
     hi = np.concatenate([np.full(n_l, np.inf), [float(n)]])
     c = np.concatenate([np.zeros(n_c), z_cost])
     integer = np.concatenate([np.ones(n_c, bool), np.zeros(n_l, bool)])
-    x0 = np.zeros(n_c)
-    x0[g_sites] = 1
     hit = np.asarray(a_x @ x0).ravel() > 0.5
     start = np.concatenate([x0, (~hit).astype(float)])
     stats["levels"] = float(n_l)
-    res = _solve_mip(c, a, lo, hi, np.zeros(n_c + n_l),
-                     np.concatenate([np.ones(n_c), np.full(n_l, np.inf)]), integer,
-                     maximize=False, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap,
-                     start=start, offset=constant)
-    stats["solve_s"] = res.seconds
-    bound = max(res.bound, g_bound) if math.isfinite(res.bound) else g_bound
-    if res.status == "no_solution" or res.objective > g_cost + 1e-6 * max(1.0, g_cost):
-        return Solution("p_median", np.array(sorted(g_sites), np.int64), g_cost, bound,
-                        _gap(g_cost, bound), "time_limit", "greedy", stats=stats)
-    sites = np.flatnonzero(res.x[:n_c] > 0.5)
-    return Solution("p_median", sites, res.objective, bound, _gap(res.objective, bound),
-                    res.status, "highs", stats=stats)
+    stats["formulation_radius"] = 1.0
+    return _solve_mip(c, a, lo, hi, np.zeros(n_c + n_l),
+                      np.concatenate([np.ones(n_c), np.full(n_l, np.inf)]), integer,
+                      maximize=False, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap,
+                      start=start, offset=constant)
+
+
+def _p_median_assign(coo: sp.coo_matrix, wg: np.ndarray, grp_base: np.ndarray, n: int,
+                     n_c: int, x0: np.ndarray, constant: float, time_limit_s: float,
+                     mip_rel_gap: float, stats: dict[str, float]) -> _MipResult:
+    """Assignment formulation: z_p <= x_j, one assignment per demand; linear in pairs."""
+    g, j, d = coo.row, coo.col, coo.data - 1.0
+    n_p = len(g)
+    n_g = len(wg)
+    saving = wg[g] * (grp_base[g] - d)
+    constant += float((wg * grp_base).sum())
+    ar = np.arange(n_p)
+    r_dem = sp.csr_matrix((np.ones(n_p), (g, n_c + ar)), shape=(n_g, n_c + n_p))
+    r_link = sp.csr_matrix((np.r_[np.ones(n_p), -np.ones(n_p)],
+                            (np.r_[ar, ar], np.r_[n_c + ar, j])), shape=(n_p, n_c + n_p))
+    r_n = sp.csr_matrix((np.ones(n_c), (np.zeros(n_c, np.int64), np.arange(n_c))),
+                        shape=(1, n_c + n_p))
+    a = sp.vstack([r_dem, r_link, r_n])
+    lo = np.full(a.shape[0], -np.inf)
+    hi = np.concatenate([np.ones(n_g), np.zeros(n_p), [float(n)]])
+    c = np.concatenate([np.zeros(n_c), -saving])
+    integer = np.concatenate([np.ones(n_c, bool), np.zeros(n_p, bool)])
+    # warm start: each demand to its best open candidate
+    z0 = np.zeros(n_p)
+    open_ = x0[j] > 0.5
+    if open_.any():
+        idx = np.flatnonzero(open_)
+        best = np.full(n_g, -1, dtype=np.int64)
+        o = idx[np.lexsort((-saving[idx], g[idx]))]
+        first = np.ones(len(o), dtype=bool)
+        first[1:] = g[o][1:] != g[o][:-1]
+        best[g[o][first]] = o[first]
+        z0[best[best >= 0]] = 1
+    stats["pairs"] = float(n_p)
+    stats["formulation_radius"] = 0.0
+    return _solve_mip(c, a, lo, hi, np.zeros(n_c + n_p), np.ones(n_c + n_p), integer,
+                      maximize=False, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap,
+                      start=np.concatenate([x0, z0]), offset=constant)
 
 
 def p_center(demand: np.ndarray, candidate: np.ndarray, dist: np.ndarray,

@@ -374,6 +374,9 @@ def site(
         "--existing-capacity",
         help="容量未知的现有设施按此计 / places of existing facilities of unknown capacity",
     )] = None,
+    max_trip: Annotated[float | None, typer.Option(
+        "--max-trip", help="p_median/p_center 计入的最远出行距离（米）/ trips counted up to "
+        "this distance, m (default 1.5 × the target's reach)")] = None,
     spacing: Annotated[float, typer.Option(
         "--spacing", help="生成候选点间距（米）/ spacing of generated candidates, m")] = 150.0,
     method: Annotated[str, typer.Option(
@@ -398,7 +401,8 @@ def site(
     problem = SiteProblem(category=category, model=model, n=add, threshold=threshold,
                           target=target, candidates=candidates,
                           candidates_crs=candidates_crs, budget=budget, capacity=capacity,
-                          existing_capacity=existing_capacity, spacing_m=spacing,
+                          existing_capacity=existing_capacity, max_trip_m=max_trip,
+                          spacing_m=spacing,
                           method=method, time_limit_s=time_limit)
     try:
         with logging_to_stderr(verbose):

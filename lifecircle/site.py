@@ -44,8 +44,13 @@ from scipy.spatial import cKDTree
 from access import siting
 from access.crs import WGS84, lonlat_to_metric, metric_to_lonlat, to_metric
 from access.errors import InputFileError, LifecircleError, suggest
-from access.target_catalogue import Target
-from access.targets import TargetInputs, apply_settlement, load_catalogue
+from access.targets import (
+    CircleTarget,
+    Target,
+    TargetInputs,
+    apply_settlement,
+    load_catalogue,
+)
 from access.travel import catchment_pairs, time_to_dist_m
 from facilities.coords import wgs84_to_gcj02
 from lifecircle.pipeline import RunResult, snap_to_networks, unit_of_points
@@ -97,6 +102,11 @@ class SiteProblem:
         (``capacitated``).
     existing_capacity
         Places of an existing facility of unknown capacity (``capacitated``).
+    max_trip_m
+        ``p_median`` / ``p_center``: trips are counted up to this distance (a
+        longer trip, or none, counts as ``max_trip_m``), so the model stays the
+        size of the neighbourhood; default 1.5 × the target's reach, at most the
+        search limit ``travel.max_walk_dist_m``.
     spacing_m
         Spacing of generated candidates.
     min_dist_existing_m
@@ -118,6 +128,7 @@ class SiteProblem:
     budget: float | None = None
     capacity: float | None = None
     existing_capacity: float | None = None
+    max_trip_m: float | None = None
     spacing_m: float = 150.0
     min_dist_existing_m: float = 100.0
     method: str = "exact"
@@ -190,21 +201,22 @@ def _catalogue(result: RunResult) -> list[Target]:
                           config_path=area.path)
 
 
-def _pick_target(result: RunResult, problem: SiteProblem) -> Target:
+def _pick_target(result: RunResult, problem: SiteProblem) -> CircleTarget:
     cat = problem.category
     targets = _catalogue(result)
-    usable = [t for t in targets if t.kind == "circle" and t.mode == "walk"
+    usable = [t for t in targets if isinstance(t, CircleTarget) and t.mode == "walk"
               and not t.radius_by_area and cat in t.categories]
     if problem.target is not None:
         hit = [t for t in targets if t.id == problem.target]
         if not hit:
             raise SiteError(f"unknown target '{problem.target}'"
                             f"{suggest(problem.target, [t.id for t in targets])}")
-        if hit[0] not in usable:
+        chosen = hit[0]
+        if not isinstance(chosen, CircleTarget) or chosen not in usable:
             raise SiteError(f"target '{problem.target}' is not a walking circle target "
                             f"involving '{cat}'; usable: "
                             f"{', '.join(t.id for t in usable) or 'none'}")
-        return hit[0]
+        return chosen
     if not usable:
         raise SiteError(f"no walking circle target involves '{cat}'; add one to the "
                         "study area's [[targets.add]] or name a category that has one")
@@ -232,7 +244,7 @@ def _settlement(result: RunResult) -> np.ndarray:
     return np.full(len(cells), "urban", dtype=object)
 
 
-def _reach_per_cell(result: RunResult, target: Target) -> np.ndarray:
+def _reach_per_cell(result: RunResult, target: CircleTarget) -> np.ndarray:
     """Reach in metres of every cell (the target's distance for the cell's settlement)."""
     settlement = _settlement(result)
     speed = _speed(result, target.group)
@@ -255,7 +267,7 @@ class _Demand:
     scope_pop: float
 
 
-def _demand(result: RunResult, target: Target) -> _Demand:
+def _demand(result: RunResult, target: CircleTarget) -> _Demand:
     cells = result.cells
     col = f"pop_{target.group}"
     if col not in cells.columns:
@@ -426,13 +438,14 @@ def check_problem(problem: SiteProblem, *, boundary_lonlat: shapely.Geometry | N
         raise SiteError(f"unknown method '{p.method}': use exact or greedy")
     if categories is not None and p.category not in categories:
         raise SiteError(f"unknown category '{p.category}'{suggest(p.category, categories)}")
-    if p.model != "lscp" and p.n is None and p.budget is None:
+    if p.model != "lscp" and p.n is None and (p.budget is None or p.model != "mclp"):
         raise SiteError(f"model {p.model} needs the number of sites (--add N)")
     if p.n is not None and p.n < 1:
         raise SiteError(f"the number of sites must be at least 1, got {p.n}")
     if p.threshold is not None and not 0 < p.threshold <= 1:
         raise SiteError(f"threshold {p.threshold} must be a share in (0, 1]")
-    for name in ("budget", "capacity", "existing_capacity", "spacing_m", "time_limit_s"):
+    for name in ("budget", "capacity", "existing_capacity", "spacing_m", "time_limit_s",
+                 "max_trip_m"):
         v = getattr(p, name)
         if v is not None and not (np.isfinite(v) and v > 0):
             raise SiteError(f"{name} must be a positive number, got {v}")
@@ -505,21 +518,24 @@ def site_selection(result: RunResult, problem: SiteProblem | None = None,
 
     max_reach = float(np.nanmax(demand.reach)) if np.isfinite(demand.reach).any() else 0.0
     dist_model = p.model in ("p_median", "p_center")
-    limit = result.area.travel.max_walk_dist_m if dist_model else max_reach
+    search = result.area.travel.max_walk_dist_m
+    cap = min(p.max_trip_m or 1.5 * max_reach, search)
+    limit = cap if dist_model else max_reach
     fi, ci, d = _pairs(result, cand, limit)
     within = d <= demand.reach[ci] if not dist_model else np.ones(len(d), dtype=bool)
     cov_f, cov_c = fi[within], ci[within]
     n_cells = len(result.cells)
     a_all = siting.coverage_matrix(cov_c, cov_f, n_cells, n_c)
     greedy = p.method == "greedy"
-    kw = {"time_limit_s": p.time_limit_s, "mip_rel_gap": p.mip_rel_gap}
+    tl, gap = p.time_limit_s, p.mip_rel_gap
     covered_before = float(demand.pop[demand.covered].sum())
     w_unc = np.where(uncovered, demand.pop, 0.0)
     cost = cand["cost"].to_numpy(dtype=float) if p.budget is not None else None
 
     if p.model == "mclp":
         sol = (siting.greedy_mclp(a_all, w_unc, p.n, cost=cost, budget=p.budget) if greedy
-               else siting.mclp(a_all, w_unc, p.n, cost=cost, budget=p.budget, **kw))
+               else siting.mclp(a_all, w_unc, p.n, cost=cost, budget=p.budget,
+                                time_limit_s=tl, mip_rel_gap=gap))
         gain = sol.objective
     elif p.model == "lscp":
         share = target.threshold if p.threshold is None else float(p.threshold)
@@ -529,7 +545,7 @@ def site_selection(result: RunResult, problem: SiteProblem | None = None,
                             f"{covered_before / demand.scope_pop:.1%} ≥ {share:.1%}: "
                             "no site needed")
         sol = (siting.greedy_lscp(a_all, w_unc, need) if greedy
-               else siting.lscp(a_all, w_unc, need, **kw))
+               else siting.lscp(a_all, w_unc, need, time_limit_s=tl, mip_rel_gap=gap))
         if sol.status == "infeasible":
             best = (covered_before + sol.best_reachable) / demand.scope_pop
             raise SiteError(f"threshold {share:.1%} of target {target.id} cannot be reached "
@@ -539,21 +555,25 @@ def site_selection(result: RunResult, problem: SiteProblem | None = None,
     elif dist_model:
         live = demand.pop > 0
         wts = np.where(live, demand.pop, 0.0)
-        args = (ci, fi, d, wts, demand.base_dist, p.n)
-        kwd = {"n_candidates": n_c, "unreached_dist": result.area.travel.max_walk_dist_m}
-        if p.model == "p_median":
-            sol = (siting.greedy_p_median(*args, **kwd) if greedy
-                   else siting.p_median(*args, **kwd, **kw))
+        n = int(p.n or 0)
+        unreached = cap
+        if p.model == "p_median" and greedy:
+            sol = siting.greedy_p_median(ci, fi, d, wts, demand.base_dist, n, n_candidates=n_c,
+                                         unreached_dist=unreached)
+        elif p.model == "p_median":
+            sol = siting.p_median(ci, fi, d, wts, demand.base_dist, n, n_candidates=n_c,
+                                  unreached_dist=unreached, time_limit_s=tl, mip_rel_gap=gap)
         else:
-            sol = siting.p_center(*args, **kwd, time_limit_s=p.time_limit_s)
+            sol = siting.p_center(ci, fi, d, wts, demand.base_dist, n, n_candidates=n_c,
+                                  unreached_dist=unreached, time_limit_s=tl)
         gain = float(siting.marginal_order(a_all, w_unc, sol.sites)[1].sum())
     else:  # capacitated
-        sol, gain = _capacitated(result, p, target, demand, cand, fi, ci, d, **kw)
+        sol, gain = _capacitated(result, p, demand, cand, fi, ci, d)
 
     sites = _sites_frame(result, p, cand, a_all, w_unc, sol.sites)
     promised = ((covered_before + float(gain)) / demand.scope_pop
                 if demand.scope_pop and p.model in ("mclp", "lscp") else math.nan)
-    summary = _summary(p, target, sol, demand, covered_before, promised, n_c)
+    summary = _summary(p, target, sol, demand, covered_before, promised, n_c, cap)
     if p.model in ("mclp", "lscp") and len(sites) and (sites["marginal_pop"] <= 0).any():
         notes.append(("部分选址不增加覆盖人口（其余候选点已无可覆盖人口）",
                       "some sites add no residents (nothing left for the other candidates "
@@ -569,9 +589,9 @@ def site_selection(result: RunResult, problem: SiteProblem | None = None,
     return out
 
 
-def _capacitated(result: RunResult, p: SiteProblem, target: Target, demand: _Demand,
-                 cand: pd.DataFrame, fi: np.ndarray, ci: np.ndarray, d: np.ndarray,
-                 **kw: float) -> tuple[siting.Solution, float]:
+def _capacitated(result: RunResult, p: SiteProblem, demand: _Demand, cand: pd.DataFrame,
+                 fi: np.ndarray, ci: np.ndarray, d: np.ndarray,
+                 ) -> tuple[siting.Solution, float]:
     cap = cand["capacity"].to_numpy(dtype=float)
     if not np.isfinite(cap).all():
         if p.capacity is None:
@@ -590,12 +610,24 @@ def _capacitated(result: RunResult, p: SiteProblem, target: Target, demand: _Dem
         ecap = np.where(unknown, float(p.existing_capacity), ecap)
     live = demand.pop > 0
     within = (d <= demand.reach[ci]) & live[ci]
-    efi, eci, ed = result.catchments(p.category, float(np.nanmax(demand.reach))) \
-        if result.catchments is not None else (np.zeros(0, int),) * 3
+    efi, eci, ed = _existing_pairs(result, p.category, demand)
     ew = ed <= demand.reach[eci]
     sol = siting.capacitated(ci[within], fi[within], cap, eci[ew], efi[ew], ecap,
-                             demand.pop, p.n, **kw)
+                             demand.pop, int(p.n or 0), time_limit_s=p.time_limit_s,
+                             mip_rel_gap=p.mip_rel_gap)
     return sol, math.nan
+
+
+def _existing_pairs(result: RunResult, category: str, demand: _Demand,
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(facility position among the category's facilities, cell, dist) within reach."""
+    fac = result.facilities
+    sel = np.flatnonzero((fac["category"] == category).to_numpy())
+    cells = result.cells
+    return catchment_pairs(result.networks["walk"], fac["node"].to_numpy()[sel],
+                           fac["snap_dist_m"].to_numpy()[sel], cells["node"].to_numpy(),
+                           cells["snap_dist_m"].to_numpy(),
+                           max_dist_m=float(np.nanmax(demand.reach)))
 
 
 def _sites_frame(result: RunResult, p: SiteProblem, cand: pd.DataFrame, a_all: Any,
@@ -627,7 +659,8 @@ def _sites_frame(result: RunResult, p: SiteProblem, cand: pd.DataFrame, a_all: A
 
 
 def _summary(p: SiteProblem, target: Target, sol: siting.Solution, demand: _Demand,
-             covered_before: float, promised: float, n_c: int) -> dict[str, Any]:
+             covered_before: float, promised: float, n_c: int,
+             max_trip: float = math.nan) -> dict[str, Any]:
     s = {
         "model": p.model, "category": p.category, "target": target.id,
         "group": target.group, "method": sol.method, "status": sol.status,
@@ -640,6 +673,7 @@ def _summary(p: SiteProblem, target: Target, sol: siting.Solution, demand: _Dema
     }
     if p.model in ("p_median", "p_center"):
         s["objective_unit"] = "person_m" if p.model == "p_median" else "m"
+        s["max_trip_m"] = max_trip
         if p.model == "p_median" and demand.pop.sum() > 0:
             s["mean_dist_m"] = sol.objective / float(demand.pop.sum())
     if p.model == "capacitated":
@@ -651,7 +685,7 @@ def _summary(p: SiteProblem, target: Target, sol: siting.Solution, demand: _Dema
 def _targets_of(result: RunResult, category: str) -> list[Target]:
     return [t for t in _catalogue(result)
             if category in t.categories or any(r.category == category
-                                               for r in t.requirements)]
+                                               for r in getattr(t, "requirements", ()))]
 
 
 def _before_after(result: RunResult, out: SiteResult, target: Target,
@@ -688,7 +722,7 @@ def _least_important(result: RunResult, p: SiteProblem, target: Target,
     if p.n is None or p.n > len(sel):
         raise SiteError(f"--add {p.n}: cannot close more than the {len(sel)} existing "
                         f"{p.category} facilities")
-    efi, eci, ed = result.catchments(p.category, float(np.nanmax(demand.reach)))
+    efi, eci, ed = _existing_pairs(result, p.category, demand)
     ok = ed <= demand.reach[eci]
     a = siting.coverage_matrix(eci[ok], efi[ok], len(result.cells), len(sel))
     # residents covered by another category of the target stay covered whatever closes
@@ -732,7 +766,7 @@ def _safe_text(df: pd.DataFrame) -> pd.DataFrame:
     """Text cells that Excel would read as a formula get a leading apostrophe."""
     out = df.copy()
     for c in out.columns:
-        if out[c].dtype == object:
+        if out[c].dtype == object or pd.api.types.is_string_dtype(out[c]):
             out[c] = out[c].map(lambda v: "'" + v if isinstance(v, str) and v[:1]
                                 in ("=", "+", "-", "@", "\t", "\r") else v)
     return out

@@ -134,6 +134,10 @@ def test_p_median_equals_brute_force(seed: int, n: int) -> None:
     best = min((w * _pm_dist(d, within, base, c, 1000.0)).sum() for c in _subsets(nc, n))
     assert sol.objective == pytest.approx(best, rel=1e-9)
     assert (w * _pm_dist(d, within, base, sol.sites, 1000.0)).sum() == pytest.approx(best)
+    assign = siting.p_median(di, ci, dd, w, base, n, n_candidates=nc, unreached_dist=1000.0,
+                             max_entries=0)  # the assignment formulation
+    assert assign.stats["formulation_radius"] == 0.0
+    assert assign.objective == pytest.approx(best, rel=1e-9)
     g = siting.greedy_p_median(di, ci, dd, w, base, n, n_candidates=nc, unreached_dist=1000.0)
     assert g.bound <= best + 1e-6 <= g.objective + 2e-6
 
