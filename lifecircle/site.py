@@ -44,6 +44,7 @@ from scipy.spatial import cKDTree
 from access import siting
 from access.crs import WGS84, lonlat_to_metric, metric_to_lonlat, to_metric
 from access.errors import InputFileError, LifecircleError, suggest
+from access.safe_io import write_csv
 from access.targets import (
     CircleTarget,
     Target,
@@ -762,16 +763,6 @@ def _least_important(result: RunResult, p: SiteProblem, target: Target,
 # ---------------------------------------------------------------------------
 # Output
 # ---------------------------------------------------------------------------
-def _safe_text(df: pd.DataFrame) -> pd.DataFrame:
-    """Text cells that Excel would read as a formula get a leading apostrophe."""
-    out = df.copy()
-    for c in out.columns:
-        if out[c].dtype == object or pd.api.types.is_string_dtype(out[c]):
-            out[c] = out[c].map(lambda v: "'" + v if isinstance(v, str) and v[:1]
-                                in ("=", "+", "-", "@", "\t", "\r") else v)
-    return out
-
-
 def write_sites(site: SiteResult, out_dir: str | Path) -> dict[str, Path]:
     """Write a siting answer to ``out_dir``, whole or not at all.
 
@@ -797,10 +788,8 @@ def write_sites(site: SiteResult, out_dir: str | Path) -> dict[str, Path]:
                                                  site.candidates.columns])
             cand.to_file(tmp / "sites.gpkg", layer="candidates", driver="GPKG",
                          engine="pyogrio")
-        _safe_text(pd.DataFrame(sites.drop(columns="geometry"))).to_csv(
-            tmp / "sites.csv", index=False, encoding="utf-8-sig")
-        _safe_text(site.targets).to_csv(tmp / "site_targets.csv", index=False,
-                                        encoding="utf-8-sig")
+        write_csv(pd.DataFrame(sites.drop(columns="geometry")), tmp / "sites.csv")
+        write_csv(site.targets, tmp / "site_targets.csv")
         doc = {"problem": {k: (str(v) if isinstance(v, (Path, gpd.GeoDataFrame)) else v)
                            for k, v in vars(site.problem).items()},
                "summary": {k: (None if isinstance(v, float) and not math.isfinite(v) else v)

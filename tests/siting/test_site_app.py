@@ -203,7 +203,7 @@ def test_write_sites_is_whole_or_nothing(sample_run: RunResult, tmp_path: Path,
     def boom(*_a, **_k):
         raise OSError("disk full")
 
-    monkeypatch.setattr(pd.DataFrame, "to_csv", boom)
+    monkeypatch.setattr(pd.DataFrame, "to_csv", boom)  # the CSV writer fails midway
     with pytest.raises(OSError, match="disk full"):
         write_sites(ans, tmp_path / "bad")
     left = [p.name for p in (tmp_path / "bad").iterdir()]
