@@ -17,6 +17,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "cells_in_area": ("研究区内网格数", "Cells in the study area"),
     "populated_cells": ("有人口网格数", "Populated cells"),
     "network": ("路网", "Street network"),
+    "partitions": ("分区运行：{n} 个分区，计算共 {s:.1f} 秒，单个工作进程内存峰值 {mb:.0f} MB",
+                   "Partitioned run: {n} partitions, {s:.1f} s of routing, worker peak memory "
+                   "{mb:.0f} MB"),
     "mode": ("方式", "Mode"),
     "walk": ("步行", "walk"),
     "ebike": ("电动自行车", "e-bike"),

@@ -29,6 +29,7 @@ from access.targets import format_summary
 from access.travel import dist_to_time_min
 from lifecircle.area_models import study_area_schema
 from lifecircle.history import History, default_history_dir, record_run
+from lifecircle.partition import PartitionOptions, run_partitioned
 from lifecircle.pipeline import RunResult, study_boundary
 from lifecircle.pipeline import run as run_pipeline
 from lifecircle.report import report_run
@@ -111,12 +112,28 @@ def run(
         "--no-history", help="不记入运行历史 / do not record the run")] = False,
     fmt: Annotated[str, typer.Option(
         "--format", help="parquet（GeoParquet，默认）| gpkg（GeoPackage）")] = "parquet",
+    partition: Annotated[str | None, typer.Option(
+        "--partition", help="分区运行：按某级单元（如 county）或 tiles / partitioned run: "
+        "by a [[units]] level (e.g. county) or 'tiles'")] = None,
+    workers: Annotated[int, typer.Option(
+        "--workers", help="本机工作进程数 / local Dask worker processes")] = 2,
+    scheduler: Annotated[str | None, typer.Option(
+        "--scheduler", help="Dask 调度器地址 / address of a running Dask scheduler "
+        "(tcp://host:8786)")] = None,
+    tile_km: Annotated[float, typer.Option(
+        "--tile-km", help="瓦片边长（公里）/ tile side in km (--partition tiles)")] = 20.0,
+    worker_memory: Annotated[str, typer.Option(
+        "--worker-memory", help="每个工作进程内存上限 / memory limit per local worker "
+        "(e.g. 3GB)")] = "auto",
 ) -> None:
     """运行分析 / Run the analysis and write results."""
     if lang not in ("zh", "en"):
         raise typer.BadParameter("use 'zh' or 'en'", param_hint="--lang")
     if fmt not in FORMATS:
         raise typer.BadParameter("use 'parquet' or 'gpkg'", param_hint="--format")
+    if partition is None and scheduler is not None:
+        raise typer.BadParameter("a scheduler runs partitions: give --partition too",
+                                 param_hint="--scheduler")
     console = _console()
     start = time.perf_counter()
     recorded = None
@@ -132,7 +149,13 @@ def run(
             study = load_study_area(area if area is not None else default_area_path())
             title = (study.title_zh if lang == "zh" else study.title_en) or study.name
             console.print(f"[bold]{t('running', lang, name=title)}[/bold]")
-            result = run_pipeline(study, progress=not quiet, use_cache=not no_cache)
+            if partition is None:
+                result = run_pipeline(study, progress=not quiet, use_cache=not no_cache)
+            else:
+                options = PartitionOptions(by=partition, tile_km=tile_km, workers=workers,
+                                           scheduler=scheduler, worker_memory=worker_memory)
+                result = run_partitioned(study, options, progress=not quiet,
+                                         use_cache=not no_cache)
             files = write_run(result, out, fmt=cast(Fmt, fmt))
             if hist is not None:
                 recorded = record_run(hist, result, out, label=label)
@@ -201,6 +224,10 @@ def print_summary(result: RunResult, files: dict[str, Path], *, lang: str = "zh"
                     f"{n.report['nodes_dropped']:,}",
                     f"{n.report.get('missing_node_refs', 0):,}")
     console.print(net)
+    if r.partitions is not None and len(r.partitions):
+        p = r.partitions
+        console.print(t("partitions", lang, n=len(p), s=float(p["seconds"].sum()),
+                        mb=float(p["peak_rss_mb"].max())))
 
     pop = Table(title=t("population", lang))
     pop.add_column(t("group", lang))
