@@ -1,6 +1,6 @@
 """Partitioned run of a 4-county region on 2 local Dask workers against the plain run.
 
-Writes (once) the ``medium`` synthetic region (4 counties of 15 km: 360,000 cells,
+Writes (once) the ``medium`` synthetic region (4 counties of 15 km: 90,000 cells,
 ~140,000 street nodes) with ``bench/synthetic_municipality.py``, then times the
 whole ``lifecircle run`` in a subprocess:
 

@@ -325,9 +325,11 @@ def _buffers(area: StudyArea, ext: StreetExtent) -> dict[str, float]:
 def _owners(area: StudyArea, options: PartitionOptions, boundary: shapely.Geometry,
             unit_polygons: dict[str, gpd.GeoDataFrame], spec: GridSpec,
             cells: pd.DataFrame, fx: np.ndarray, fy: np.ndarray, sx: np.ndarray,
-            sy: np.ndarray) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
-    """Partition names, the partition owning each cell and each facility, and the
-    number of street points (``sx, sy``) inside each partition."""
+            sy: np.ndarray, step_m: float,
+            ) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+    """Partition names, the partition owning each cell and each facility, and
+    whether street points (``sx, sy``, one per square of ``step_m``) lie inside each
+    partition (tiles: within one square of it)."""
     cx, cy = cells["x"].to_numpy(), cells["y"].to_numpy()
     if options.by == "tiles":
         size = options.tile_km * 1000.0
@@ -346,9 +348,14 @@ def _owners(area: StudyArea, options: PartitionOptions, boundary: shapely.Geomet
         used, inverse = np.unique(np.concatenate([tc, tf]), return_inverse=True)
         names = [f"tile_r{t // n_cols}_c{t % n_cols}" for t in used]
         x_max, y_min = x0 + spec.n_cols * spec.cell_size_m, y1 - spec.n_rows * spec.cell_size_m
-        inside = (sx >= x0) & (sx <= x_max) & (sy >= y_min) & (sy <= y1)
-        ts = tile(sx[inside], sy[inside])
-        streets = np.array([np.count_nonzero(ts == t) for t in used], dtype=np.int64)
+        # a street point counts for every tile within one extent square of it: the
+        # points are one per square, and edge tiles may be slivers of the grid
+        tol = step_m
+        inside = (sx >= x0 - tol) & (sx <= x_max + tol) & (sy >= y_min - tol) & (sy <= y1 + tol)
+        px, py = sx[inside], sy[inside]
+        ts = np.unique(np.concatenate([tile(px + dx, py + dy) for dx in (-tol, 0.0, tol)
+                                       for dy in (-tol, 0.0, tol)]))
+        streets = np.isin(used, ts).astype(np.int64)
         return names, inverse[:len(tc)], inverse[len(tc):], streets
     if options.by not in unit_polygons:
         levels = ", ".join(unit_polygons) or "none"
@@ -654,7 +661,7 @@ def run_partitioned(area: StudyArea, options: PartitionOptions | None = None, *,
     sx, sy = Transformer.from_crs(WGS84, crs, always_xy=True).transform(ext.lon, ext.lat)
     names, cell_owner, fac_owner, streets = _owners(area, options, boundary, unit_polygons,
                                                     grid, cells, fx, fy, np.asarray(sx),
-                                                    np.asarray(sy))
+                                                    np.asarray(sy), ext.step_deg * 111_320.0)
     categories = sorted(set(fac["category"])) if len(fac) else []
     buffers = _buffers(area, ext)
     specs = _specs(area, crs, names, cell_owner, fac_owner, streets, cells, fac, categories,
