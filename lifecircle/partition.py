@@ -273,7 +273,7 @@ def _client(options: PartitionOptions) -> Iterator[Any]:
             client.close()
         return
     cluster = LocalCluster(n_workers=options.workers, threads_per_worker=1, processes=True,
-                           dashboard_address=None, memory_limit=options.worker_memory,
+                           dashboard_address=":0", memory_limit=options.worker_memory,
                            scheduler_port=0, silence_logs=logging.ERROR)
     client = Client(cluster)
     try:
