@@ -51,21 +51,23 @@ from pyproj import CRS, Transformer
 from access.crs import WGS84
 from access.errors import ConfigError, PartitionError, SchedulerUnreachableError
 from access.network import StreetNetwork, cache_dir, file_sha256, load_network
-from access.osm import StreetExtent, street_extent
+from access.osm import EBIKE_HIGHWAY_SPEED_KMH, StreetExtent, street_extent
 from access.rejects import RejectLog
+from access.targets import load_catalogue
 from access.travel import catchment_pairs
 from facilities import load_facilities, load_taxonomy
 from gridded_pop import GridSpec, build_population
 from lifecircle.pipeline import (
-    ROUTED_PREFIXES,
     RunResult,
     _Clock,
     _metric_crs,
+    _time_mode_limits,
     _xy,
     analysis_cells,
     assign_units,
     completeness_and_targets,
     k_nearest_table,
+    modes_to_build,
     read_units,
     reject_unreachable,
     route_categories,
@@ -186,6 +188,11 @@ def _facilities_frame(spec: PartitionSpec) -> pd.DataFrame:
                          "x": spec.fac_x, "y": spec.fac_y})
 
 
+def _internal(column: str) -> bool:
+    """Graph node indices: meaningful only inside one partition's networks."""
+    return column == "node" or column.endswith("_node")
+
+
 def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
@@ -218,14 +225,14 @@ def run_partition(spec: PartitionSpec) -> dict[str, Any]:
     k_table = k_nearest_table(networks["walk"], cells, fac, spec.categories,
                               travel=spec.travel)
     columns = {"pos": spec.cell_pos[own],
-               **{k: v for k, v in cells.items() if k not in ("cell_id", "node", "drive_node")},
+               **{k: v for k, v in cells.items() if k != "cell_id" and not _internal(k)},
                **routed}
     out_cells = {k: np.asarray(v) for k, v in columns.items()}
     fo = np.flatnonzero(spec.fac_owned)
-    out_fac = fac.iloc[fo].drop(columns=["facility_id", "category", "x", "y", "node",
-                                         "drive_node"], errors="ignore")
+    out_fac = fac.iloc[fo].drop(columns=["facility_id", "category", "x", "y",
+                                         *[c for c in fac.columns if _internal(c)]])
     out_fac.insert(0, "pos", spec.fac_pos[fo])
-    return {"name": spec.name, "cells": out_cells,
+    return {"name": spec.name, "cells": out_cells, "routed_columns": list(routed),
             "facilities": out_fac.reset_index(drop=True), "k_nearest": k_table,
             "networks": {m: {"nodes": n.n_nodes, "arcs": n.n_arcs}
                          for m, n in networks.items()},
@@ -311,14 +318,20 @@ def _extent(path: Path, sha: str, use_cache: bool) -> StreetExtent:
     return ext
 
 
-def _buffers(area: StudyArea, ext: StreetExtent) -> dict[str, float]:
+def _buffers(area: StudyArea, ext: StreetExtent, modes: list[str]) -> dict[str, float]:
     """Per mode, how far beyond a partition's cells a counted route may go (m)."""
     tr, snap = area.travel, area.network.snap_max_dist_m
-    out = {"walk": tr.max_walk_dist_m * _BUFFER_SAFETY + snap}
-    if "drive" in area.network.modes:
-        vmax = max(ext.max_drive_speed_kmh if np.isfinite(ext.max_drive_speed_kmh) else 0.0,
-                   tr.drive_leg_speed_kmh)
-        out["drive"] = tr.max_drive_time_min / 60.0 * vmax * 1000.0 * _BUFFER_SAFETY + snap
+    out = {}
+    for m in modes:
+        if m == "walk":
+            out[m] = tr.max_walk_dist_m * _BUFFER_SAFETY + snap
+            continue
+        limit_min, leg_kmh = _time_mode_limits(m, tr)
+        if m == "drive":
+            top = ext.max_drive_speed_kmh if np.isfinite(ext.max_drive_speed_kmh) else 0.0
+        else:
+            top = max(EBIKE_HIGHWAY_SPEED_KMH.values())
+        out[m] = limit_min / 60.0 * max(top, leg_kmh) * 1000.0 * _BUFFER_SAFETY + snap
     return out
 
 
@@ -450,7 +463,7 @@ def _specs(area: StudyArea, crs: CRS, names: list[str], cell_owner: np.ndarray,
         boxes = {m: _lonlat_box(crs, x0 - b, y0 - b, x1 + b, y1 + b) for m, b in buffers.items()}
         s = PartitionSpec(
             name=name, network_path=str(area.network.path), network_sha256=sha,
-            crs_wkt=crs.to_wkt(), modes=tuple(area.network.modes), bbox_lonlat=boxes,
+            crs_wkt=crs.to_wkt(), modes=tuple(buffers), bbox_lonlat=boxes,
             buffer_m=dict(buffers), cell_pos=cpos, cell_x=cx[cpos], cell_y=cy[cpos],
             cell_id=cid[cpos], owned=own_c[cpos], fac_pos=fpos, fac_x=fx[fpos],
             fac_y=fy[fpos], fac_category=fcat[fpos], fac_id=fid[fpos],
@@ -527,11 +540,8 @@ def _merge(cells: pd.DataFrame, fac: gpd.GeoDataFrame, results: list[dict[str, A
     n = len(cells)
     if len(pos) != n or not np.array_equal(np.sort(pos), np.arange(n)):
         raise RuntimeError("partitions did not cover every cell exactly once")
-    snap_cols = ["snap_dist_m", "reachable"] + (
-        ["drive_snap_dist_m"] if "drive" in modes else [])
-    routed_cols = [f"{p}__{c}" for c in categories for p in ROUTED_PREFIXES[:3]]
-    if "drive" in modes:
-        routed_cols += [f"drive_time_min__{c}" for c in categories]
+    routed_cols = list(results[0]["routed_columns"])
+    snap_cols = [c for c in results[0]["cells"] if c != "pos" and c not in routed_cols]
 
     def column(name: str) -> np.ndarray:
         parts = [r["cells"][name] for r in results]
@@ -663,7 +673,10 @@ def run_partitioned(area: StudyArea, options: PartitionOptions | None = None, *,
                                                     grid, cells, fx, fy, np.asarray(sx),
                                                     np.asarray(sy), ext.step_deg * 111_320.0)
     categories = sorted(set(fac["category"])) if len(fac) else []
-    buffers = _buffers(area, ext)
+    catalogue = load_catalogue(overrides=area.targets, base_dir=area.base_dir,
+                               config_path=area.path)
+    modes = modes_to_build(area.network.modes, catalogue)
+    buffers = _buffers(area, ext, modes)
     specs = _specs(area, crs, names, cell_owner, fac_owner, streets, cells, fac, categories,
                    buffers, sha, use_cache, options.by == "tiles")
     log.info("%d partitions by %s; buffers %s m", len(specs), options.by,
@@ -674,7 +687,7 @@ def run_partitioned(area: StudyArea, options: PartitionOptions | None = None, *,
     with _client(options) as client:
         results = _run_specs(client, specs, root if use_cache else None,
                              progress=progress, task=task or run_partition)
-        cells, fac = _merge(cells, fac, results, categories, tuple(area.network.modes))
+        cells, fac = _merge(cells, fac, results, categories, tuple(modes))
         reject_unreachable(cells, fac, rejects, crs, area.network.snap_max_dist_m)
         k_table = _k_table(results, cells)
         clock.lap("routing")
@@ -683,8 +696,8 @@ def run_partitioned(area: StudyArea, options: PartitionOptions | None = None, *,
         clock.lap("units")
 
         catchments = _catchment_function(client, specs, fac)
-        completeness, targets, cells = completeness_and_targets(area, cells, fac, units, pop,
-                                                                taxonomy, catchments)
+        completeness, targets, cells = completeness_and_targets(
+            area, cells, fac, units, pop, taxonomy, catchments, catalogue=catalogue)
         clock.lap("targets")
 
     table = pd.DataFrame([{

@@ -50,7 +50,8 @@ def plain(region: Path) -> RunResult:
 
 
 def _assert_same(plain: RunResult, part: RunResult) -> None:
-    cells = plain.cells.drop(columns=["node", "drive_node"])
+    cells = plain.cells.drop(columns=[c for c in plain.cells.columns
+                                      if c == "node" or c.endswith("_node")])
     assert list(part.cells.columns) == list(cells.columns)
     assert any(c.startswith("dist_m__") for c in cells.columns)
     assert any(c.startswith("drive_time_min__") for c in cells.columns)
@@ -60,6 +61,8 @@ def _assert_same(plain: RunResult, part: RunResult) -> None:
                                       getattr(plain.targets, name))
     fac_cols = ["facility_id", "snap_dist_m", "reachable", "drive_snap_dist_m",
                 "unit__county", "unit__township"]
+    fac_cols += [c for c in plain.facilities.columns
+                 if c.endswith("_snap_dist_m") and c not in fac_cols]
     pd.testing.assert_frame_equal(pd.DataFrame(part.facilities[fac_cols]),
                                   pd.DataFrame(plain.facilities[fac_cols]))
     pd.testing.assert_frame_equal(part.rejects.to_frame(), plain.rejects.to_frame())
