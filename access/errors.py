@@ -23,6 +23,8 @@ __all__ = [
     "NoWalkableWaysError",
     "NotOsmFileError",
     "OutputLockedError",
+    "PartitionError",
+    "SchedulerUnreachableError",
     "StudyAreaError",
     "UnknownKeyError",
     "suggest",
@@ -185,6 +187,13 @@ class OutputLockedError(LifecircleError, RuntimeError):
     def __init__(self, message: str, *, path: str | Path) -> None:
         self.path = Path(path)
         super().__init__(f"{self.path}: {message}")
+class PartitionError(InputFileError):
+    """A partitioned run cannot start: a partition has no streets, or the partition
+    units do not cover the study area."""
+
+
+class SchedulerUnreachableError(LifecircleError, ConnectionError):
+    """The Dask scheduler of a partitioned run cannot be reached."""
 
 
 def suggest(word: str, choices: Iterable[str]) -> str:

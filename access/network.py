@@ -339,7 +339,9 @@ def _load(path: Path, key: dict[str, Any]) -> StreetNetwork:
 
 
 def load_network(path: str | Path, mode: str = "walk", *, crs: CRS | None = None,
-                 use_cache: bool = True, progress: bool = False) -> StreetNetwork:
+                 use_cache: bool = True, progress: bool = False,
+                 bbox_lonlat: tuple[float, float, float, float] | None = None,
+                 source_sha256: str | None = None) -> StreetNetwork:
     """Load a street network from an OSM file, through the on-disk cache.
 
     Parameters
@@ -357,15 +359,22 @@ def load_network(path: str | Path, mode: str = "walk", *, crs: CRS | None = None
         cannot be read, is logged as a warning, never used, and rebuilt.
     progress
         Show progress while reading.
+    bbox_lonlat
+        Read only the arcs inside this box (:func:`access.osm.read_arcs`); the box
+        is part of the cache key.
+    source_sha256
+        The file's SHA-256 when the caller already knows it (saves hashing a large
+        file once per partition).
     """
     path = Path(path)
 
     _check_file(path)
-    sha = file_sha256(path)
+    sha = source_sha256 or file_sha256(path)
     entry = None
     if use_cache and crs is not None:
         key = _cache_key(sha, mode, crs)
-        digest = hashlib.sha256(f"{sha}|{mode}|{crs.to_wkt()}|{CACHE_VERSION}".encode())
+        box = "" if bbox_lonlat is None else "|" + ",".join(f"{v:.7f}" for v in bbox_lonlat)
+        digest = hashlib.sha256(f"{sha}|{mode}|{crs.to_wkt()}|{CACHE_VERSION}{box}".encode())
         entry = cache_dir() / f"network-{digest.hexdigest()[:32]}.npz"
         if entry.exists():
             try:
@@ -375,7 +384,7 @@ def load_network(path: str | Path, mode: str = "walk", *, crs: CRS | None = None
             except _BadCacheEntryError as exc:
                 log.warning("network cache entry %s for the %s network of %s is not usable "
                             "(%s); rebuilding it", entry, mode, path.name, exc)
-    raw = read_arcs(path, mode, progress=progress)
+    raw = read_arcs(path, mode, progress=progress, bbox_lonlat=bbox_lonlat)
     net = build_network(raw, mode=mode, crs=crs, source=path.name, source_sha256=sha)
     if entry is not None:
         try:

@@ -33,6 +33,7 @@ __all__ = [
     "is_ground_level",
     "osm_bounds",
     "read_arcs",
+    "street_extent",
 ]
 
 log = logging.getLogger(__name__)
@@ -269,7 +270,8 @@ class RawArcs:
     ground: np.ndarray | None = None
 
 
-def read_arcs(path: str | Path, mode: str = "walk", *, progress: bool = False) -> RawArcs:
+def read_arcs(path: str | Path, mode: str = "walk", *, progress: bool = False,
+              bbox_lonlat: tuple[float, float, float, float] | None = None) -> RawArcs:
     """Read the arcs a travel mode may use from an OSM XML or PBF file.
 
     Parameters
@@ -282,13 +284,17 @@ def read_arcs(path: str | Path, mode: str = "walk", *, progress: bool = False) -
         (one-way rules applied, speeds from ``maxspeed`` or class defaults).
     progress
         Show a progress bar of ways read.
+    bbox_lonlat
+        ``(lon_min, lat_min, lon_max, lat_max)``: keep only arcs with both ends in
+        this box (a partition of a large area and its buffer). Ways leaving the box
+        are cut where they leave it, as in a clipped extract.
 
     Raises
     ------
     NotOsmFileError
         The file is not OSM XML/PBF or cannot be parsed.
     NoWalkableWaysError
-        No way in the file is usable by ``mode``.
+        No way in the file (or in ``bbox_lonlat``) is usable by ``mode``.
     """
     import osmium
     from osmium.osm import NODE, WAY
@@ -309,6 +315,8 @@ def read_arcs(path: str | Path, mode: str = "walk", *, progress: bool = False) -
     missing = 0
     ways_missing = 0
     ways_used = 0
+    clip = bbox_lonlat is not None
+    x0, y0, x1, y1 = bbox_lonlat if clip else (0.0, 0.0, 0.0, 0.0)
     try:
         fp = (osmium.FileProcessor(str(path), WAY | NODE).with_locations()
               .with_filter(osmium.filter.EntityFilter(WAY))
@@ -327,6 +335,30 @@ def read_arcs(path: str | Path, mode: str = "walk", *, progress: bool = False) -
                 fwd, bwd = drive_directions(tags)
                 speed = drive_speed_kmh(tags) if fwd or bwd else np.nan
             if not (fwd or bwd):
+                continue
+            if clip:
+                pieces_before = len(pieces)
+                start = len(refs)
+                for nr in way.nodes:
+                    loc = nr.location
+                    if not loc.valid() or not (x0 <= loc.lon <= x1 and y0 <= loc.lat <= y1):
+                        missing += not loc.valid()
+                        if len(refs) - start >= 2:
+                            pieces.append((start, len(refs), fwd, bwd, speed))
+                        else:
+                            del refs[start:], lons[start:], lats[start:]
+                        start = len(refs)
+                        continue
+                    refs.append(nr.ref)
+                    lons.append(loc.lon)
+                    lats.append(loc.lat)
+                if len(refs) - start >= 2:
+                    pieces.append((start, len(refs), fwd, bwd, speed))
+                else:
+                    del refs[start:], lons[start:], lats[start:]
+                if len(pieces) > pieces_before:
+                    ways_used += 1
+                    by_hw[tags["highway"]] = by_hw.get(tags["highway"], 0) + 1
                 continue
             ways_used += 1
             hw = tags["highway"]
@@ -389,3 +421,68 @@ def read_arcs(path: str | Path, mode: str = "walk", *, progress: bool = False) -
                    ways_used=ways_used, missing_refs=missing,
                    ways_with_missing_refs=ways_missing, ways_by_highway=by_hw,
                    ground=node_ground)
+
+
+@dataclass
+class StreetExtent:
+    """Where a file has streets, and how fast one may drive on them.
+
+    Attributes
+    ----------
+    lon, lat
+        One point per occupied square of ``step_deg`` degrees (the square's
+        first street node read): enough to tell whether an area has streets.
+    max_drive_speed_kmh
+        Highest driving speed of any drivable way (NaN when none).
+    step_deg
+        Size of the squares.
+    """
+
+    lon: np.ndarray
+    lat: np.ndarray
+    max_drive_speed_kmh: float
+    step_deg: float
+
+
+def street_extent(path: str | Path, *, step_deg: float = 0.002) -> StreetExtent:
+    """One pass over a file's ``highway=*`` ways: where streets are, the top driving speed.
+
+    Cheaper than building a network, and enough to check, before a partitioned
+    run starts, that every partition has streets and how far a drive can reach.
+
+    Raises
+    ------
+    NotOsmFileError
+        The file is not OSM XML/PBF or cannot be parsed.
+    """
+    import osmium
+    from osmium.osm import NODE, WAY
+
+    path = Path(path)
+    _check_file(path)
+    seen: dict[tuple[int, int], tuple[float, float]] = {}
+    vmax = np.nan
+    inv = 1.0 / step_deg
+    try:
+        fp = (osmium.FileProcessor(str(path), WAY | NODE).with_locations()
+              .with_filter(osmium.filter.EntityFilter(WAY))
+              .with_filter(osmium.filter.KeyFilter("highway")))
+        for way in fp:
+            tags = dict(way.tags)
+            fwd, bwd = drive_directions(tags)
+            if fwd or bwd:
+                v = drive_speed_kmh(tags)
+                if not v <= vmax:
+                    vmax = v
+            elif not walk_allowed(tags):
+                continue
+            for nr in way.nodes:
+                loc = nr.location
+                if loc.valid():
+                    seen.setdefault((int(loc.lon * inv // 1), int(loc.lat * inv // 1)),
+                                    (loc.lon, loc.lat))
+    except RuntimeError as exc:
+        raise NotOsmFileError(f"cannot be read as OSM data ({exc})", path=path) from exc
+    pts = np.asarray(list(seen.values()), dtype=np.float64).reshape(-1, 2)
+    return StreetExtent(lon=pts[:, 0], lat=pts[:, 1], max_drive_speed_kmh=float(vmax),
+                        step_deg=step_deg)

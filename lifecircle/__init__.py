@@ -61,6 +61,13 @@ from lifecircle.report import ReportExistsError, report_run, write_report  # noq
 from lifecircle.report_data import ReportData  # noqa: E402
 from lifecircle.results import RunData, read_run, write_outputs, write_run  # noqa: E402
 from lifecircle.scenario import Scenario  # noqa: E402
+from lifecircle.site import (  # noqa: E402
+    SiteError,
+    SiteProblem,
+    SiteResult,
+    site_selection,
+    write_sites,
+)
 from lifecircle.study_area import StudyArea, load_study_area  # noqa: E402
 
 __all__ = [
@@ -78,6 +85,9 @@ __all__ = [
     "RunRecord",
     "RunResult",
     "Scenario",
+    "SiteError",
+    "SiteProblem",
+    "SiteResult",
     "StreetNetwork",
     "StudyArea",
     "StudyAreaError",
@@ -99,12 +109,14 @@ __all__ = [
     "record_run",
     "report_run",
     "run",
+    "site_selection",
     "study_area_schema",
     "travel_times",
     "with_profile",
     "write_outputs",
     "write_report",
     "write_run",
+    "write_sites",
 ]
 
 try:

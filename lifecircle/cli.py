@@ -30,7 +30,8 @@ from access.targets import format_summary
 from access.travel import dist_to_time_min
 from lifecircle.area_models import study_area_schema
 from lifecircle.history import History, default_history_dir, record_run
-from lifecircle.pipeline import RunResult
+from lifecircle.partition import PartitionOptions, run_partitioned
+from lifecircle.pipeline import RunResult, study_boundary
 from lifecircle.pipeline import run as run_pipeline
 from lifecircle.report import report_run
 from lifecircle.results import (
@@ -41,6 +42,7 @@ from lifecircle.results import (
     recover_stale,
     write_run,
 )
+from lifecircle.site import SiteProblem, SiteResult, check_problem, site_selection, write_sites
 from lifecircle.study_area import default_area_path, load_study_area
 from lifecircle.summary import access_table, population_rows
 
@@ -114,12 +116,28 @@ def run(
         "--no-history", help="不记入运行历史 / do not record the run")] = False,
     fmt: Annotated[str, typer.Option(
         "--format", help="parquet（GeoParquet，默认）| gpkg（GeoPackage）")] = "parquet",
+    partition: Annotated[str | None, typer.Option(
+        "--partition", help="分区运行：按某级单元（如 county）或 tiles / partitioned run: "
+        "by a [[units]] level (e.g. county) or 'tiles'")] = None,
+    workers: Annotated[int, typer.Option(
+        "--workers", help="本机工作进程数 / local Dask worker processes")] = 2,
+    scheduler: Annotated[str | None, typer.Option(
+        "--scheduler", help="Dask 调度器地址 / address of a running Dask scheduler "
+        "(tcp://host:8786)")] = None,
+    tile_km: Annotated[float, typer.Option(
+        "--tile-km", help="瓦片边长（公里）/ tile side in km (--partition tiles)")] = 20.0,
+    worker_memory: Annotated[str, typer.Option(
+        "--worker-memory", help="每个工作进程内存上限 / memory limit per local worker "
+        "(e.g. 3GB)")] = "auto",
 ) -> None:
     """运行分析 / Run the analysis and write results."""
     if lang not in ("zh", "en"):
         raise typer.BadParameter("use 'zh' or 'en'", param_hint="--lang")
     if fmt not in FORMATS:
         raise typer.BadParameter("use 'parquet' or 'gpkg'", param_hint="--format")
+    if partition is None and scheduler is not None:
+        raise typer.BadParameter("a scheduler runs partitions: give --partition too",
+                                 param_hint="--scheduler")
     console = _console()
     start = time.perf_counter()
     recorded = None
@@ -135,7 +153,13 @@ def run(
             study = load_study_area(area if area is not None else default_area_path())
             title = (study.title_zh if lang == "zh" else study.title_en) or study.name
             console.print(f"[bold]{t('running', lang, name=title)}[/bold]")
-            result = run_pipeline(study, progress=not quiet, use_cache=not no_cache)
+            if partition is None:
+                result = run_pipeline(study, progress=not quiet, use_cache=not no_cache)
+            else:
+                options = PartitionOptions(by=partition, tile_km=tile_km, workers=workers,
+                                           scheduler=scheduler, worker_memory=worker_memory)
+                result = run_partitioned(study, options, progress=not quiet,
+                                         use_cache=not no_cache)
             files = write_run(result, out, fmt=cast(Fmt, fmt))
             if hist is not None:
                 recorded = record_run(hist, result, out, label=label)
@@ -204,6 +228,10 @@ def print_summary(result: RunResult, files: dict[str, Path], *, lang: str = "zh"
                     f"{n.report['nodes_dropped']:,}",
                     f"{n.report.get('missing_node_refs', 0):,}")
     console.print(net)
+    if r.partitions is not None and len(r.partitions):
+        p = r.partitions
+        console.print(t("partitions", lang, n=len(p), s=float(p["seconds"].sum()),
+                        mb=float(p["peak_rss_mb"].max())))
 
     pop = Table(title=t("population", lang))
     pop.add_column(t("group", lang))
@@ -352,6 +380,150 @@ def report(
             console.print(f"  {job.files[key]}")
     console.print(f"  {out / 'maps'}")
     console.print(t("done", lang, s=time.perf_counter() - start))
+
+
+@app.command()
+def site(
+    category: Annotated[str, typer.Option(
+        "--category", "-c", help="设施类别 / facility category, e.g. kindergarten")],
+    area: Annotated[Path | None, typer.Option(
+        "--area", "-a", help="研究区文件 / study-area TOML file (default: bundled sample)")] = None,
+    add: Annotated[int | None, typer.Option(
+        "--add", "-n", help="新增（或撤并）设施数 / number of sites to add (or close)")] = None,
+    model: Annotated[str, typer.Option(
+        "--model", "-m",
+        help="mclp | lscp | p_median | p_center | capacitated | least_important")] = "mclp",
+    threshold: Annotated[float | None, typer.Option(
+        "--threshold", help="lscp 覆盖率目标 / share to reach (default: the target's)")] = None,
+    target: Annotated[str | None, typer.Option(
+        "--target", help="规划目标编号 / target id (default: the category's circle target)",
+    )] = None,
+    candidates: Annotated[Path | None, typer.Option(
+        "--candidates", help="候选点/闲置地块文件 / candidate points or parcels "
+        "(optional columns cost, capacity); default: street nodes")] = None,
+    candidates_crs: Annotated[str | None, typer.Option(
+        "--candidates-crs", help="候选文件坐标系 / CRS of a candidate file without one")] = None,
+    budget: Annotated[float | None, typer.Option(
+        "--budget", help="总预算 / total budget (needs a cost column)")] = None,
+    capacity: Annotated[float | None, typer.Option(
+        "--capacity", help="新设施容量 / places per new site (capacitated)")] = None,
+    existing_capacity: Annotated[float | None, typer.Option(
+        "--existing-capacity",
+        help="容量未知的现有设施按此计 / places of existing facilities of unknown capacity",
+    )] = None,
+    max_trip: Annotated[float | None, typer.Option(
+        "--max-trip", help="p_median/p_center 计入的最远出行距离（米）/ trips counted up to "
+        "this distance, m (default 1.5 × the target's reach)")] = None,
+    spacing: Annotated[float, typer.Option(
+        "--spacing", help="生成候选点间距（米）/ spacing of generated candidates, m")] = 150.0,
+    method: Annotated[str, typer.Option(
+        "--method", help="exact | greedy")] = "exact",
+    time_limit: Annotated[float, typer.Option(
+        "--time-limit", help="求解时限（秒）/ solver time limit, s")] = 60.0,
+    out: Annotated[Path, typer.Option(
+        "--out", "-o", help="输出目录 / output folder")] = Path("out"),
+    lang: Annotated[str, typer.Option("--lang", help="zh | en")] = "zh",
+    quiet: Annotated[bool, typer.Option(
+        "--quiet", "-q", help="不显示进度 / no progress bars")] = False,
+    verbose: Annotated[bool, typer.Option(
+        "--verbose", "-v", help="显示处理日志 / log each step")] = False,
+    no_cache: Annotated[bool, typer.Option(
+        "--no-cache", help="不使用路网缓存 / rebuild networks")] = False,
+) -> None:
+    """选址 / Where the next facilities should go (writes sites.gpkg, sites.csv)."""
+    if lang not in ("zh", "en"):
+        raise typer.BadParameter("use 'zh' or 'en'", param_hint="--lang")
+    console = _console()
+    start = time.perf_counter()
+    problem = SiteProblem(category=category, model=model, n=add, threshold=threshold,
+                          target=target, candidates=candidates,
+                          candidates_crs=candidates_crs, budget=budget, capacity=capacity,
+                          existing_capacity=existing_capacity, max_trip_m=max_trip,
+                          spacing_m=spacing,
+                          method=method, time_limit_s=time_limit)
+    try:
+        with logging_to_stderr(verbose):
+            study = load_study_area(area if area is not None else default_area_path())
+            # a bad question or candidate file fails before the analysis runs
+            check_problem(problem, boundary_lonlat=study_boundary(study))
+            title = (study.title_zh if lang == "zh" else study.title_en) or study.name
+            console.print(f"[bold]{t('running', lang, name=title)}[/bold]")
+            result = run_pipeline(study, progress=not quiet, use_cache=not no_cache)
+            answer = site_selection(result, problem)
+            files = write_sites(answer, out)
+    except LifecircleError as exc:
+        console.print(f"[bold red]{t('error', 'zh')} / {t('error', 'en')}:[/bold red] {exc}")
+        raise typer.Exit(code=2) from None
+    print_sites(answer, files, lang=lang, console=console)
+    console.print(t("done", lang, s=time.perf_counter() - start))
+
+
+def print_sites(answer: SiteResult, files: dict[str, Path], *, lang: str = "zh",
+                console: Console | None = None) -> None:
+    """Print a siting answer: figures, the ranked sites, targets before and after."""
+    console = console or _console()
+    s = answer.summary
+    p = answer.problem
+    head = Table(title=t("site_title", lang, category=p.category,
+                         model=t(f"site_model_{p.model}", lang), target=answer.target),
+                 show_header=False)
+    head.add_row(t("site_status", lang), t(f"site_status_{s['status']}", lang)
+                 if f"site_status_{s['status']}" in MESSAGES else s["status"])
+    head.add_row(t("site_n_sites", lang), str(s["n_sites"]))
+    head.add_row(t("site_candidates", lang), f"{s['n_candidates']:,}")
+    head.add_row(t("site_objective", lang), f"{s['objective']:,.2f}")
+    head.add_row(t("site_bound", lang), f"{s['bound']:,.2f}")
+    head.add_row(t("site_gap", lang), f"{s['gap']:.3%}")
+    head.add_row(t("site_share_before", lang), f"{s['share_before']:.2%}")
+    if np.isfinite(s["share_promised"]):
+        head.add_row(t("site_share_promised", lang), f"{s['share_promised']:.2%}")
+    if "mean_dist_m" in s:
+        head.add_row(t("site_mean_dist", lang), f"{s['mean_dist_m']:,.0f}")
+    if p.model == "p_center":
+        head.add_row(t("site_worst_dist", lang), f"{s['objective']:,.0f}")
+    console.print(head)
+    if p.model == "capacitated":
+        console.print(t("site_served", lang, b=s["served_before"], a=s["served_after"]))
+    for zh, en in answer.notes:
+        console.print(f"  · {zh if lang == 'zh' else en}")
+
+    sites = answer.sites
+    table = Table()
+    unit_cols = [c for c in sites.columns if c.startswith("unit_name__")]
+    id_col = "facility_id" if p.model == "least_important" else "site_id"
+    value_col = "loss_alone_pop" if p.model == "least_important" else "marginal_pop"
+    for key in ("site_rank", "site_id", "site_lonlat", "site_lonlat_gcj"):
+        table.add_column(t(key, lang))
+    if unit_cols:
+        table.add_column(t("site_unit", lang))
+    table.add_column(t("site_loss" if p.model == "least_important" else "site_marginal", lang),
+                     justify="right")
+    for r in sites.itertuples():
+        row = [str(r.rank), str(getattr(r, id_col)), f"{r.lon:.6f}, {r.lat:.6f}",
+               f"{r.lon_gcj02:.6f}, {r.lat_gcj02:.6f}"]
+        if unit_cols:
+            row.append(str(getattr(r, unit_cols[0]) or ""))
+        row.append(f"{getattr(r, value_col):,.0f}")
+        table.add_row(*row)
+    console.print(table)
+
+    if len(answer.targets):
+        tt = Table(title=t("site_targets", lang))
+        for key in ("id", "targets", "site_before", "site_after"):
+            tt.add_column(t(key, lang) if key in MESSAGES else "ID")
+        name = "name_zh" if lang == "zh" else "name_en"
+        status = {"met": ("达标", "met"), "not_met": ("未达标", "not met"),
+                  "no_data": ("无数据", "no data")}
+        for r in answer.targets.itertuples():
+            def fmt(v: float, st: str) -> str:
+                label = status.get(st, (st, st))[0 if lang == "zh" else 1]
+                return label if not np.isfinite(v) else f"{v:.2%} {label}"
+            tt.add_row(r.id, getattr(r, name), fmt(r.value_before, r.status_before),
+                       fmt(r.value_after, r.status_after))
+        console.print(tt)
+    console.print(f"[bold]{t('outputs', lang)}[/bold]")
+    for path in files.values():
+        console.print(f"  {path}")
 
 
 def main() -> None:

@@ -56,8 +56,9 @@ from facilities import (
 from gridded_pop import GridSpec, PopulationGrid, build_population
 from lifecircle.study_area import StudyArea, TravelSettings, UnitsSpec
 
-__all__ = ["RunResult", "run", "unit_of_cells", "unit_of_points", "unit_population",
-           "unit_table"]
+__all__ = ["RunResult", "analysis_cells", "assign_units", "completeness_and_targets",
+           "read_units", "reject_unreachable", "run", "unit_of_cells", "unit_of_points",
+           "unit_population", "unit_table"]
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +104,9 @@ class RunResult:
     notes
         ``(zh, en)`` remarks on the run, e.g. a category a target needs that has no
         facility in the data (its columns exist and are empty).
+    partitions
+        Partitioned runs only (:mod:`lifecircle.partition`): one row per partition
+        with its cells, network nodes, seconds and worker peak memory.
     """
 
     area: StudyArea
@@ -123,6 +127,7 @@ class RunResult:
     catchments: Callable[[str, float], tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None
     timings_s: dict[str, float] = field(default_factory=dict)
     notes: list[tuple[str, str]] = field(default_factory=list)
+    partitions: pd.DataFrame | None = None
 
     @property
     def categories(self) -> list[str]:
@@ -195,7 +200,7 @@ def _metric_crs(area: StudyArea, boundary_lonlat: shapely.Geometry) -> CRS:
     return crs
 
 
-def _read_units(spec: UnitsSpec, crs: CRS) -> gpd.GeoDataFrame:
+def read_units(spec: UnitsSpec, crs: CRS) -> gpd.GeoDataFrame:
     """Unit polygons in ``crs`` with columns ``unit_id``, ``name`` [, ``settlement``]."""
     try:
         gdf = gpd.read_file(spec.path)
@@ -226,6 +231,9 @@ def _read_units(spec: UnitsSpec, crs: CRS) -> gpd.GeoDataFrame:
                                      column=spec.settlement_column) from None
         out["settlement"] = pd.Series(classes, index=out.index, dtype=object)
     return out
+
+
+_read_units = read_units  # the name tests and older callers use
 
 
 def unit_of_points(units: gpd.GeoDataFrame, x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -415,32 +423,19 @@ def run(area: StudyArea, *, progress: bool = False, use_cache: bool = True) -> R
                           taxonomy=taxonomy, rejects=rejects, progress=progress)
     clock.lap("facilities")
 
-    cells = pop.cells_frame(populated_only=False)
-    # every cell touching the study area, and every cell holding residents
-    keep = cells["in_area"] | (cells["area_in_m2"] > 0) | (cells["pop_total"] > 0)
-    cells = cells[keep].reset_index(drop=True).rename(columns={"area_in_m2": "area_m2"})
-    if "residential_m2" not in cells:
-        cells["residential_m2"] = np.nan
+    cells = analysis_cells(pop)
     snap_max = area.network.snap_max_dist_m
     for k, v in snap_to_networks(networks, cells["x"].to_numpy(), cells["y"].to_numpy(),
                                  max_dist_m=snap_max).items():
         cells[k] = v
-    _reject_unreachable_cells(cells, rejects, crs, snap_max)
-    _note_below_street(cells, rejects, crs, snap_max, kind="cell")
-
     fx, fy = _xy(fac)
     outlines = fac["outline"].to_numpy(dtype=object) if "outline" in fac else None
     for k, v in snap_to_networks(networks, fx, fy, max_dist_m=snap_max,
                                  outlines=outlines).items():
         fac[k] = v
     fac = _outline_to_wkt(fac)
-    for r in fac[~fac["reachable"]].itertuples():
-        rejects.add(r.source, r.source_row, "unreachable",
-                    (f"{r.category}“{r.name}”距最近路网节点 {r.snap_dist_m:.0f} 米（上限 "
-                     f"{snap_max:.0f} 米）：不参与路径计算，仍计入单元配置规则",
-                     f"{r.category} '{r.name}' is {r.snap_dist_m:.0f} m from the nearest "
-                     f"street node (limit {snap_max:.0f} m): not routed, still counted in "
-                     "unit rules"), kind="facility", lon=r.lon, lat=r.lat)
+    reject_unreachable(cells, fac, rejects, crs, snap_max)
+    _note_below_street(cells, rejects, crs, snap_max, kind="cell")
     _note_below_street(fac, rejects, crs, snap_max, kind="facility")
     clock.lap("snapping")
 
@@ -462,26 +457,14 @@ def run(area: StudyArea, *, progress: bool = False, use_cache: bool = True) -> R
     cells = pd.concat([cells, pd.DataFrame(routed, index=cells.index)], axis=1)
     clock.lap("routing")
 
-    units: dict[str, pd.DataFrame] = {}
-    unit_polygons: dict[str, gpd.GeoDataFrame] = {}
-    for spec_u in area.units:
-        gdf = _read_units(spec_u, crs)
-        unit_polygons[spec_u.level] = gdf
-        col = f"unit__{spec_u.level}"
-        cells[col] = unit_of_cells(gdf, cells, pop.spec)
-        fac[col] = unit_of_points(gdf, fx, fy)
-        units[spec_u.level] = unit_table(gdf, cells, col, boundary=boundary)
+    unit_polygons = {u.level: read_units(u, crs) for u in area.units}
+    units = assign_units(unit_polygons, cells, fac, pop, boundary=boundary)
     clock.lap("units")
 
     fac = label_unnamed(fac, taxonomy, unit_polygons)
-    completeness = completeness_check(fac, pop.total(), taxonomy)
-
     catchments = catchment_function(walk, cells, fac)
-    targets = evaluate_area_targets(area, cells, fac, units, pop, completeness, catchments,
-                                    catalogue=catalogue)
-    if targets is not None:
-        flags = targets.cell_flags.set_index("cell_id")
-        cells = cells.join(flags, on="cell_id")
+    completeness, targets, cells = completeness_and_targets(
+        area, cells, fac, units, pop, taxonomy, catchments, catalogue=catalogue)
     clock.lap("targets")
 
     return RunResult(area=area, crs=crs, boundary_lonlat=boundary_lonlat, boundary=boundary,
@@ -505,20 +488,74 @@ def _reject_missing_refs(networks: dict[str, StreetNetwork], rejects: RejectLog)
                          f"missing from the file; those ways were cut there"), kind="network")
 
 
-def _reject_unreachable_cells(cells: pd.DataFrame, rejects: RejectLog, crs: CRS,
-                              snap_max: float) -> None:
-    """List populated cells too far from every street (their residents count as uncovered)."""
+def analysis_cells(pop: Any) -> pd.DataFrame:
+    """The cells a run analyses: every cell touching the study area or holding residents."""
+    cells = pop.cells_frame(populated_only=False)
+    keep = cells["in_area"] | (cells["area_in_m2"] > 0) | (cells["pop_total"] > 0)
+    cells = cells[keep].reset_index(drop=True).rename(columns={"area_in_m2": "area_m2"})
+    if "residential_m2" not in cells:
+        cells["residential_m2"] = np.nan
+    return cells
+
+
+def reject_unreachable(cells: pd.DataFrame, fac: pd.DataFrame, rejects: RejectLog, crs: CRS,
+                       snap_max: float) -> None:
+    """List populated cells and facilities too far from every street.
+
+    Their residents count as not covered; the facilities are not routed but still
+    count in unit rules.
+    """
     bad = cells[~cells["reachable"] & (cells["pop_total"] > 0)]
-    if bad.empty:
-        return
-    lon, lat = metric_to_lonlat(bad["x"].to_numpy(), bad["y"].to_numpy(), crs)
-    for r, lo, la in zip(bad.itertuples(), lon, lat, strict=True):
-        rejects.add("grid", int(r.cell_id), "unreachable",
-                    (f"网格中心距最近路网节点 {r.snap_dist_m:.0f} 米（上限 {snap_max:.0f} 米），"
-                     "其居民计为未覆盖",
-                     f"cell centre {r.snap_dist_m:.0f} m from the nearest street node "
-                     f"(limit {snap_max:.0f} m); its residents count as not covered"),
-                    kind="cell", lon=float(lo), lat=float(la), population=float(r.pop_total))
+    if not bad.empty:
+        lon, lat = metric_to_lonlat(bad["x"].to_numpy(), bad["y"].to_numpy(), crs)
+        for r, lo, la in zip(bad.itertuples(), lon, lat, strict=True):
+            rejects.add("grid", int(r.cell_id), "unreachable",
+                        (f"网格中心距最近路网节点 {r.snap_dist_m:.0f} 米"
+                         f"（上限 {snap_max:.0f} 米），其居民计为未覆盖",
+                         f"cell centre {r.snap_dist_m:.0f} m from the nearest street node "
+                         f"(limit {snap_max:.0f} m); its residents count as not covered"),
+                        kind="cell", lon=float(lo), lat=float(la),
+                        population=float(r.pop_total))
+    for r in fac[~fac["reachable"].astype(bool)].itertuples():
+        rejects.add(r.source, r.source_row, "unreachable",
+                    (f"{r.category}“{r.name}”距最近路网节点 {r.snap_dist_m:.0f} 米（上限 "
+                     f"{snap_max:.0f} 米）：不参与路径计算，仍计入单元配置规则",
+                     f"{r.category} '{r.name}' is {r.snap_dist_m:.0f} m from the nearest "
+                     f"street node (limit {snap_max:.0f} m): not routed, still counted in "
+                     "unit rules"), kind="facility", lon=r.lon, lat=r.lat)
+
+
+def assign_units(unit_polygons: dict[str, gpd.GeoDataFrame], cells: pd.DataFrame,
+                 fac: pd.DataFrame, pop: Any, *,
+                 boundary: shapely.Geometry | None = None) -> dict[str, pd.DataFrame]:
+    """Add ``unit__<level>`` to cells and facilities; the unit tables with population.
+
+    A unit's persons are the sum of its cells' (:func:`unit_population`).
+    """
+    units: dict[str, pd.DataFrame] = {}
+    fx, fy = _xy(fac)
+    for level, gdf in unit_polygons.items():
+        col = f"unit__{level}"
+        cells[col] = unit_of_cells(gdf, cells, pop.spec)
+        fac[col] = unit_of_points(gdf, fx, fy)
+        units[level] = unit_table(gdf, cells, col,
+                                  boundary=boundary if boundary is not None else pop.boundary)
+    return units
+
+
+def completeness_and_targets(area: StudyArea, cells: pd.DataFrame, fac: gpd.GeoDataFrame,
+                             units: dict[str, pd.DataFrame], pop: Any, taxonomy: Any,
+                             catchments: Callable[..., Any] | None, *,
+                             catalogue: list[Target] | None = None,
+                             ) -> tuple[pd.DataFrame, Any, pd.DataFrame]:
+    """Facility completeness, target verdicts and the cells with their target flags."""
+    completeness = completeness_check(fac, pop.total(), taxonomy)
+    targets = evaluate_area_targets(area, cells, fac, units, pop, completeness, catchments,
+                                    catalogue=catalogue)
+    if targets is not None:
+        flags = targets.cell_flags.set_index("cell_id")
+        cells = cells.join(flags, on="cell_id")
+    return completeness, targets, cells
 
 
 def _outline_to_wkt(fac: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

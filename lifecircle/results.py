@@ -602,6 +602,8 @@ def _run_meta(result: RunResult, fmt: str) -> dict[str, Any]:
         "population_notes": [{"zh": zh, "en": en} for zh, en in result.population.notes],
         "notes": [{"zh": zh, "en": en} for zh, en in result.notes],
         "timings_s": result.timings_s,
+        **({"partitions": result.partitions.to_dict(orient="records")}
+           if getattr(result, "partitions", None) is not None else {}),
         "rejects": len(result.rejects),
     }
 

@@ -114,7 +114,8 @@ class TravelSettings:
         Search limit for walking distances (legs included); farther is "not reached".
     k_nearest
         How many nearest facilities per category to list per cell (``k_nearest.parquet``);
-        1 lists only the nearest, which the cell table always holds.
+        1 (the default) lists only the nearest, which the cell table always holds, and
+        skips the k-nearest search: it is computed only when asked for.
     drive_leg_speed_kmh
         Speed on the straight legs to and from the driving network.
     max_drive_time_min
@@ -124,7 +125,7 @@ class TravelSettings:
     walk_speed_kmh: dict[str, float] = field(
         default_factory=lambda: {"total": 4.0, "age_60_plus": 3.2})
     max_walk_dist_m: float = 3000.0
-    k_nearest: int = 3
+    k_nearest: int = 1
     drive_leg_speed_kmh: float = 15.0
     max_drive_time_min: float = 90.0
 

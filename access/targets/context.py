@@ -117,18 +117,28 @@ class TargetResults:
 
 
 
+def _unit_id(v: Any) -> str | None:
+    if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA:
+        return None
+    s = str(v).strip()
+    if isinstance(v, float) and v.is_integer():
+        s = str(int(v))
+    return s or None
+
+
 def unit_ids(values: pd.Series | Iterable[Any]) -> list[str | None]:
-    """Unit ids as strings, None for missing (NaN, None, empty)."""
-    out: list[str | None] = []
-    for v in values:
-        if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA:
-            out.append(None)
-        else:
-            s = str(v).strip()
-            if isinstance(v, float) and v.is_integer():
-                s = str(int(v))
-            out.append(s or None)
-    return out
+    """Unit ids as strings, None for missing (NaN, None, empty).
+
+    Each distinct value is converted once: a column of 640,000 cells holds a few
+    hundred units.
+    """
+    arr = (values.to_numpy(dtype=object) if isinstance(values, pd.Series)
+           else np.asarray(list(values), dtype=object))
+    if not len(arr):
+        return []
+    codes, uniq = pd.factorize(arr, use_na_sentinel=True)
+    conv = [_unit_id(v) for v in uniq] + [None]  # code -1 (missing) picks the last
+    return [conv[c] for c in codes]
 
 
 @dataclass
@@ -185,6 +195,19 @@ class Context:
         self.unit_levels = [c.removeprefix("unit__") for c in cells.columns
                             if c.startswith("unit__")]
         self.fac_categories = set(fac["category"].astype(str))
+        self._cell_units: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def cell_units(self, level: str) -> tuple[np.ndarray, np.ndarray]:
+        """Unit of each cell as ``(code, ids)``: ``ids[code]`` is the cell's unit id
+        (as :func:`unit_ids` gives it), code -1 for none; ``ids`` sorted. Computed
+        once per level, so per-unit sums are group-bys on integer codes."""
+        hit = self._cell_units.get(level)
+        if hit is None:
+            ids = pd.Series(unit_ids(self.cells[f"unit__{level}"]), dtype=object)
+            code, uniq = pd.factorize(ids, sort=True, use_na_sentinel=True)
+            hit = (code.astype(np.int64), np.asarray(uniq, dtype=object))
+            self._cell_units[level] = hit
+        return hit
 
     @staticmethod
     def _settlement_from_units(cells: pd.DataFrame, units: Mapping[str, pd.DataFrame],
@@ -244,8 +267,9 @@ class Context:
                        ) -> tuple[np.ndarray, str]:
         """Per-cell reach for ``mode`` and its unit: metres walking, minutes otherwise."""
         pairs = dict(target.max_time_min or target.max_dist_m or ())
-        values = np.array([pairs.get(s, np.nan) if s is not None else np.nan
-                           for s in self.settlement], dtype=float)
+        values = np.full(self.n, np.nan)
+        for s, v in pairs.items():
+            values[self.settlement == s] = v
         if target.max_time_min is None:
             return values, "m"
         if mode != "walk":
@@ -286,8 +310,10 @@ class Context:
         pop = self.pop(group)
         if pop is None or ucol not in self.cells.columns:
             return None
-        ids = unit_ids(self.cells[ucol])
-        s = pd.Series(pop).groupby(pd.Series(ids, dtype=object)).sum()
+        code, ids = self.cell_units(level)
+        keep = code >= 0
+        s = pd.Series(pop[keep]).groupby(code[keep]).sum()
+        s.index = pd.Index(ids[s.index.to_numpy()], dtype=object)
         return s.reindex(units["unit_id"]).fillna(0.0)
 
     def facilities_of(self, categories: Iterable[str]) -> pd.DataFrame:

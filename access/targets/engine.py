@@ -104,8 +104,8 @@ def evaluate_targets(targets: list[Target], inputs: TargetInputs, *, connectivit
             out.reasons.append((target.note_zh, target.note_en))
         flags.update(out.flags)
         unit_rows.extend(out.unit_rows)
-        if out.status == "not_met" and out.gap_mask is not None:
-            pop = ctx.pop(target.group)
+        pop = ctx.pop(target.group)
+        if out.status == "not_met" and out.gap_mask is not None and pop is not None:
             gap_frames.append(gap_clusters(target.id, ctx, out.gap_mask, pop))
         met = None if out.status == "no_data" else out.status == "met"
         rows.append({

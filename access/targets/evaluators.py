@@ -69,28 +69,30 @@ def _share_per_unit(ctx: Context, target: Target, in_scope: np.ndarray, pop: np.
     if cell_mode is None:
         cell_mode = np.full(ctx.n, "", dtype=object)
     for level in ctx.unit_levels:
-        ids = np.array(unit_ids(ctx.cells[f"unit__{level}"]), dtype=object)
-        keep = in_scope & np.array([u is not None for u in ids])
+        code, ids = ctx.cell_units(level)
+        keep = in_scope & (code >= 0)
         if not keep.any():
             continue
-        frame = pd.DataFrame({"unit_id": ids[keep], "pop": pop[keep],
+        frame = pd.DataFrame({"code": code[keep], "pop": pop[keep],
                               "cov": np.where(covered[keep], pop[keep], 0.0),
                               "mode": cell_mode[keep]})
-        agg = frame.groupby("unit_id", sort=True)[["pop", "cov"]].sum()
-        modes = frame.groupby("unit_id", sort=True)["mode"].agg(
+        agg = frame.groupby("code", sort=True)[["pop", "cov"]].sum()
+        modes = frame.groupby("code", sort=True)["mode"].agg(
             lambda m: "+".join(x for x in TARGET_MODES if x in set(m)))
         names = ctx.units_table(level)[0].set_index("unit_id")["name"] \
             if level in ctx.inputs.units else None
-        for uid, row in agg.iterrows():
-            value = row["cov"] / row["pop"] if row["pop"] > 0 else float("nan")
+        for c, p_sum, c_sum in zip(agg.index.to_numpy(), agg["pop"].to_numpy(),
+                                   agg["cov"].to_numpy(), strict=True):
+            uid = ids[c]
+            value = c_sum / p_sum if p_sum > 0 else float("nan")
             out.unit_rows.append({
                 "target_id": target.id, "level": level, "unit_id": uid,
                 "name": names.get(uid, uid) if names is not None else uid,
                 "value": value, "threshold": target.threshold,
                 "met": None if math.isnan(value) else compare(value, target),
-                "detail": f"{row['pop']:.0f} 人中覆盖 {row['cov']:.0f} 人",
-                "detail_en": f"covered {row['cov']:.0f} of {row['pop']:.0f} persons",
-                "mode": modes[uid],
+                "detail": f"{p_sum:.0f} 人中覆盖 {c_sum:.0f} 人",
+                "detail_en": f"covered {c_sum:.0f} of {p_sum:.0f} persons",
+                "mode": modes[c],
             })
 
 
@@ -518,16 +520,6 @@ def _eval_fca(target: FcaTarget, ctx: Context) -> Outcome:
                         f"catchment {max_dist_m:.0f} m, {target.kernel} kernel"))
     return out
 
-
-_EVALUATORS: dict[str, Callable[[Target, Context], Outcome]] = {
-    "circle": _eval_circle,
-    "completeness": _eval_completeness,
-    "unit_count": _eval_unit_rule,
-    "unit_share": _eval_unit_rule,
-    "provision": _eval_provision,
-    "capacity_share": _eval_capacity_share,
-    "fca": _eval_fca,
-}
 
 
 EVALUATORS: dict[type[Target], Callable[..., Outcome]] = {

@@ -1,0 +1,77 @@
+"""Partitioned run of a 4-county region on 2 local Dask workers against the plain run.
+
+Writes (once) the ``medium`` synthetic region (4 counties of 15 km: 90,000 cells,
+~140,000 street nodes) with ``bench/synthetic_municipality.py``, then times the
+whole ``lifecircle run`` in a subprocess:
+
+* plain, network cached;
+* ``--partition county --workers 2``, the partitions' clipped networks cached but
+  no finished partition kept (each partition routed again).
+
+Prints both, their ratio (goal: at most 1.3x, the cost of the buffers) and the
+per-partition figures that feed the cost model of ``docs/scale.md``: cells, nodes,
+seconds and worker peak memory per partition.
+
+Usage::
+
+    python bench/bench_partitioned.py [--scale medium|small]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from bench_run import timed_run
+from synthetic_municipality import write_region
+
+WORK = Path(__file__).resolve().parent / "_work"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--scale", default="medium", choices=["medium", "small"])
+    p.add_argument("--workers", type=int, default=2)
+    a = p.parse_args(argv)
+    region = WORK / f"{a.scale}_4counties"
+    if not (region / "area.toml").exists():
+        print(write_region(region, counties=4, scale=a.scale, seed=0))
+    area = region / "area.toml"
+    tmp = Path(tempfile.mkdtemp(prefix="lc_bench_part_"))
+    cache = tmp / "cache"
+    part = ["--partition", "county", "--workers", str(a.workers)]
+    try:
+        timed_run(area, tmp / "warm_plain", cache, [])  # builds the network cache
+        plain = timed_run(area, tmp / "plain", cache, [])
+        timed_run(area, tmp / "warm_part", cache, part)  # builds the clipped networks
+        shutil.rmtree(cache / "partitions", ignore_errors=True)
+        parted = timed_run(area, tmp / "part", cache, part)
+        meta = json.loads((tmp / "part" / "run.json").read_text(encoding="utf-8"))
+        print(f"\n{'':<24}{'plain':>10}{'partitioned':>13}")
+        for key in ("wall_s", "peak_gb", "routing", "units", "targets"):
+            print(f"{key:<24}{plain[key]:>10.2f}{parted[key]:>13.2f}")
+        ratio = parted["wall_s"] / plain["wall_s"]
+        print(f"\npartitioned / plain wall time: {ratio:.2f}x (goal <= 1.3x)")
+        print("\npartitions (worker figures):")
+        rows = meta.get("partitions", [])
+        for r in rows:
+            print("  " + ", ".join(f"{k}={v}" for k, v in r.items()))
+        if rows:
+            cells = sum(r["cells"] for r in rows)
+            nodes = sum(r.get("walk_nodes", 0) + r.get("drive_nodes", 0) for r in rows)
+            secs = sum(r["seconds"] for r in rows)
+            peak = max(r["peak_rss_mb"] for r in rows)
+            print(f"per million cells: {secs / cells * 1e6:.1f} s; per million nodes "
+                  f"(walk + drive): {secs / nodes * 1e6:.1f} s; worker peak {peak:.0f} MB "
+                  f"for {max(r['cells'] for r in rows):,} cells")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,115 @@
+"""Time the whole ``lifecircle run`` on the synthetic municipality, as a planner meets it.
+
+Runs the command in a subprocess twice: with an empty network cache (first build)
+and again with the cache filled. Prints, per run, the wall time, the stages from
+``run.json`` (``timings_s``), the peak memory of the process (``/usr/bin/time``, or
+``getrusage`` of children where it is missing), the size of the outputs, and the
+figures of issue 10 beside them ("today": 259 s, 2.6 GB, 1.15 GB of outputs;
+network 28 s, routing 83 s, units 23 s, targets 16 s, writing ~100 s).
+
+Usage::
+
+    python bench/synthetic_municipality.py            # once: bench/_work/municipality
+    python bench/bench_run.py [--area FILE] [--keep] [-- extra lifecircle run options]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+WORK = Path(__file__).resolve().parent / "_work"
+TODAY = {"wall_s": 259.0, "peak_gb": 2.6, "outputs_mb": 1150.0, "network": 28.0,
+         "routing": 83.0, "units": 23.0, "targets": 16.0, "writing": 100.0}
+GOALS = {"wall_s": 30.0, "peak_gb": 2.0, "outputs_mb": 200.0, "first_network_s": 20.0}
+
+
+def timed_run(area: Path, out: Path, cache: Path, extra: list[str]) -> dict[str, float]:
+    """Run ``lifecircle run`` once; wall time, peak memory, stages, output size."""
+    env = dict(os.environ, LIFECIRCLE_CACHE_DIR=str(cache),
+               PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    cmd = [sys.executable, "-c", "import app; app.cli()", "run", "--area", str(area),
+           "--out", str(out), "-q", *extra]
+    stats = Path(tempfile.mkstemp(prefix="lc_time_")[1])
+    timer = shutil.which("time") or ("/usr/bin/time" if Path("/usr/bin/time").exists()
+                                     else None)
+    if timer:
+        cmd = [timer, "-f", "%M %e", "-o", str(stats), *cmd]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=ROOT, check=False)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-3000:])
+        raise SystemExit(f"lifecircle run failed ({proc.returncode})")
+    if timer:
+        kb = float(stats.read_text().split()[0])
+    else:
+        kb = float(max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))
+    stats.unlink(missing_ok=True)
+    meta = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    timings = meta["timings_s"]
+    out_mb = sum(p.stat().st_size for p in out.rglob("*") if p.is_file()) / 1e6
+    res = {"wall_s": wall, "peak_gb": kb / 1024 ** 2, "outputs_mb": out_mb, **timings}
+    res["writing"] = wall - sum(timings.values())  # start-up, writing and summary
+    res["files_mb"] = {p.name: round(p.stat().st_size / 1e6, 1) for p in sorted(out.iterdir())
+                       if p.is_file()}
+    return res
+
+
+def report(label: str, r: dict[str, float]) -> None:
+    print(f"\n== {label} ==")
+    print(f"{'figure':<14}{'now':>10}{'today':>10}{'ratio':>8}")
+    for key in ("wall_s", "peak_gb", "outputs_mb", "network", "routing", "units", "targets",
+                "writing"):
+        now, before = float(r.get(key, float("nan"))), TODAY[key]
+        print(f"{key:<14}{now:>10.2f}{before:>10.2f}{now / before:>8.2f}")
+    others = {k: round(v, 2) for k, v in r.items()
+              if k not in TODAY and isinstance(v, float)}
+    print("other stages:", others)
+    print("files (MB):", r["files_mb"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--area", type=Path, default=WORK / "municipality" / "area.toml")
+    p.add_argument("--keep", action="store_true", help="keep the output folders")
+    p.add_argument("--cached-only", action="store_true",
+                   help="skip the cold run (network cache in bench/_work/cache)")
+    p.add_argument("extra", nargs="*", help="options passed to lifecircle run")
+    a = p.parse_args(argv)
+    if not a.area.exists():
+        raise SystemExit(f"{a.area} missing: run bench/synthetic_municipality.py first")
+    tmp = Path(tempfile.mkdtemp(prefix="lc_bench_"))
+    cache = WORK / "cache" if a.cached_only else tmp / "cache"
+    try:
+        if not a.cached_only:
+            cold = timed_run(a.area, tmp / "out_cold", cache, a.extra)
+            report("first run (network built)", cold)
+            print(f"first network build: {cold['network']:.1f} s "
+                  f"(goal < {GOALS['first_network_s']:g} s)")
+        warm = timed_run(a.area, tmp / "out_warm", cache, a.extra)
+        report("network cached", warm)
+        print(f"\ngoals (cached): wall < {GOALS['wall_s']:g} s: {warm['wall_s']:.1f}; "
+              f"peak < {GOALS['peak_gb']:g} GB: {warm['peak_gb']:.2f}; outputs < "
+              f"{GOALS['outputs_mb']:g} MB: {warm['outputs_mb']:.0f}")
+        print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    finally:
+        if a.keep:
+            print(f"outputs kept in {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,714 @@
+"""Partitioned runs: a large study area cut into counties or tiles, routed on Dask.
+
+:func:`run_partitioned` gives the same :class:`~lifecircle.pipeline.RunResult` as
+:func:`lifecircle.pipeline.run`, cell for cell and target for target, but routes
+each partition as a separate task on a ``dask.distributed`` cluster (a
+``LocalCluster`` by default, or a running scheduler given by its address):
+
+1. the inputs that do not need a street network (boundary, population grid,
+   facilities, unit polygons) are read once, as in a plain run;
+2. every cell and facility is owned by one partition: the unit of the chosen level
+   containing it (the nearest unit for the few edge cells whose centre lies in
+   none), or a square tile;
+3. each partition reads its own networks, clipped while reading to its cells'
+   bounding box plus a buffer of the longest trip a search may take (the walking
+   search limit, or the driving limit at the network's top speed) plus the
+   snapping distance, so every route that can count lies inside and its results
+   are exact; it snaps and routes its own cells and returns their columns;
+4. the driver merges the cells (each from the partition owning it), then assigns
+   units and evaluates the targets on the merged cells; 2SFCA catchments are
+   asked of the partitions owning the facilities, on the same cluster.
+
+Before any partition starts, the run checks what would make one fail: a scheduler
+that cannot be reached, unit polygons that leave part of the study area
+uncovered, a partition with no street near its cells. Finished partitions are
+kept on disk under the SHA-256 of everything they read (network file content,
+cells, facilities, settings), so a run that was interrupted resumes where it
+stopped; a task whose worker dies is run again on another worker.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import pickle
+import resource
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS, Transformer
+
+from access.crs import WGS84
+from access.errors import ConfigError, PartitionError, SchedulerUnreachableError
+from access.network import StreetNetwork, cache_dir, file_sha256, load_network
+from access.osm import EBIKE_HIGHWAY_SPEED_KMH, StreetExtent, street_extent
+from access.rejects import RejectLog
+from access.targets import load_catalogue
+from access.travel import catchment_pairs
+from facilities import load_facilities, load_taxonomy
+from gridded_pop import GridSpec, build_population
+from lifecircle.pipeline import (
+    RunResult,
+    _Clock,
+    _metric_crs,
+    _time_mode_limits,
+    _xy,
+    analysis_cells,
+    assign_units,
+    completeness_and_targets,
+    k_nearest_table,
+    modes_to_build,
+    read_units,
+    reject_unreachable,
+    route_categories,
+    snap_to_networks,
+    study_boundary,
+)
+from lifecircle.study_area import StudyArea, TravelSettings
+
+__all__ = ["PartitionOptions", "PartitionSpec", "partition_catchments", "run_partition",
+           "run_partitioned"]
+
+log = logging.getLogger(__name__)
+
+#: Part of every partition's cache key: bump when a partition's results change meaning.
+PARTITION_VERSION = 1
+#: Haversine arc lengths and UTM straight legs differ by up to ~0.1% (UTM scale
+#: factor); the buffer is widened by this factor so no route that counts is cut.
+_BUFFER_SAFETY = 1.05
+
+
+@dataclass(frozen=True)
+class PartitionOptions:
+    """How to cut and where to run a partitioned run.
+
+    Attributes
+    ----------
+    by
+        A ``[[units]]`` level of the study area (e.g. ``"county"``), or ``"tiles"``.
+    tile_km
+        Side of a square tile (``by="tiles"``).
+    workers
+        Worker processes of the local cluster (ignored with ``scheduler``).
+    scheduler
+        Address of a running Dask scheduler (``tcp://host:8786``); None starts a
+        ``LocalCluster``.
+    cache_dir
+        Folder of finished partitions; default ``<network cache>/partitions``.
+    worker_memory
+        Memory limit per local worker (Dask syntax, e.g. ``"3GB"``), ``"auto"``
+        shares the machine's memory.
+    connect_timeout_s
+        How long to try reaching ``scheduler`` before giving up.
+    """
+
+    by: str = "county"
+    tile_km: float = 20.0
+    workers: int = 2
+    scheduler: str | None = None
+    cache_dir: Path | None = None
+    worker_memory: str = "auto"
+    connect_timeout_s: float = 10.0
+
+
+@dataclass
+class PartitionSpec:
+    """Everything one partition task reads (picklable; sent to a worker).
+
+    ``cell_*`` hold every analysis cell inside the partition's walking box (its own
+    cells, ``owned``, and the halo its facilities' catchments may reach);
+    ``fac_*`` every facility inside its widest box, ``fac_owned`` marks its own.
+    ``*_pos`` are positions in the driver's cell and facility tables.
+    """
+
+    name: str
+    network_path: str
+    network_sha256: str
+    crs_wkt: str
+    modes: tuple[str, ...]
+    bbox_lonlat: dict[str, tuple[float, float, float, float]]
+    buffer_m: dict[str, float]
+    cell_pos: np.ndarray
+    cell_x: np.ndarray
+    cell_y: np.ndarray
+    cell_id: np.ndarray
+    owned: np.ndarray
+    fac_pos: np.ndarray
+    fac_x: np.ndarray
+    fac_y: np.ndarray
+    fac_category: np.ndarray
+    fac_id: np.ndarray
+    fac_owned: np.ndarray
+    categories: list[str]
+    travel: TravelSettings
+    snap_max_dist_m: float
+    use_cache: bool = True
+    key: str = ""
+
+    def checksum(self) -> str:
+        """SHA-256 of the partition's inputs and parameters (its cache key)."""
+        h = hashlib.sha256()
+        head = {"v": PARTITION_VERSION, "sha": self.network_sha256, "crs": self.crs_wkt,
+                "modes": list(self.modes), "bbox": self.bbox_lonlat,
+                "cats": list(self.categories), "snap": self.snap_max_dist_m,
+                "travel": [self.travel.walk_speed_kmh, self.travel.max_walk_dist_m,
+                           self.travel.k_nearest, self.travel.drive_leg_speed_kmh,
+                           self.travel.max_drive_time_min]}
+        h.update(json.dumps(head, sort_keys=True).encode())
+        for a in (self.cell_pos, self.cell_x, self.cell_y, self.cell_id, self.owned,
+                  self.fac_pos, self.fac_x, self.fac_y, self.fac_owned):
+            h.update(np.ascontiguousarray(a).tobytes())
+        for a in (self.fac_category, self.fac_id):
+            h.update("\x1f".join(map(str, a)).encode())
+        return h.hexdigest()
+
+
+# ---------------------------------------------------------------------------
+# the task a worker runs
+# ---------------------------------------------------------------------------
+def _networks(spec: PartitionSpec) -> dict[str, StreetNetwork]:
+    crs = CRS.from_wkt(spec.crs_wkt)
+    return {m: load_network(spec.network_path, m, crs=crs, use_cache=spec.use_cache,
+                            bbox_lonlat=spec.bbox_lonlat[m], source_sha256=spec.network_sha256)
+            for m in spec.modes}
+
+
+def _facilities_frame(spec: PartitionSpec) -> pd.DataFrame:
+    return pd.DataFrame({"facility_id": spec.fac_id, "category": spec.fac_category,
+                         "x": spec.fac_x, "y": spec.fac_y})
+
+
+def _internal(column: str) -> bool:
+    """Graph node indices: meaningful only inside one partition's networks."""
+    return column == "node" or column.endswith("_node")
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def run_partition(spec: PartitionSpec) -> dict[str, Any]:
+    """Route one partition: snapping and routed columns of its own cells and facilities.
+
+    Returns
+    -------
+    dict
+        ``cells`` (column -> array: ``pos`` plus the snapping columns and the
+        :data:`ROUTED_PREFIXES` columns of
+        :func:`~lifecircle.pipeline.route_categories`), ``facilities``
+        (``pos`` and snapping columns), ``k_nearest``, ``networks`` (nodes and arcs
+        per mode), ``seconds`` and ``peak_rss_mb`` of the worker.
+    """
+    t0 = time.perf_counter()
+    networks = _networks(spec)
+    own = np.flatnonzero(spec.owned)
+    cells = pd.DataFrame({"cell_id": spec.cell_id[own]})
+    snap_max = spec.snap_max_dist_m
+    for k, v in snap_to_networks(networks, spec.cell_x[own], spec.cell_y[own],
+                                 max_dist_m=snap_max).items():
+        cells[k] = v
+    fac = _facilities_frame(spec)
+    for k, v in snap_to_networks(networks, spec.fac_x, spec.fac_y,
+                                 max_dist_m=snap_max).items():
+        fac[k] = v
+    routed = route_categories(networks, cells, fac, spec.categories, travel=spec.travel)
+    k_table = k_nearest_table(networks["walk"], cells, fac, spec.categories,
+                              travel=spec.travel)
+    columns = {"pos": spec.cell_pos[own],
+               **{k: v for k, v in cells.items() if k != "cell_id" and not _internal(k)},
+               **routed}
+    out_cells = {k: np.asarray(v) for k, v in columns.items()}
+    fo = np.flatnonzero(spec.fac_owned)
+    out_fac = fac.iloc[fo].drop(columns=["facility_id", "category", "x", "y",
+                                         *[c for c in fac.columns if _internal(c)]])
+    out_fac.insert(0, "pos", spec.fac_pos[fo])
+    return {"name": spec.name, "cells": out_cells, "routed_columns": list(routed),
+            "facilities": out_fac.reset_index(drop=True), "k_nearest": k_table,
+            "networks": {m: {"nodes": n.n_nodes, "arcs": n.n_arcs}
+                         for m, n in networks.items()},
+            "seconds": time.perf_counter() - t0, "peak_rss_mb": _peak_rss_mb()}
+
+
+def partition_catchments(spec: PartitionSpec, category: str, max_dist_m: float,
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Catchment pairs of the partition's own facilities of ``category``.
+
+    Returns ``(facility_pos, cell_pos, dist_m)`` in the driver's tables. The
+    networks come from the on-disk cache the partition's routing task wrote.
+    """
+    if max_dist_m > spec.buffer_m["walk"]:
+        raise ValueError(f"catchment radius {max_dist_m:g} m exceeds the partition buffer "
+                         f"{spec.buffer_m['walk']:g} m")
+    sel = np.flatnonzero(spec.fac_owned & (spec.fac_category == category))
+    if not len(sel):
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+    walk = {"walk": _networks(replace(spec, modes=("walk",)))["walk"]}
+    f = snap_to_networks(walk, spec.fac_x[sel], spec.fac_y[sel], max_dist_m=spec.snap_max_dist_m)
+    c = snap_to_networks(walk, spec.cell_x, spec.cell_y, max_dist_m=spec.snap_max_dist_m)
+    fi, ci, d = catchment_pairs(walk["walk"], f["node"], f["snap_dist_m"], c["node"],
+                                c["snap_dist_m"], max_dist_m=max_dist_m)
+    return spec.fac_pos[sel][fi], spec.cell_pos[ci], d
+
+
+# ---------------------------------------------------------------------------
+# the driver
+# ---------------------------------------------------------------------------
+@contextmanager
+def _client(options: PartitionOptions) -> Iterator[Any]:
+    """A Dask client: to ``options.scheduler``, or to a new ``LocalCluster``."""
+    from distributed import Client, LocalCluster
+
+    if options.scheduler:
+        try:
+            client = Client(options.scheduler, timeout=f"{options.connect_timeout_s}s")
+        except (OSError, TimeoutError) as exc:
+            raise SchedulerUnreachableError(
+                f"cannot reach the Dask scheduler at {options.scheduler} ({exc})") from None
+        try:
+            yield client
+        finally:
+            client.close()
+        return
+    cluster = LocalCluster(n_workers=options.workers, threads_per_worker=1, processes=True,
+                           dashboard_address=":0", memory_limit=options.worker_memory,
+                           scheduler_port=0, silence_logs=logging.ERROR)
+    client = Client(cluster)
+    try:
+        yield client
+    finally:
+        client.close()
+        cluster.close()
+
+
+def _check_scheduler(options: PartitionOptions) -> None:
+    """Fail now, before reading any input, when the scheduler cannot be reached."""
+    if options.scheduler:
+        with _client(options):
+            pass
+
+
+def _extent(path: Path, sha: str, use_cache: bool) -> StreetExtent:
+    """:func:`access.osm.street_extent`, cached by the file's content hash."""
+    entry = cache_dir() / f"extent-{sha[:32]}.npz"
+    if use_cache and entry.exists():
+        with np.load(entry) as z:
+            return StreetExtent(lon=z["lon"], lat=z["lat"],
+                                max_drive_speed_kmh=float(z["vmax"]),
+                                step_deg=float(z["step"]))
+    ext = street_extent(path)
+    if use_cache:
+        try:
+            entry.parent.mkdir(parents=True, exist_ok=True)
+            tmp = entry.with_suffix(".tmp.npz")
+            np.savez(tmp, lon=ext.lon, lat=ext.lat, vmax=ext.max_drive_speed_kmh,
+                     step=ext.step_deg)
+            tmp.replace(entry)
+        except OSError as exc:
+            log.warning("could not write the street extent cache %s (%s)", entry, exc)
+    return ext
+
+
+def _buffers(area: StudyArea, ext: StreetExtent, modes: list[str]) -> dict[str, float]:
+    """Per mode, how far beyond a partition's cells a counted route may go (m)."""
+    tr, snap = area.travel, area.network.snap_max_dist_m
+    out = {}
+    for m in modes:
+        if m == "walk":
+            out[m] = tr.max_walk_dist_m * _BUFFER_SAFETY + snap
+            continue
+        limit_min, leg_kmh = _time_mode_limits(m, tr)
+        if m == "drive":
+            top = ext.max_drive_speed_kmh if np.isfinite(ext.max_drive_speed_kmh) else 0.0
+        else:
+            top = max(EBIKE_HIGHWAY_SPEED_KMH.values())
+        out[m] = limit_min / 60.0 * max(top, leg_kmh) * 1000.0 * _BUFFER_SAFETY + snap
+    return out
+
+
+def _owners(area: StudyArea, options: PartitionOptions, boundary: shapely.Geometry,
+            unit_polygons: dict[str, gpd.GeoDataFrame], spec: GridSpec,
+            cells: pd.DataFrame, fx: np.ndarray, fy: np.ndarray, sx: np.ndarray,
+            sy: np.ndarray, step_m: float,
+            ) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+    """Partition names, the partition owning each cell and each facility, and
+    whether street points (``sx, sy``, one per square of ``step_m``) lie inside each
+    partition (tiles: within one square of it)."""
+    cx, cy = cells["x"].to_numpy(), cells["y"].to_numpy()
+    if options.by == "tiles":
+        size = options.tile_km * 1000.0
+        if not size > 0:
+            raise ConfigError(f"tile size must be positive, got {options.tile_km:g} km",
+                              key="--tile-km")
+        x0, y1 = spec.x_min, spec.y_max
+        n_cols = max(1, int(np.ceil(spec.n_cols * spec.cell_size_m / size)))
+
+        def tile(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+            c = np.clip(((x - x0) // size).astype(np.int64), 0, None)
+            r = np.clip(((y1 - y) // size).astype(np.int64), 0, None)
+            return r * n_cols + c
+
+        tc, tf = tile(cx, cy), tile(fx, fy)
+        used, inverse = np.unique(np.concatenate([tc, tf]), return_inverse=True)
+        names = [f"tile_r{t // n_cols}_c{t % n_cols}" for t in used]
+        x_max, y_min = x0 + spec.n_cols * spec.cell_size_m, y1 - spec.n_rows * spec.cell_size_m
+        # a street point counts for every tile within one extent square of it: the
+        # points are one per square, and edge tiles may be slivers of the grid
+        tol = step_m
+        inside = (sx >= x0 - tol) & (sx <= x_max + tol) & (sy >= y_min - tol) & (sy <= y1 + tol)
+        px, py = sx[inside], sy[inside]
+        ts = np.unique(np.concatenate([tile(px + dx, py + dy) for dx in (-tol, 0.0, tol)
+                                       for dy in (-tol, 0.0, tol)]))
+        streets = np.isin(used, ts).astype(np.int64)
+        return names, inverse[:len(tc)], inverse[len(tc):], streets
+    if options.by not in unit_polygons:
+        levels = ", ".join(unit_polygons) or "none"
+        raise ConfigError(f"no [[units]] of level '{options.by}' to partition by (levels: "
+                          f"{levels}); use a level or 'tiles'", path=area.path,
+                          key="--partition")
+    units = unit_polygons[options.by]
+    upath = next(u.path for u in area.units if u.level == options.by)
+    geoms = shapely.make_valid(units.geometry.to_numpy())
+    covered = shapely.union_all(geoms)
+    gap = shapely.difference(boundary, covered)
+    gap_m2 = float(shapely.area(gap))
+    if gap_m2 > 1e-4 * float(boundary.area):
+        c = shapely.point_on_surface(gap)
+        lon, lat = Transformer.from_crs(units.crs, WGS84, always_xy=True).transform(c.x, c.y)
+        raise PartitionError(
+            f"the {options.by} units do not cover the study area: {gap_m2 / 1e6:.2f} km² "
+            f"({gap_m2 / boundary.area:.1%}) of it lies in no unit, e.g. near "
+            f"{lon:.4f}, {lat:.4f}", path=upath, column=options.by)
+    tree = shapely.STRtree(geoms)
+
+    def owner(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        out = np.full(len(x), -1, dtype=np.int64)
+        if not len(x):
+            return out
+        pts = shapely.points(x, y)
+        p_idx, u_idx = tree.query(pts, predicate="intersects")
+        first = np.unique(p_idx, return_index=True)[1]
+        out[p_idx[first]] = u_idx[first]
+        rest = np.flatnonzero(out < 0)  # edge cells whose centre lies outside every unit
+        if len(rest):
+            pi, ui = tree.query_nearest(pts[rest], all_matches=False)
+            out[rest[pi]] = ui
+        return out
+
+    oc, of = owner(cx, cy), owner(fx, fy)
+    used, inverse = np.unique(np.concatenate([oc, of]), return_inverse=True)
+    ids = units["unit_id"].to_numpy()
+    names = [str(ids[u]) for u in used]
+    in_unit = np.bincount(tree.query(shapely.points(sx, sy), predicate="intersects")[1],
+                          minlength=len(geoms)) if len(sx) else np.zeros(len(geoms), np.int64)
+    return names, inverse[:len(oc)], inverse[len(oc):], in_unit[used]
+
+
+def _lonlat_box(crs: CRS, x0: float, y0: float, x1: float, y1: float,
+                ) -> tuple[float, float, float, float]:
+    """Longitude/latitude box enclosing a metric box (edges densified)."""
+    t = np.linspace(0.0, 1.0, 33)
+    xs = np.concatenate([x0 + (x1 - x0) * t, np.full(33, x1), x1 - (x1 - x0) * t,
+                         np.full(33, x0)])
+    ys = np.concatenate([np.full(33, y0), y0 + (y1 - y0) * t, np.full(33, y1),
+                         y1 - (y1 - y0) * t])
+    lon, lat = Transformer.from_crs(crs, WGS84, always_xy=True).transform(xs, ys)
+    pad = 1e-6
+    return (float(np.min(lon)) - pad, float(np.min(lat)) - pad, float(np.max(lon)) + pad,
+            float(np.max(lat)) + pad)
+
+
+def _specs(area: StudyArea, crs: CRS, names: list[str], cell_owner: np.ndarray,
+           fac_owner: np.ndarray, streets: np.ndarray, cells: pd.DataFrame,
+           fac: pd.DataFrame, categories: list[str], buffers: dict[str, float], sha: str,
+           use_cache: bool, by_tiles: bool) -> list[PartitionSpec]:
+    """One spec per partition; raises when a partition has no street inside it (a
+    tile only when residents live in it)."""
+    cx, cy = cells["x"].to_numpy(), cells["y"].to_numpy()
+    cid = cells["cell_id"].to_numpy()
+    pop = cells["pop_total"].to_numpy()
+    fx, fy = _xy(fac)
+    fcat = fac["category"].to_numpy(dtype=object)
+    fid = fac["facility_id"].to_numpy(dtype=object)
+    walk_buf = buffers["walk"]
+    wide_buf = max(buffers.values())
+    specs = []
+    for p, name in enumerate(names):
+        own_c = cell_owner == p
+        own_f = fac_owner == p
+        xs = np.concatenate([cx[own_c], fx[own_f]])
+        ys = np.concatenate([cy[own_c], fy[own_f]])
+        x0, x1, y0, y1 = xs.min(), xs.max(), ys.min(), ys.max()
+        need = (own_c & (pop > 0)).any() if by_tiles else own_c.any()
+        if need and streets[p] == 0:
+            raise PartitionError(
+                f"partition '{name}' has no street inside it ({int(own_c.sum())} cells, "
+                f"{float(pop[own_c].sum()):,.0f} residents): the network file does not "
+                "cover it", path=area.network.path, column="network")
+        in_walk = ((cx >= x0 - walk_buf) & (cx <= x1 + walk_buf) & (cy >= y0 - walk_buf)
+                   & (cy <= y1 + walk_buf))
+        cpos = np.flatnonzero(in_walk | own_c)
+        in_wide = ((fx >= x0 - wide_buf) & (fx <= x1 + wide_buf) & (fy >= y0 - wide_buf)
+                   & (fy <= y1 + wide_buf))
+        fpos = np.flatnonzero(in_wide | own_f)
+        boxes = {m: _lonlat_box(crs, x0 - b, y0 - b, x1 + b, y1 + b) for m, b in buffers.items()}
+        s = PartitionSpec(
+            name=name, network_path=str(area.network.path), network_sha256=sha,
+            crs_wkt=crs.to_wkt(), modes=tuple(buffers), bbox_lonlat=boxes,
+            buffer_m=dict(buffers), cell_pos=cpos, cell_x=cx[cpos], cell_y=cy[cpos],
+            cell_id=cid[cpos], owned=own_c[cpos], fac_pos=fpos, fac_x=fx[fpos],
+            fac_y=fy[fpos], fac_category=fcat[fpos], fac_id=fid[fpos],
+            fac_owned=own_f[fpos], categories=list(categories), travel=area.travel,
+            snap_max_dist_m=area.network.snap_max_dist_m, use_cache=use_cache)
+        s.key = s.checksum()
+        specs.append(s)
+    return specs
+
+
+def _cache_root(options: PartitionOptions) -> Path:
+    return Path(options.cache_dir) if options.cache_dir else cache_dir() / "partitions"
+
+
+def _read_cached(path: Path) -> dict[str, Any] | None:
+    if not path.exists():
+        return None
+    try:
+        with path.open("rb") as fh:
+            return pickle.load(fh)  # our own cache folder, written by this module
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError) as exc:
+        log.warning("ignoring unreadable partition cache %s (%s)", path, exc)
+        return None
+
+
+def _write_cached(path: Path, result: dict[str, Any]) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        with tmp.open("wb") as fh:
+            pickle.dump(result, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        tmp.replace(path)
+    except OSError as exc:
+        log.warning("could not keep partition result %s (%s)", path, exc)
+
+
+def _run_specs(client: Any, specs: list[PartitionSpec], root: Path | None, *, progress: bool,
+               task: Callable[[PartitionSpec], dict[str, Any]]) -> list[dict[str, Any]]:
+    """Run every partition not in the cache (``root``, None for none); results in order."""
+    from distributed import as_completed
+    from tqdm import tqdm
+
+    results: list[dict[str, Any] | None] = [None] * len(specs)
+    todo = []
+    for i, s in enumerate(specs):
+        hit = _read_cached(root / f"{s.key}.pkl") if root is not None else None
+        if hit is not None:
+            results[i] = hit
+        else:
+            todo.append(i)
+    bar = tqdm(total=len(specs), initial=len(specs) - len(todo), desc="partitions",
+               unit=" partition", disable=not progress, leave=False)
+    if len(specs) - len(todo):
+        log.info("%d of %d partitions taken from %s", len(specs) - len(todo), len(specs), root)
+    futures = {client.submit(task, specs[i], key=f"partition-{specs[i].key[:24]}",
+                             retries=2, pure=False): i for i in todo}
+    try:
+        for fut in as_completed(list(futures)):
+            i = futures[fut]
+            res = fut.result()
+            if root is not None:
+                _write_cached(root / f"{specs[i].key}.pkl", res)
+            results[i] = res
+            bar.update()
+    finally:
+        bar.close()
+    return [r for r in results if r is not None]
+
+
+def _merge(cells: pd.DataFrame, fac: gpd.GeoDataFrame, results: list[dict[str, Any]],
+           categories: list[str], modes: tuple[str, ...]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Cells and facilities with the columns their owning partitions computed."""
+    pos = np.concatenate([r["cells"]["pos"] for r in results])
+    n = len(cells)
+    if len(pos) != n or not np.array_equal(np.sort(pos), np.arange(n)):
+        raise RuntimeError("partitions did not cover every cell exactly once")
+    routed_cols = list(results[0]["routed_columns"])
+    snap_cols = [c for c in results[0]["cells"] if c != "pos" and c not in routed_cols]
+
+    def column(name: str) -> np.ndarray:
+        parts = [r["cells"][name] for r in results]
+        out = np.empty(n, dtype=np.result_type(*parts))
+        if out.dtype == object:
+            out[:] = None
+        out[pos] = np.concatenate(parts)
+        return out
+
+    cells = cells.copy()
+    for c in snap_cols:
+        cells[c] = column(c)
+    cells = pd.concat([cells, pd.DataFrame({c: column(c) for c in routed_cols},
+                                           index=cells.index)], axis=1)
+    fac = fac.copy()
+    if len(fac):
+        fac_parts = pd.concat([r["facilities"] for r in results], ignore_index=True)
+        fac_parts = fac_parts.sort_values("pos", kind="stable").set_index("pos")
+        for c in snap_cols:
+            fac[c] = fac_parts[c].reindex(np.arange(len(fac))).to_numpy()
+    else:
+        for c in snap_cols:
+            fac[c] = pd.Series(dtype=bool if c == "reachable" else float)
+    return cells, fac
+
+
+def _k_table(results: list[dict[str, Any]], cells: pd.DataFrame) -> pd.DataFrame:
+    parts = [r["k_nearest"] for r in results if len(r["k_nearest"])]
+    cols = ["cell_id", "category", "rank", "facility_id", "dist_m"]
+    if not parts:
+        return pd.DataFrame(columns=cols)
+    k = pd.concat(parts, ignore_index=True)
+    # the order of a plain run: by category, then cell, then rank
+    order = pd.Series(np.arange(len(cells)), index=cells["cell_id"].to_numpy())
+    k["_cat"] = pd.Categorical(k["category"], categories=sorted(set(k["category"])))
+    k["_pos"] = order.reindex(k["cell_id"].to_numpy()).to_numpy()
+    k = k.sort_values(["_cat", "_pos", "rank"], kind="stable").drop(columns=["_cat", "_pos"])
+    return k.reset_index(drop=True)
+
+
+def _catchment_function(client: Any, specs: list[PartitionSpec], fac: pd.DataFrame,
+                        ) -> Callable[[str, float], tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """``catchments(category, max_dist_m)`` answered by the partitions on the cluster."""
+    cat = fac["category"].to_numpy()
+
+    def catchments(category: str, max_dist_m: float
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        sel = np.flatnonzero(cat == category)
+        rank = np.full(len(fac), -1, dtype=np.int64)
+        rank[sel] = np.arange(len(sel))
+        todo = [s for s in specs if (s.fac_owned & (s.fac_category == category)).any()]
+        futures = client.map(partition_catchments, todo, category=category,
+                             max_dist_m=max_dist_m, retries=2, pure=False)
+        parts = client.gather(futures)
+        if not parts:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+        fpos = np.concatenate([p[0] for p in parts])
+        cpos = np.concatenate([p[1] for p in parts])
+        d = np.concatenate([p[2] for p in parts])
+        fi = rank[fpos]
+        srt = np.lexsort((cpos, fi))
+        return fi[srt], cpos[srt], d[srt]
+
+    return catchments
+
+
+def run_partitioned(area: StudyArea, options: PartitionOptions | None = None, *,
+                    progress: bool = False, use_cache: bool = True,
+                    task: Callable[[PartitionSpec], dict[str, Any]] | None = None,
+                    ) -> RunResult:
+    """Run the whole analysis as partitions on a Dask cluster.
+
+    Gives the same cells (distances, times, nearest facilities, snapping), units and
+    targets as :func:`lifecircle.pipeline.run` on the same inputs; the result has
+    no street networks (each partition had its own) and carries ``partitions``, a
+    table of the partitions with their cells, nodes, seconds and worker memory.
+    Its ``catchments`` is None: the cluster that answered them is closed.
+
+    Parameters
+    ----------
+    area
+        From :func:`lifecircle.study_area.load_study_area`.
+    options
+        How to partition and where to run (:class:`PartitionOptions`).
+    progress
+        Progress bars (stages, partitions).
+    use_cache
+        Use the network cache and the cache of finished partitions.
+    task
+        The function run per partition (default :func:`run_partition`).
+
+    Raises
+    ------
+    SchedulerUnreachableError
+        ``options.scheduler`` cannot be reached.
+    PartitionError
+        The units do not cover the study area, or a partition has no streets.
+    """
+    options = options or PartitionOptions()
+    if options.workers < 1:
+        raise ConfigError(f"need at least 1 worker, got {options.workers}", key="--workers")
+    _check_scheduler(options)
+    clock = _Clock(progress)
+    rejects = RejectLog()
+    boundary_lonlat = study_boundary(area)
+    crs = _metric_crs(area, boundary_lonlat)
+    boundary = gpd.GeoSeries([boundary_lonlat], crs=WGS84).to_crs(crs).iloc[0]
+    clock.lap("boundary")
+
+    sha = file_sha256(area.network.path)
+    ext = _extent(area.network.path, sha, use_cache)
+    clock.lap("network")
+
+    grid = GridSpec.from_bounds(boundary.bounds, area.grid.cell_size_m, crs)
+    pop = build_population(area.population, grid, boundary=boundary, rejects=rejects,
+                           osm_path=area.network.path, progress=progress)
+    clock.lap("population")
+
+    taxonomy = load_taxonomy(area.categories, base_dir=area.base_dir, path=area.path)
+    fac = load_facilities(area.facilities, boundary=boundary_lonlat, crs=crs,
+                          taxonomy=taxonomy, rejects=rejects, progress=progress)
+    clock.lap("facilities")
+
+    cells = analysis_cells(pop)
+    unit_polygons = {u.level: read_units(u, crs) for u in area.units}
+    fx, fy = _xy(fac)
+    sx, sy = Transformer.from_crs(WGS84, crs, always_xy=True).transform(ext.lon, ext.lat)
+    names, cell_owner, fac_owner, streets = _owners(area, options, boundary, unit_polygons,
+                                                    grid, cells, fx, fy, np.asarray(sx),
+                                                    np.asarray(sy), ext.step_deg * 111_320.0)
+    categories = sorted(set(fac["category"])) if len(fac) else []
+    catalogue = load_catalogue(overrides=area.targets, base_dir=area.base_dir,
+                               config_path=area.path)
+    modes = modes_to_build(area.network.modes, catalogue)
+    buffers = _buffers(area, ext, modes)
+    specs = _specs(area, crs, names, cell_owner, fac_owner, streets, cells, fac, categories,
+                   buffers, sha, use_cache, options.by == "tiles")
+    log.info("%d partitions by %s; buffers %s m", len(specs), options.by,
+             {m: round(b) for m, b in buffers.items()})
+    clock.lap("snapping")
+
+    root = _cache_root(options)
+    with _client(options) as client:
+        results = _run_specs(client, specs, root if use_cache else None,
+                             progress=progress, task=task or run_partition)
+        cells, fac = _merge(cells, fac, results, categories, tuple(modes))
+        reject_unreachable(cells, fac, rejects, crs, area.network.snap_max_dist_m)
+        k_table = _k_table(results, cells)
+        clock.lap("routing")
+
+        units = assign_units(unit_polygons, cells, fac, pop)
+        clock.lap("units")
+
+        catchments = _catchment_function(client, specs, fac)
+        completeness, targets, cells = completeness_and_targets(
+            area, cells, fac, units, pop, taxonomy, catchments, catalogue=catalogue)
+        clock.lap("targets")
+
+    table = pd.DataFrame([{
+        "partition": r["name"], "cells": len(r["cells"]["pos"]),
+        **{f"{m}_nodes": n["nodes"] for m, n in r["networks"].items()},
+        "seconds": round(r["seconds"], 3), "peak_rss_mb": round(r["peak_rss_mb"], 1)}
+        for r in results])
+    return RunResult(area=area, crs=crs, boundary_lonlat=boundary_lonlat, boundary=boundary,
+                     networks={}, population=pop, facilities=fac, cells=cells,
+                     k_nearest=k_table, units=units, completeness=completeness,
+                     targets=targets, rejects=rejects, taxonomy=taxonomy,
+                     unit_polygons=unit_polygons, catchments=None,
+                     timings_s=clock.laps, partitions=table)
+

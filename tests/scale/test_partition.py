@@ -1,0 +1,181 @@
+"""Partitioned runs on Dask give the plain run's results, survive a dying worker,
+resume from finished partitions and refuse bad input before any partition starts."""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from typer.testing import CliRunner
+
+from access.errors import PartitionError, SchedulerUnreachableError
+from access.osm import read_arcs
+from lifecircle.cli import app
+from lifecircle.partition import PartitionOptions, PartitionSpec, run_partition, run_partitioned
+from lifecircle.pipeline import RunResult, run
+from lifecircle.study_area import load_study_area
+
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "synthetic_municipality.py"
+
+
+def _generator() -> Any:
+    spec = importlib.util.spec_from_file_location("synthetic_municipality", BENCH)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("synthetic_municipality", mod)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture(scope="module")
+def region(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A synthetic region of 4 counties (6,400 cells, 10,000 street nodes)."""
+    out = tmp_path_factory.mktemp("region")
+    _generator().write_region(out, counties=4, scale="small", seed=3)
+    return out
+
+
+@pytest.fixture(scope="module")
+def plain(region: Path) -> RunResult:
+    return run(load_study_area(region / "area.toml"))
+
+
+def _assert_same(plain: RunResult, part: RunResult) -> None:
+    cells = plain.cells.drop(columns=[c for c in plain.cells.columns
+                                      if c == "node" or c.endswith("_node")])
+    assert list(part.cells.columns) == list(cells.columns)
+    assert any(c.startswith("dist_m__") for c in cells.columns)
+    assert any(c.startswith("drive_time_min__") for c in cells.columns)
+    pd.testing.assert_frame_equal(part.cells, cells)
+    for name in ("targets", "units", "gaps", "cell_flags"):
+        pd.testing.assert_frame_equal(getattr(part.targets, name),
+                                      getattr(plain.targets, name))
+    fac_cols = ["facility_id", "snap_dist_m", "reachable", "drive_snap_dist_m",
+                "unit__county", "unit__township"]
+    fac_cols += [c for c in plain.facilities.columns
+                 if c.endswith("_snap_dist_m") and c not in fac_cols]
+    pd.testing.assert_frame_equal(pd.DataFrame(part.facilities[fac_cols]),
+                                  pd.DataFrame(plain.facilities[fac_cols]))
+    pd.testing.assert_frame_equal(part.rejects.to_frame(), plain.rejects.to_frame())
+    for level in plain.units:
+        pd.testing.assert_frame_equal(part.units[level], plain.units[level])
+
+
+def test_partitioned_equals_plain(region: Path, plain: RunResult, tmp_path: Path) -> None:
+    area = load_study_area(region / "area.toml")
+    part = run_partitioned(area, PartitionOptions(by="county", workers=2,
+                                                  cache_dir=tmp_path / "parts"))
+    assert len(part.partitions) == 4
+    assert part.partitions["cells"].sum() == len(plain.cells)
+    # each partition read only its clipped networks: fewer nodes than the whole region
+    assert (part.partitions["walk_nodes"] < plain.networks["walk"].n_nodes).all()
+    # the 2SFCA target was answered through the partitions' catchments
+    fca = part.targets.targets.set_index("id").loc["kindergarten_places_2sfca"]
+    assert fca["status"] in ("met", "not_met")
+    _assert_same(plain, part)
+
+    # a second run takes every partition from the cache: no partition task runs
+    again = run_partitioned(area, PartitionOptions(by="county", workers=2,
+                                                   cache_dir=tmp_path / "parts"),
+                            task=_never)
+    _assert_same(plain, again)
+
+
+def _never(spec: PartitionSpec) -> dict[str, Any]:
+    raise AssertionError(f"partition {spec.name} should have come from the cache")
+
+
+def _dies_once(spec: PartitionSpec, *, marker: str) -> dict[str, Any]:
+    """Kill the worker process the first time it routes a partition."""
+    if not os.path.exists(marker):
+        Path(marker).write_text(spec.name, encoding="utf-8")
+        os._exit(1)
+    return run_partition(spec)
+
+
+def test_worker_killed_mid_run(region: Path, plain: RunResult, tmp_path: Path) -> None:
+    marker = tmp_path / "killed"
+    area = load_study_area(region / "area.toml")
+    part = run_partitioned(area, PartitionOptions(by="tiles", tile_km=4.0, workers=2),
+                           use_cache=False,
+                           task=functools.partial(_dies_once, marker=str(marker)))
+    assert marker.exists()  # a worker did die
+    _assert_same(plain, part)
+
+
+def _copy(region: Path, tmp_path: Path) -> Path:
+    out = tmp_path / "region"
+    shutil.copytree(region, out)
+    return out
+
+
+def test_units_not_covering_the_area(region: Path, tmp_path: Path) -> None:
+    d = _copy(region, tmp_path)
+    counties = gpd.read_file(d / "counties.gpkg")
+    counties.iloc[1:].to_file(d / "counties.gpkg", layer="counties", engine="pyogrio")
+    with pytest.raises(PartitionError, match=r"counties.gpkg.*do not cover the study area"):
+        run_partitioned(load_study_area(d / "area.toml"), PartitionOptions(), task=_never)
+    # the command prints one line and exits 2
+    res = CliRunner().invoke(app, ["run", "--area", str(d / "area.toml"), "--out",
+                                   str(tmp_path / "out"), "--partition", "county", "-q"])
+    assert res.exit_code == 2
+    assert "do not cover the study area" in res.output
+    assert "Traceback" not in res.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_partition_without_streets(region: Path, tmp_path: Path) -> None:
+    d = _copy(region, tmp_path)
+    boundary = gpd.read_file(d / "boundary.gpkg")
+    x0, y0, x1, y1 = boundary.total_bounds
+    strip = shapely.box(x1, y0, x1 + 3000.0, y1)  # 3 km east of the streets
+    boundary.geometry = [shapely.box(x0, y0, x1 + 3000.0, y1)]
+    boundary.to_file(d / "boundary.gpkg", layer="boundary", engine="pyogrio")
+    counties = gpd.read_file(d / "counties.gpkg")
+    extra = gpd.GeoDataFrame({"code": ["410199"], "name": ["无路县"]}, geometry=[strip],
+                             crs=counties.crs)
+    pd.concat([counties, extra], ignore_index=True).to_file(
+        d / "counties.gpkg", layer="counties", engine="pyogrio")
+    with pytest.raises(PartitionError, match=r"partition '410199' has no street"):
+        run_partitioned(load_study_area(d / "area.toml"), PartitionOptions(), task=_never)
+
+
+def test_unreachable_scheduler(region: Path) -> None:
+    opts = PartitionOptions(scheduler="tcp://127.0.0.1:9", connect_timeout_s=1.0)
+    with pytest.raises(SchedulerUnreachableError, match=r"tcp://127\.0\.0\.1:9"):
+        run_partitioned(load_study_area(region / "area.toml"), opts, task=_never)
+
+
+def test_unknown_partition_level(region: Path) -> None:
+    from access.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="no \\[\\[units\\]\\] of level 'district'"):
+        run_partitioned(load_study_area(region / "area.toml"),
+                        PartitionOptions(by="district"), task=_never)
+
+
+def test_clipped_reading_keeps_exactly_the_arcs_inside(region: Path) -> None:
+    pbf = region / "streets.osm.pbf"
+    full = read_arcs(pbf, "walk")
+    lon0, lat0 = np.quantile(full.lon, 0.3), np.quantile(full.lat, 0.4)
+    box = (lon0, lat0, lon0 + 0.02, lat0 + 0.015)
+    clip = read_arcs(pbf, "walk", bbox_lonlat=box)
+    inside = ((full.lon >= box[0]) & (full.lon <= box[2]) & (full.lat >= box[1])
+              & (full.lat <= box[3]))
+    keep = inside[full.u] & inside[full.v]
+    want = {(a, b, round(d, 6)) for a, b, d in zip(full.node_id[full.u[keep]],
+                                                   full.node_id[full.v[keep]],
+                                                   full.length_m[keep], strict=True)}
+    got = {(a, b, round(d, 6)) for a, b, d in zip(clip.node_id[clip.u], clip.node_id[clip.v],
+                                                  clip.length_m, strict=True)}
+    assert got == want
+    assert 0 < len(got) < len(full.u)

@@ -1,0 +1,211 @@
+"""Site selection on the bundled sample: promises kept, outputs, bad input."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from typer.testing import CliRunner
+
+from lifecircle import cli
+from lifecircle.pipeline import RunResult
+from lifecircle.site import SiteError, site_selection, write_sites
+from lifecircle.study_area import default_area_path
+
+TARGET = "kindergarten_300"
+
+
+def _inside_points(run: RunResult, k: int, seed: int = 0) -> gpd.GeoDataFrame:
+    """``k`` populated uncovered cell centres as WGS-84 candidate points."""
+    cells = run.cells
+    sel = cells[(cells["pop_age_3_5"] > 0) & ~cells[f"covered__{TARGET}"].fillna(True)
+                .astype(bool)]
+    pick = sel.sample(k, random_state=seed)
+    gdf = gpd.GeoDataFrame({"name": [f"地块{i}" for i in range(k)]},
+                           geometry=shapely.points(pick["x"], pick["y"]), crs=run.crs)
+    return gdf.to_crs("EPSG:4326")
+
+
+def test_mclp_promise_is_kept_cell_by_cell(sample_run: RunResult) -> None:
+    ans = site_selection(sample_run, category="kindergarten", n=4)
+    assert ans.target == TARGET
+    assert ans.solution.status == "optimal"
+    assert ans.summary["gap"] <= 1e-4
+    assert len(ans.sites) == 4
+    # ranked by the residents each adds; the marginals add up to the objective
+    assert np.all(np.diff(ans.sites["marginal_pop"]) <= 1e-9)
+    assert ans.sites["marginal_pop"].sum() == pytest.approx(ans.solution.objective)
+    row = ans.targets.set_index("id").loc[TARGET]
+    assert abs(row["value_after"] - row["promised"]) < 1e-12
+    assert row["value_after"] > row["value_before"]
+    # re-running the routing with the sites as facilities covers the promised residents
+    after = ans.scenario().evaluate()
+    flag_after = after.cells[f"covered__{TARGET}"].fillna(False).to_numpy(dtype=bool)
+    flag_before = sample_run.cells[f"covered__{TARGET}"].fillna(False).to_numpy(dtype=bool)
+    pop = sample_run.cells["pop_age_3_5"].to_numpy()
+    gained = float(pop[flag_after & ~flag_before].sum())
+    assert gained == pytest.approx(ans.solution.objective, rel=1e-12)
+    assert not np.any(flag_before & ~flag_after)
+    # lon/lat, GCJ-02 and units are filled
+    assert ans.sites["unit_name__district"].str.len().gt(0).all()
+    assert (ans.sites["lon_gcj02"] != ans.sites["lon"]).all()
+
+
+def test_results_identical_across_runs(sample_run: RunResult) -> None:
+    a = site_selection(sample_run, category="kindergarten", n=3)
+    b = site_selection(sample_run, category="kindergarten", n=3)
+    pd.testing.assert_frame_equal(pd.DataFrame(a.sites.drop(columns="geometry")),
+                                  pd.DataFrame(b.sites.drop(columns="geometry")))
+    assert a.solution.objective == b.solution.objective
+
+
+def test_lscp_reaches_the_threshold(sample_run: RunResult) -> None:
+    ans = site_selection(sample_run, category="kindergarten", model="lscp", threshold=0.03)
+    row = ans.targets.set_index("id").loc[TARGET]
+    assert row["value_after"] >= 0.03
+    assert abs(row["value_after"] - row["promised"]) < 1e-12
+    assert ans.solution.objective == len(ans.sites)
+    # one site fewer cannot reach it: the greedy certificate or the MIP bound says so
+    assert ans.solution.bound > len(ans.sites) - 1
+
+
+def test_p_median_objective_matches_rerouting(sample_run: RunResult) -> None:
+    ans = site_selection(sample_run, category="kindergarten", model="p_median", n=3)
+    limit = ans.summary["max_trip_m"]
+    assert limit == pytest.approx(450.0)  # 1.5 × the 300 m reach
+    after = ans.scenario().evaluate()
+    scope = sample_run.cells[f"covered__{TARGET}"].notna().to_numpy()
+    pop = np.where(scope, sample_run.cells["pop_age_3_5"].to_numpy(), 0.0)
+    d = np.minimum(np.nan_to_num(after.cells["dist_m__kindergarten"].to_numpy(), nan=limit,
+                                 posinf=limit), limit)
+    assert float((pop * d).sum()) == pytest.approx(ans.solution.objective, rel=1e-9)
+    g = site_selection(sample_run, category="kindergarten", model="p_median", n=3,
+                       method="greedy")
+    assert g.solution.objective >= ans.solution.objective - 1e-6
+    assert g.solution.bound <= ans.solution.objective + 1e-6
+
+
+def test_candidate_file_parcels_with_budget(sample_run: RunResult, tmp_path: Path) -> None:
+    pts = _inside_points(sample_run, 12).to_crs(sample_run.crs)
+    parcels = pts.copy()
+    parcels["geometry"] = pts.buffer(20)  # idle parcels as polygons
+    parcels["cost"] = np.arange(1, 13, dtype=float)
+    path = tmp_path / "parcels.gpkg"
+    parcels.to_file(path, driver="GPKG")
+    ans = site_selection(sample_run, category="kindergarten", candidates=path, budget=10.0)
+    assert ans.sites["cost"].sum() <= 10.0
+    assert len(ans.candidates) == 12
+    assert set(ans.sites["name"]) <= set(parcels["name"])
+    files = write_sites(ans, tmp_path / "out")
+    csv = pd.read_csv(files["sites"], encoding="utf-8-sig")
+    assert {"lon", "lat", "lon_gcj02", "lat_gcj02", "unit__district", "marginal_pop"} <= set(
+        csv.columns)
+    meta = json.loads(files["site_run"].read_text(encoding="utf-8"))
+    assert meta["summary"]["model"] == "mclp"
+    assert set(gpd.list_layers(files["sites_gpkg"])["name"]) == {"sites", "candidates"}
+
+
+def test_capacitated_and_least_important(sample_run: RunResult) -> None:
+    ans = site_selection(sample_run, category="kindergarten", model="capacitated", n=2,
+                         capacity=120.0, existing_capacity=90.0)
+    s = ans.summary
+    assert s["served_after"] - s["served_before"] == pytest.approx(ans.solution.objective)
+    assert 0 < ans.solution.objective <= 240.0 + 1e-9
+    close = site_selection(sample_run, category="kindergarten", model="least_important", n=1)
+    assert len(close.sites) == 1
+    after = close.scenario().evaluate()
+    flag_b = sample_run.cells[f"covered__{TARGET}"].fillna(False).to_numpy(dtype=bool)
+    flag_a = after.cells[f"covered__{TARGET}"].fillna(False).to_numpy(dtype=bool)
+    pop = sample_run.cells["pop_age_3_5"].to_numpy()
+    assert float(pop[flag_b & ~flag_a].sum()) == pytest.approx(close.solution.objective,
+                                                               abs=1e-6)
+
+
+def test_infeasible_threshold_reports_best_reachable(sample_run: RunResult,
+                                                     tmp_path: Path) -> None:
+    path = tmp_path / "few.geojson"
+    _inside_points(sample_run, 3).to_file(path, driver="GeoJSON")
+    with pytest.raises(SiteError, match=r"cannot be reached.*best reachable is \d+\.\d+%"):
+        site_selection(sample_run, category="kindergarten", model="lscp", threshold=1.0,
+                       candidates=path)
+
+
+def test_bad_questions(sample_run: RunResult, tmp_path: Path) -> None:
+    with pytest.raises(SiteError, match=r"unknown category 'kindergarden'.*kindergarten"):
+        site_selection(sample_run, category="kindergarden", n=2)
+    with pytest.raises(SiteError, match="unknown model"):
+        site_selection(sample_run, category="kindergarten", model="pmedian", n=2)
+    with pytest.raises(SiteError, match="needs the number of sites"):
+        site_selection(sample_run, category="kindergarten")
+    path = tmp_path / "two.geojson"
+    _inside_points(sample_run, 2).to_file(path, driver="GeoJSON")
+    with pytest.raises(SiteError, match="larger than the number of candidates"):
+        site_selection(sample_run, category="kindergarten", n=3, candidates=path)
+    with pytest.raises(SiteError, match="no walking circle target involves"):
+        site_selection(sample_run, category="pharmacy", n=1)
+
+
+class _Out:
+    def __init__(self, result) -> None:
+        self.exit_code = result.exit_code
+        self.output = " ".join(result.output.split())  # the console wraps long lines
+
+
+def _cli(args: list[str]) -> _Out:
+    return _Out(CliRunner().invoke(cli.app, args))
+
+
+def test_cli_bad_candidate_files_exit_2_without_outputs(tmp_path: Path) -> None:
+    area = str(default_area_path())
+    out = tmp_path / "out"
+    far = gpd.GeoDataFrame({"name": ["北京"]}, geometry=[shapely.Point(116.4, 39.9)],
+                           crs="EPSG:4326")
+    far_path = tmp_path / "far.geojson"
+    far.to_file(far_path, driver="GeoJSON")
+    r = _cli(["site", "-a", area, "-c", "kindergarten", "--add", "1", "--candidates",
+              str(far_path), "-o", str(out), "-q"])
+    assert r.exit_code == 2
+    assert "outside the study area" in r.output
+    assert "far.geojson" in r.output
+    assert "Traceback" not in r.output
+    empty = tmp_path / "empty.geojson"
+    empty.write_text('{"type": "FeatureCollection", "features": []}', encoding="utf-8")
+    r = _cli(["site", "-a", area, "-c", "kindergarten", "--add", "1", "--candidates",
+              str(empty), "-o", str(out), "-q"])
+    assert r.exit_code == 2
+    assert "no candidate" in r.output
+    near = gpd.GeoDataFrame(geometry=[shapely.Point(104.07, 30.67)], crs="EPSG:4326")
+    near_path = tmp_path / "one.geojson"
+    near.to_file(near_path, driver="GeoJSON")
+    r = _cli(["site", "-a", area, "-c", "kindergarten", "--add", "5", "--candidates",
+              str(near_path), "-o", str(out), "-q"])
+    assert r.exit_code == 2
+    assert "larger than the number of candidates" in r.output
+    r = _cli(["site", "-a", area, "-c", "kindergarten", "--model", "lscp", "--threshold",
+              "1.5", "-o", str(out), "-q"])
+    assert r.exit_code == 2
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_write_sites_is_whole_or_nothing(sample_run: RunResult, tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    ans = site_selection(sample_run, category="kindergarten", n=2)
+    ans.sites.loc[0, "name"] = "=HYPERLINK(\"x\")"
+    files = write_sites(ans, tmp_path / "ok")
+    assert pd.read_csv(files["sites"], encoding="utf-8-sig")["name"].iloc[0].startswith("'=")
+
+    def boom(*_a, **_k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", boom)  # the CSV writer fails midway
+    with pytest.raises(OSError, match="disk full"):
+        write_sites(ans, tmp_path / "bad")
+    left = [p.name for p in (tmp_path / "bad").iterdir()]
+    assert left == []
+    assert math.isfinite(ans.summary["share_before"])
