@@ -184,7 +184,8 @@ def test_missing_node_references_counted_and_rejected(tmp_path: Path) -> None:
     assert list(rows["kind"]) == ["network"]
     assert list(rows["reason"]) == ["missing_node_refs"]
     assert rows["source"].iloc[0] == "clipped.osm"
-    assert "3 node references in 2 ways" in rows["detail"].iloc[0]
+    assert "3 node references in 2 ways" in rows["detail_en"].iloc[0]
+    assert "2 条路段中有 3 个节点引用" in rows["detail"].iloc[0]
     # a complete file adds no row
     empty = RejectLog()
     whole = write_osm(tmp_path / "whole.osm", nodes, [([1, 2, 3, 4], {"highway": "path"})])
