@@ -127,7 +127,7 @@ def test_relation_with_missing_nodes_is_rejected_not_lost(tmp_path: Path, taxono
     assert rec.loc["r2", "reject"] == ""
     assert rec.loc["r1", "reject"] == "missing_coordinates"
     assert rec.loc["r1", "category"] == "library"
-    assert "multipolygon" in rec.loc["r1", "detail"]
+    assert "multipolygon" in rec.loc["r1", "detail"][1]  # (zh, en)
 
     # through the loader: one library kept, the other listed in rejects with its reason
     sources = parse_facility_sources([{"kind": "osm", "path": "clipped.osm"}],
