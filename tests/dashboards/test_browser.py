@@ -167,6 +167,18 @@ def test_dashboard_in_browser(server: str, sample_result: RunResult, tmp_path: P
                 len(sample_result.units["district"]))
             page.screenshot(path=str(shots / f"units_{tag}.png"), full_page=True)
 
+            # best 3 kindergarten sites, on the map and in the ranked table
+            page.locator("#app-nav-sites").click()
+            expect(page.locator("#site-graph .imagelayer image")).to_have_count(
+                1, timeout=30_000)
+            page.locator("#site-run").click()
+            expect(page.locator('#site-table td[data-dash-column="rank"]')).to_have_count(
+                3, timeout=60_000)
+            expect(page.locator("#site-summary")).to_contain_text("已证明最优")
+            page.wait_for_load_state("networkidle")
+            page.wait_for_timeout(1000)
+            page.screenshot(path=str(shots / f"sites_{tag}.png"), full_page=True)
+
             page.locator("#app-nav-whatif").click()
             expect(page.locator("#wi-scorecard")).to_be_visible(timeout=30_000)
             before = _scenario_value(page, "primary_school_500")
@@ -226,7 +238,7 @@ def test_dashboard_in_browser(server: str, sample_result: RunResult, tmp_path: P
             page.wait_for_timeout(500)
             _no_overflow(page)
             page.screenshot(path=str(shots / f"whatif_en_{tag}.png"), full_page=True)
-            for nav in ("overview", "map", "units"):
+            for nav in ("overview", "map", "units", "sites"):
                 page.locator(f"#app-nav-{nav}").click()
                 page.wait_for_timeout(1500)
                 _no_overflow(page)
@@ -234,5 +246,5 @@ def test_dashboard_in_browser(server: str, sample_result: RunResult, tmp_path: P
         finally:
             ctx.close()
     assert errors == []
-    for name in ("overview", "map", "units", "whatif"):
+    for name in ("overview", "map", "units", "sites", "whatif"):
         assert (shots / f"{name}_{tag}.png").stat().st_size > 10_000, name

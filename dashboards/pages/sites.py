@@ -1,0 +1,117 @@
+"""Sites: where the next facilities should go, and accepting them as a what-if scenario.
+
+The question is answered by the library (:func:`lifecircle.site.site_selection`,
+through :mod:`dashboards.sites`); the answer stays in the browser (``site-result``)
+until the planner saves its sites as a named scenario on the server.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dash
+from dash import Input, Output, State, callback, ctx, dcc, html
+
+from dashboards.callbacks import category_options
+from dashboards.components import dropdown_labels, field, text
+from dashboards.mapblock import map_block, register_view_sync
+from dashboards.sites import (
+    accept_sites,
+    model_options,
+    run_sites,
+    sites_map,
+    sites_status,
+    sites_table,
+    target_options,
+)
+
+dash.register_page(__name__, path="/sites", order=4, title="lifecircle",
+                   label_key="page_sites")
+
+_DEFAULT_CATEGORY = "kindergarten"
+
+
+def _default_category() -> str:
+    values = [o["value"] for o in category_options("zh")]
+    return _DEFAULT_CATEGORY if _DEFAULT_CATEGORY in values else (values[0] if values else "")
+
+
+def layout(**_query: Any) -> html.Div:
+    """Question, map with candidates and sites, ranked table, accept button."""
+    keep = {"persistence": True, "persistence_type": "session"}
+    controls = [
+        field("sites_model", dcc.Dropdown(
+            id="site-model", labels=dropdown_labels("zh"), options=model_options("zh"),
+            value="mclp", clearable=False, style={"width": "290px"}, **keep)),
+        field("category", dcc.Dropdown(
+            id="site-category", labels=dropdown_labels("zh"),
+            options=category_options("zh"), value=_default_category(),
+            clearable=False, style={"width": "220px"}, **keep)),
+        field("sites_target_field", dcc.Dropdown(
+            id="site-target", labels=dropdown_labels("zh"), options=target_options("zh"),
+            value=None, style={"width": "230px"}, placeholder="—", **keep)),
+        field("sites_n", dcc.Input(id="site-n", type="number", min=1, step=1, value=3,
+                                  style={"width": "70px"}, **keep)),
+        field("sites_threshold", dcc.Input(id="site-threshold", type="number", min=0,
+                                          max=100, step="any",
+                                          style={"width": "80px"}, **keep)),
+        field("sites_spacing", dcc.Input(id="site-spacing", type="number", min=1,
+                                        step="any", style={"width": "80px"}, **keep)),
+        html.Button(text("sites_run"), id="site-run", n_clicks=0),
+    ]
+    accept = [
+        field("scenario_name", dcc.Input(id="site-name", type="text", maxLength=80,
+                                         style={"width": "180px"})),
+        html.Button(text("sites_accept"), id="site-accept", n_clicks=0),
+        html.Div(id="site-message", className="lc-message", role="status"),
+    ]
+    return html.Div([
+        html.Div(controls, className="lc-controls"),
+        dcc.Loading([dcc.Store(id="site-result", storage_type="memory"),
+                     html.Div(id="site-status", className="lc-note")]),
+        html.Div([
+            html.Div(map_block("site", height_px=540), className="lc-col-map"),
+            html.Div([html.Div(id="site-table-box"),
+                      html.Div(accept, className="lc-controls")], className="lc-col-side"),
+        ], className="lc-row"),
+    ], className="lc-page")
+
+
+def _run(n_clicks: int, model: Any, category: Any, n: Any, threshold: Any, spacing: Any,
+         target: Any, lang: str) -> Any:
+    if not n_clicks:
+        return dash.no_update
+    return run_sites(model, category, n, threshold, spacing, target, lang)
+
+
+def _accept(n_clicks: int, data: Any, name: Any, lang: str) -> Any:
+    if not n_clicks or ctx.triggered_id != "site-accept":
+        return dash.no_update
+    return accept_sites(data, name, lang)
+
+
+def _options(lang: str) -> tuple[Any, ...]:
+    labels = dropdown_labels(lang)
+    return (model_options(lang), category_options(lang), target_options(lang),
+            labels, labels, labels)
+
+
+callback(Output("site-model", "options"), Output("site-category", "options"),
+         Output("site-target", "options"), Output("site-model", "labels"),
+         Output("site-category", "labels"), Output("site-target", "labels"),
+         Input("app-lang", "value"))(_options)
+callback(Output("site-result", "data"), Input("site-run", "n_clicks"),
+         State("site-model", "value"), State("site-category", "value"),
+         State("site-n", "value"), State("site-threshold", "value"),
+         State("site-spacing", "value"), State("site-target", "value"),
+         State("app-lang", "value"), prevent_initial_call=True)(_run)
+callback(Output("site-status", "children"), Output("site-table-box", "children"),
+         Input("site-result", "data"), Input("app-lang", "value"))(
+    lambda data, lang: (sites_status(data, lang), sites_table(data, lang)))
+callback(Output("site-graph", "figure"), Output("site-legend", "children"),
+         Input("site-result", "data"), Input("site-category", "value"),
+         Input("app-lang", "value"), Input("site-view", "data"))(sites_map)
+callback(Output("site-message", "children"), Input("site-accept", "n_clicks"),
+         State("site-result", "data"), State("site-name", "value"),
+         State("app-lang", "value"), prevent_initial_call=True)(_accept)
+register_view_sync("site")

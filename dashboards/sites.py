@@ -1,0 +1,330 @@
+"""Site selection page ("选址 Sites"), as plain functions.
+
+:func:`run_sites` asks the library (:func:`lifecircle.site.site_selection`) one siting
+question and returns what the page keeps in the browser (a JSON-safe dict: summary,
+ranked sites, candidates, the targets before/after and the what-if edits the sites
+become). The other functions only draw that answer (status line, ranked table, map
+markers) or save its edits as a named scenario the what-if page opens. Nothing here
+computes coverage: every figure shown comes from the library's answer.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+from dash import html
+from werkzeug.exceptions import BadRequest
+
+from access.errors import LifecircleError
+from dashboards.callbacks import (
+    checked_category,
+    checked_lang,
+    render_map,
+    save_scenario,
+)
+from dashboards.components import data_table
+from dashboards.i18n import tr
+from dashboards.state import MAX_EDITS, get_state
+from lifecircle.site import SiteProblem, site_selection
+
+__all__ = ["SITE_MODELS", "accept_sites", "model_options", "run_sites", "sites_map",
+           "sites_status", "sites_table", "target_options"]
+
+#: Questions the page asks, in the order shown (``capacitated`` needs a candidate
+#: file with places: command line only).
+SITE_MODELS = ("mclp", "lscp", "p_median", "p_center", "least_important")
+#: Seconds the solver may use for one question asked from the page.
+TIME_LIMIT_S = 60.0
+_CAND_COLOUR = "rgba(255,255,255,0.85)"
+_SITE_COLOUR = "#d7191c"
+_CLOSE_COLOUR = "#2c2c2c"
+
+
+def model_options(lang: str) -> list[dict[str, str]]:
+    """The siting questions as dropdown options in ``lang``."""
+    return [{"label": tr(f"sites_model_{m}", lang), "value": m} for m in SITE_MODELS]
+
+
+def target_options(lang: str) -> list[dict[str, str]]:
+    """Circle targets of the run (the library picks the category's first one when none
+    is chosen)."""
+    result = get_state().result
+    if result.targets is None:
+        return []
+    tt = result.targets.targets.set_index("id")
+    opts = []
+    for c in result.targets.cell_flags.columns:
+        if c.startswith("covered__"):
+            tid = c[len("covered__"):]
+            name = tt.loc[tid, "name_zh" if lang == "zh" else "name_en"] \
+                if tid in tt.index else tid
+            opts.append({"label": f"{tid} · {name}", "value": tid})
+    return opts
+
+
+def _num(v: Any) -> float | None:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+def _clean(d: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, (bool, np.bool_)):
+            out[k] = bool(v)
+        elif isinstance(v, (int, np.integer)):
+            out[k] = int(v)
+        elif isinstance(v, (float, np.floating)):
+            out[k] = _num(v)
+        elif v is None or isinstance(v, str):
+            out[k] = v
+        else:
+            out[k] = str(v)
+    return out
+
+
+def _int_arg(v: Any, what: str) -> int | None:
+    if v is None or v == "":
+        return None
+    f = _num(v)
+    if f is None or f != int(f):
+        raise ValueError(what)
+    return int(f)
+
+
+def run_sites(model: Any, category: Any, n: Any, threshold_pct: Any, spacing_m: Any,
+              target: Any, lang: Any) -> dict[str, Any]:
+    """Answer one siting question on the dashboard's run.
+
+    Parameters
+    ----------
+    model
+        One of :data:`SITE_MODELS`.
+    category
+        Facility category to site.
+    n
+        Number of sites (to add, or to close for ``least_important``); unused by ``lscp``.
+    threshold_pct
+        ``lscp``: share of the target's residents to reach, in percent; empty = the
+        target's own threshold.
+    spacing_m
+        Spacing of generated candidates in metres; empty = the library's default.
+    target
+        Circle target id; empty = the category's first walking target.
+    lang
+        ``"zh"`` or ``"en"``.
+
+    Returns
+    -------
+    dict
+        ``ok`` (bool), ``message`` (the library's one-line reason when not ok),
+        ``model``, ``category``, ``target``, ``summary``, ``elapsed_s``, ``sites``
+        (ranked records), ``candidates`` (``lon``, ``lat``, ``chosen`` lists),
+        ``targets`` (before/after records) and ``edits`` (what-if edits of the sites).
+        Malformed values (not text, not a number) give HTTP 400.
+    """
+    lang = checked_lang(lang)
+    category = checked_category(category)
+    if model not in SITE_MODELS:
+        raise BadRequest(f"unknown model {str(model)[:40]!r}")
+    if target is not None and target != "" and not isinstance(target, str):
+        raise BadRequest("target must be text")
+    base = {"ok": False, "model": model, "category": category, "target": target or None}
+    try:
+        n_int = _int_arg(n, tr("sites_bad_n", lang))
+        pct = _num(threshold_pct) if threshold_pct not in (None, "") else None
+        if threshold_pct not in (None, "") and (pct is None or not 0 < pct <= 100):
+            raise ValueError(tr("sites_bad_threshold", lang))
+        spacing = _num(spacing_m) if spacing_m not in (None, "") else None
+        if spacing_m not in (None, "") and (spacing is None or spacing <= 0):
+            raise ValueError(tr("sites_bad_spacing", lang))
+    except ValueError as exc:
+        return {**base, "message": str(exc)}
+    if model != "lscp" and n_int is None:
+        return {**base, "message": tr("sites_need_n", lang)}
+    fields: dict[str, Any] = {"category": category, "model": model,
+                              "target": target or None, "time_limit_s": TIME_LIMIT_S}
+    if model != "lscp":
+        fields["n"] = n_int
+    if model == "lscp" and pct is not None:
+        fields["threshold"] = pct / 100.0
+    if spacing is not None:
+        fields["spacing_m"] = spacing
+    t0 = time.perf_counter()
+    try:
+        res = site_selection(get_state().result, SiteProblem(**fields))
+    except LifecircleError as exc:
+        return {**base, "message": str(exc)}
+    elapsed = time.perf_counter() - t0
+    sites = res.sites
+    closing = model == "least_important"
+    records = []
+    units = sorted(c for c in sites.columns if c.startswith("unit_name__"))
+    for r in sites.drop(columns="geometry").to_dict("records"):
+        unit = next((str(r[c]) for c in reversed(units) if r.get(c)), "")
+        label = r.get("name") or (r.get("facility_id") if closing else
+                                  f"{tr('sites_scenario', lang)} {r['rank']}")
+        rec = {"rank": r["rank"], "name": label, "lon": r["lon"], "lat": r["lat"], "unit": unit,
+               "pop": r["loss_alone_pop"] if closing else r["marginal_pop"]}
+        if closing:
+            rec["facility_id"] = r["facility_id"]
+        else:
+            rec["capacity"] = r.get("capacity")
+        records.append(_clean(rec))
+    if closing:
+        edits = [{"action": "remove", "facility_id": str(r["facility_id"])} for r in records]
+    else:
+        edits = []
+        for r in records:
+            e = {"action": "add", "category": category, "lon": r["lon"], "lat": r["lat"],
+                 "name": str(r["name"])[:200]}
+            if r.get("capacity") is not None:
+                e["capacity"] = r["capacity"]
+            edits.append(e)
+    cand = res.candidates
+    cands = {"lon": [], "lat": [], "chosen": []}
+    if len(cand) and "lon" in cand.columns:
+        cands = {"lon": np.round(cand["lon"].to_numpy(float), 6).tolist(),
+                 "lat": np.round(cand["lat"].to_numpy(float), 6).tolist(),
+                 "chosen": cand["chosen"].astype(bool).tolist()}
+    tcols = ["id", "name_zh", "name_en", "threshold", "unit", "value_before", "status_before",
+             "value_after", "status_after", "promised"]
+    targets = [_clean(r) for r in res.targets[tcols].to_dict("records")]
+    notes = [zh if lang == "zh" else en for zh, en in res.notes]
+    return {**base, "ok": True, "message": "", "target": res.target,
+            "summary": _clean(res.summary), "elapsed_s": elapsed, "sites": records,
+            "candidates": cands, "targets": targets, "edits": edits, "notes": notes}
+
+
+def _fmt(v: Any, spec: str = ",.0f") -> str:
+    return "—" if v is None else format(v, spec)
+
+
+def sites_status(data: Any, lang: Any) -> Any:
+    """Status line of an answer: status, objective, bound, gap, time, before → promised."""
+    lang = checked_lang(lang)
+    if not isinstance(data, dict):
+        return html.P(tr("sites_help", lang), className="lc-help")
+    if not data.get("ok"):
+        return html.Div([html.B(f"{tr('error', lang)}: "), str(data.get("message", ""))[:500]],
+                        className="lc-error", role="alert", id="site-error")
+    s = data.get("summary") or {}
+    model = data.get("model")
+    unit = {"p_median": tr("sites_unit_person_m", lang), "p_center": tr("unit_m", lang)}.get(
+        str(model), tr("sites_unit_residents", lang))
+    status = str(s.get("status", ""))
+    key = f"sites_status_{status}"
+    lines = [
+        f"{tr('sites_status', lang)}: {tr(key, lang) if key in _STATUS_KEYS else status} · "
+        f"{tr('sites_objective', lang)} {_fmt(s.get('objective'))} {unit} · "
+        f"{tr('sites_bound', lang)} {_fmt(s.get('bound'))} · "
+        f"{tr('sites_gap', lang)} {_fmt(s.get('gap'), '.2%')} · "
+        f"{tr('sites_time', lang)} {_fmt(data.get('elapsed_s'), '.1f')} s",
+        f"{tr('sites_target', lang)} {data.get('target')} · "
+        f"{tr('sites_n_candidates', lang)} {_fmt(s.get('n_candidates'))} · "
+        f"{tr('sites_n_sites', lang)} {_fmt(s.get('n_sites'))}",
+    ]
+    if s.get("share_promised") is not None:
+        lines.append(f"{tr('sites_share', lang)}: {_fmt(s.get('share_before'), '.2%')} → "
+                     f"{_fmt(s.get('share_promised'), '.2%')}")
+    if s.get("mean_dist_m") is not None:
+        lines.append(f"{tr('sites_mean_dist', lang)}: {_fmt(s['mean_dist_m'], ',.0f')} "
+                     f"{tr('unit_m', lang)}")
+    items: list[Any] = [html.Div(t) for t in lines]
+    name_col = "name_zh" if lang == "zh" else "name_en"
+    for t in data.get("targets") or []:
+        if t.get("value_before") is None and t.get("value_after") is None:
+            continue
+        items.append(html.Div(
+            f"{t.get(name_col) or t.get('id')}: {_fmt(t.get('value_before'), '.2%')} → "
+            f"{_fmt(t.get('value_after'), '.2%')}", className="lc-note"))
+    items += [html.Div(n, className="lc-note") for n in data.get("notes") or []]
+    return html.Div(items, id="site-summary")
+
+
+_STATUS_KEYS = {"sites_status_optimal", "sites_status_time_limit", "sites_status_greedy"}
+
+
+def sites_table(data: Any, lang: Any) -> Any:
+    """Ranked table of the chosen sites (or the facilities to close)."""
+    lang = checked_lang(lang)
+    if not isinstance(data, dict) or not data.get("ok"):
+        return html.Div()
+    closing = data.get("model") == "least_important"
+    pop_key = "sites_col_lost" if closing else "sites_col_added"
+    cols = [("rank", "sites_col_rank"), ("name", "sites_col_name"), ("lon", "lon"),
+            ("lat", "lat"), ("unit", "sites_col_unit"), ("pop", pop_key)]
+    rows = [{k: (round(r[k], 6) if k in ("lon", "lat") and r.get(k) is not None
+                 else round(r[k]) if k == "pop" and r.get(k) is not None else r.get(k))
+             for k, _ in cols} for r in data.get("sites") or []]
+    return data_table(id="site-table", data=rows,
+                      columns=[{"name": tr(key, lang), "id": k} for k, key in cols],
+                      page_size=20, style_table={"overflowX": "auto"},
+                      style_cell={"fontSize": "13px", "padding": "3px 6px"})
+
+
+def sites_map(data: Any, category: Any, lang: Any, map_view: Any = None
+              ) -> tuple[Any, Any]:
+    """The map page's picture with the candidates and the chosen sites as markers.
+
+    Before an answer it shows the walking time to ``category``; with one, the
+    target's uncovered residents beneath candidates (grey) and chosen sites (red,
+    numbered by rank; dark crosses for facilities to close).
+    """
+    answered = isinstance(data, dict) and data.get("ok")
+    if answered:
+        category = data.get("category")
+        highlight = data.get("target")
+        fig, legend, _ = render_map(category, "uncovered", "total", highlight, lang, None,
+                                    map_view, show_summary=False)
+    else:
+        fig, legend, _ = render_map(category, "time", "total", "time15", lang, None,
+                                    map_view, show_summary=False)
+    if not answered or not isinstance(fig, go.Figure):
+        return fig, legend
+    lang = checked_lang(lang)
+    cand = data.get("candidates") or {}
+    lon = np.asarray(cand.get("lon") or [], dtype=float)
+    lat = np.asarray(cand.get("lat") or [], dtype=float)
+    if len(lon):
+        fig.add_trace(go.Scatter(x=lon, y=lat, mode="markers", hoverinfo="skip",
+                                 name=tr("sites_candidates", lang),
+                                 marker={"size": 5, "color": _CAND_COLOUR,
+                                         "line": {"color": "#555", "width": 0.6}}))
+    sites = data.get("sites") or []
+    if sites:
+        closing = data.get("model") == "least_important"
+        fig.add_trace(go.Scatter(
+            x=[s["lon"] for s in sites], y=[s["lat"] for s in sites],
+            mode="markers+text", text=[str(s["rank"]) for s in sites],
+            textposition="top center", textfont={"size": 13, "color": "#1b1b1b"},
+            hovertext=[f"{s['rank']}. {s['name']} · {_fmt(s.get('pop'))}" for s in sites],
+            hoverinfo="text",
+            name=tr("sites_closed" if closing else "sites_chosen", lang),
+            marker={"size": 14, "symbol": "x" if closing else "star",
+                    "color": _CLOSE_COLOUR if closing else _SITE_COLOUR,
+                    "line": {"color": "white", "width": 1}}))
+    return fig, legend
+
+
+def accept_sites(data: Any, name: Any, lang: Any) -> str:
+    """Save the answer's sites as what-if edits under scenario ``name`` (editors only).
+
+    Returns the message shown beside the button; the what-if page lists the
+    scenario among the saved ones.
+    """
+    lang = checked_lang(lang)
+    if not isinstance(data, dict) or not data.get("ok") or not data.get("edits"):
+        return tr("sites_nothing_to_accept", lang)
+    if len(data["edits"]) > MAX_EDITS:
+        return tr("sites_too_many", lang, n=len(data["edits"]), max=MAX_EDITS)
+    if not isinstance(name, str) or not name.strip():
+        name = f"{tr('sites_scenario', lang)} {data.get('category')} {len(data['edits'])}"
+    return save_scenario(name, data["edits"], lang=lang)
