@@ -169,11 +169,11 @@ def test_dashboard_in_browser(server: str, sample_result: RunResult, tmp_path: P
 
             # best 3 kindergarten sites, on the map and in the ranked table
             page.locator("#app-nav-sites").click()
-            expect(page.locator("#site-graph .imagelayer image")).to_have_count(
-                1, timeout=30_000)
             page.locator("#site-run").click()
             expect(page.locator('#site-table td[data-dash-column="rank"]')).to_have_count(
                 3, timeout=60_000)
+            expect(page.locator("#site-graph .imagelayer image")).to_have_count(
+                1, timeout=30_000)
             expect(page.locator("#site-summary")).to_contain_text("已证明最优")
             page.wait_for_load_state("networkidle")
             page.wait_for_timeout(1000)
