@@ -54,8 +54,8 @@ _REACH_FIELDS = ("scope", "mode", "max_time_min", "max_dist_m")
 KIND_FIELDS: dict[str, tuple[str, ...]] = {
     "circle": (*_REACH_FIELDS, "radius_by_area"),
     "completeness": ("scope", "level"),
-    "unit_count": ("unit_levels", "min_count", "min_count_rules", "ownership"),
-    "unit_share": ("unit_levels", "min_count", "min_count_rules", "ownership"),
+    "unit_count": ("unit_levels", "min_count", "min_count_rules", "ownership", "reach_m"),
+    "unit_share": ("unit_levels", "min_count", "min_count_rules", "ownership", "reach_m"),
     "provision": ("capacity_field", "per_persons", "unit_levels"),
     "capacity_share": ("ownership", "capacity_field"),
     "fca": (*_REACH_FIELDS, "capacity_field", "per_persons", "ratio_threshold", "kernel"),
@@ -348,6 +348,14 @@ def _parse_target(raw: Mapping[str, Any], *, where: str, path: Path | None,
                                  key="min_count", path=path, on_error=1)
         kw["min_count_rules"] = _min_count_rules(p, raw.get("min_count_rules", []),
                                                  where=where, path=path)
+    if "reach_m" in fields and raw.get("reach_m") is not None:
+        # 0 switches the reach off: only the unit's own facilities count
+        reach = p.take(_number, raw["reach_m"], where=where, key="reach_m", path=path)
+        if reach is not None and reach < 0:
+            p.add(ConfigError(f"must be 0 (off) or positive, got {reach:g}", path=path,
+                              key=f"{where}.reach_m"))
+        elif reach:
+            kw["reach_m"] = reach
     if "ownership" in fields:
         own = _choices(p, raw.get("ownership", []), ("public", "private", "inclusive"),
                        where=where, key="ownership", path=path)

@@ -299,7 +299,7 @@ def _eval_unit_rule(target: UnitRuleTarget, ctx: Context) -> Outcome:
         fac = fac[own.isin(list(target.ownership)).to_numpy()]
     if not levels:
         return out
-    n_met = n_total = 0
+    n_met = n_total = n_by_reach = 0
     pop_total = 0.0
     for level in levels:
         ucol = f"unit__{level}"
@@ -337,17 +337,35 @@ def _eval_unit_rule(target: UnitRuleTarget, ctx: Context) -> Outcome:
         upop_total = ctx.unit_pop(level, units, "total")
         if upop_total is not None:
             pop_total += float(np.nansum(upop_total.to_numpy(dtype=float)))
+        reach = _reach_distances(target, ctx, level, out)
+        cats, cats_zh = ", ".join(target.categories), "、".join(target.categories)
         for (_, unit), need in zip(units.iterrows(), required, strict=True):
             have = int(counts.get(unit["unit_id"], 0))
             ok = have >= need
+            detail = f"{have} of {need} required ({cats})"
+            detail_zh = f"应有 {need} 处，现有 {have} 处（{cats_zh}）"
+            if not ok and reach is not None:
+                near = reach.get(unit["unit_id"], math.inf)
+                ok = near <= target.reach_m
+                if ok:
+                    n_by_reach += 1
+                    detail = (f"not in the unit ({have} of {need}); one within "
+                              f"{target.reach_m:g} m: residents' mean distance {near:.0f} m")
+                    detail_zh = (f"单元内没有（现有 {have} 处，应有 {need} 处），但 "
+                                 f"{target.reach_m:g} 米内有：居民平均距离 {near:.0f} 米")
+                else:
+                    far = (f"{near:.0f} m" if math.isfinite(near) else "not reachable")
+                    far_zh = (f"{near:.0f} 米" if math.isfinite(near) else "不可达")
+                    detail = (f"not in the unit ({have} of {need} required, {cats}) and none "
+                              f"within {target.reach_m:g} m (residents' mean distance {far})")
+                    detail_zh = (f"单元内没有（应有 {need} 处，现有 {have} 处，{cats_zh}），"
+                                 f"{target.reach_m:g} 米内也没有（居民平均距离 {far_zh}）")
             n_met += ok
             n_total += 1
             out.unit_rows.append({
                 "target_id": target.id, "level": level, "unit_id": unit["unit_id"],
                 "name": unit["name"], "value": float(have), "threshold": float(need),
-                "met": bool(ok),
-                "detail": f"应有 {need} 处，现有 {have} 处（{'、'.join(target.categories)}）",
-                "detail_en": f"{have} of {need} required ({', '.join(target.categories)})",
+                "met": bool(ok), "detail": detail_zh, "detail_en": detail,
             })
     if n_total == 0:
         if not out.reasons:
@@ -361,9 +379,55 @@ def _eval_unit_rule(target: UnitRuleTarget, ctx: Context) -> Outcome:
     if failing:
         shown = "、".join(str(f) for f in failing[:10])
         more = f" … (+{len(failing) - 10})" if len(failing) > 10 else ""
-        out.reasons.append((f"未达标单元 {len(failing)} 个：{shown}{more}",
-                            f"{len(failing)} failing units: {shown}{more}"))
+        within = (f"，{target.reach_m:g} 米内也没有" if target.reach_m is not None else "")
+        within_en = (f" and none within {target.reach_m:g} m" if target.reach_m is not None
+                     else "")
+        out.reasons.append((f"未达标单元 {len(failing)} 个（单元内不足{within}）：{shown}{more}",
+                            f"{len(failing)} failing units (short in the unit{within_en}): "
+                            f"{shown}{more}"))
+    if n_by_reach:
+        out.reasons.append((f"{n_by_reach} 个单元内没有，但 {target.reach_m:g} 米内有，计为达标",
+                            f"{n_by_reach} units have none of their own but one within "
+                            f"{target.reach_m:g} m: counted as met"))
     return out
+
+
+def _reach_distances(target: UnitRuleTarget, ctx: Context, level: str,
+                     out: Outcome) -> dict[str, float] | None:
+    """Per unit, the residents' mean network distance to the nearest facility of the target.
+
+    Weighted by the unit's total population (plain mean over its cells when the
+    unit has no residents); ``inf`` when a cell reaches none. None when the
+    target has no reach or the cells cannot say it (a warning is recorded).
+    """
+    if target.reach_m is None:
+        return None
+    ucol = f"unit__{level}"
+    cols = [f"dist_m__{c}" for c in target.categories if f"dist_m__{c}" in ctx.cells.columns]
+    if ucol not in ctx.cells.columns or not cols:
+        out.warnings.append((f"网格没有 {level} 单元编码或到设施的距离：{target.reach_m:g} 米"
+                             "范围内的设施未计入",
+                             f"cells carry no {level} unit or distance to the facilities: "
+                             f"facilities within {target.reach_m:g} m not counted"))
+        return None
+    if target.ownership:
+        out.warnings.append(("范围内的设施不区分产权/性质",
+                             "facilities within reach are counted whatever their ownership"))
+    dist = np.nan_to_num(ctx.cells[cols].to_numpy(dtype=float), nan=np.inf).min(axis=1)
+    pop = ctx.pop("total")
+    pop = np.zeros(ctx.n) if pop is None else np.nan_to_num(pop, nan=0.0)
+    frame = pd.DataFrame({"unit": pd.Series(unit_ids(ctx.cells[ucol]), dtype=object),
+                          "dist": dist, "pop": pop}).dropna(subset=["unit"])
+    result: dict[str, float] = {}
+    for uid, g in frame.groupby("unit", sort=False):
+        d, w = g["dist"].to_numpy(), g["pop"].to_numpy()
+        if w.sum() > 0:
+            d, w = d[w > 0], w[w > 0]
+            result[str(uid)] = (math.inf if np.isinf(d).any()
+                                else float(np.average(d, weights=w)))
+        else:
+            result[str(uid)] = math.inf if np.isinf(d).any() else float(d.mean())
+    return result
 
 
 _Capacity = ProvisionTarget | CapacityShareTarget | FcaTarget

@@ -193,13 +193,18 @@ class UnitRuleTarget(Target):
 
     ``min_count_rules`` raise the count where a unit's population is large:
     ``(group, min_pop, min_count)`` triples. ``ownership`` restricts the
-    facilities counted (``public``, ``private``, ``inclusive``).
+    facilities counted (``public``, ``private``, ``inclusive``). ``reach_m``
+    (optional) accepts, for a unit short of its own facilities, one within that
+    network distance instead: the mean distance of the unit's residents to the
+    nearest facility of the categories (a village clinic shared with a
+    neighbouring village).
     """
 
     unit_levels: tuple[str, ...] = ()
     min_count: int = 1
     min_count_rules: tuple[tuple[str, float, int], ...] = ()
     ownership: tuple[str, ...] = ()
+    reach_m: float | None = None
 
     @property
     def scope_text(self) -> str:
