@@ -47,7 +47,8 @@ log = logging.getLogger(__name__)
 
 #: Columns of the facility table, in order.
 FACILITY_COLUMNS = ["facility_id", "category", "name", "source", "source_row", "sources",
-                    "capacity", "ownership", "admin_code", "lon", "lat", "outline", "geometry"]
+                    "capacity", "ownership", "admin_code", "area_m2", "lon", "lat", "outline",
+                    "geometry"]
 
 
 def read_source(source: FacilitySource, *, crs: CRS, taxonomy: Taxonomy,
@@ -230,6 +231,9 @@ def load_facilities(sources: Sequence[FacilitySource], *, boundary: shapely.Geom
         dup = allf.loc[allf["facility_id"].duplicated(), ["source", "source_row"]].iloc[0]
         raise ConfigError(f"source {dup['source']!r} holds row {dup['source_row']!r} twice")
 
+    if "area_m2" not in allf.columns:
+        allf["area_m2"] = np.nan
+    allf["area_m2"] = allf["area_m2"].astype(float)
     keep = (allf["reject"] == "").to_numpy()
     kept = allf[keep].sort_values(["order", "pos"]).reset_index(drop=True)
     x, y = lonlat_to_metric(kept["lon"].to_numpy(float), kept["lat"].to_numpy(float), crs)
@@ -241,8 +245,9 @@ def load_facilities(sources: Sequence[FacilitySource], *, boundary: shapely.Geom
     for j in merged_rows:
         k = int(keeper[j])
         kept.at[k, "sources"] = f"{kept.at[k, 'sources']};{kept.at[j, 'sources']}"
-        if not np.isfinite(kept.at[k, "capacity"]) and np.isfinite(kept.at[j, "capacity"]):
-            kept.at[k, "capacity"] = kept.at[j, "capacity"]
+        for col in ("capacity", "area_m2"):
+            if not np.isfinite(kept.at[k, col]) and np.isfinite(kept.at[j, col]):
+                kept.at[k, col] = kept.at[j, col]
         for col in ("ownership", "admin_code"):
             if not kept.at[k, col] and kept.at[j, col]:
                 kept.at[k, col] = kept.at[j, col]
@@ -277,6 +282,7 @@ def load_facilities(sources: Sequence[FacilitySource], *, boundary: shapely.Geom
             "capacity": final["capacity"].to_numpy(float),
             "ownership": final["ownership"].astype(str).to_numpy(),
             "admin_code": final["admin_code"].astype(str).to_numpy(),
+            "area_m2": final["area_m2"].to_numpy(float),
             "lon": final["lon"].to_numpy(float),
             "lat": final["lat"].to_numpy(float),
             "outline": _metric_outlines(final, crs),

@@ -20,6 +20,10 @@ with its type letter: ``n123``, ``w456``, ``r789``. Relations other than
 multipolygons are not read. A multipolygon that cannot be assembled (member ways
 or nodes missing from a clipped extract) is still a row, rejected as
 ``missing_coordinates``: nothing matching a rule vanishes.
+
+Area: an extra column ``area_m2`` holds the outline's area of every area element
+(closed way, multipolygon's outer rings), computed in the metric CRS before the
+outline becomes a point; NaN for nodes and open ways.
 """
 
 from __future__ import annotations
@@ -127,7 +131,7 @@ def read_osm(path: Path, taxonomy: Taxonomy, *, crs: CRS, source_name: str | Non
             "typecode": "", "type_text": "", "category": category,
             "lon": lon, "lat": lat, "capacity": _capacity(tags),
             "ownership": _ownership(tags), "admin_code": "", "reject": reject,
-            "detail": detail, "outline": None,
+            "detail": detail, "outline": None, "area_m2": np.nan,
         })
         return len(records) - 1
 
@@ -195,7 +199,8 @@ def read_osm(path: Path, taxonomy: Taxonomy, *, crs: CRS, source_name: str | Non
     _locate_pending(records, pending, entrances, crs)
     if not records:
         log.info("%s: no facility elements", label)
-        return empty_records().assign(outline=pd.Series(dtype=object))
+        return empty_records().assign(outline=pd.Series(dtype=object),
+                                      area_m2=pd.Series(dtype=float))
     frame = pd.DataFrame.from_records(records)
     missing = ~np.isfinite(frame["lon"].to_numpy(float))
     ok = frame["reject"] == ""
@@ -204,7 +209,7 @@ def read_osm(path: Path, taxonomy: Taxonomy, *, crs: CRS, source_name: str | Non
     frame.loc[missing & ok, "reject"] = "missing_coordinates"
     log.info("%s: %d facility elements (%d without a category)", label, len(frame),
              int((frame["reject"] == "unknown_category").sum()))
-    return frame[[*RECORD_COLUMNS, "outline"]]
+    return frame[[*RECORD_COLUMNS, "outline", "area_m2"]]
 
 
 def _locate_pending(records: list[dict],
@@ -213,33 +218,41 @@ def _locate_pending(records: list[dict],
     """Give ways and relations a point: entrance, centroid or midpoint."""
     polys: list[shapely.Geometry] = []
     poly_idx: list[int] = []
+    located: list[bool] = []  # per polygon: placed at an entrance already
     for idx, rings, refs, is_area in pending:
         found = [entrances[r] for r in refs if r in entrances]
         if found:
             main = [e for e in found if e[2]]
             lon, lat, _ = (main or found)[0]
             records[idx]["lon"], records[idx]["lat"] = lon, lat
-            continue
         rings = [r for r in rings if r]
         if not rings:
             continue
         if is_area and all(len(r) >= 4 for r in rings):
             polys.append(shapely.MultiPolygon([shapely.Polygon(r) for r in rings]))
             poly_idx.append(idx)
-        else:
+            located.append(bool(found))
+        elif not found:
             xy = np.array(rings[0], dtype=float)
             mid = xy[len(xy) // 2]
             records[idx]["lon"], records[idx]["lat"] = float(mid[0]), float(mid[1])
     if not polys:
         return
     g = gpd.GeoSeries(polys, crs="EPSG:4326").to_crs(crs)
-    g = g.buffer(0)  # repair self-touching outlines before taking centroids
+    g = g.buffer(0)  # repair self-touching outlines before taking areas and centroids
+    # the outline's area in the metric CRS (outer rings: inner courtyards not deducted)
+    for idx, area in zip(poly_idx, g.area.to_numpy(dtype=float), strict=True):
+        records[idx]["area_m2"] = area if area > 0 else np.nan
+    todo = ~np.array(located)
+    if not todo.any():
+        return
+    g = g[todo]
     pts = g.centroid
     outside = ~g.contains(pts)
     if outside.any():
         pts[outside] = g[outside].representative_point()
     ll = gpd.GeoSeries(pts, crs=crs).to_crs("EPSG:4326")
     outlines = gpd.GeoSeries(g, crs=crs).to_crs("EPSG:4326")
-    for idx, x, y, outline in zip(poly_idx, ll.x, ll.y, outlines, strict=True):
+    for idx, x, y, outline in zip(np.array(poly_idx)[todo], ll.x, ll.y, outlines, strict=True):
         records[idx]["lon"], records[idx]["lat"] = float(x), float(y)
         records[idx]["outline"] = outline

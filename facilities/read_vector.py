@@ -2,7 +2,8 @@
 
 Row numbers are 1-based feature numbers. Points are used as they are; other
 geometries at their centroid in the metric CRS (a point on the surface when the
-centroid falls outside a polygon). Attribute columns are recognised like table
+centroid falls outside a polygon); a polygon's area in the metric CRS is kept as
+``area_m2``. Attribute columns are recognised like table
 headers (:data:`facilities.records.COLUMN_ALIASES`).
 
 The file's CRS (or the stated ``crs`` when the file records none) decides the
@@ -109,10 +110,13 @@ def read_vector(path: Path, *, crs: CRS, stated_crs: str | None = None,
     lon[is_pt.to_numpy()] = geom[is_pt].x.to_numpy()
     lat[is_pt.to_numpy()] = geom[is_pt].y.to_numpy()
     other = has & ~is_pt
+    area = np.full(len(gdf), np.nan)
     if other.any():
         metric = geom[other].to_crs(crs)
         pts = metric.centroid
         poly = metric.geom_type.isin(["Polygon", "MultiPolygon"])
+        # polygon areas in the metric CRS, kept before the outline becomes a point
+        area[other.to_numpy()] = np.where(poly.to_numpy(), metric.area.to_numpy(), np.nan)
         outside = poly & ~metric.contains(pts)
         if outside.any():
             pts[outside] = metric[outside].representative_point()
@@ -130,4 +134,5 @@ def read_vector(path: Path, *, crs: CRS, stated_crs: str | None = None,
     numbers = list(range(1, len(gdf) + 1))
     frame = parse_records(rows, numbers, header, cols, path=path, on_error=on_error,
                           lonlat=(lon, lat))
+    frame["area_m2"] = np.where(area > 0, area, np.nan)
     return frame, system

@@ -441,9 +441,11 @@ def _capacities(target: _Capacity, ctx: Context, fac: pd.DataFrame, out: Outcome
     known = np.isfinite(cap)
     label = ("容量（床位/学位）", "capacity") if fieldname == "capacity" else ("面积", "area")
     if not known.any():
-        out.reasons.append((f"设施{label[0]}未知（{fieldname} 全为空）",
+        why = (("：设施均为点位，没有轮廓面积", ": all are points, without an outline")
+               if fieldname == "area_m2" else ("", ""))
+        out.reasons.append((f"设施{label[0]}未知（{fieldname} 全为空{why[0]}）",
                             f"facility {label[1]} unknown ({fieldname} is empty for all "
-                            f"{len(fac)} facilities)"))
+                            f"{len(fac)} facilities{why[1]})"))
         return None
     if not known.all():
         k = int((~known).sum())
@@ -472,6 +474,16 @@ def _eval_provision(target: ProvisionTarget, ctx: Context) -> Outcome:
         return out
     out.population_base = float(pop.sum())
     out.status = "met" if compare(out.value, target) else "not_met"
+    if target.capacity_field == "area_m2":
+        known = np.isfinite(cap)
+        total = float(cap[known].sum())
+        per_cat = ", ".join(f"{c} {int(n)}" for c, n in
+                            fac.loc[known, "category"].value_counts().sort_index().items())
+        out.reasons.append((
+            f"场地面积合计 {total:,.0f} 平方米，来自 {int(known.sum())} 处设施的轮廓面积"
+            f"（OSM 多边形或矢量面，按米制坐标计算；{per_cat}）",
+            f"sports area {total:,.0f} m² from the outlines of {int(known.sum())} facilities "
+            f"(OSM polygons or vector polygons, measured in the metric CRS; {per_cat})"))
     for level in target.unit_levels:
         ucol = f"unit__{level}"
         if ucol not in ctx.fac.columns or not (level in ctx.inputs.units
