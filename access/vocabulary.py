@@ -77,6 +77,9 @@ class LifeCircleLevel:
         Key of the next lower level ("" for the lowest): levels do not nest.
     categories
         Facility categories the level requires.
+    min_area_m2
+        ``(category, m²)`` pairs: a facility of the category with a known area
+        counts at this level only from that area up (sports grounds by size).
     """
 
     key: str
@@ -88,6 +91,7 @@ class LifeCircleLevel:
     name_en: str
     lower: str
     categories: tuple[str, ...]
+    min_area_m2: tuple[tuple[str, float], ...] = ()
 
 
 @cache
@@ -99,7 +103,9 @@ def life_circle_levels() -> dict[str, LifeCircleLevel]:
                                  max_dist_m=float(v["max_dist_m"]),
                                  pop_min=float(v["pop_min"]), pop_max=float(v["pop_max"]),
                                  name_zh=v["name_zh"], name_en=v["name_en"],
-                                 lower=v["lower"], categories=tuple(v["categories"]))
+                                 lower=v["lower"], categories=tuple(v["categories"]),
+                                 min_area_m2=tuple((c, float(a)) for c, a in
+                                                   v.get("min_area_m2", {}).items()))
               for k, v in data["level"].items()}
     return dict(sorted(levels.items(), key=lambda kv: kv[1].minutes))
 

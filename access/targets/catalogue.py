@@ -203,7 +203,7 @@ def _render_sources(keys: Iterable[str], sources: Mapping[str, Mapping[str, str]
 def _requirements(level: str, life_circle: Mapping[str, Any], *,
                   path: Path | None) -> tuple[Requirement, ...]:
     """The level's own types and every lower level's, strictest reach per type."""
-    by_cat: dict[str, Requirement] = {}
+    by_cat: dict[tuple[str, float], Requirement] = {}
     seen: set[str] = set()
     current = level
     while current:
@@ -212,19 +212,23 @@ def _requirements(level: str, life_circle: Mapping[str, Any], *,
                               key=f"life_circle.{current}")
         seen.add(current)
         spec = life_circle[current]
+        min_area = dict(spec.get("min_area_m2", {}))
         for cat in spec["categories"]:
             # walking down the levels, a lower level's reach replaces a higher one's:
-            # a type listed at several levels must be within the lowest level's reach
-            by_cat[cat] = Requirement(cat, current, spec.get("max_dist_m"),
-                                      spec.get("max_time_min"))
+            # a type listed at several levels must be within the lowest level's reach;
+            # a type with a minimum size at a level is a requirement of its own there
+            area = float(min_area.get(cat, 0.0))
+            by_cat[(cat, area)] = Requirement(cat, current, spec.get("max_dist_m"),
+                                              spec.get("max_time_min"), area)
         current = spec.get("lower", "")
-    return tuple(by_cat.values())
+    first = {c: i for i, c in reversed(list(enumerate(k[0] for k in by_cat)))}
+    return tuple(sorted(by_cat.values(), key=lambda r: first[r.category]))
 
 
 def _gb50180_table() -> dict[str, dict[str, Any]]:
     """The GB 50180-2018 levels of :mod:`access.vocabulary` as a ``[life_circle]`` table."""
     return {k: {"max_dist_m": lv.max_dist_m, "lower": lv.lower,
-                "categories": list(lv.categories)}
+                "categories": list(lv.categories), "min_area_m2": dict(lv.min_area_m2)}
             for k, lv in vocabulary.life_circle_levels().items()}
 
 
@@ -238,8 +242,22 @@ def _parse_life_circle(p: _Problems, table: Any, *, path: Path) -> dict[str, dic
         if not isinstance(spec, Mapping):
             p.add(ConfigError("expected a table", path=path, key=where))
             continue
-        _keys(p, spec, ("max_dist_m", "max_time_min", "lower", "categories"), where=where,
-              path=path)
+        _keys(p, spec, ("max_dist_m", "max_time_min", "lower", "categories", "min_area_m2"),
+              where=where, path=path)
+        min_area: dict[str, float] = {}
+        raw_area = spec.get("min_area_m2", {})
+        if not isinstance(raw_area, Mapping):
+            p.add(ConfigError("expected a table {category = m²}", path=path,
+                              key=f"{where}.min_area_m2"))
+        else:
+            for cat, a in raw_area.items():
+                if p.take(_choice, cat, CATEGORY_KEYS, where=where, key="min_area_m2",
+                          path=path) is None:
+                    continue
+                v = p.take(_number, a, where=where, key=f"min_area_m2.{cat}", path=path,
+                           positive=True)
+                if v is not None:
+                    min_area[cat] = v
         if ("max_dist_m" in spec) == ("max_time_min" in spec):
             p.add(ConfigError("give exactly one of max_dist_m and max_time_min", path=path,
                               key=where))
@@ -248,7 +266,7 @@ def _parse_life_circle(p: _Problems, table: Any, *, path: Path) -> dict[str, dic
                           default=[], on_error=[])
         cats = _choices(p, raw_cats, CATEGORY_KEYS, where=where, key="categories", path=path)
         out[name] = {
-            "categories": list(cats), "lower": lower or "",
+            "categories": list(cats), "lower": lower or "", "min_area_m2": min_area,
             "max_dist_m": p.take(_number, spec["max_dist_m"], where=where, key="max_dist_m",
                                  path=path, positive=True) if "max_dist_m" in spec else None,
             "max_time_min": p.take(_number, spec["max_time_min"], where=where,
@@ -336,7 +354,7 @@ def _parse_target(raw: Mapping[str, Any], *, where: str, path: Path | None,
             kw["level"] = level
             kw["requirements"] = p.take(_requirements, level, life_circle, path=path,
                                         on_error=())
-            kw["categories"] = tuple(r.category for r in kw["requirements"])
+            kw["categories"] = tuple(dict.fromkeys(r.category for r in kw["requirements"]))
     if "unit_levels" in fields:
         levels = p.take(_as_str_list, raw.get("unit_levels", []), where=where,
                         key="unit_levels", path=path, on_error=[])

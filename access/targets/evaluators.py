@@ -26,6 +26,7 @@ from access.targets.model import (
     CompletenessTarget,
     FcaTarget,
     ProvisionTarget,
+    Requirement,
     Target,
     UnitRuleTarget,
 )
@@ -255,23 +256,63 @@ def _eval_completeness(target: CompletenessTarget, ctx: Context) -> Outcome:
     speed = ctx.speed(target.group)
     limits = np.array([r.max_dist_m if r.max_dist_m is not None
                        else coverage.time_to_dist_m(r.max_time_min, speed) for r in reqs])
-    dist = np.column_stack([np.nan_to_num(ctx.cells[f"dist_m__{r.category}"]
-                                          .to_numpy(dtype=float), nan=np.inf) for r in reqs])
+    dist = np.column_stack([_requirement_dist(r, limit, ctx, out)
+                            for r, limit in zip(reqs, limits, strict=True)])
     _, missing = coverage.completeness(pop, dist, limits)
     covered = ~missing.any(axis=1) & in_scope
-    cats = np.array([r.category for r in reqs], dtype=object)
+    cats = np.array([r.label for r in reqs], dtype=object)
     out.flags[f"missing_types__{target.id}"] = pd.Series(
         [";".join(cats[m]) if s else "" for m, s in zip(missing, in_scope, strict=True)],
         dtype=object).to_numpy()
     _finish_share(target, ctx, out, pop, in_scope, covered)
     if out.status != "no_data":
-        per_type = [(r.category, coverage.circle_coverage(np.where(in_scope, pop, 0.0),
+        per_type = [(r.label, coverage.circle_coverage(np.where(in_scope, pop, 0.0),
                                                           dist[:, j], limits[j]))
                     for j, r in enumerate(reqs)]
         worst = sorted(per_type, key=lambda p: p[1])[:3]
         txt = ", ".join(f"{c} {v:.1%}" for c, v in worst)
         out.reasons.append((f"覆盖率最低的设施类型：{txt}", f"least covered types: {txt}"))
     return out
+
+
+def _requirement_dist(req: Requirement, limit_m: float, ctx: Context,
+                      out: Outcome) -> np.ndarray:
+    """Per cell, the distance to the nearest facility meeting the requirement.
+
+    A requirement with a minimum area (a medium or large sports ground) counts
+    the facilities of at least that area or of unknown area, found within the
+    reach through the facility-cell pairs; cells with none get ``inf``. Without
+    any known area, or without the pairs, every facility of the category counts.
+    """
+    dist = np.nan_to_num(ctx.cells[f"dist_m__{req.category}"].to_numpy(dtype=float),
+                         nan=np.inf)
+    if not req.min_area_m2:
+        return dist
+    sub = ctx.facilities_of([req.category])
+    area = (sub["area_m2"].to_numpy(dtype=float) if "area_m2" in sub.columns
+            else np.full(len(sub), np.nan))
+    if not np.isfinite(area).any():
+        out.warnings.append((f"{req.category} 面积未知：任何规模都计入 {req.level} 级",
+                             f"{req.category} sizes unknown: every one counts at the "
+                             f"{req.level} level"))
+        return dist
+    if ctx.inputs.catchments is None:
+        out.warnings.append((f"缺少设施—网格距离对：{req.category} 不按面积区分",
+                             f"no facility-cell pairs: {req.category} not told apart by size"))
+        return dist
+    ok = ~(area < req.min_area_m2)  # large enough, or of unknown size
+    fi, ci, d = ctx.inputs.catchments(req.category, float(limit_m))
+    fi, ci, d = np.asarray(fi, dtype=np.int64), np.asarray(ci, dtype=np.int64), np.asarray(d)
+    keep = ok[fi] & (d <= limit_m)
+    sized = np.full(ctx.n, np.inf)
+    np.minimum.at(sized, ci[keep], d[keep])
+    n_small = int((area < req.min_area_m2).sum())
+    if n_small:
+        out.warnings.append((f"{n_small} 处 {req.category} 面积小于 {req.min_area_m2:g} 平方米，"
+                             f"不计入 {req.level} 级",
+                             f"{n_small} {req.category} smaller than {req.min_area_m2:g} m² "
+                             f"not counted at the {req.level} level"))
+    return sized
 
 
 def _eval_unit_rule(target: UnitRuleTarget, ctx: Context) -> Outcome:

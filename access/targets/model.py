@@ -59,13 +59,20 @@ Reach = tuple[tuple[str, float], ...]
 class Requirement:
     """One facility type a life-circle level requires, with its own reach.
 
-    Exactly one of ``max_dist_m`` and ``max_time_min`` is set.
+    Exactly one of ``max_dist_m`` and ``max_time_min`` is set. ``min_area_m2``
+    (0: any) counts only facilities of at least that area, or of unknown area.
     """
 
     category: str
     level: str
     max_dist_m: float | None = None
     max_time_min: float | None = None
+    min_area_m2: float = 0.0
+
+    @property
+    def label(self) -> str:
+        """The category, with its minimum area when it has one."""
+        return f"{self.category}>={self.min_area_m2:g}m2" if self.min_area_m2 else self.category
 
 
 @dataclass(frozen=True, kw_only=True)
