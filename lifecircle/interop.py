@@ -9,8 +9,10 @@ lifecircle takes, and back.
 An osmnx graph keeps the OSM way tags it was built with (``highway``, ``access``,
 ``oneway``, ``maxspeed``...). :func:`network_from_osmnx` applies lifecircle's own
 mode filter to those tags (so a graph built without a filter, as ``graph_from_xml``
-builds it, loses its motorways for walking) and its own speed rules for driving,
-so a graph from the same OSM file gives the same network as :func:`lifecircle.load_network`.
+builds it, loses its motorways for walking and e-bikes) and its own speed rules for
+driving and riding an e-bike, so a graph from the same OSM file gives the same
+network as :func:`lifecircle.load_network`. Directions are the graph's own: osmnx
+has already turned one-way rules into directed edges (its rules, for cars).
 """
 
 from __future__ import annotations
@@ -27,7 +29,17 @@ from pyproj import CRS, Transformer
 from access.crs import WGS84, utm_crs_for_lonlat
 from access.errors import InputFileError, NoCrsError
 from access.network import StreetNetwork, build_network
-from access.osm import MODES, RawArcs, drive_directions, drive_speed_kmh, haversine_m, walk_allowed
+from access.osm import (
+    EBIKE_HIGHWAY_SPEED_KMH,
+    MODES,
+    RawArcs,
+    drive_directions,
+    drive_speed_kmh,
+    ebike_directions,
+    ebike_speed_kmh,
+    haversine_m,
+    walk_allowed,
+)
 
 __all__ = ["network_from_graphml", "network_from_osmnx", "network_from_pandana",
            "network_to_osmnx"]
@@ -37,7 +49,7 @@ log = logging.getLogger(__name__)
 #: Way tags a graph edge may carry that the mode filters read.
 _FILTER_TAGS = ("highway", "access", "foot", "service", "area", "oneway", "junction",
                 "motor_vehicle", "motorcar", "maxspeed", "bicycle", "tunnel", "layer",
-                "indoor", "location")
+                "indoor", "location", "motorroad", "vehicle", "cycleway")
 
 
 def _tag(value: Any) -> str | None:
@@ -73,7 +85,11 @@ def network_from_osmnx(G: nx.MultiDiGraph, *, mode: str = "walk", crs: Any = Non
         An osmnx ``MultiDiGraph`` (projected or not): nodes with ``x``/``y``, edges
         with ``length`` in metres or, failing that, measured here on the sphere.
     mode
-        ``"walk"`` or ``"drive"``.
+        ``"walk"``, ``"ebike"`` or ``"drive"``. An e-bike network keeps the edges
+        :func:`access.osm.ebike_directions` allows (no motorways or expressways,
+        no ``bicycle=no``, footways only where bicycles may go) at the speeds of
+        :func:`access.osm.ebike_speed_kmh`; the graph's ``speed_kph`` (car
+        speeds) is not used.
     crs
         The CRS of the node coordinates, only if ``G.graph`` records none.
     metric_crs
@@ -128,6 +144,19 @@ def network_from_osmnx(G: nx.MultiDiGraph, *, mode: str = "walk", crs: Any = Non
                     vs.append(index[b])
                     lengths.append(length_m)
                     speeds.append(np.nan)
+        elif mode == "ebike":
+            if filter_ways and not ebike_directions(tags)[0]:
+                continue
+            if "highway" not in tags:
+                raise InputFileError(
+                    f"edge ({u}, {v}) has no 'highway' tag: an e-bike network needs the "
+                    "OSM way tags", path=source)
+            us.append(index[u])
+            vs.append(index[v])
+            lengths.append(length_m)
+            # unfiltered, a class the e-bike table lacks rides at the table's top speed
+            speeds.append(ebike_speed_kmh(tags) if tags["highway"] in EBIKE_HIGHWAY_SPEED_KMH
+                          else max(EBIKE_HIGHWAY_SPEED_KMH.values()))
         else:
             speed = data.get("speed_kph")
             if filter_ways:

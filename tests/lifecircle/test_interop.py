@@ -122,3 +122,31 @@ def test_network_from_pandana(walk: lc.StreetNetwork) -> None:
                                         "distance": walk.length_m})}
     net = lc.network_from_pandana(frames, crs="EPSG:4326")
     _same_network(net, walk)
+
+
+def _undirected(net: lc.StreetNetwork) -> dict[tuple[int, int], float]:
+    return {(min(a, b), max(a, b)): d for (a, b), d in _arcs(net).items()}
+
+
+def test_osmnx_ebike_filter(ox_graph, sample_osm: Path) -> None:
+    """The e-bike filter applies to an osmnx graph: no motorway or bicycle=no edge; every
+    street of the OSM file's e-bike network is there with its length (the bidirectional
+    osmnx graph ignores one-way rules, so its largest component holds more streets)."""
+    net = lc.network_from_osmnx(ox_graph, mode="ebike")
+    assert net.mode == "ebike"
+    ebike = lc.load_network(sample_osm, "ebike")
+    a, b = _undirected(net), _undirected(ebike)
+    assert b.keys() <= a.keys()
+    np.testing.assert_allclose([a[k] for k in b], list(b.values()), atol=1e-6)
+    walk_only = _undirected(lc.network_from_osmnx(ox_graph, mode="walk")).keys() - a.keys()
+    assert walk_only  # footways without bicycle=yes and the like are not ridden
+    forbidden = {(min(int(u), int(v)), max(int(u), int(v)))
+                 for u, v, d in ox_graph.edges(data=True)
+                 if d.get("highway") in ("motorway", "motorway_link")
+                 or d.get("motorroad") == "yes" or d.get("bicycle") in ("no", "use_sidepath")}
+    assert forbidden  # the sample has such ways
+    assert not forbidden & a.keys()
+    # e-bike times: 15 km/h at most, never the graph's car speeds
+    moving = net.time_s > 0
+    kmh = net.length_m[moving] / net.time_s[moving] * 3.6
+    assert float(kmh.max()) <= 15.0 + 1e-6

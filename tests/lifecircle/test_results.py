@@ -269,7 +269,8 @@ def test_concurrent_runs(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(a.cells, b.cells)
     pd.testing.assert_frame_equal(a.facilities, b.facilities)
     pd.testing.assert_frame_equal(a.targets, b.targets)
-    assert len(list((tmp_path / "cache").glob("network-*.npz"))) == 2
+    # walk, drive and e-bike (health_15 rides in towns and villages)
+    assert len(list((tmp_path / "cache").glob("network-*.npz"))) == 3
     assert not list((tmp_path / "cache").glob(".*tmp*"))
 
 
