@@ -36,7 +36,7 @@ __all__ = ["CACHE_VERSION", "Snapped", "StreetNetwork", "build_network", "cache_
 log = logging.getLogger(__name__)
 
 #: Bump when the way a network is built changes, so old cache entries are ignored.
-CACHE_VERSION = 3
+CACHE_VERSION = 4
 
 
 @dataclass(frozen=True, eq=False)

@@ -338,6 +338,7 @@ def read_arcs(path: str | Path, mode: str = "walk", *, progress: bool = False,
                 continue
             if clip:
                 pieces_before = len(pieces)
+                ground = is_ground_level(tags)
                 start = len(refs)
                 for nr in way.nodes:
                     loc = nr.location
@@ -346,16 +347,17 @@ def read_arcs(path: str | Path, mode: str = "walk", *, progress: bool = False,
                         if len(refs) - start >= 2:
                             pieces.append((start, len(refs), fwd, bwd, speed))
                         else:
-                            del refs[start:], lons[start:], lats[start:]
+                            del refs[start:], lons[start:], lats[start:], ref_ground[start:]
                         start = len(refs)
                         continue
                     refs.append(nr.ref)
+                    ref_ground.append(ground)
                     lons.append(loc.lon)
                     lats.append(loc.lat)
                 if len(refs) - start >= 2:
                     pieces.append((start, len(refs), fwd, bwd, speed))
                 else:
-                    del refs[start:], lons[start:], lats[start:]
+                    del refs[start:], lons[start:], lats[start:], ref_ground[start:]
                 if len(pieces) > pieces_before:
                     ways_used += 1
                     by_hw[tags["highway"]] = by_hw.get(tags["highway"], 0) + 1

@@ -71,6 +71,7 @@ from lifecircle.pipeline import (
     read_units,
     reject_unreachable,
     route_categories,
+    routed_categories,
     snap_to_networks,
     study_boundary,
 )
@@ -672,9 +673,9 @@ def run_partitioned(area: StudyArea, options: PartitionOptions | None = None, *,
     names, cell_owner, fac_owner, streets = _owners(area, options, boundary, unit_polygons,
                                                     grid, cells, fx, fy, np.asarray(sx),
                                                     np.asarray(sy), ext.step_deg * 111_320.0)
-    categories = sorted(set(fac["category"])) if len(fac) else []
     catalogue = load_catalogue(overrides=area.targets, base_dir=area.base_dir,
                                config_path=area.path)
+    categories, notes = routed_categories(fac, catalogue, taxonomy)
     modes = modes_to_build(area.network.modes, catalogue)
     buffers = _buffers(area, ext, modes)
     specs = _specs(area, crs, names, cell_owner, fac_owner, streets, cells, fac, categories,
@@ -692,7 +693,7 @@ def run_partitioned(area: StudyArea, options: PartitionOptions | None = None, *,
         k_table = _k_table(results, cells)
         clock.lap("routing")
 
-        units = assign_units(unit_polygons, cells, fac, pop)
+        units = assign_units(unit_polygons, cells, fac, pop, boundary=boundary)
         clock.lap("units")
 
         catchments = _catchment_function(client, specs, fac)
@@ -710,5 +711,5 @@ def run_partitioned(area: StudyArea, options: PartitionOptions | None = None, *,
                      k_nearest=k_table, units=units, completeness=completeness,
                      targets=targets, rejects=rejects, taxonomy=taxonomy,
                      unit_polygons=unit_polygons, catchments=None,
-                     timings_s=clock.laps, partitions=table)
+                     timings_s=clock.laps, partitions=table, notes=notes)
 

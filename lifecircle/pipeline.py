@@ -439,18 +439,8 @@ def run(area: StudyArea, *, progress: bool = False, use_cache: bool = True) -> R
     _note_below_street(fac, rejects, crs, snap_max, kind="facility")
     clock.lap("snapping")
 
-    present = set(fac["category"]) if len(fac) else set()
-    empty = sorted(c for c in target_categories(catalogue) - present if c in taxonomy)
-    categories = sorted(present | set(empty))
-    for c in empty:
-        label = (taxonomy.label(c, "zh"), taxonomy.label(c, "en"))
-        notes.append((f"{label[0]}：数据中无此类设施，dist_m__{c} 等列为空，"
-                      "依赖它的目标为“无数据”",
-                      f"{label[1]}: no facilities of this kind in the data; dist_m__{c} "
-                      "and its other columns are empty and targets needing it say no data"))
-    if empty:
-        log.warning("no facilities in the data for %d categories targets need: %s",
-                    len(empty), ", ".join(empty))
+    categories, empty_notes = routed_categories(fac, catalogue, taxonomy)
+    notes += empty_notes
     tr = area.travel
     routed = route_categories(networks, cells, fac, categories, travel=tr)
     k_table = k_nearest_table(walk, cells, fac, categories, travel=tr)
@@ -740,6 +730,35 @@ def catchment_function(walk: StreetNetwork, cells: pd.DataFrame, fac: pd.DataFra
                                max_dist_m=max_dist_m)
 
     return catchments
+
+
+def routed_categories(fac: pd.DataFrame, catalogue: list[Any], taxonomy: Taxonomy,
+                      ) -> tuple[list[str], list[tuple[str, str]]]:
+    """Categories to route: those with facilities and those a target needs.
+
+    A category a target needs but with no facility gets its (empty) columns and a
+    note, so the outputs say "no facilities of this kind" instead of lacking it.
+
+    Returns
+    -------
+    categories : list of str
+        Sorted.
+    notes : list of (zh, en)
+        One per category without facilities.
+    """
+    present = set(fac["category"]) if len(fac) else set()
+    empty = sorted(c for c in target_categories(catalogue) - present if c in taxonomy)
+    notes = []
+    for c in empty:
+        label = (taxonomy.label(c, "zh"), taxonomy.label(c, "en"))
+        notes.append((f"{label[0]}：数据中无此类设施，dist_m__{c} 等列为空，"
+                      "依赖它的目标为“无数据”",
+                      f"{label[1]}: no facilities of this kind in the data; dist_m__{c} "
+                      "and its other columns are empty and targets needing it say no data"))
+    if empty:
+        log.warning("no facilities in the data for %d categories targets need: %s",
+                    len(empty), ", ".join(empty))
+    return sorted(present | set(empty)), notes
 
 
 def target_categories(catalogue: list[Any]) -> set[str]:
