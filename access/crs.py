@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import ArrayLike
 from pyproj import CRS, Transformer
 
 from access.errors import CrsMismatchError, NoCrsError
@@ -150,14 +151,14 @@ def _transformer(src: CRS, dst: CRS) -> Transformer:
     return Transformer.from_crs(src, dst, always_xy=True)
 
 
-def lonlat_to_metric(lon: np.ndarray, lat: np.ndarray, crs: CRS, *,
+def lonlat_to_metric(lon: ArrayLike, lat: ArrayLike, crs: CRS, *,
                      src: CRS = WGS84) -> tuple[np.ndarray, np.ndarray]:
     """Project geographic coordinates (``src``, default WGS-84) into ``crs``."""
     x, y = _transformer(src, crs).transform(np.asarray(lon, float), np.asarray(lat, float))
     return np.asarray(x, float), np.asarray(y, float)
 
 
-def metric_to_lonlat(x: np.ndarray, y: np.ndarray, crs: CRS) -> tuple[np.ndarray, np.ndarray]:
+def metric_to_lonlat(x: ArrayLike, y: ArrayLike, crs: CRS) -> tuple[np.ndarray, np.ndarray]:
     """Inverse of :func:`lonlat_to_metric` (to WGS-84)."""
     lon, lat = _transformer(crs, WGS84).transform(np.asarray(x, float), np.asarray(y, float))
     return np.asarray(lon, float), np.asarray(lat, float)

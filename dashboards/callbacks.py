@@ -18,7 +18,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pandas as pd
-from dash import dash_table, dcc, html
+from dash import dcc, html
+from dash.dash_table.DataTable import DataTable
 from werkzeug.exceptions import BadRequest
 
 from access.crs import lonlat_to_metric, metric_to_lonlat
@@ -130,7 +131,7 @@ def _view(edits: Edits | None, *, profile: str | None = None,
 # Scorecard (overview and what-if)
 # ---------------------------------------------------------------------------
 def scorecard_table(frame: pd.DataFrame, *, lang: str, table_id: str,
-                    compact: bool = False) -> dash_table.DataTable:
+                    compact: bool = False) -> DataTable:
     """A scorecard frame (:func:`figures.scorecard_frame`) as a coloured DataTable.
 
     Sortable and filterable; ``compact`` leaves out the short source column (the
@@ -532,7 +533,7 @@ def metric_to_lonlat_one(x_m: float, y_m: float) -> tuple[float, float]:
     return float(lo[0]), float(la[0])
 
 
-def completeness_table(view: View, *, lang: str) -> dash_table.DataTable:
+def completeness_table(view: View, *, lang: str) -> DataTable:
     """Facility counts against GB 50180 norms for a view (computed by the library)."""
     comp = view.completeness
     comp = comp[comp["expected_min_per_10k"].notna()]

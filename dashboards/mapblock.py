@@ -12,9 +12,9 @@ from dash import ClientsideFunction, Input, Output, State, clientside_callback, 
 
 __all__ = ["map_block", "register_view_sync"]
 
-_GRAPH_CONFIG = {"displaylogo": False, "scrollZoom": True,
-                 "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d",
-                                            "toImage"]}
+_GRAPH_CONFIG: dcc.Graph.Config = {"displaylogo": False, "scrollZoom": True,
+                                    "modeBarButtonsToRemove": ["select2d", "lasso2d",
+                                                               "autoScale2d", "toImage"]}
 
 
 def map_block(prefix: str, *, height_px: int) -> html.Div:

@@ -84,7 +84,8 @@ class MapContext:
         spec = result.population.spec
         lookup = raster.GridLookup(spec, cells["row"].to_numpy(), cells["col"].to_numpy(),
                                    result.crs)
-        bounds = tuple(float(v) for v in result.boundary_lonlat.bounds)
+        x0, y0, x1, y1 = (float(v) for v in result.boundary_lonlat.bounds)
+        bounds = (x0, y0, x1, y1)
         outlines: dict[str, np.ndarray] = {}
         labels: dict[str, pd.DataFrame] = {}
         # coarsest level first: fewest units

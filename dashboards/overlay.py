@@ -53,7 +53,7 @@ class Overlay:
         return sum(len(v) for v in self.streets.values()) + len(self.water) + len(self.green)
 
 
-class _Reader(osmium.SimpleHandler):  # type: ignore[misc]
+class _Reader(osmium.SimpleHandler):
     def __init__(self) -> None:
         super().__init__()
         self.lines: dict[str, list[list[tuple[float, float]]]] = {c: [] for c in MAIN_STREETS}
@@ -117,7 +117,8 @@ def _to_geojson(ov: Overlay, sha256: str) -> dict[str, Any]:
 
 def _from_geojson(doc: dict[str, Any]) -> Overlay:
     streets: dict[str, list[Any]] = {}
-    water, green = [], []
+    water: list[Any] = []
+    green: list[Any] = []
     for f in doc["features"]:
         g = shapely.from_geojson(json.dumps(f["geometry"]))
         p = f["properties"]

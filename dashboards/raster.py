@@ -174,7 +174,7 @@ def render_png(cell_class: np.ndarray, positions: np.ndarray,
     """
     cls = np.asarray(cell_class, np.uint8)
     pos = np.asarray(positions)
-    img = np.full(pos.shape, NO_CLASS, np.uint8)
+    img: np.ndarray = np.full(pos.shape, NO_CLASS, np.uint8)
     inside = pos >= 0
     img[inside] = cls[pos[inside]]
     img[img >= len(colours)] = NO_CLASS

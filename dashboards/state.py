@@ -190,6 +190,8 @@ def check_edits(edits: Any, categories: set[str] | None = None) -> list[dict[str
                                                 or len(e[k]) > _MAX_TEXT):
                 raise EditFormatError(f"edit {i + 1}: {k} must be text of at most "
                                       f"{_MAX_TEXT} characters")
+        if action == "capacity" and e["capacity"] is None:
+            raise EditFormatError(f"edit {i + 1} (capacity) lacks 'capacity'")
         if e.get("capacity") is not None:
             cap = _number(e["capacity"], "capacity", i)
             if cap < 0:
@@ -234,7 +236,9 @@ def build_scenario(base: RunResult, edits: list[dict[str, Any]], *,
                 sc.remove(str(e["facility_id"]))
                 lon, lat = (float(e["lon"]), float(e["lat"])) if action == "move" \
                     else (float(r["lon"]), float(r["lat"]))
-                new_cap = float(cap) if action == "capacity" else float(r["capacity"])
+                # check_edits: a capacity edit carries a capacity
+                new_cap = float(cap) if action == "capacity" and cap is not None \
+                    else float(r["capacity"])
                 sc.add(str(r["category"]), lon, lat,
                        name=str(r["name"]) if isinstance(r["name"], str) else "",
                        capacity=new_cap)

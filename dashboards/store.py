@@ -8,6 +8,7 @@ and import from GeoJSON (one feature per edit) and Excel (one row per edit).
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 import io
 import json
@@ -96,7 +97,8 @@ class ScenarioStore:
                             "FROM scenarios WHERE name = ?", (name,)).fetchone()
         return None if r is None else SavedScenario(r[0], json.loads(r[1]), r[2], r[3], r[4])
 
-    def save(self, name: str, edits: list[dict[str, Any]], *, author: str) -> SavedScenario:
+    def save(self, name: str, edits: builtins.list[dict[str, Any]], *,
+             author: str) -> SavedScenario:
         """Save (or replace) scenario ``name`` by ``author``."""
         name = check_name(name)
         now = _now()

@@ -75,7 +75,7 @@ class TableTable(_FacilityTable):
     encoding: str | None = None
     delimiter: str | None = None
     sheet: str | int | None = None
-    columns: dict[_Role, str] = Field(default_factory=dict)  # type: ignore[valid-type]
+    columns: dict[_Role, str] = Field(default_factory=dict)
     on_error: Literal["raise", "reject"] = "raise"
 
 
@@ -85,7 +85,7 @@ class VectorTable(_FacilityTable):
     kind: Literal["vector"]
     crs: str | None = None
     layer: str | None = None
-    columns: dict[_Role, str] = Field(default_factory=dict)  # type: ignore[valid-type]
+    columns: dict[_Role, str] = Field(default_factory=dict)
     on_error: Literal["raise", "reject"] = "raise"
 
 

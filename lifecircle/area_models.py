@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+from annotated_types import Interval
 from pydantic import Field, field_validator
 
 from access.config import StrictModel
@@ -38,9 +39,14 @@ RANGES: dict[str, tuple[float, float]] = {
 }
 
 
-def _range(key: str) -> dict[str, float]:
+def _range(key: str) -> Interval:
+    """The bounds of ``key`` (:data:`RANGES`) as field metadata."""
     lo, hi = RANGES[key]
-    return {"ge": lo, "le": hi}
+    return Interval(ge=lo, le=hi)
+
+
+def _default_modes() -> list[Literal["walk", "ebike", "drive"]]:
+    return ["walk"]
 
 
 class NetworkTable(StrictModel):
@@ -48,21 +54,21 @@ class NetworkTable(StrictModel):
 
     path: str = Field(description="OSM XML (.osm) or PBF (.osm.pbf) file")
     modes: list[Literal["walk", "ebike", "drive"]] = Field(
-        default_factory=lambda: ["walk"],
+        default_factory=_default_modes,
         description="travel modes to build; walk is always built, ebike and drive also "
                     "when a target names them")
-    snap_max_dist_m: float = Field(500.0, **_range("network.snap_max_dist_m"),
-                                   description="farther from the network is unreachable")
+    snap_max_dist_m: Annotated[float, _range("network.snap_max_dist_m")] = Field(
+        500.0, description="farther from the network is unreachable")
 
 
 class GridTable(StrictModel):
     """``[grid]``: the analysis grid."""
 
-    cell_size_m: float = Field(100.0, **_range("grid.cell_size_m"),
-                               description="side of a grid cell in metres")
+    cell_size_m: Annotated[float, _range("grid.cell_size_m")] = Field(
+        100.0, description="side of a grid cell in metres")
 
 
-_Speed = Annotated[float, Field(**_range("travel.walk_speed_kmh"))]
+_Speed = Annotated[float, _range("travel.walk_speed_kmh")]
 
 
 class TravelTable(StrictModel):
@@ -71,11 +77,11 @@ class TravelTable(StrictModel):
     walk_speed_kmh: dict[_Group, _Speed] = Field(  # type: ignore[valid-type]
         default_factory=dict,
         description="walking speed per population group; total is the default")
-    max_walk_dist_m: float = Field(3000.0, **_range("travel.max_walk_dist_m"))
-    k_nearest: int = Field(3, **_range("travel.k_nearest"),  # type: ignore[arg-type]
-                           description="nearest facilities listed per cell and category")
-    drive_leg_speed_kmh: float = Field(15.0, **_range("travel.drive_leg_speed_kmh"))
-    max_drive_time_min: float = Field(90.0, **_range("travel.max_drive_time_min"))
+    max_walk_dist_m: Annotated[float, _range("travel.max_walk_dist_m")] = 3000.0
+    k_nearest: Annotated[int, _range("travel.k_nearest")] = Field(
+        3, description="nearest facilities listed per cell and category")
+    drive_leg_speed_kmh: Annotated[float, _range("travel.drive_leg_speed_kmh")] = 15.0
+    max_drive_time_min: Annotated[float, _range("travel.max_drive_time_min")] = 90.0
 
 
 class UnitsTable(StrictModel):

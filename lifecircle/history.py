@@ -421,7 +421,8 @@ class History:
                  json.dumps(checksums, ensure_ascii=False), targets_sha256, len(tg),
                  int((status == "met").sum()), int((status == "not_met").sum()),
                  int((status == "no_data").sum())))
-            run_id = int(cur.lastrowid)
+            assert cur.lastrowid is not None  # set by the INSERT above
+            run_id = cur.lastrowid
             con.executemany(
                 "INSERT INTO run_targets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(run_id, str(r["id"]), _text(r.get("name_zh")), _text(r.get("name_en")),

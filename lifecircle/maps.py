@@ -18,6 +18,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 import geopandas as gpd
 import matplotlib as mpl
@@ -37,6 +38,9 @@ from matplotlib.text import Text
 from pyproj import CRS, Transformer
 
 from access.errors import LifecircleError
+
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
 
 __all__ = ["CJK_FAMILIES", "FontNotFoundError", "LayerStyle", "MapCanvas", "cjk_font",
            "trend_chart"]
@@ -100,7 +104,7 @@ def cjk_font() -> CjkFont:
         "on Debian/Ubuntu")
 
 
-def _rc() -> dict[str, object]:
+def _rc() -> dict[RcKeyType, Any]:
     font = cjk_font()
     return {"font.family": "sans-serif",
             "font.sans-serif": [font.family, "DejaVu Sans"],
@@ -217,7 +221,9 @@ class MapCanvas:
             ax.set_axis_off()
             ax.set_xlim(self.extent[0], self.extent[2])
             ax.set_ylim(self.extent[1], self.extent[3])
-            ax.add_collection(LineCollection(segments, colors="black", linewidths=0.4,
+            # an (n, 2, 2) array is a sequence of segments; the stubs accept only a Sequence
+            ax.add_collection(LineCollection(cast("Sequence[np.ndarray]", segments),
+                                             colors="black", linewidths=0.4,
                                              antialiased=True))
             fig.patch.set_alpha(0)
             canvas = FigureCanvasAgg(fig)
@@ -347,6 +353,8 @@ class MapCanvas:
             ex = (self.extent[0], self.extent[2], self.extent[1], self.extent[3])
             handles: list[object] = []
             if x is not None and values is not None and style is not None and len(x):
+                if y is None or cell_size_m is None:
+                    raise ValueError("a cell layer needs x, y, values and cell_size_m")
                 img = self._cell_raster(x, y, values, float(cell_size_m), style)
                 handles += [Patch(facecolor=c, label=lab)
                             for c, lab in zip(style.colors, style.legend_labels(),

@@ -357,8 +357,9 @@ def _gap_rows(data: ReportData, target_id: str, n: int, lang: str) -> list[dict[
 
 
 def _source_files(data: ReportData, record: RunRecord | None) -> list[dict[str, str]]:
+    items: list[tuple[str, str]]
     if record is not None:
-        items = record.checksums.items()
+        items = list(record.checksums.items())
     else:
         items = []
         for m in data.meta.get("networks", {}).values():
@@ -412,7 +413,7 @@ def _write_excel(data: ReportData, path: Path, *, lang: str,
             cell.fill = header_fill
             cell.alignment = Alignment(wrap_text=True, vertical="top")
         for i, row in enumerate(df.itertuples(index=False)):
-            vals = []
+            vals: list[bool | int | float | str | None] = []
             for v in row:
                 if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
                     vals.append(None)
@@ -918,7 +919,8 @@ def report_run(out_dir: str | Path, *, history_dir: str | Path | None = None,
         want = str(Path(run_dir).resolve())
         mine = [r for r in history.runs() if r.out_dir == want]
         current = [r for r in mine if r.outputs_current()]
-        record = (current or mine or [None])[-1]
+        found = current or mine
+        record = found[-1] if found else None
     elif area is not None:
         record = history.latest(area_path=area)
     else:

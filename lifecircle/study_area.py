@@ -476,9 +476,10 @@ def _check_targets(chk: _Check, doc: dict[str, Any], population: list[Population
                 "in [targets] drop = [...]")
 
 
-def _boundary_box_m2(chk: _Check, m: StudyAreaFile, network_file: Path | None) -> float | None:
+def _boundary_box_m2(chk: _Check, boundary: str, boundary_crs: str | None,
+                     network_file: Path | None) -> float | None:
     """Area of the study area's bounding box in its UTM zone (m²), or None if unknown."""
-    if m.boundary == "osm_bounds":
+    if boundary == "osm_bounds":
         if network_file is None:
             return None
         try:
@@ -492,10 +493,10 @@ def _boundary_box_m2(chk: _Check, m: StudyAreaFile, network_file: Path | None) -
             return None
         geom = shapely.box(*b)
     else:
-        file = chk.file(m.boundary, "boundary")
+        file = chk.file(boundary, "boundary")
         if file is None:
             return None
-        info = chk.gis_file(file, key="boundary", stated_crs=m.boundary_crs,
+        info = chk.gis_file(file, key="boundary", stated_crs=boundary_crs,
                             crs_key="boundary_crs")
         if info is None or chk.has("boundary_crs"):
             return None
@@ -512,7 +513,7 @@ def _boundary_box_m2(chk: _Check, m: StudyAreaFile, network_file: Path | None) -
             chk.add("boundary", f"{file}: cannot be read ({exc})")
             return None
         if gdf.crs is None:
-            gdf = gdf.set_crs(parse_crs(m.boundary_crs))
+            gdf = gdf.set_crs(parse_crs(boundary_crs))
         geom = shapely.union_all(shapely.make_valid(gdf.to_crs(WGS84).geometry.to_numpy()))
         if geom.is_empty or geom.area <= 0:
             chk.add("boundary", f"{file} holds no polygon with an area")
@@ -596,9 +597,11 @@ def validate_study_area(path: str | Path, *, check_resources: bool = True) -> St
 
     box_m2 = None
     if model is not None or not (chk.has("boundary") or chk.has("boundary_crs")):
-        box_m2 = _boundary_box_m2(chk, model or StudyAreaFile.model_construct(
-            boundary=doc.get("boundary", "osm_bounds"),
-            boundary_crs=doc.get("boundary_crs")), network_file)
+        if model is not None:
+            box_m2 = _boundary_box_m2(chk, model.boundary, model.boundary_crs, network_file)
+        else:
+            box_m2 = _boundary_box_m2(chk, doc.get("boundary", "osm_bounds"),
+                                      doc.get("boundary_crs"), network_file)
     grid = chk.valid(GridTable, doc.get("grid"), "grid")
     travel = chk.valid(TravelTable, doc.get("travel"), "travel")
     if check_resources and box_m2 is not None and grid is not None and travel is not None:

@@ -18,7 +18,7 @@ from dashboards.callbacks import (
     point_info,
     render_map,
 )
-from dashboards.components import dropdown_labels, field
+from dashboards.components import KEEP, dropdown_labels, field
 from dashboards.i18n import STRINGS, tr
 from dashboards.mapblock import map_block, register_view_sync
 from dashboards.state import get_state
@@ -39,23 +39,22 @@ def _group_options(lang: str) -> list[dict[str, str]]:
 
 def layout(**_query: Any) -> html.Div:
     """Controls, the map, its legend and the access line."""
-    keep = {"persistence": True, "persistence_type": "session"}
     return html.Div([
         html.Div([
             field("category", dcc.Dropdown(
                 id="map-category", labels=dropdown_labels("zh"),
                 options=category_options("zh"), value=default_category(),
-                clearable=False, style={"width": "260px"}, **keep)),
+                clearable=False, style={"width": "260px"}, **KEEP)),
             field("layer", dcc.RadioItems(id="map-layer", value="time", inline=True,
-                                          options=_layer_options("zh"), **keep)),
+                                          options=_layer_options("zh"), **KEEP)),
             field("group", dcc.Dropdown(id="map-group", labels=dropdown_labels("zh"),
                                         value="total", clearable=False,
                                         options=_group_options("zh"),
-                                        style={"width": "150px"}, **keep)),
+                                        style={"width": "150px"}, **KEEP)),
             field("highlight", dcc.Dropdown(
                 id="map-highlight", labels=dropdown_labels("zh"),
                 options=highlight_options("zh"), value="time15",
-                clearable=False, style={"width": "280px"}, **keep)),
+                clearable=False, style={"width": "280px"}, **KEEP)),
         ], className="lc-controls"),
         map_block("map", height_px=640),
         html.Div(id="map-summary")], className="lc-page")

@@ -27,7 +27,7 @@ from dashboards.callbacks import (
     save_scenario,
     saved_options,
 )
-from dashboards.components import dropdown_labels, field, text
+from dashboards.components import KEEP, dropdown_labels, field, text
 from dashboards.i18n import tr
 from dashboards.mapblock import map_block, register_view_sync
 
@@ -43,14 +43,13 @@ def _action_options(lang: str) -> list[dict[str, str]]:
 
 def layout(**_query: Any) -> html.Div:
     """Controls, map, scorecard, saved scenarios and comparison (filled by callbacks)."""
-    keep = {"persistence": True, "persistence_type": "session"}
     edit_controls = [
         field("category", dcc.Dropdown(
             id="wi-category", labels=dropdown_labels("zh"),
             options=category_options("zh"), value=default_category(),
-            clearable=False, style={"width": "250px"}, **keep)),
+            clearable=False, style={"width": "250px"}, **KEEP)),
         field("action", dcc.RadioItems(id="wi-action", value="add", inline=True,
-                                       options=_action_options("zh"), **keep)),
+                                       options=_action_options("zh"), **KEEP)),
         field("capacity", dcc.Input(id="wi-capacity", type="number", min=0, step="any",
                                     style={"width": "90px"})),
         field("lon", dcc.Input(id="wi-lon", type="number", step="any",
@@ -63,7 +62,7 @@ def layout(**_query: Any) -> html.Div:
     ]
     saved_controls = [
         field("scenario_name", dcc.Input(id="wi-name", type="text", debounce=True,
-                                         maxLength=80, style={"width": "150px"}, **keep)),
+                                         maxLength=80, style={"width": "150px"}, **KEEP)),
         html.Button(text("save"), id="wi-save", n_clicks=0),
         field("saved_scenarios", dcc.Dropdown(id="wi-saved", labels=dropdown_labels("zh"),
                                               options=[], value=None,
