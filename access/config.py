@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any, get_args, overload
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -64,10 +64,25 @@ def get_typed(table: Mapping[str, Any], key: str, types: type | tuple[type, ...]
     return value
 
 
+@overload
+def get_path(table: Mapping[str, Any], key: str, *, base_dir: Path, where: str,
+             path: str | Path | None = None, must_exist: bool = True) -> Path: ...
+
+
+@overload
+def get_path(table: Mapping[str, Any], key: str, *, base_dir: Path, where: str,
+             path: str | Path | None = None, must_exist: bool = True,
+             default: None) -> Path | None: ...
+
+
 def get_path(table: Mapping[str, Any], key: str, *, base_dir: Path, where: str,
              path: str | Path | None = None, must_exist: bool = True,
              default: Any = ...) -> Path | None:
-    """Read a file path relative to the study-area file's folder."""
+    """Read a file path relative to the study-area file's folder.
+
+    Without ``default`` a missing key is an error and the result is a path;
+    with ``default=None`` a missing key gives None.
+    """
     value = get_typed(table, key, str, where=where, path=path, default=default)
     if value is None or value is default:
         return value

@@ -14,11 +14,15 @@ import tomllib
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Literal
 
 from access.errors import UnknownKeyError, suggest
 
-__all__ = ["CATEGORY_KEYS", "GROUPS", "LifeCircleLevel", "category_levels", "check_group",
-           "life_circle_levels"]
+__all__ = ["CATEGORY_KEYS", "GROUPS", "GroupKey", "LifeCircleLevel", "category_levels",
+           "check_group", "life_circle_levels"]
+
+#: A population group key, the keys of :data:`GROUPS` in their order (for typed models).
+GroupKey = Literal["total", "age_60_plus", "age_0_2", "age_3_5"]
 
 #: Population group key -> (name_zh, name_en). Cells carry ``pop_<group>``.
 GROUPS: dict[str, tuple[str, str]] = {

@@ -34,7 +34,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import Field, ValidationError
 
@@ -46,10 +46,9 @@ __all__ = ["COLUMN_ROLES", "KINDS", "TABLE_MODELS", "FacilitySource", "OsmTable"
            "TableTable", "VectorTable", "facility_table_problems", "parse_facility_sources"]
 
 KINDS = ("osm", "table", "vector")
-COLUMN_ROLES = ("name", "type", "typecode", "category", "lon", "lat", "location",
-                "capacity", "ownership", "admin_code")
-
-_Role = Literal[COLUMN_ROLES]  # type: ignore[valid-type]
+_Role = Literal["name", "type", "typecode", "category", "lon", "lat", "location",
+                "capacity", "ownership", "admin_code"]
+COLUMN_ROLES: tuple[_Role, ...] = get_args(_Role)
 
 
 class _FacilityTable(StrictModel):

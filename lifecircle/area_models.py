@@ -16,7 +16,7 @@ from annotated_types import Interval
 from pydantic import Field, field_validator
 
 from access.config import StrictModel
-from access.vocabulary import GROUPS
+from access.vocabulary import GroupKey
 from facilities.sources import OsmTable, TableTable
 from facilities.sources import VectorTable as VectorFacilityTable
 from facilities.taxonomy import CategoryTable
@@ -24,8 +24,6 @@ from gridded_pop.sources import CensusTable, RasterTable, VectorTable
 
 __all__ = ["RANGES", "GridTable", "NetworkTable", "StudyAreaFile", "TravelTable", "UnitsTable",
            "study_area_schema"]
-
-_Group = Literal[tuple(GROUPS)]  # type: ignore[valid-type]
 
 #: Plausible range (inclusive) of every numeric key of the file, by key path.
 RANGES: dict[str, tuple[float, float]] = {
@@ -74,7 +72,7 @@ _Speed = Annotated[float, _range("travel.walk_speed_kmh")]
 class TravelTable(StrictModel):
     """``[travel]``: speeds and search limits."""
 
-    walk_speed_kmh: dict[_Group, _Speed] = Field(  # type: ignore[valid-type]
+    walk_speed_kmh: dict[GroupKey, _Speed] = Field(
         default_factory=dict,
         description="walking speed per population group; total is the default")
     max_walk_dist_m: Annotated[float, _range("travel.max_walk_dist_m")] = 3000.0

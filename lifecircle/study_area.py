@@ -645,8 +645,9 @@ def _build(path: Path, m: StudyAreaFile, network_file: Path,
     if "walk" not in modes:
         modes = ("walk", *modes)
     defaults = TravelSettings()
-    speeds = {**defaults.walk_speed_kmh, **{g: float(v) for g, v in
-                                            m.travel.walk_speed_kmh.items()}}
+    speeds: dict[str, float] = {
+        **defaults.walk_speed_kmh,
+        **{g: float(v) for g, v in m.travel.walk_speed_kmh.items()}}
     boundary: str | Path = m.boundary
     if boundary != "osm_bounds":
         boundary = (path.parent / boundary).resolve()

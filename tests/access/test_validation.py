@@ -6,6 +6,7 @@ import json
 import shutil
 import tomllib
 from pathlib import Path
+from typing import get_args
 
 import geopandas as gpd
 import jsonschema
@@ -20,6 +21,7 @@ from typer.testing import CliRunner
 from access.errors import InputFileError, StudyAreaError
 from access.osm import osm_bounds
 from access.settlement import SETTLEMENTS, parse_settlement
+from access.vocabulary import GROUPS, GroupKey
 from lifecircle import cli as cli_module
 from lifecircle import resources
 from lifecircle.area_models import study_area_schema
@@ -394,3 +396,8 @@ def test_out_not_writable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     with pytest.raises(InputFileError, match="no permission") as info:
         cli_module.check_out_dir(tmp_path / "new" / "out")
     assert info.value.column == "--out"
+
+
+def test_group_key_literal_lists_the_groups() -> None:
+    """The typed models' group keys are exactly the vocabulary's groups, in order."""
+    assert get_args(GroupKey) == tuple(GROUPS)
