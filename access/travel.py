@@ -48,6 +48,14 @@ def dist_to_time_min(dist_m: np.ndarray | float, speed_kmh: float) -> np.ndarray
     return float(minutes) if minutes.ndim == 0 else minutes
 
 
+@overload
+def time_to_dist_m(time_min: float, speed_kmh: float) -> float: ...
+
+
+@overload
+def time_to_dist_m(time_min: np.ndarray, speed_kmh: float) -> np.ndarray: ...
+
+
 def time_to_dist_m(time_min: float | np.ndarray, speed_kmh: float) -> float | np.ndarray:
     """Distance in metres covered in ``time_min`` at ``speed_kmh``.
 
