@@ -99,7 +99,7 @@ def _classify(frame: pd.DataFrame, source: FacilitySource, taxonomy: Taxonomy) -
             frame.iat[i, frame.columns.get_loc("reject")] = "unknown_category"
             said = ", ".join(f"{k}={rec[k]!r}" for k in ("label", "name", "typecode", "type_text")
                              if rec[k])
-            set_detail(frame, [i], (f"无法确定类别（{said or '空行'}）",
+            set_detail(frame, [int(i)], (f"无法确定类别（{said or '空行'}）",
                                     f"no category for {said or 'empty row'}"))
         else:
             frame.iat[i, frame.columns.get_loc("category")] = key
@@ -252,7 +252,7 @@ def load_facilities(sources: Sequence[FacilitySource], *, boundary: shapely.Geom
             if not kept.at[k, col] and kept.at[j, col]:
                 kept.at[k, col] = kept.at[j, col]
         kept.at[j, "reject"] = "duplicate"
-        set_detail(kept, [j], (f"已合并到 {kept.at[k, 'facility_id']}"
+        set_detail(kept, [int(j)], (f"已合并到 {kept.at[k, 'facility_id']}"
                                 f"（{kept.at[k, 'source']}:{kept.at[k, 'source_row']}，"
                                 f"“{kept.at[k, 'name']}”）",
                                 f"merged into {kept.at[k, 'facility_id']} "

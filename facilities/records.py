@@ -215,8 +215,9 @@ def parse_records(rows: Sequence[Sequence[str]], row_numbers: Sequence[int],
     def colname(role: str) -> str:
         return str(header[cols[role]]) if role in cols else role
 
-    out = {c: [""] * n for c in ("name", "label", "typecode", "type_text", "category",
-                                 "ownership", "admin_code", "reject", "detail")}
+    out: dict[str, list[str | tuple[str, str]]] = {
+        c: [""] * n for c in ("name", "label", "typecode", "type_text", "category",
+                              "ownership", "admin_code", "reject", "detail")}
     lon = np.full(n, np.nan)
     lat = np.full(n, np.nan)
     cap = np.full(n, np.nan)

@@ -581,6 +581,7 @@ def _grid_meta(grid: GridSpec, crs: CRS) -> dict[str, Any]:
 
 
 def _run_meta(result: RunResult, fmt: str) -> dict[str, Any]:
+    partitions = getattr(result, "partitions", None)
     grid = result.population.spec
     return {
         "study_area": str(result.area.path),
@@ -602,8 +603,8 @@ def _run_meta(result: RunResult, fmt: str) -> dict[str, Any]:
         "population_notes": [{"zh": zh, "en": en} for zh, en in result.population.notes],
         "notes": [{"zh": zh, "en": en} for zh, en in result.notes],
         "timings_s": result.timings_s,
-        **({"partitions": result.partitions.to_dict(orient="records")}
-           if getattr(result, "partitions", None) is not None else {}),
+        **({"partitions": partitions.to_dict(orient="records")}
+           if partitions is not None else {}),
         "rejects": len(result.rejects),
     }
 
