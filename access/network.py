@@ -18,6 +18,7 @@ import logging
 import os
 import secrets
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -285,7 +286,7 @@ def _arrays_sha256(arrays: dict[str, np.ndarray | None]) -> str:
             continue
         a = np.ascontiguousarray(a)
         h.update(f"{k}:{a.dtype.str}:{a.shape};".encode())
-        h.update(memoryview(a).cast("B"))
+        h.update(a.data.cast("B"))
     return h.hexdigest()
 
 
@@ -312,6 +313,14 @@ def _save(net: StreetNetwork, path: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def _required_array(arrays: dict[str, np.ndarray | None], name: str) -> np.ndarray:
+    """Array ``name`` of a cache entry; an entry without it must not be used."""
+    a = arrays[name]
+    if a is None:
+        raise _BadCacheEntryError(f"lacks the array {name}")
+    return a
+
+
 def _load(path: Path, key: dict[str, Any]) -> StreetNetwork:
     """Read a cache entry and check it is whole and made for ``key``.
 
@@ -333,9 +342,14 @@ def _load(path: Path, key: dict[str, Any]) -> StreetNetwork:
         raise _BadCacheEntryError(f"made for other inputs (differs in {', '.join(diff)})")
     if _arrays_sha256(arrays) != meta.get("arrays_sha256"):
         raise _BadCacheEntryError("its arrays do not match their sha256 (changed or damaged)")
+    required = partial(_required_array, arrays)
     return StreetNetwork(mode=key["mode"], crs=CRS.from_wkt(key["crs"]),
                          source=meta["source"], source_sha256=key["source_sha256"],
-                         report=meta["report"], **arrays)
+                         node_id=required("node_id"), x=required("x"), y=required("y"),
+                         lon=required("lon"), lat=required("lat"),
+                         indptr=required("indptr"), indices=required("indices"),
+                         length_m=required("length_m"), time_s=arrays["time_s"],
+                         ground=arrays["ground"], report=meta["report"])
 
 
 def load_network(path: str | Path, mode: str = "walk", *, crs: CRS | None = None,

@@ -316,7 +316,7 @@ def read_arcs(path: str | Path, mode: str = "walk", *, progress: bool = False,
     ways_missing = 0
     ways_used = 0
     clip = bbox_lonlat is not None
-    x0, y0, x1, y1 = bbox_lonlat if clip else (0.0, 0.0, 0.0, 0.0)
+    x0, y0, x1, y1 = bbox_lonlat if bbox_lonlat is not None else (0.0, 0.0, 0.0, 0.0)
     try:
         fp = (osmium.FileProcessor(str(path), WAY | NODE).with_locations()
               .with_filter(osmium.filter.EntityFilter(WAY))

@@ -119,7 +119,8 @@ def read_osm(path: Path, taxonomy: Taxonomy, *, crs: CRS, source_name: str | Non
     assembled: set[int] = set()  # relations osmium turned into areas
 
     def add(osm_id: str, tags: dict[str, str], category: str, lon: float, lat: float) -> int:
-        reject, detail = "", ""
+        reject = ""
+        detail: str | tuple[str, str] = ""
         if not category:
             reject = "unknown_category"
             shown = ";".join(f"{k}={v}" for k, v in sorted(tags.items()) if k in keys)

@@ -309,7 +309,6 @@ def _load_group(paths: list[Path], crs: CRS, transform: Affine, source: RasterSo
         for block in tqdm(blocks, disable=not progress, desc="raster", unit="block"):
             block_tr = transform @ Affine.translation(block.col_off, block.row_off)
             if exact:
-                cx = cy = None
                 area_m2 = np.full((int(block.height), int(block.width)),
                                   abs(transform.a * transform.e))
             else:

@@ -55,7 +55,7 @@ from pydantic import Field, ValidationError
 
 from access.config import StrictModel, check_keys, get_path, get_typed, validation_problems
 from access.errors import ConfigError, UnknownKeyError, suggest
-from access.vocabulary import GROUPS
+from access.vocabulary import GroupKey
 from gridded_pop.ancillary import DasymetricWeights
 from gridded_pop.census2020 import CENSUS2020, CENSUS2020_GROUPS
 from gridded_pop.groups import check_group
@@ -92,8 +92,8 @@ UNITS: dict[str, float | None] = {
     "persons_per_m2": 1.0,
 }
 
-_Group = Literal[tuple(GROUPS)]  # type: ignore[valid-type]
-_Units = Literal[tuple(UNITS)]  # type: ignore[valid-type]
+#: A key of :data:`UNITS` (for the typed models).
+_Units = Literal["persons", "persons_per_km2", "persons_per_ha", "persons_per_m2"]
 _Crs = Annotated[str | int | None, Field(description="CRS when the file records none, "
                                          "e.g. \"EPSG:4490\" or 4490")]
 
@@ -101,9 +101,9 @@ _Crs = Annotated[str | int | None, Field(description="CRS when the file records 
 class _PopulationTable(StrictModel):
     """Keys every ``[[population]]`` table has."""
 
-    group: _Group = Field("total", description="population group the source counts")
+    group: GroupKey = Field("total", description="population group the source counts")
     label: str = Field("", description="name in the accounting table")
-    shares: dict[_Group, float | str] | Literal["census2020"] = Field(  # type: ignore[valid-type]
+    shares: dict[GroupKey, float | str] | Literal["census2020"] = Field(
         default_factory=dict,
         description="derived group -> fraction (0-1), a census column of fractions or "
                     "\"census2020\"; or \"census2020\" for 60+, 0-2 and 3-5 from the 2020 "
@@ -336,7 +336,6 @@ def _parse_one(table: Mapping[str, Any], *, where: str, base_dir: Path,
     label = get_typed(table, "label", str, where=where, path=path, default="")
     crs = get_typed(table, "crs", (str, int), where=where, path=path, default=None)
     crs = None if crs is None else str(crs) if not isinstance(crs, int) else f"EPSG:{crs}"
-    common = {"group": group, "shares": shares, "where": where, "config_path": path}
 
     if kind == "raster":
         raw = get_typed(table, "paths", (list, str), where=where, path=path)
@@ -362,7 +361,7 @@ def _parse_one(table: Mapping[str, Any], *, where: str, base_dir: Path,
             label=label or "+".join(p.name for p in files), paths=tuple(files), crs=crs,
             band=band, nodata=None if nodata is None else float(nodata),
             units=_parse_units(table, where=where, path=path), supersample=supersample,
-            **common)
+            group=group, shares=shares, where=where, config_path=path)
 
     if kind == "vector":
         file = get_path(table, "path", base_dir=base_dir, where=where, path=path)
@@ -371,7 +370,8 @@ def _parse_one(table: Mapping[str, Any], *, where: str, base_dir: Path,
             label=label or file.name, path=file,
             value_column=get_typed(table, "value_column", str, where=where, path=path),
             layer=get_typed(table, "layer", str, where=where, path=path, default=None),
-            crs=crs, units=_parse_units(table, where=where, path=path), **common)
+            crs=crs, units=_parse_units(table, where=where, path=path),
+            group=group, shares=shares, where=where, config_path=path)
 
     file = get_path(table, "table", base_dir=base_dir, where=where, path=path)
     bounds = get_path(table, "boundaries", base_dir=base_dir, where=where, path=path)
@@ -398,7 +398,8 @@ def _parse_one(table: Mapping[str, Any], *, where: str, base_dir: Path,
                                          path=path, default=None),
         value_column=get_typed(table, "value_column", str, where=where, path=path),
         crs=crs, encoding=encoding, ancillary=ancillary, osm=osm,
-        weights=_parse_weights(table, where=where, path=path), **common)
+        weights=_parse_weights(table, where=where, path=path),
+        group=group, shares=shares, where=where, config_path=path)
 
 
 def _parse_units(table: Mapping[str, Any], *, where: str, path: Path) -> str:

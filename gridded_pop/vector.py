@@ -100,9 +100,10 @@ def load_vector_source(source: VectorSource, spec: GridSpec, *, rejects: RejectL
     values, ok = valid_counts(gdf, source.value_column, path=path, rejects=rejects,
                               label=source.label)
     gdf = to_metric(gdf, spec.crs, source=path, stated=source.crs)
-    geoms = gdf.geometry.to_numpy()
+    geoms: np.ndarray = gdf.geometry.to_numpy()
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
-    geoms = np.where(missing, None, geoms)
+    geoms = geoms.copy()
+    geoms[missing] = None
     invalid_geom = ~missing & ~shapely.is_valid(geoms)
     if invalid_geom.any():
         log.info("%s: repairing %d invalid geometries", path, int(invalid_geom.sum()))
@@ -124,7 +125,7 @@ def load_vector_source(source: VectorSource, spec: GridSpec, *, rejects: RejectL
     rejected = 0.0
     n_rej = int((~ok).sum())
     unusable = ok & ~is_point & ~is_poly
-    for i in np.flatnonzero(unusable):
+    for i in np.flatnonzero(unusable).tolist():
         if missing[i]:
             reason, what = "missing_coordinates", ("无几何", "no geometry")
         else:

@@ -20,7 +20,7 @@ from typing import Annotated, cast
 
 import numpy as np
 import typer
-from rich.console import Console
+from rich.console import Console, JustifyMethod
 from rich.table import Table
 from rich.text import Text
 
@@ -168,6 +168,7 @@ def run(
         raise typer.Exit(code=2) from None
     print_summary(result, files, lang=lang, console=console)
     if recorded is not None:
+        assert hist is not None  # a run is recorded only with a history
         rec, new = recorded
         key = "history_recorded" if new else "history_same"
         console.print(t(key, lang, id=rec.run_id, label=rec.label or "", path=hist.path))
@@ -243,10 +244,11 @@ def print_summary(result: RunResult, files: dict[str, Path], *, lang: str = "zh"
         console.print(f"  · {zh if lang == 'zh' else en}")
 
     acc = Table(title=t("travel", lang))
-    for key, just in (("category", "left"), ("count", "right"), ("unreachable_pop", "right"),
-                      ("unreachable_cells", "right"), ("median_time", "right"),
-                      ("within_5", "right"),
-                      ("within_10", "right"), ("within_15", "right")):
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
+        ("category", "left"), ("count", "right"), ("unreachable_pop", "right"),
+        ("unreachable_cells", "right"), ("median_time", "right"), ("within_5", "right"),
+        ("within_10", "right"), ("within_15", "right"))
+    for key, just in columns:
         acc.add_column(t(key, lang), justify=just)
     limit_min = dist_to_time_min(r.area.travel.max_walk_dist_m,
                                  r.area.travel.walk_speed_kmh["total"])

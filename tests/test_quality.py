@@ -1,7 +1,9 @@
-"""The project's own checks, run with the tests so CI runs them: ruff and the layer contracts."""
+"""The project's own checks, run with the tests so CI runs them: ruff, mypy, layer contracts."""
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import shutil
 import subprocess
 import sys
@@ -29,3 +31,13 @@ def test_layers_import_one_way() -> None:
                 "lint_imports_command()")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "0 broken" in proc.stdout
+
+
+def test_mypy_clean() -> None:
+    """The project's own code type-checks (``[tool.mypy]`` in pyproject.toml)."""
+    if importlib.util.find_spec("mypy") is None:
+        pytest.skip("mypy is not installed (pip install -e '.[test]')")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-m", "mypy"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -236,7 +236,7 @@ def _parse_life_circle(p: _Problems, table: Any, *, path: Path) -> dict[str, dic
     if not isinstance(table, Mapping) or not table:
         p.add(ConfigError("missing [life_circle] levels", path=path, key="life_circle"))
         return {}
-    out = {}
+    out: dict[str, dict[str, Any]] = {}
     for name, spec in table.items():
         where = f"life_circle.{name}"
         if not isinstance(spec, Mapping):

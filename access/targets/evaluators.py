@@ -236,6 +236,14 @@ def _finish_share(target: Target, ctx: Context, out: Outcome, pop: np.ndarray,
     out.gap_mask = in_scope & ~covered & (pop > 0)
 
 
+def _reach_m(req: Requirement, speed_kmh: float) -> float:
+    """A requirement's reach in metres (it sets exactly one of distance and time)."""
+    if req.max_dist_m is not None:
+        return req.max_dist_m
+    assert req.max_time_min is not None
+    return coverage.time_to_dist_m(req.max_time_min, speed_kmh)
+
+
 def _eval_completeness(target: CompletenessTarget, ctx: Context) -> Outcome:
     out = Outcome()
     _category_warnings(target, ctx, out)
@@ -254,8 +262,7 @@ def _eval_completeness(target: CompletenessTarget, ctx: Context) -> Outcome:
     if in_scope is None:
         return out
     speed = ctx.speed(target.group)
-    limits = np.array([r.max_dist_m if r.max_dist_m is not None
-                       else coverage.time_to_dist_m(r.max_time_min, speed) for r in reqs])
+    limits = np.array([_reach_m(r, speed) for r in reqs])
     dist = np.column_stack([_requirement_dist(r, limit, ctx, out)
                             for r, limit in zip(reqs, limits, strict=True)])
     _, missing = coverage.completeness(pop, dist, limits)
@@ -604,7 +611,9 @@ def _eval_fca(target: FcaTarget, ctx: Context) -> Outcome:
     in_scope = ctx.scope_mask(target, out)
     if in_scope is None:
         return out
-    first = (target.max_time_min or target.max_dist_m)[0][1]
+    reach = target.max_time_min or target.max_dist_m
+    assert reach is not None  # the catalogue sets exactly one of them
+    first = reach[0][1]
     max_dist_m = (coverage.time_to_dist_m(first, ctx.speed(target.group))
                   if target.max_time_min is not None else first)
     supply, fi_all, ci_all, d_all = [], [], [], []

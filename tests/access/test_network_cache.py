@@ -16,7 +16,8 @@ from access.network import StreetNetwork, load_network
 from lifecircle.pipeline import run
 from lifecircle.study_area import default_area_path, load_study_area
 
-ARRAYS = ("node_id", "x", "y", "lon", "lat", "indptr", "indices", "length_m", "time_s")
+ARRAYS = ("node_id", "x", "y", "lon", "lat", "indptr", "indices", "length_m", "time_s",
+          "ground")
 
 
 @pytest.fixture

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
+from typing import get_args
 
 import pytest
 
 from access.errors import ConfigError, UnknownKeyError
 from gridded_pop import CensusSource, RasterSource, VectorSource, parse_population_sources
+from gridded_pop import sources as sources_mod
 from gridded_pop.ancillary import DasymetricWeights
 
 CHENGDU = Path(__file__).resolve().parents[2] / "lifecircle" / "datasets" / "chengdu_central"
@@ -145,3 +147,8 @@ def test_not_an_array_of_tables() -> None:
         _parse(["raster"])  # type: ignore[list-item]
     assert type(err.value) is ConfigError
     assert err.value.key == "population[1]"
+
+
+def test_units_literal_lists_the_units() -> None:
+    """The typed models' units are exactly :data:`UNITS`, in order."""
+    assert get_args(sources_mod._Units) == tuple(sources_mod.UNITS)
