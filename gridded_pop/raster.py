@@ -296,8 +296,8 @@ def _load_group(paths: list[Path], crs: CRS, transform: Affine, source: RasterSo
         if not exact:
             mid = Window(int(window.col_off + window.width // 2),
                          int(window.row_off + window.height // 2), 1, 1)
-            cx, cy = _corners(transform, mid, tr)
-            side_m = math.sqrt(float(quad_areas(cx, cy)[0, 0]))
+            mid_x, mid_y = _corners(transform, mid, tr)
+            side_m = math.sqrt(float(quad_areas(mid_x, mid_y)[0, 0]))
             if k is None:
                 k = auto_supersample(side_m, spec.cell_size_m)
             if side_m > 0:
@@ -308,7 +308,10 @@ def _load_group(paths: list[Path], crs: CRS, transform: Affine, source: RasterSo
         blocks = list(_blocks(window))
         for block in tqdm(blocks, disable=not progress, desc="raster", unit="block"):
             block_tr = transform @ Affine.translation(block.col_off, block.row_off)
+            cx: np.ndarray | None
+            cy: np.ndarray | None
             if exact:
+                cx = cy = None
                 area_m2 = np.full((int(block.height), int(block.width)),
                                   abs(transform.a * transform.e))
             else:
@@ -323,12 +326,15 @@ def _load_group(paths: list[Path], crs: CRS, transform: Affine, source: RasterSo
                 values += v
             total += float(values.sum())
             if boundary is not None:
-                if cx is None:
+                if cx is None or cy is None:
                     cx, cy = _corners(transform, block, None)
                 out += _cut_by_boundary(values, block_tr, cx, cy, b_src, boundary, spec)
             if exact:
                 out += resample_exact(values, block_tr, spec)
             else:
+                # corners of every block are computed when not exact
+                assert cx is not None
+                assert cy is not None
                 out += resample_supersample(values, cx, cy, spec, k=int(k or 1))
     finally:
         for ds in datasets:
