@@ -189,7 +189,7 @@ def run_sites(model: Any, category: Any, n: Any, threshold_pct: Any, spacing_m: 
                 e["capacity"] = r["capacity"]
             edits.append(e)
     cand = res.candidates
-    cands = {"lon": [], "lat": [], "chosen": []}
+    cands: dict[str, list[Any]] = {"lon": [], "lat": [], "chosen": []}
     if len(cand) and "lon" in cand.columns:
         cands = {"lon": np.round(cand["lon"].to_numpy(float), 6).tolist(),
                  "lat": np.round(cand["lat"].to_numpy(float), 6).tolist(),

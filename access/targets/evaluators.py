@@ -392,7 +392,7 @@ def _eval_unit_rule(target: UnitRuleTarget, ctx: Context) -> Outcome:
             ok = have >= need
             detail = f"{have} of {need} required ({cats})"
             detail_zh = f"应有 {need} 处，现有 {have} 处（{cats_zh}）"
-            if not ok and reach is not None:
+            if not ok and reach is not None and target.reach_m is not None:
                 near = reach.get(unit["unit_id"], math.inf)
                 ok = near <= target.reach_m
                 if ok:

@@ -13,7 +13,7 @@ import dash
 from dash import Input, Output, State, callback, ctx, dcc, html
 
 from dashboards.callbacks import category_options
-from dashboards.components import dropdown_labels, field, text
+from dashboards.components import KEEP, dropdown_labels, field, text
 from dashboards.mapblock import map_block, register_view_sync
 from dashboards.sites import (
     accept_sites,
@@ -38,25 +38,24 @@ def _default_category() -> str:
 
 def layout(**_query: Any) -> html.Div:
     """Question, map with candidates and sites, ranked table, accept button."""
-    keep = {"persistence": True, "persistence_type": "session"}
     controls = [
         field("sites_model", dcc.Dropdown(
             id="site-model", labels=dropdown_labels("zh"), options=model_options("zh"),
-            value="mclp", clearable=False, style={"width": "290px"}, **keep)),
+            value="mclp", clearable=False, style={"width": "290px"}, **KEEP)),
         field("category", dcc.Dropdown(
             id="site-category", labels=dropdown_labels("zh"),
             options=category_options("zh"), value=_default_category(),
-            clearable=False, style={"width": "220px"}, **keep)),
+            clearable=False, style={"width": "220px"}, **KEEP)),
         field("sites_target_field", dcc.Dropdown(
             id="site-target", labels=dropdown_labels("zh"), options=target_options("zh"),
-            value=None, style={"width": "230px"}, placeholder="—", **keep)),
+            value=None, style={"width": "230px"}, placeholder="—", **KEEP)),
         field("sites_n", dcc.Input(id="site-n", type="number", min=1, step=1, value=3,
-                                  style={"width": "70px"}, **keep)),
+                                  style={"width": "70px"}, **KEEP)),
         field("sites_threshold", dcc.Input(id="site-threshold", type="number", min=0,
                                           max=100, step="any",
-                                          style={"width": "80px"}, **keep)),
+                                          style={"width": "80px"}, **KEEP)),
         field("sites_spacing", dcc.Input(id="site-spacing", type="number", min=1,
-                                        step="any", style={"width": "80px"}, **keep)),
+                                        step="any", style={"width": "80px"}, **KEEP)),
         html.Button(text("sites_run"), id="site-run", n_clicks=0),
     ]
     accept = [
