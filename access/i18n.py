@@ -80,7 +80,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "history_label": ("批次", "Label"),
     "history_version": ("版本", "Version"),
     "history_met": ("达标目标", "Targets met"),
-    "report_of": ("报告对象：运行 #{id} {label}", "Report of run #{id} {label}"),
+    "report_of": ("报告对象：运行 #{id} {label}（运行历史 {path}）",
+                  "Report of run #{id} {label} (run history {path})"),
     "inputs_changed": ("注意：{n} 个输入文件自该次运行记录以来已修改或移走：",
                        "Note: {n} input files changed or moved since the run was recorded:"),
     "compare_summary": ("与运行 #{then} 相比：{n} 项目标有变化，"

@@ -29,7 +29,13 @@ from access.i18n import MESSAGES, t
 from access.targets import format_summary
 from access.travel import dist_to_time_min
 from lifecircle.area_models import study_area_schema
-from lifecircle.history import History, default_history_dir, record_run
+from lifecircle.history import (
+    History,
+    default_history_dir,
+    find_histories,
+    history_of_run,
+    record_run,
+)
 from lifecircle.partition import PartitionOptions, run_partitioned
 from lifecircle.pipeline import RunResult, study_boundary
 from lifecircle.pipeline import run as run_pipeline
@@ -160,7 +166,8 @@ def run(
                                            scheduler=scheduler, worker_memory=worker_memory)
                 result = run_partitioned(study, options, progress=not quiet,
                                          use_cache=not no_cache)
-            files = write_run(result, out, fmt=cast(Fmt, fmt))
+            files = write_run(result, out, fmt=cast(Fmt, fmt),
+                              history_dir=None if hist is None else hist.folder)
             if hist is not None:
                 recorded = record_run(hist, result, out, label=label)
     except LifecircleError as exc:
@@ -304,30 +311,42 @@ def print_summary(result: RunResult, files: dict[str, Path], *, lang: str = "zh"
 def history(
     history_dir: Annotated[Path | None, typer.Option(
         "--history", help="运行历史目录 / history folder")] = None,
-    out: Annotated[Path, typer.Option(
-        "--out", "-o", help="运行输出目录（历史在其旁边）/ a run's output folder "
-        "(the history is beside it)")] = Path("out"),
+    results: Annotated[Path | None, typer.Option(
+        "--results", "--out", "-o", help="某次运行的输出目录：列出其所在的运行历史 / a run's "
+        "output folder: list the history it was recorded in")] = None,
     lang: Annotated[str, typer.Option("--lang", help="zh | en")] = "zh",
 ) -> None:
-    """列出运行历史 / List the recorded runs."""
+    """列出运行历史 / List the recorded runs.
+
+    Without --history or --results: the histories found in the current folder (as
+    'lifecircle report' finds them).
+    """
     console = _console()
     try:
-        runs = History(history_dir or default_history_dir(out)).runs()
+        if history_dir is not None:
+            folders = [history_dir]
+        elif results is not None:
+            folders = [history_of_run(results)]
+        else:
+            folders = find_histories() or [Path("lifecircle-history")]
+        found = [(h, h.runs()) for h in (History(f) for f in folders)]
     except LifecircleError as exc:
         _print_error(console, exc, lang)
         raise typer.Exit(code=2) from None
-    if not runs:
-        console.print(t("history_empty", lang))
-        return
-    table = Table(title=t("history_title", lang))
-    for key in ("history_id", "history_date", "history_label", "study_area",
-                "history_version", "history_met"):
-        table.add_column(t(key, lang))
-    for r in runs:
-        title = (r.area_title_zh if lang == "zh" else r.area_title_en) or r.area_name
-        table.add_row(str(r.run_id), r.created_utc.replace("T", " ")[:16], r.label or "",
-                      title, r.version, f"{r.n_met}/{r.n_targets}")
-    console.print(table)
+    for h, runs in found:
+        if not runs:
+            console.print(t("history_empty", lang))
+            continue
+        table = Table(title=f"{t('history_title', lang)}  {h.folder}" if len(found) > 1
+                      else t("history_title", lang))
+        for key in ("history_id", "history_date", "history_label", "study_area",
+                    "history_version", "history_met"):
+            table.add_column(t(key, lang))
+        for r in runs:
+            title = (r.area_title_zh if lang == "zh" else r.area_title_en) or r.area_name
+            table.add_row(str(r.run_id), r.created_utc.replace("T", " ")[:16], r.label or "",
+                          title, r.version, f"{r.n_met}/{r.n_targets}")
+        console.print(table)
 
 
 @app.command()
@@ -335,7 +354,8 @@ def report(
     out: Annotated[Path, typer.Option(
         "--out", "-o", help="报告目录（须为新目录）/ new report folder")] = Path("report"),
     run_dir: Annotated[Path | None, typer.Option(
-        "--run", help="某次运行的输出目录 / a run's output folder")] = None,
+        "--results", "--run", help="某次运行的输出目录（其运行历史见 run.json）/ a run's "
+        "output folder (its history is found from its run.json)")] = None,
     area: Annotated[Path | None, typer.Option(
         "--area", "-a", help="研究区文件：取其最近一次记录的运行 / study-area file: "
         "its latest recorded run")] = None,
@@ -344,7 +364,8 @@ def report(
     compare: Annotated[str | None, typer.Option(
         "--compare", help="与之对比的运行编号或批次名称 / id or label to compare with")] = None,
     history_dir: Annotated[Path | None, typer.Option(
-        "--history", help="运行历史目录 / history folder")] = None,
+        "--history", help="运行历史目录（默认：--results 记录的，或在当前目录中查找）/ "
+        "history folder (default: the one --results names, or found here)")] = None,
     lang: Annotated[str, typer.Option("--lang", help="zh | en")] = "zh",
     no_pdf: Annotated[bool, typer.Option("--no-pdf", help="不生成PDF / no PDF")] = False,
     svg: Annotated[bool, typer.Option("--svg", help="另存SVG地图 / maps as SVG too")] = False,
@@ -366,7 +387,8 @@ def report(
         _print_error(console, exc, lang)
         raise typer.Exit(code=2) from None
     if job.record is not None:
-        console.print(t("report_of", lang, id=job.record.run_id, label=job.record.label or ""))
+        console.print(t("report_of", lang, id=job.record.run_id, label=job.record.label or "",
+                        path=job.history))
     if job.changed_inputs:
         console.print(f"[yellow]{t('inputs_changed', lang, n=len(job.changed_inputs))}[/yellow]")
         for p in job.changed_inputs:

@@ -39,7 +39,8 @@ from access.errors import InputFileError
 from access.network import file_sha256
 
 __all__ = ["HISTORY_FILE", "History", "HistoryError", "RunRecord", "default_history_dir",
-           "input_checksums", "record_run", "run_params", "software_version"]
+           "find_histories", "history_of_run", "input_checksums", "record_run", "run_params",
+           "software_version"]
 
 log = logging.getLogger(__name__)
 
@@ -178,6 +179,52 @@ def software_version() -> str:
 def default_history_dir(out_dir: str | Path) -> Path:
     """``lifecircle-history`` beside the output folder ``out_dir``."""
     return Path(out_dir).resolve().parent / "lifecircle-history"
+
+
+def history_of_run(out_dir: str | Path) -> Path:
+    """The history folder a run folder was recorded in.
+
+    Read from the run's ``run.json`` (``history``: the folder relative to the run folder,
+    then its absolute path, whichever holds a history file), so a history chosen with
+    ``lifecircle run --history`` is found again, also after the project folder moved.
+    Without that entry (runs written before it, or from the Python API), the default
+    :func:`default_history_dir` beside the run folder.
+    """
+    out = Path(out_dir)
+    default = default_history_dir(out)
+    try:
+        meta = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return default
+    entry = meta.get("history") if isinstance(meta, dict) else None
+    if not isinstance(entry, dict):
+        return default
+    found = [Path(os.path.normpath(out.absolute() / str(entry["relative"])))
+             if entry.get("relative") else None,
+             Path(str(entry["folder"])) if entry.get("folder") else None]
+    for folder in found:
+        if folder is not None and (folder / HISTORY_FILE).is_file():
+            return folder
+    return next((f for f in found if f is not None), default)
+
+
+def find_histories(root: str | Path | None = None) -> list[Path]:
+    """History folders a plain ``lifecircle report`` or ``lifecircle history`` finds.
+
+    Looked for under ``root`` (default: the current folder): ``lifecircle-history``
+    itself and one folder down (``lifecircle run --out out/2026Q3`` records in
+    ``out/lifecircle-history``), and the histories named by the run folders (``run.json``)
+    up to two folders down. Only folders holding a history file are returned, each once.
+    """
+    base = Path.cwd() if root is None else Path(root)
+    cands = [base / "lifecircle-history", *sorted(base.glob("*/lifecircle-history"))]
+    for meta in (*sorted(base.glob("*/run.json")), *sorted(base.glob("*/*/run.json"))):
+        cands.append(history_of_run(meta.parent))
+    seen: dict[str, Path] = {}
+    for c in cands:
+        if (c / HISTORY_FILE).is_file():
+            seen.setdefault(str(c.resolve()), c)
+    return list(seen.values())
 
 
 def _collect_paths(obj: Any, found: set[Path], depth: int = 0) -> None:

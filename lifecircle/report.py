@@ -48,13 +48,15 @@ from openpyxl.utils import get_column_letter
 from pyproj import Transformer
 
 from access.errors import LifecircleError
+from access.network import file_sha256
 from access.safe_io import neutralise
 from lifecircle.compare import Comparison, compare_runs
 from lifecircle.history import (
     History,
     HistoryError,
     RunRecord,
-    default_history_dir,
+    find_histories,
+    history_of_run,
     software_version,
 )
 from lifecircle.maps import LayerStyle, MapCanvas, save_figure, trend_chart
@@ -872,12 +874,71 @@ class ReportJob:
         Input files changed since the run was recorded.
     comparison
         The comparison with an earlier run, when asked for.
+    history
+        The history file read (None when the run folder is not recorded).
     """
 
     files: dict[str, Path]
     record: RunRecord | None
     changed_inputs: list[str]
     comparison: Comparison | None
+    history: Path | None = None
+
+
+def _histories(history_dir: str | Path | None, run_dir: str | Path | None) -> list[History]:
+    """The history to read: ``--history``, else the one the run folder names, else found."""
+    if history_dir is not None:
+        return [History(history_dir)]
+    if run_dir is not None:
+        return [History(history_of_run(run_dir))]
+    found = find_histories()
+    if not found:
+        here = Path.cwd()
+        raise HistoryError(
+            "no run recorded yet: no run history here (lifecircle-history in this folder "
+            "or one below, or named by a run folder's run.json); run 'lifecircle run' "
+            "first, or give --results DIR or --history DIR",
+            path=here / "lifecircle-history")
+    return [History(f) for f in found]
+
+
+def _find_record(*, history_dir: str | Path | None, run_dir: str | Path | None,
+                 area: str | Path | None, ref: str | None,
+                 ) -> tuple[History, RunRecord | None]:
+    """The history and the record a report is of (see :func:`report_run`)."""
+    histories = _histories(history_dir, run_dir)
+    if run_dir is not None and ref is None:
+        history = histories[0]
+        runs = history.runs()
+        want = str(Path(run_dir).resolve())
+        mine = [r for r in runs if r.out_dir == want]
+        if not mine:  # the project folder moved: the same outputs, by their targets.csv
+            tcsv = Path(run_dir) / "targets.csv"
+            sha = file_sha256(tcsv) if tcsv.is_file() else None
+            mine = [r for r in runs if sha is not None and r.targets_sha256 == sha]
+        current = [r for r in mine if r.outputs_current()]
+        found = current or mine
+        return history, (found[-1] if found else None)
+    if len(histories) == 1:
+        h = histories[0]
+        if ref is not None:
+            return h, h.get(ref)
+        return h, h.latest(area_path=area)
+    hits: list[tuple[History, RunRecord]] = []
+    errors: list[HistoryError] = []
+    for h in histories:
+        try:
+            hits.append((h, h.get(ref) if ref is not None else h.latest(area_path=area)))
+        except HistoryError as exc:
+            errors.append(exc)
+    if not hits:
+        raise errors[0]
+    if ref is not None and len(hits) > 1:
+        where = ", ".join(str(h.folder) for h, _ in hits)
+        raise HistoryError(f"run '{ref}' is in several run histories ({where}); choose one "
+                           "with --history", path=hits[-1][0].path)
+    # the most recently recorded run of all the histories found
+    return max(hits, key=lambda hr: hr[1].created_utc)
 
 
 def report_run(out_dir: str | Path, *, history_dir: str | Path | None = None,
@@ -891,12 +952,18 @@ def report_run(out_dir: str | Path, *, history_dir: str | Path | None = None,
     ``run_dir``, the latest recorded run of the study area ``area``, or the latest
     recorded run.
 
+    The history is ``history_dir``; else the one the run folder ``run_dir`` names in its
+    ``run.json`` (:func:`lifecircle.history.history_of_run`); else every history found
+    in the current folder (:func:`lifecircle.history.find_histories`), of which the
+    most recently recorded run is taken. So after ``lifecircle run --out out/2026Q3``
+    a plain ``lifecircle report`` reports that run.
+
     Parameters
     ----------
     out_dir
         The new report folder.
     history_dir
-        The history folder (default: beside ``run_dir``, else ``./lifecircle-history``).
+        The history folder (default: see above).
     run_dir, area, ref
         Which run (see above).
     compare
@@ -909,28 +976,14 @@ def report_run(out_dir: str | Path, *, history_dir: str | Path | None = None,
     lifecircle.history.HistoryError
         No run recorded yet, an unknown id or label, or a corrupt history file.
     """
-    if history_dir is None:
-        history_dir = default_history_dir(run_dir if run_dir is not None else "out")
-    history = History(history_dir)
-    record: RunRecord | None = None
-    if ref is not None:
-        record = history.get(ref)
-    elif run_dir is not None:
-        want = str(Path(run_dir).resolve())
-        mine = [r for r in history.runs() if r.out_dir == want]
-        current = [r for r in mine if r.outputs_current()]
-        found = current or mine
-        record = found[-1] if found else None
-    elif area is not None:
-        record = history.latest(area_path=area)
-    else:
-        record = history.latest()
+    history, record = _find_record(history_dir=history_dir, run_dir=run_dir, area=area,
+                                   ref=ref)
     if run_dir is None:
         assert record is not None
         if record.out_dir is None or not record.outputs_current():
             raise HistoryError(
                 f"the outputs of run #{record.run_id} are no longer in {record.out_dir} (a "
-                "later run replaced them); re-run it or give its folder with --run",
+                "later run replaced them); re-run it or give its folder with --results",
                 path=history.path)
         run_dir = record.out_dir
     data = ReportData.from_folder(run_dir)
@@ -951,4 +1004,5 @@ def report_run(out_dir: str | Path, *, history_dir: str | Path | None = None,
                          trend=trend, pdf=pdf, svg=svg, force=force, progress=progress)
     changed = record.changed_inputs() if record is not None else []
     return ReportJob(files=files, record=record, changed_inputs=changed,
-                     comparison=comparison)
+                     comparison=comparison,
+                     history=history.path if record is not None else None)

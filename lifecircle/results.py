@@ -580,7 +580,16 @@ def _grid_meta(grid: GridSpec, crs: CRS) -> dict[str, Any]:
             "origin": "top-left corner (x_min, y_max); cell_id = row * n_cols + col"}
 
 
-def _run_meta(result: RunResult, fmt: str) -> dict[str, Any]:
+def _history_meta(history_dir: str | Path | None, out: Path) -> dict[str, str] | None:
+    """Where the run is recorded: the history folder, absolute and relative to ``out``."""
+    if history_dir is None:
+        return None
+    folder = Path(history_dir).absolute()
+    return {"folder": str(folder), "relative": os.path.relpath(folder, out)}
+
+
+def _run_meta(result: RunResult, fmt: str,
+              history: dict[str, str] | None = None) -> dict[str, Any]:
     partitions = getattr(result, "partitions", None)
     grid = result.population.spec
     return {
@@ -606,11 +615,13 @@ def _run_meta(result: RunResult, fmt: str) -> dict[str, Any]:
         **({"partitions": partitions.to_dict(orient="records")}
            if partitions is not None else {}),
         "rejects": len(result.rejects),
+        "history": history,
     }
 
 
-def _write_all(result: RunResult, folder: Path, fmt: str) -> tuple[dict[str, str],
-                                                                    dict[str, Any]]:
+def _write_all(result: RunResult, folder: Path, fmt: str,
+               history: dict[str, str] | None = None) -> tuple[dict[str, str],
+                                                               dict[str, Any]]:
     """Write every file of ``result`` into ``folder``; name -> relative path, layout."""
     files: dict[str, str] = {}
     layout: dict[str, Any] = {"unit_polygons": {}, "unit_stats": {}}
@@ -692,7 +703,7 @@ def _write_all(result: RunResult, folder: Path, fmt: str) -> tuple[dict[str, str
         done(name, f"{name}.parquet")
 
     (folder / "run.json").write_text(
-        json.dumps(_run_meta(result, fmt), ensure_ascii=False, indent=2, default=str),
+        json.dumps(_run_meta(result, fmt, history), ensure_ascii=False, indent=2, default=str),
         encoding="utf-8")
     done("run", "run.json")
     return files, layout
@@ -791,7 +802,8 @@ def _swap(tmp: Path, out: Path, token: str) -> None:
 
 
 def write_run(result: RunResult, out_dir: str | Path, *,
-              fmt: Fmt = "parquet") -> dict[str, Path]:
+              fmt: Fmt = "parquet",
+              history_dir: str | Path | None = None) -> dict[str, Path]:
     """Write a run's results to the folder ``out_dir``, atomically.
 
     Everything is written into a temporary folder beside ``out_dir``, flushed to disk
@@ -809,6 +821,10 @@ def write_run(result: RunResult, out_dir: str | Path, *,
     fmt
         ``"parquet"`` (GeoParquet cells and facilities; default) or ``"gpkg"``
         (GeoPackages with cell polygons).
+    history_dir
+        The run history the caller records this run in: ``run.json`` names it
+        (``history.folder``, and ``history.relative`` to the output folder), so
+        ``lifecircle report --results DIR`` finds it. None: ``history`` is null.
 
     Returns
     -------
@@ -838,7 +854,7 @@ def write_run(result: RunResult, out_dir: str | Path, *,
                                  f"({exc.strerror or exc}); choose a writable --out",
                                  path=out, column="--out") from exc
         try:
-            files, layout = _write_all(result, tmp, fmt)
+            files, layout = _write_all(result, tmp, fmt, _history_meta(history_dir, out))
             _fault("before:marker")
             _write_marker(tmp, files, fmt, layout)
             _fault("after:marker")
