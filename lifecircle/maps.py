@@ -325,7 +325,9 @@ class MapCanvas:
                values: np.ndarray | None = None, cell_size_m: float | None = None,
                style: LayerStyle | None = None, points: pd.DataFrame | None = None,
                points_label: str | None = None,
-               markers: Sequence[tuple[float, float, str]] = ()) -> Figure:
+               markers: Sequence[tuple[float, float, str]] = (),
+               sites: Sequence[tuple[float, float, str]] = (),
+               sites_label: str | None = None) -> Figure:
         """A map figure: a classed cell layer over the shared backdrop.
 
         Parameters
@@ -345,6 +347,10 @@ class MapCanvas:
             Legend label for ``points``.
         markers
             Numbered markers ``(x, y, text)`` (e.g. gap areas).
+        sites
+            Proposed new sites ``(x, y, text)``, drawn as labelled green squares.
+        sites_label
+            Legend label for ``sites``.
         """
         with mpl.rc_context(self._rc):
             fig = Figure(figsize=(self.map_w_in, self.map_h_in + 0.9), dpi=self.dpi)
@@ -386,6 +392,14 @@ class MapCanvas:
                             ha="center", va="center", zorder=8,
                             bbox={"boxstyle": "circle,pad=0.2", "fc": "#c0392b",
                                   "ec": "white"})
+            for mx, my, text in sites:
+                ax.annotate(text, (mx, my), fontsize=7, fontweight="bold", color="white",
+                            ha="center", va="center", zorder=9,
+                            bbox={"boxstyle": "square,pad=0.25", "fc": "#1e8449",
+                                  "ec": "white"})
+            if len(sites) and sites_label:
+                handles.append(Line2D([], [], marker="s", ls="", color="#1e8449",
+                                      label=sites_label))
             self._graticule(ax)
             ax.set_xlabel("")
             ax.set_ylabel("")

@@ -61,6 +61,7 @@ from lifecircle.history import (
 )
 from lifecircle.maps import LayerStyle, MapCanvas, save_figure, trend_chart
 from lifecircle.report_data import ReportData, street_segments
+from lifecircle.report_sites import GapSites, best_sites
 
 __all__ = ["PdfError", "ReportExistsError", "ReportJob", "Trend", "find_browser",
            "neutralise_formula", "print_pdf", "report_run", "target_group", "write_report"]
@@ -121,6 +122,19 @@ T: dict[str, tuple[str, str]] = {
     "gap_rank": ("序号", "Rank"), "gap_pop": ("未覆盖人口", "Residents not covered"),
     "gap_cells": ("网格数", "Cells"), "gap_where": ("位置（经度, 纬度）", "Where (lon, lat)"),
     "sites": ("建议新增设施点位", "Best new sites"),
+    "site_adds": ("新增覆盖人口", "Residents it adds"),
+    "site_map": ("建议新增点位", "proposed new sites"),
+    "sites_how": ("选址：在未覆盖居民附近的路网节点中，按最大覆盖模型（MCLP，{method}）选出 {n} 处"
+                  "{category}，同一可达标准；合计新增覆盖 {adds} 人，目标值可由 {before} 提高到"
+                  " {after}。详细结果：lifecircle site -c {cat} --add {n} --target {tid}",
+                  "Sites: street nodes near the residents not covered, the {n} best {category} "
+                  "sites by maximal covering (MCLP, {method}), same reach as the target; together "
+                  "they add {adds} residents, taking the target from {before} to {after}. Full "
+                  "answer: lifecircle site -c {cat} --add {n} --target {tid}"),
+    "method_greedy": ("贪心求解，至多比最优少 {gap}", "greedy, at most {gap} below the best"),
+    "method_exact": ("精确求解，最优", "exact, optimal"),
+    "method_exact_gap": ("精确求解（限时），至多比最优少 {gap}",
+                         "exact within a time limit, at most {gap} below the best"),
     "no_data_title": ("无法评价的目标", "Targets that could not be evaluated"),
     "reason": ("原因", "Reason"),
     "sources": ("数据来源与可信度", "Data sources and confidence"),
@@ -358,6 +372,32 @@ def _gap_rows(data: ReportData, target_id: str, n: int, lang: str) -> list[dict[
                                                     strict=True))]
 
 
+def _site_rows(gs: GapSites | None, lang: str) -> tuple[list[dict[str, Any]], str, str]:
+    """Rows of the best-new-sites table, the sentence saying how they were chosen, and
+    the note when there are none."""
+    if gs is None:
+        return [], "", ""
+    if gs.sites.empty:
+        return [], "", (gs.note[0] if lang == "zh" else gs.note[1]) if gs.note else ""
+    rows = [{"rank": int(s.rank), "label": f"S{int(s.rank)}", "unit": s.unit,
+             "where": f"{s.lon:.5f}, {s.lat:.5f}", "adds": f"{s.marginal_pop:,.0f}",
+             "x": float(s.x), "y": float(s.y)} for s in gs.sites.itertuples()]
+    gap = f"{gs.gap:.1%}" if np.isfinite(gs.gap) else "—"
+    if gs.method == "greedy":
+        how = _t("method_greedy", lang, gap=gap)
+    elif gs.status == "optimal":
+        how = _t("method_exact", lang)
+    else:
+        how = _t("method_exact_gap", lang, gap=gap)
+    text = _t("sites_how", lang, method=how, n=len(rows),
+              category=gs.category_zh if lang == "zh" else gs.category_en,
+              adds=f"{gs.sites['marginal_pop'].sum():,.0f}",
+              before=_fmt(gs.share_before, "share", lang),
+              after=_fmt(gs.share_promised, "share", lang), cat=gs.category,
+              tid=gs.target_id)
+    return rows, text, ""
+
+
 def _source_files(data: ReportData, record: RunRecord | None) -> list[dict[str, str]]:
     items: list[tuple[str, str]]
     if record is not None:
@@ -499,11 +539,14 @@ GPKG_LAYERS = {"cells": ("cells", "网格：人口、步行时间与覆盖", "Ce
                                                " and coverage"),
                "facilities": ("facilities", "设施", "Facilities"),
                "units": ("units", "单元与未达标目标", "Units and targets not met"),
-               "gaps": ("gap_areas", "缺口区域", "Gap areas")}
+               "gaps": ("gap_areas", "缺口区域", "Gap areas"),
+               "sites": ("new_sites", "建议新增点位", "Proposed new sites")}
 
 
-def _write_gpkg(data: ReportData, path: Path, *, lang: str) -> Path:
-    """Cells (polygons), facilities, units (with failing-target counts) and gap points."""
+def _write_gpkg(data: ReportData, path: Path, *, lang: str,
+                sites: dict[str, GapSites] | None = None) -> Path:
+    """Cells (polygons), facilities, units (with failing-target counts), gap points and
+    the proposed new sites."""
     tmp = path.with_suffix(".tmp.gpkg")
     tmp.unlink(missing_ok=True)
 
@@ -555,6 +598,14 @@ def _write_gpkg(data: ReportData, path: Path, *, lang: str) -> Path:
         g = data.gaps.drop(columns=["cell_ids"], errors="ignore")
         write("gaps", gpd.GeoDataFrame(g, geometry=gpd.points_from_xy(g["x"], g["y"]),
                                        crs=data.crs))
+    found = [gs.sites.assign(target_id=gs.target_id, category=gs.category)
+             for gs in (sites or {}).values() if not gs.sites.empty]
+    if found:
+        sd = pd.concat(found, ignore_index=True)
+        sd = sd[["target_id", "category", "rank", "unit", "lon", "lat", "marginal_pop",
+                 "cumulative_pop", "x", "y"]]
+        write("sites", gpd.GeoDataFrame(sd, geometry=gpd.points_from_xy(sd["x"], sd["y"]),
+                                        crs=data.crs))
     tmp.replace(path)
     return path
 
@@ -569,6 +620,7 @@ def write_report(data: ReportData, out_dir: str | Path, *, lang: str = "zh",
                  force: bool = False,
                  version: str | None = None, browser: str | None = None, max_gaps: int = 5,
                  max_ledger: int = 40, streets: np.ndarray | None = None,
+                 sites: int = 3, sites_method: str = "greedy", sites_budget_s: float = 20.0,
                  progress: Callable[[str], None] | None = None) -> dict[str, Path]:
     """Write a run's report to a new folder.
 
@@ -605,6 +657,11 @@ def write_report(data: ReportData, out_dir: str | Path, *, lang: str = "zh",
     streets
         Street segments ``(n, 2, 2)`` for the maps (default: from the study area's own
         OSM file, :func:`lifecircle.report_data.street_segments`).
+    sites
+        Best new sites shown per failing walking target (:mod:`lifecircle.report_sites`;
+        0: none).
+    sites_method, sites_budget_s
+        As ``method`` and ``budget_s`` of :func:`lifecircle.report_sites.best_sites`.
     progress
         Called with the name of each step.
 
@@ -638,7 +695,9 @@ def write_report(data: ReportData, out_dir: str | Path, *, lang: str = "zh",
     try:
         files = _build(data, work, lang=lang, record=record, comparison=comparison,
                        trend=trend, pdf=pdf, svg=svg, version=version, browser=browser,
-                       max_gaps=max_gaps, max_ledger=max_ledger, streets=streets, say=say)
+                       max_gaps=max_gaps, max_ledger=max_ledger, streets=streets,
+                       sites=sites, sites_method=sites_method,
+                       sites_budget_s=sites_budget_s, say=say)
         if out.exists():
             old = out.with_name(f".{out.name}.old-{os.getpid()}")
             out.rename(old)
@@ -657,6 +716,7 @@ def _build(data: ReportData, work: Path, *, lang: str, record: RunRecord | None,
            comparison: Comparison | None, trend: Trend | None, pdf: bool, svg: bool,
            version: str,
            browser: str | None, max_gaps: int, max_ledger: int, streets: np.ndarray | None,
+           sites: int, sites_method: str, sites_budget_s: float,
            say: Callable[[str], None],
            ) -> dict[str, Path]:
     files: dict[str, Path] = {}
@@ -709,6 +769,14 @@ def _build(data: ReportData, work: Path, *, lang: str, record: RunRecord | None,
         style=_style(pop, POP_COLORS, _t("population_legend", lang)),
         points=fac_pts, points_label=_t("facilities_legend", lang)))
 
+    # ------------------------------------------------------------- new sites
+    fail_ids = [str(i) for i in tg.loc[status == "not_met", "id"]] if not tg.empty else []
+    gap_sites: dict[str, GapSites] = {}
+    if sites > 0 and fail_ids:
+        say("sites")
+        gap_sites = best_sites(data, fail_ids, n=sites, method=sites_method,
+                               budget_s=sites_budget_s)
+
     # ------------------------------------------------------------- failing targets
     say("targets")
     failing = []
@@ -716,13 +784,16 @@ def _build(data: ReportData, work: Path, *, lang: str, record: RunRecord | None,
     for r in tg[status == "not_met"].to_dict("records") if not tg.empty else []:
         tid = str(r["id"])
         gaps = _gap_rows(data, tid, max_gaps, lang)
+        site_rows, sites_how, sites_note = _site_rows(gap_sites.get(tid), lang)
         unc = _uncovered(cells, tid)
         img = None
         if unc is not None:
             style = _style(unc, UNCOVERED_COLORS, _t("uncovered_legend", lang))
             fig = canvas.figure(_t("uncovered_map", lang, name=r[name_col]), x=x, y=y,
                                 values=unc, cell_size_m=data.cell_size_m, style=style,
-                                markers=[(g["x"], g["y"], str(g["rank"])) for g in gaps])
+                                markers=[(g["x"], g["y"], str(g["rank"])) for g in gaps],
+                                sites=[(s["x"], s["y"], s["label"]) for s in site_rows],
+                                sites_label=_t("site_map", lang))
             img = emit(f"uncovered_{tid}", fig)
         ledger = []
         ledger_more = 0
@@ -740,7 +811,8 @@ def _build(data: ReportData, work: Path, *, lang: str, record: RunRecord | None,
                         "reason": r.get(reason_col) if isinstance(r.get(reason_col), str) else "",
                         "warning": r.get(warn_col) if isinstance(r.get(warn_col), str) else "",
                         "image": img, "ledger": ledger, "ledger_more": ledger_more,
-                        "gaps": gaps})
+                        "gaps": gaps, "sites": site_rows, "sites_how": sites_how,
+                        "sites_note": sites_note})
 
     scorecard = [{"id": str(r["id"]), "name": r[name_col],
                   "value": _fmt(r["value"], r["unit"], lang),
@@ -834,7 +906,7 @@ def _build(data: ReportData, work: Path, *, lang: str, record: RunRecord | None,
     say("workbook")
     files["xlsx"] = _write_excel(data, work / "report.xlsx", lang=lang, meta_rows=meta_rows)
     say("geopackage")
-    files["gpkg"] = _write_gpkg(data, work / "report.gpkg", lang=lang)
+    files["gpkg"] = _write_gpkg(data, work / "report.gpkg", lang=lang, sites=gap_sites)
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES),
                              autoescape=jinja2.select_autoescape(["html", "j2"]),

@@ -22,6 +22,7 @@ from pyproj import CRS
 from access.crs import to_metric
 from access.errors import LifecircleError
 from access.network import load_network
+from gridded_pop import GridSpec
 from lifecircle.pipeline import RunResult
 from lifecircle.results import read_run
 from lifecircle.study_area import StudyArea, load_study_area
@@ -54,6 +55,12 @@ class ReportData:
         The run's tables (as in ``targets.csv`` ... ``population_accounting.csv``).
     unit_polygons
         Level -> unit polygons in ``crs`` (``unit_id``, ``name``).
+    unit_stats
+        Level -> area, population and settlement type per unit.
+    grid
+        The analysis grid, when known.
+    result
+        The run itself when the report is made from memory (:meth:`from_result`).
     meta
         The run's ``run.json`` content.
     out_dir
@@ -81,6 +88,9 @@ class ReportData:
     meta: dict[str, Any]
     out_dir: Path | None = None
     notes: list[tuple[str, str]] = field(default_factory=list)
+    unit_stats: dict[str, pd.DataFrame] = field(default_factory=dict)
+    grid: GridSpec | None = None
+    result: RunResult | None = field(default=None, repr=False)
 
     def title(self, lang: str) -> str:
         """The study area's title in ``lang``."""
@@ -105,7 +115,8 @@ class ReportData:
             rejects=result.rejects.to_frame(), completeness=result.completeness,
             accounting=result.population.accounting,
             unit_polygons=dict(result.unit_polygons),
-            meta=meta or _meta_of(result), out_dir=None if out_dir is None else Path(out_dir))
+            meta=meta or _meta_of(result), out_dir=None if out_dir is None else Path(out_dir),
+            unit_stats=dict(result.units), grid=result.population.spec, result=result)
 
     @classmethod
     def from_folder(cls, out_dir: str | Path) -> ReportData:
@@ -157,7 +168,8 @@ class ReportData:
             units=table(run_data.units), gaps=table(run_data.gaps), rejects=run_data.rejects,
             completeness=run_data.completeness, accounting=run_data.population_accounting,
             unit_polygons=polygons or dict(run_data.unit_polygons), meta=meta,
-            out_dir=d, notes=notes)
+            out_dir=d, notes=notes, unit_stats=dict(run_data.unit_stats),
+            grid=run_data.grid)
 
 
 def _meta_of(result: RunResult) -> dict[str, Any]:

@@ -37,7 +37,9 @@ from lifecircle.report import (
     write_report,
 )
 from lifecircle.report_data import ReportData
+from lifecircle.report_sites import best_sites
 from lifecircle.results import write_run
+from lifecircle.site import SiteProblem, site_selection
 from lifecircle.study_area import load_study_area
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -439,3 +441,45 @@ def test_workbook_neutralises_formulas(runs: Runs, tmp_path: Path) -> None:
     assert last[2] == "'@1"
     assert last[3] == "'-bad"
     assert all(c.data_type != "f" for row in ws.iter_rows() for c in row)
+
+
+# ----------------------------------------------------------------------- new sites
+def test_report_shows_the_site_engines_best_sites(report: dict[str, Path], runs: Runs) -> None:
+    # the report, made from the run folder, shows what the site-selection engine answers
+    # on the run itself (same sites, same residents each adds)
+    want = site_selection(runs.second, SiteProblem(
+        category="kindergarten", n=3, target="kindergarten_300", method="greedy")).sites
+    got = pyogrio.read_dataframe(report["gpkg"], layer="new_sites")
+    kg = got[got["target_id"] == "kindergarten_300"].sort_values("rank")
+    assert list(kg["rank"]) == [1, 2, 3]
+    assert (kg["category"] == "kindergarten").all()
+    np.testing.assert_allclose(kg["lon"], want["lon"], rtol=0, atol=1e-9)
+    np.testing.assert_allclose(kg["lat"], want["lat"], rtol=0, atol=1e-9)
+    np.testing.assert_allclose(kg["marginal_pop"], want["marginal_pop"], rtol=1e-12)
+    assert list(kg["unit"]) == list(want["unit_name__district"])
+    html = report["html"].read_text(encoding="utf-8")
+    section = html.split('id="target-kindergarten_300"', 1)[1].split("</section>", 1)[0]
+    assert section.count('class="new-site"') == 3
+    assert "lifecircle site -c kindergarten --add 3 --target kindergarten_300" in section
+    assert f"{want['marginal_pop'].iloc[0]:,.0f}" in section
+
+
+def test_sites_from_memory_equal_sites_from_the_folder(runs: Runs) -> None:
+    ids = ["kindergarten_300", "primary_school_500"]
+    mem = best_sites(ReportData.from_result(runs.second), ids)
+    disk = best_sites(ReportData.from_folder(runs.out2), ids)
+    assert set(mem) == set(disk) == set(ids)
+    for tid in ids:
+        pd.testing.assert_frame_equal(mem[tid].sites, disk[tid].sites)
+        assert mem[tid].share_promised == disk[tid].share_promised
+
+
+def test_sites_stay_within_the_time_budget(runs: Runs) -> None:
+    data = ReportData.from_folder(runs.out2)
+    # a target that is not a walking circle target is not offered sites
+    got = best_sites(data, ["kindergarten_300", "sports_area"], budget_s=0.0)
+    assert set(got) == {"kindergarten_300"}
+    g = got["kindergarten_300"]
+    assert g.sites.empty
+    assert g.note is not None
+    assert "lifecircle site -c kindergarten --add 3 --target kindergarten_300" in g.note[1]
