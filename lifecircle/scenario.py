@@ -23,6 +23,7 @@ import shapely
 
 from access.crs import lonlat_to_metric
 from access.errors import LifecircleError, suggest
+from access.targets import Target, TargetResults, load_catalogue
 from facilities import completeness_check
 from lifecircle.pipeline import (
     ROUTED_PREFIXES,
@@ -31,11 +32,72 @@ from lifecircle.pipeline import (
     evaluate_area_targets,
     route_categories,
     snap_to_networks,
+    target_categories,
     unit_of_points,
 )
 
-__all__ = ["Edit", "Scenario", "ScenarioError", "ScenarioResult", "compare_scenarios",
-           "load_scenarios", "save_scenarios"]
+__all__ = ["Edit", "Scenario", "ScenarioError", "ScenarioResult", "base_catalogue",
+           "compare_scenarios", "load_scenarios", "merge_target_results", "save_scenarios"]
+
+#: Prefixes of the per-target columns of :attr:`access.targets.TargetResults.cell_flags`.
+FLAG_PREFIXES = ("covered__", "missing_types__", "score__")
+
+_CATALOGUES: dict[tuple[int, int], tuple[Any, list[Target]]] = {}
+
+
+def base_catalogue(base: RunResult) -> list[Target]:
+    """The target catalogue of ``base``'s study area, read once per run object."""
+    key = (id(base.area), id(base.area.targets))
+    hit = _CATALOGUES.get(key)
+    if hit is not None and hit[0] is base.area:
+        return hit[1]
+    area = base.area
+    cat = load_catalogue(overrides=area.targets, base_dir=area.base_dir,
+                         config_path=area.path)
+    if len(_CATALOGUES) > 32:
+        _CATALOGUES.clear()
+    _CATALOGUES[key] = (area, cat)
+    return cat
+
+
+def _flag_target(column: str) -> str:
+    """Target id of a cell-flag column (``covered__<id>`` ...), "" for others."""
+    for p in FLAG_PREFIXES:
+        if column.startswith(p):
+            return column[len(p):]
+    return ""
+
+
+def merge_target_results(base: TargetResults, fresh: TargetResults,
+                         order: list[str]) -> TargetResults:
+    """``base`` with the targets of ``fresh`` replaced, rows in catalogue ``order``.
+
+    Verdict rows, unit rows, cell flags and gaps of the targets ``fresh`` holds come
+    from ``fresh``; all others stay as in ``base``.
+    """
+    redo = set(fresh.targets["id"])
+    rank = {tid: i for i, tid in enumerate(order)}
+
+    def merged(a: pd.DataFrame, b: pd.DataFrame, col: str) -> pd.DataFrame:
+        keep = a[~a[col].isin(redo)]
+        parts = [f for f in (keep, b) if len(f)]
+        if not parts:
+            return a.iloc[:0]
+        out = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+        pos = out[col].map(rank).fillna(len(rank))
+        return out.iloc[np.argsort(pos.to_numpy(), kind="stable")].reset_index(drop=True)
+
+    targets = merged(base.targets, fresh.targets, "id")
+    targets["met"] = targets["met"].astype(object)
+    flags = base.cell_flags.drop(columns=[c for c in base.cell_flags.columns
+                                          if _flag_target(c) in redo])
+    new_flags = fresh.cell_flags.drop(columns="cell_id")
+    flags = pd.concat([flags.reset_index(drop=True),
+                       new_flags.reset_index(drop=True)], axis=1)
+    cols = ["cell_id", *sorted((c for c in flags.columns if c != "cell_id"),
+                               key=lambda c: rank.get(_flag_target(c), len(rank)))]
+    return TargetResults(targets=targets, units=merged(base.units, fresh.units, "target_id"),
+                         cell_flags=flags[cols], gaps=merged(base.gaps, fresh.gaps, "target_id"))
 
 
 class ScenarioError(LifecircleError, ValueError):
@@ -236,16 +298,22 @@ class Scenario:
         out = pd.concat([kept, new_gdf], ignore_index=True)
         return gpd.GeoDataFrame(out, geometry="geometry", crs=base.crs)
 
-    def evaluate(self) -> ScenarioResult:
-        """Reroute the changed categories and re-evaluate every target."""
+    def evaluate(self, *, only_changed: bool = True) -> ScenarioResult:
+        """Reroute the changed categories and re-evaluate the targets they touch.
+
+        Parameters
+        ----------
+        only_changed
+            Re-evaluate only the targets counting a changed category (the others keep
+            the base run's verdicts, unit rows, cell flags and gaps, which the edits
+            cannot change). False re-evaluates every target (the reference the
+            targeted evaluation is tested against).
+        """
         start = time.perf_counter()
         base = self.base
         fac = self.facilities()
         changed = self.changed_categories()
         cells = base.cells
-        flag_cols = [] if base.targets is None else \
-            [c for c in base.targets.cell_flags.columns if c != "cell_id"]
-        cells = cells.drop(columns=[c for c in flag_cols if c in cells.columns])
         stale = [f"{p}__{c}" for p in ROUTED_PREFIXES for c in changed]
         cells = cells.drop(columns=[c for c in stale if c in cells.columns])
         present = set(fac["category"])
@@ -256,11 +324,24 @@ class Scenario:
             cells = pd.concat([cells, pd.DataFrame(routed, index=cells.index)], axis=1)
         completeness = completeness_check(fac, base.population.total(), base.taxonomy,
                                           warn=False)
-        catchments = catchment_function(base.networks["walk"], cells, fac)
-        targets = evaluate_area_targets(base.area, cells, fac, base.units, base.population,
-                                        completeness, catchments)
-        if targets is not None:
-            cells = cells.join(targets.cell_flags.set_index("cell_id"), on="cell_id")
+        catalogue = base_catalogue(base)
+        redo = catalogue if not only_changed or base.targets is None else \
+            [t for t in catalogue if target_categories([t]) & set(changed)]
+        redo_ids = {t.id for t in redo}
+        flag_cols = [] if base.targets is None else \
+            [c for c in base.targets.cell_flags.columns if c != "cell_id"
+             and _flag_target(c) in redo_ids]
+        cells = cells.drop(columns=[c for c in flag_cols if c in cells.columns])
+        targets = base.targets
+        if redo or base.targets is None:
+            catchments = catchment_function(base.networks["walk"], cells, fac)
+            fresh = evaluate_area_targets(base.area, cells, fac, base.units, base.population,
+                                          completeness, catchments, catalogue=redo)
+            targets = fresh if base.targets is None or fresh is None or \
+                len(redo) == len(catalogue) else merge_target_results(
+                    base.targets, fresh, [t.id for t in catalogue])
+            if fresh is not None:
+                cells = cells.join(fresh.cell_flags.set_index("cell_id"), on="cell_id")
         return ScenarioResult(name=self.name, cells=cells, facilities=fac, targets=targets,
                               completeness=completeness, changed_categories=changed,
                               elapsed_s=time.perf_counter() - start)

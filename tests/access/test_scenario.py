@@ -120,3 +120,35 @@ def test_save_load_compare(base: RunResult, tmp_path: Path) -> None:
     table = compare_scenarios([again[0].evaluate(), again[1].evaluate()], base=base)
     assert {"base:value", "甲:value", "乙:value", "甲:status"} <= set(table.columns)
     assert len(table) == len(base.targets.targets)
+
+
+@pytest.mark.parametrize("edit", ["add_kindergarten", "remove_clinic", "add_new_category",
+                                  "move_school"])
+def test_targeted_evaluation_equals_full_evaluation(base: RunResult, edit: str) -> None:
+    """Re-evaluating only the targets of the changed categories gives every table of a
+    full re-evaluation, row for row and cell for cell."""
+    sc = Scenario(base)
+    fac = base.facilities
+    if edit == "add_kindergarten":
+        sc.add("kindergarten", *worst_served_lonlat(base, "kindergarten"), capacity=90)
+    elif edit == "remove_clinic":
+        sc.remove(str(fac[fac["category"] == "clinic"]["facility_id"].iloc[0]))
+    elif edit == "add_new_category":
+        missing = sorted(set(base.taxonomy.categories) - set(fac["category"]))
+        cat = "community_health_centre" if "community_health_centre" in missing else missing[0]
+        sc.add(cat, *worst_served_lonlat(base, "primary_school"))
+    else:
+        row = fac[fac["category"] == "primary_school"].iloc[0]
+        sc.remove(str(row["facility_id"]))
+        sc.add("primary_school", *worst_served_lonlat(base, "primary_school"))
+    fast = sc.evaluate()
+    full = sc.evaluate(only_changed=False)
+    assert fast.changed_categories == full.changed_categories
+    for name in ("targets", "units", "cell_flags", "gaps"):
+        pd.testing.assert_frame_equal(getattr(fast.targets, name),
+                                      getattr(full.targets, name), check_dtype=True,
+                                      obj=name)
+    pd.testing.assert_frame_equal(fast.cells[sorted(fast.cells.columns)],
+                                  full.cells[sorted(full.cells.columns)])
+    # something did change, and unrelated targets kept the base verdicts
+    assert not fast.targets.targets.equals(base.targets.targets)
