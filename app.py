@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -24,6 +25,7 @@ from access.errors import LifecircleError
 from dashboards.callbacks import who
 from dashboards.components import TR_TYPE, translate_all
 from dashboards.i18n import tr
+from dashboards.opened import OpenedRun, open_run
 from dashboards.server import (
     ROLES,
     AuthError,
@@ -34,9 +36,10 @@ from dashboards.server import (
     is_loopback,
     serve_wsgi,
 )
-from dashboards.state import DashboardState, area_path_for, load_result, set_state
+from dashboards.state import DashboardState, ServePlan, serve_plan, set_state
 from lifecircle.cli import app as cli_app
 from lifecircle.cli import logging_to_stderr
+from lifecircle.cli import run as cli_run
 
 __all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "cli", "create_app", "main", "serve"]
 
@@ -48,25 +51,30 @@ log = logging.getLogger(__name__)
 
 
 def create_app(result: Any, *, tiles_url: str | None = None, lang: str = "zh",
-               out_dir: str | Path | None = None) -> Any:
+               out_dir: str | Path | None = None, opened: OpenedRun | None = None) -> Any:
     """The Dash app showing ``result`` (an :class:`lifecircle.pipeline.RunResult`).
 
     Parameters
     ----------
     result
-        The loaded run; kept in server memory for the what-if page.
+        The run; kept in server memory.
     tiles_url
         Raster tile URL template (``https://.../{z}/{x}/{y}.png``) of a tile server
         on the intranet; without it the maps draw no internet tiles.
     lang
         Initial language, ``"zh"`` or ``"en"``.
     out_dir
-        Results folder; saved scenarios are kept there (``scenarios.sqlite``).
+        Results folder; saved scenarios are kept beside it
+        (``<folder>.scenarios.sqlite``).
+    opened
+        The run folder ``result`` was read from (:func:`dashboards.opened.open_run`):
+        its networks are loaded when a what-if first needs them.
     """
     if lang not in ("zh", "en"):
         raise ValueError(f"lang must be 'zh' or 'en', got {lang!r}")
     set_state(DashboardState(result, tiles_url=tiles_url,
-                             out_dir=Path(out_dir) if out_dir is not None else None))
+                             out_dir=Path(out_dir) if out_dir is not None else None,
+                             opened=opened))
     app = Dash(__name__, use_pages=True, pages_folder=str(PAGES_DIR),
                suppress_callback_exceptions=True, title="lifecircle",
                assets_folder=str(PAGES_DIR.parent / "assets"))
@@ -124,32 +132,58 @@ def _auth_setup(host: str, users: str | Path | None) -> UserFile | None:
     return uf
 
 
+def _run_once(plan: ServePlan, *, lang: str, progress: bool) -> int:
+    """``lifecircle run --area AREA --out RESULTS`` (its summary, history and lock)."""
+    try:
+        cli_run(area=plan.area, out=plan.results, lang=lang, quiet=not progress)
+    except typer.Exit as exc:
+        return int(exc.exit_code or 0)
+    return 0
+
+
 def serve(*, out_dir: str | Path = "out", area: str | Path | None = None,
           host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, debug: bool = False,
           tiles_url: str | None = None, lang: str = "zh", progress: bool = True,
           users: str | Path | None = None, extra_hosts: tuple[str, ...] = (),
           log_requests: bool = False, threads: int = 12) -> int:
-    """Open the last run (or ``area``) and serve the dashboard until interrupted.
+    """Open the finished run in ``out_dir`` and serve the dashboard until interrupted.
 
-    The server is waitress (a production WSGI server). Beyond loopback a user file
-    is required (see :func:`dashboards.server.install_guards`); requests whose
-    ``Host`` header is not this server's address are refused.
+    Nothing is recomputed when ``out_dir`` holds a finished run (of ``area``, when
+    given); otherwise the study area (``area``, or the bundled sample when
+    ``out_dir`` is new or empty) is run into ``out_dir`` once first
+    (:func:`dashboards.state.serve_plan`). The server is waitress (a production WSGI
+    server). Beyond loopback a user file is required (see
+    :func:`dashboards.server.install_guards`); requests whose ``Host`` header is not
+    this server's address are refused.
 
-    Returns the process exit code: 2 when the study area cannot be loaded or the
-    login is not set up (the message is printed, not a traceback).
+    Returns the process exit code: 2 when the results cannot be opened, the study
+    area cannot be run or the login is not set up (the message is printed, not a
+    traceback).
     """
+    start = time.perf_counter()
     try:
         uf = _auth_setup(host, users)
-        path = area_path_for(out_dir, area)
-        print(f"lifecircle: {path}", file=sys.stderr)
-        result = load_result(out_dir=out_dir, area=area, progress=progress)
+        plan = serve_plan(out_dir, area)
+        print(f"lifecircle: {plan.message[0] if lang == 'zh' else plan.message[1]}",
+              file=sys.stderr)
+        if plan.warning is not None:
+            print(f"注意 / Note: {plan.warning[0] if lang == 'zh' else plan.warning[1]}",
+                  file=sys.stderr)
+        if plan.action == "run":
+            code = _run_once(plan, lang=lang, progress=progress)
+            if code:
+                return code
+        opened = open_run(plan.results)
     except LifecircleError as exc:
         print(f"错误 / Error: {exc}", file=sys.stderr)
         return 2
-    app = create_app(result, tiles_url=tiles_url, lang=lang, out_dir=out_dir)
+    app = create_app(opened.result, tiles_url=tiles_url, lang=lang, out_dir=plan.results,
+                     opened=opened)
     install_guards(app.server, hosts=allowed_hosts(host, port, extra_hosts), users=uf,
                    log_requests=log_requests)
-    print(f"lifecircle: http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/"
+    n = len(opened.result.cells)
+    print(f"lifecircle: {n:,} 个网格 / cells, {time.perf_counter() - start:.1f} s; "
+          f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/"
           + ("" if uf is None else f" (login: {uf.path})"), file=sys.stderr)
     if debug:
         app.run(host=host, port=port, debug=True)
@@ -162,8 +196,11 @@ def main(argv: list[str] | None = None) -> int:
     """Command line of ``python app.py``."""
     parser = argparse.ArgumentParser(
         prog="app.py", description="lifecircle dashboard / 公共服务可达性看板")
-    parser.add_argument("--out", default="out", help="output folder of `lifecircle run`")
-    parser.add_argument("--area", default=None, help="study-area TOML file (overrides --out)")
+    parser.add_argument("--results", "--out", dest="out", default="out",
+                        help="folder of a finished run, opened as it is")
+    parser.add_argument("--area", default=None,
+                        help="study-area TOML file: its run in --results is opened, run "
+                        "once first when there is none")
     parser.add_argument("--host", default=DEFAULT_HOST)
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
     parser.add_argument("--debug", action="store_true", help="Dash debug mode (off by default)")
@@ -187,10 +224,13 @@ def main(argv: list[str] | None = None) -> int:
 
 def serve_command(
     out: Annotated[Path, typer.Option(
-        "--out", "-o", help="上次运行的输出目录 / output folder of the last run")] = Path("out"),
+        "--results", "--out", "-o",
+        help="已完成运行的结果目录（直接打开，不重新计算）/ folder of a finished run "
+        "(opened as it is, nothing is recomputed)")] = Path("out"),
     area: Annotated[Path | None, typer.Option(
-        "--area", "-a", help="研究区文件，优先于 --out / study-area file (overrides --out)")
-    ] = None,
+        "--area", "-a", help="研究区文件：打开它在结果目录中的运行，没有则先运行一次 / "
+        "study-area file: opens its run in the results folder, running it once first "
+        "when there is none")] = None,
     host: Annotated[str, typer.Option("--host", help="监听地址 / bind address")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="端口 / port")] = 8050,
     debug: Annotated[bool, typer.Option("--debug", help="Dash 调试模式 / debug mode")] = False,
@@ -207,7 +247,12 @@ def serve_command(
     log_requests: Annotated[bool, typer.Option(
         "--log-requests", help="记录每个请求 / log every request")] = False,
 ) -> None:
-    """打开看板 / Serve the planners' dashboard on the last run's results."""
+    """打开看板 / Serve the planners' dashboard on a finished run's results.
+
+    The results are read as they are (nothing is recomputed). With --area, the study
+    area is run into the results folder once first when that folder holds no
+    finished run of it; without --area, a new or empty folder gets the bundled sample.
+    """
     if lang not in ("zh", "en"):
         raise typer.BadParameter("use 'zh' or 'en'", param_hint="--lang")
     with logging_to_stderr(False):

@@ -159,7 +159,7 @@ def run_sites(model: Any, category: Any, n: Any, threshold_pct: Any, spacing_m: 
         fields["spacing_m"] = spacing
     t0 = time.perf_counter()
     try:
-        res = site_selection(get_state().result, SiteProblem(**fields))
+        res = site_selection(get_state().routable(), SiteProblem(**fields))
     except LifecircleError as exc:
         return {**base, "message": str(exc)}
     elapsed = time.perf_counter() - t0

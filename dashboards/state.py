@@ -1,7 +1,8 @@
-"""Server-side state of the dashboard: the loaded run and evaluated scenarios.
+"""Server-side state of the dashboard: the opened run and evaluated scenarios.
 
-The run is loaded once at start-up (:func:`load_result`) and kept in memory; the
-street networks it holds are what the what-if page reroutes on. A browser session
+The finished run is read from its folder at start-up (:func:`serve_plan` decides
+which folder, :func:`dashboards.opened.open_run` reads it) and kept in memory; its
+street networks are loaded when a what-if or site question first needs them. A browser session
 keeps only its edits (plain JSON in a ``dcc.Store``); :class:`ScenarioCache`
 evaluates them through :class:`lifecircle.scenario.Scenario` and keeps the last few
 results keyed by the edits, so switching pages does not recompute anything.
@@ -10,15 +11,18 @@ results keyed by the edits, so switching pages does not recompute anything.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
 import math
+import sqlite3
 import tempfile
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import geopandas as gpd
 import pandas as pd
@@ -26,15 +30,17 @@ import pandas as pd
 from access.errors import ConfigError, LifecircleError
 from access.targets import PROFILES
 from dashboards.mapview import MapContext
+from dashboards.opened import OpenedRun
 from dashboards.overlay import Overlay, load_overlay
 from dashboards.store import ScenarioStore
-from lifecircle.pipeline import RunResult, run
-from lifecircle.results import check_complete
+from lifecircle.pipeline import RunResult
+from lifecircle.results import check_complete, is_complete
 from lifecircle.scenario import Scenario, ScenarioError
-from lifecircle.study_area import default_area_path, load_study_area
+from lifecircle.study_area import default_area_path
 
-__all__ = ["DashboardState", "ScenarioCache", "View", "area_path_for", "base_view",
-           "build_scenario", "get_state", "load_result", "set_state", "with_profile"]
+__all__ = ["DashboardState", "ScenarioCache", "ServePlan", "View", "area_path_for",
+           "base_view", "build_scenario", "get_state", "serve_plan",
+           "set_state", "with_profile"]
 
 log = logging.getLogger(__name__)
 
@@ -102,27 +108,120 @@ def area_path_for(out_dir: str | Path, area: str | Path | None = None) -> Path:
     return Path(meta["study_area"])
 
 
-def load_result(*, out_dir: str | Path = "out", area: str | Path | None = None,
-                progress: bool = False) -> RunResult:
-    """Open the last run's study area (or ``area``) and run the analysis.
+@dataclass(frozen=True)
+class ServePlan:
+    """What ``lifecircle serve`` does before serving: open a finished run, or run once first.
 
-    Parameters
+    Attributes
     ----------
-    out_dir
-        Output folder of ``lifecircle run``; its ``run.json`` names the study area.
+    action
+        ``"open"`` (read the finished run in ``results``) or ``"run"`` (analyse
+        ``area`` into ``results`` once, then open it).
+    results
+        The results folder.
     area
-        Study-area file overriding ``out_dir``.
-    progress
-        Show progress bars in the terminal.
+        Study-area file to analyse (``"run"`` only).
+    message
+        ``(zh, en)``: what is done and why, for the terminal.
+    warning
+        ``(zh, en)`` or None: e.g. the study-area file changed since the run opened.
+    """
+
+    action: Literal["open", "run"]
+    results: Path
+    area: Path | None
+    message: tuple[str, str]
+    warning: tuple[str, str] | None = None
+
+
+def _same_file(a: str | Path, b: str | Path) -> bool:
+    try:
+        return Path(a).resolve() == Path(b).resolve()
+    except OSError:
+        return False
+
+
+def _changed_since(meta: dict[str, Any], area: Path) -> bool:
+    """Whether the study-area file differs from the one the run recorded."""
+    want = meta.get("study_area_sha256")
+    if not want or not area.is_file():
+        return False
+    return bool(hashlib.sha256(area.read_bytes()).hexdigest() != want)
+
+
+def serve_plan(results: str | Path, area: str | Path | None = None) -> ServePlan:
+    """Decide what ``lifecircle serve`` opens (nothing is computed here).
+
+    - Without ``area``: the finished run in ``results`` is opened as it is; when
+      ``results`` does not exist or is empty, the bundled sample is run into it once.
+    - With ``area``: the run in ``results`` is opened when it is a finished run of
+      that study-area file, unchanged since; otherwise the study area is run into
+      ``results`` once (as ``lifecircle run --area FILE --out DIR`` would) and opened.
 
     Raises
     ------
-    access.errors.LifecircleError
-        Any error of the study area or its inputs, with file, row and parameter.
+    IncompleteRunError
+        ``results`` holds an interrupted or unfinished run (and no ``area`` to run).
+    ConfigError
+        ``results`` holds the finished run of another study area, or an unreadable
+        run record.
     """
-    path = area_path_for(out_dir, area)
-    log.info("loading study area %s", path)
-    return run(load_study_area(path), progress=progress)
+    out = Path(results)
+    empty = not out.exists() or (out.is_dir() and not any(out.iterdir()))
+    if area is None:
+        if empty:
+            sample = default_area_path()
+            return ServePlan("run", out, sample, (
+                f"{out} 中还没有运行结果：先运行示例研究区（仅此一次），然后打开结果",
+                f"no results in {out} yet: running the bundled sample once, then opening "
+                f"its results"))
+        check_complete(out)
+        meta = _run_record(out)
+        recorded = Path(str(meta["study_area"]))
+        warning = None
+        if _changed_since(meta, recorded):
+            warning = (f"研究区文件 {recorded} 在这次运行之后已修改；看板显示的是运行时的结果。"
+                       f"要更新请运行 lifecircle run --area {recorded} --out {out}",
+                       f"the study-area file {recorded} changed after this run; the dashboard "
+                       f"shows the results as run. To update: lifecircle run --area "
+                       f"{recorded} --out {out}")
+        return ServePlan("open", out, None, (
+            f"打开已完成的运行结果 {out}（不重新计算）",
+            f"opening the finished run in {out} (nothing is recomputed)"), warning)
+    area_path = Path(area)
+    if not empty and is_complete(out):
+        meta = _run_record(out)
+        other = str(meta["study_area"])
+        if not _same_file(other, area_path):
+            raise ConfigError(
+                f"{out} holds the results of another study area ({other}); give "
+                f"--results with another folder for {area_path} / 该目录是另一研究区的结果，"
+                f"请用 --results 指定其他目录", path=out, key="--results")
+        if not _changed_since(meta, area_path):
+            return ServePlan("open", out, None, (
+                f"打开 {area_path} 已完成的运行结果 {out}（不重新计算）",
+                f"opening the finished run of {area_path} in {out} (nothing is "
+                f"recomputed)"))
+        return ServePlan("run", out, area_path, (
+            f"{area_path} 在上次运行之后已修改：重新运行一次（结果写入 {out}），然后打开",
+            f"{area_path} changed since its last run: running it again once (results "
+            f"into {out}), then opening them"))
+    return ServePlan("run", out, area_path, (
+        f"{out} 中没有 {area_path} 的运行结果：先运行一次（结果写入 {out}），然后打开",
+        f"no finished run of {area_path} in {out}: running it once (results into "
+        f"{out}), then opening them"))
+
+
+def _run_record(out: Path) -> dict[str, Any]:
+    meta_path = out / "run.json"
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"cannot read the run record ({exc})", path=meta_path) from exc
+    if not isinstance(meta, dict) or not meta.get("study_area"):
+        raise ConfigError("the run record names no study area", path=meta_path,
+                          key="study_area")
+    return meta
 
 
 def with_profile(result: RunResult, profile: str) -> RunResult:
@@ -288,15 +387,21 @@ class ScenarioCache:
     Parameters
     ----------
     base
-        The loaded run.
+        The run as the pages show it.
     size
         Number of evaluated scenarios kept in memory.
     profiles
         Number of plan-profile variants of the run kept.
+    routable
+        Returns the run with its networks and network joins (an opened run loads
+        them on first use, :meth:`dashboards.opened.OpenedRun.routable`); by default
+        ``base`` itself.
     """
 
-    def __init__(self, base: RunResult, *, size: int = 16, profiles: int = 8) -> None:
+    def __init__(self, base: RunResult, *, size: int = 16, profiles: int = 8,
+                 routable: Callable[[], RunResult] | None = None) -> None:
         self.base = base
+        self.routable: Callable[[], RunResult] = routable or (lambda: base)
         self.size = size
         self.max_profiles = profiles
         self._items: OrderedDict[str, View] = OrderedDict()
@@ -310,14 +415,28 @@ class ScenarioCache:
         return json.dumps([profile or "", edits], sort_keys=True, ensure_ascii=False)
 
     def _profile_base(self, profile: str) -> RunResult:
+        """The run under a plan profile, with that profile's verdicts (evaluated once)."""
+        base = self.routable()  # may load the networks: not under the lock
         with self._lock:
             if profile in self._profiles:
                 self._profiles.move_to_end(profile)
                 return self._profiles[profile]
-            res = with_profile(self.base, profile)
-            self._profiles[profile] = res
-            while len(self._profiles) > self.max_profiles:
-                self._profiles.popitem(last=False)
+            plock = self._key_locks.setdefault(f"profile:{profile}", threading.Lock())
+        with plock:
+            with self._lock:
+                if profile in self._profiles:
+                    return self._profiles[profile]
+            res = with_profile(base, profile)
+            # the profile's own verdicts, once: edits on it then re-evaluate only
+            # the targets of the categories they change
+            ev = Scenario(res, name="base").evaluate()
+            res = dataclasses.replace(res, targets=ev.targets, cells=ev.cells,
+                                      completeness=ev.completeness)
+            with self._lock:
+                self._profiles[profile] = res
+                self._key_locks.pop(f"profile:{profile}", None)
+                while len(self._profiles) > self.max_profiles:
+                    self._profiles.popitem(last=False)
             return res
 
     def view(self, edits: list[dict[str, Any]] | None = None, *, profile: str | None = None,
@@ -348,8 +467,8 @@ class ScenarioCache:
                 if k in self._items:
                     hit = self._items[k]
                     return dataclasses.replace(hit, name=name) if edits else hit
-            base = self._profile_base(profile) if profile else self.base
             try:
+                base = self._profile_base(profile) if profile else self.routable()
                 res = build_scenario(base, edits, name=name).evaluate()
             except BaseException:
                 with self._lock:
@@ -378,7 +497,11 @@ class DashboardState:
     tiles_url
         Optional intranet raster tile server.
     out_dir
-        Results folder: the saved scenarios live there (``scenarios.sqlite``).
+        Results folder: the saved scenarios live beside it
+        (``<folder>.scenarios.sqlite``, :func:`dashboards.store.path_beside`).
+    opened
+        The run folder ``result`` was read from (:func:`dashboards.opened.open_run`);
+        None when ``result`` was computed in this process (it then has its networks).
     cache
         Evaluated scenarios.
     map
@@ -396,6 +519,7 @@ class DashboardState:
     result: RunResult
     tiles_url: str | None = None
     out_dir: Path | None = None
+    opened: OpenedRun | None = None
     cache: ScenarioCache = field(init=False)
     map: MapContext = field(init=False)
     store: ScenarioStore = field(init=False)
@@ -405,15 +529,9 @@ class DashboardState:
     overlay: Overlay | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
-        self.cache = ScenarioCache(self.result)
+        self.cache = ScenarioCache(self.result, routable=self.routable)
         self.map = MapContext.from_result(self.result)
-        if self.out_dir is None:
-            folder = Path(tempfile.mkdtemp(prefix="lifecircle-scenarios-"))
-            log.warning("no results folder: saved scenarios last only until %s is removed",
-                        folder)
-        else:
-            folder = self.out_dir
-        self.store = ScenarioStore(folder)
+        self.store = self._open_store()
         names: dict[str, str] = {}
         for table in self.result.units.values():
             names.update(zip(table["unit_id"].astype(str), table["name"].astype(str),
@@ -424,6 +542,31 @@ class DashboardState:
         routed = self.result.categories
         self.categories = list(tax.categories) if tax is not None else list(routed)
         threading.Thread(target=self._load_overlay, name="map-overlay", daemon=True).start()
+
+    def _open_store(self) -> ScenarioStore:
+        if self.out_dir is not None:
+            try:
+                return ScenarioStore.for_results(self.out_dir)
+            except (OSError, sqlite3.Error) as exc:
+                log.warning("cannot keep scenarios beside %s (%s)", self.out_dir, exc)
+        folder = Path(tempfile.mkdtemp(prefix="lifecircle-scenarios-"))
+        log.warning("saved scenarios last only until %s is removed", folder)
+        return ScenarioStore(folder)
+
+    def routable(self) -> RunResult:
+        """The run with its networks, for what-if and site selection (loaded on first use).
+
+        Raises
+        ------
+        access.errors.LifecircleError
+            The networks cannot be loaded (the street file changed since the run).
+        """
+        return self.opened.routable() if self.opened is not None else self.result
+
+    def warm(self) -> None:
+        """Start loading :meth:`routable` in the background (a what-if page was opened)."""
+        if self.opened is not None:
+            self.opened.warm()
 
     def _load_overlay(self) -> None:
         """Read the map background from the study area's OSM file (in the background)."""

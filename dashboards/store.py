@@ -1,4 +1,7 @@
-"""Saved scenarios, kept on the server in the results folder (SQLite).
+"""Saved scenarios, kept on the server beside the results folder (SQLite).
+
+``<results>.scenarios.sqlite`` sits next to the results folder ``<results>`` so that a
+new run, which replaces the folder as a whole, keeps them.
 
 Every user of one dashboard server sees the same scenarios; they survive page
 reloads and server restarts. Each scenario is a name, its edits (the JSON of
@@ -24,7 +27,7 @@ from openpyxl import Workbook, load_workbook
 from access.errors import LifecircleError
 
 __all__ = ["SavedScenario", "ScenarioStore", "StoreError", "edits_from_geojson",
-           "edits_from_xlsx", "edits_to_geojson", "edits_to_xlsx"]
+           "edits_from_xlsx", "edits_to_geojson", "edits_to_xlsx", "path_beside"]
 
 FILE_NAME = "scenarios.sqlite"
 MAX_NAME = 80
@@ -60,17 +63,44 @@ def check_name(name: Any) -> str:
     return name
 
 
+def path_beside(results_dir: str | Path) -> Path:
+    """Where the scenarios of a results folder live: ``<folder>.scenarios.sqlite`` beside it.
+
+    Beside, not inside: a new run replaces the results folder as a whole (written
+    aside and swapped in), and the scenarios must outlive it.
+    """
+    out = Path(results_dir).absolute()
+    return out.parent / f"{out.name}.{FILE_NAME}"
+
+
 class ScenarioStore:
-    """Scenarios of one results folder, in ``<folder>/scenarios.sqlite``.
+    """Saved scenarios in one SQLite file.
 
     Parameters
     ----------
     folder
-        The results folder (created if missing).
+        Folder of ``scenarios.sqlite`` (created if missing), when ``path`` is not given.
+    path
+        The SQLite file itself (see :meth:`for_results`).
     """
 
-    def __init__(self, folder: str | Path) -> None:
-        self.path = Path(folder) / FILE_NAME
+    @classmethod
+    def for_results(cls, results_dir: str | Path) -> ScenarioStore:
+        """The scenarios of a results folder, kept beside it (:func:`path_beside`).
+
+        Scenarios an earlier version kept inside the folder (``<folder>/scenarios.sqlite``)
+        are copied beside it the first time.
+        """
+        path = path_beside(results_dir)
+        old = Path(results_dir) / FILE_NAME
+        if not path.exists() and old.is_file():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with sqlite3.connect(old) as src, sqlite3.connect(path) as dst:
+                src.backup(dst)
+        return cls(path.parent, path=path)
+
+    def __init__(self, folder: str | Path, *, path: str | Path | None = None) -> None:
+        self.path = Path(path) if path is not None else Path(folder) / FILE_NAME
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         with self._connect() as con:

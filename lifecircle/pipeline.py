@@ -787,7 +787,10 @@ def evaluate_area_targets(area: StudyArea, cells: pd.DataFrame, fac: gpd.GeoData
     empty_cols = [f"{p}__{c}" for p in ROUTED_PREFIXES for c in routed if c not in present]
     cells = cells.drop(columns=[c for c in empty_cols if c in cells.columns])
     warnings = {}
+    needed = target_categories(catalogue)  # a warning only reaches targets counting it
     for c in completeness["category"]:
+        if c not in needed:
+            continue
         w = completeness_warnings(completeness, [c])
         if w:
             warnings[c] = w[0]

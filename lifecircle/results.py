@@ -55,7 +55,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,10 +79,12 @@ __all__ = [
     "FORMAT_VERSION",
     "MARKER",
     "RunData",
+    "cell_column_names",
     "check_complete",
     "check_replaceable",
     "is_complete",
     "output_lock",
+    "read_cells",
     "read_run",
     "recover_stale",
     "write_outputs",
@@ -264,7 +266,7 @@ def is_complete(out_dir: str | Path) -> bool:
 def _decode_json_columns(table: pa.Table, df: pd.DataFrame) -> pd.DataFrame:
     meta = table.schema.metadata or {}
     cols = json.loads(meta.get(_JSON_COLUMNS_KEY, b"[]"))
-    for c in cols:
+    for c in (c for c in cols if c in df.columns):
         df[c] = pd.Series([json.loads(v) if isinstance(v, str) else None for v in df[c]],
                           index=df.index, dtype=object)
     return df
@@ -288,7 +290,64 @@ def _grid_from_meta(meta: dict[str, Any], crs: CRS) -> GridSpec:
                     n_cols=int(g["n_cols"]))
 
 
-def read_run(out_dir: str | Path, *, verify: bool = False) -> RunData:
+def _cell_file(out: Path, fmt: str) -> Path:
+    return out / ("cells.gpkg" if fmt == "gpkg" else "cells.parquet")
+
+
+def cell_column_names(out_dir: str | Path) -> list[str]:
+    """Names of the cell columns a complete run folder holds (read from the file's schema)."""
+    out = Path(out_dir)
+    marker = check_complete(out)
+    fmt = marker.get("fmt", "parquet")
+    if fmt == "gpkg":
+        return [str(c) for c in pyogrio.read_info(_cell_file(out, fmt))["fields"]]
+    return [c for c in pq.read_schema(_cell_file(out, fmt)).names if c != "geometry"]
+
+
+def read_cells(out_dir: str | Path, columns: Iterable[str] | None = None, *,
+               check: bool = True) -> pd.DataFrame:
+    """The cell table of a run folder, all columns or only ``columns``.
+
+    Reading only the columns needed is much faster on a large run (a dashboard
+    shows a few; a 640,000-cell run holds 140). Rows are in the same order
+    whichever columns are read.
+
+    Parameters
+    ----------
+    out_dir
+        A folder written by :func:`write_run`.
+    columns
+        Column names to read (unknown names are ignored); None reads every column.
+    check
+        Require the completion marker first (:func:`check_complete`).
+
+    Raises
+    ------
+    IncompleteRunError
+        The folder is not a complete run.
+    """
+    out = Path(out_dir)
+    marker = check_complete(out) if check else json.loads(
+        _marker_path(out).read_text(encoding="utf-8"))
+    fmt = marker.get("fmt", "parquet")
+    path = _cell_file(out, fmt)
+    if fmt == "gpkg":
+        if columns is None:
+            return pyogrio.read_dataframe(path, read_geometry=False)
+        have = set(pyogrio.read_info(path)["fields"])
+        return pyogrio.read_dataframe(path, read_geometry=False,
+                                      columns=[c for c in columns if c in have])
+    if columns is None:
+        names = [c for c in pq.read_schema(path).names if c != "geometry"]
+    else:
+        have = set(pq.read_schema(path).names) - {"geometry"}
+        names = list(dict.fromkeys(c for c in columns if c in have))
+    table = pq.read_table(path, columns=names)
+    return _decode_json_columns(table, table.to_pandas())
+
+
+def read_run(out_dir: str | Path, *, verify: bool = False,
+             cell_columns: Iterable[str] | None = None) -> RunData:
     """Read a run folder written by :func:`write_run`.
 
     Parameters
@@ -297,6 +356,8 @@ def read_run(out_dir: str | Path, *, verify: bool = False) -> RunData:
         The folder (``--out`` of ``lifecircle run``).
     verify
         Recompute the sha256 of every file against the completion marker.
+    cell_columns
+        Read only these cell columns (see :func:`read_cells`); None reads all.
 
     Returns
     -------
@@ -318,15 +379,13 @@ def read_run(out_dir: str | Path, *, verify: bool = False) -> RunData:
     fmt = marker.get("fmt", "parquet")
     layout = marker.get("layout", {})
 
+    cells = read_cells(out, cell_columns, check=False)
     if fmt == "gpkg":
-        cells = pyogrio.read_dataframe(out / "cells.gpkg", read_geometry=False)
         facilities = gpd.read_file(out / "facilities.gpkg", engine="pyogrio")
         unit_polygons = {
             level: gpd.read_file(out / "unit_polygons.gpkg", layer=layer, engine="pyogrio")
             for level, layer in layout.get("unit_polygons", {}).items()}
     else:
-        cells = _read_parquet_frame(out / "cells.parquet")
-        cells = cells.drop(columns="geometry")
         facilities = _read_geoparquet(out / "facilities.parquet")
         unit_polygons = {level: _read_geoparquet(out / rel)
                          for level, rel in layout.get("unit_polygons", {}).items()}

@@ -306,8 +306,9 @@ class Scenario:
         only_changed
             Re-evaluate only the targets counting a changed category (the others keep
             the base run's verdicts, unit rows, cell flags and gaps, which the edits
-            cannot change). False re-evaluates every target (the reference the
-            targeted evaluation is tested against).
+            cannot change). Every target is evaluated when the base's verdicts are not
+            of the study area's current catalogue (e.g. another plan profile), or
+            with False (the reference the targeted evaluation is tested against).
         """
         start = time.perf_counter()
         base = self.base
@@ -325,19 +326,22 @@ class Scenario:
         completeness = completeness_check(fac, base.population.total(), base.taxonomy,
                                           warn=False)
         catalogue = base_catalogue(base)
-        redo = catalogue if not only_changed or base.targets is None else \
-            [t for t in catalogue if target_categories([t]) & set(changed)]
+        # the base verdicts can be kept only if they are of this very catalogue
+        same = base.targets is not None and \
+            base.targets.targets["id"].tolist() == [t.id for t in catalogue]
+        redo = [t for t in catalogue if target_categories([t]) & set(changed)] \
+            if only_changed and same else catalogue
         redo_ids = {t.id for t in redo}
         flag_cols = [] if base.targets is None else \
             [c for c in base.targets.cell_flags.columns if c != "cell_id"
-             and _flag_target(c) in redo_ids]
+             and (_flag_target(c) in redo_ids or not same)]
         cells = cells.drop(columns=[c for c in flag_cols if c in cells.columns])
         targets = base.targets
-        if redo or base.targets is None:
+        if redo or not same:
             catchments = catchment_function(base.networks["walk"], cells, fac)
             fresh = evaluate_area_targets(base.area, cells, fac, base.units, base.population,
                                           completeness, catchments, catalogue=redo)
-            targets = fresh if base.targets is None or fresh is None or \
+            targets = fresh if not same or base.targets is None or fresh is None or \
                 len(redo) == len(catalogue) else merge_target_results(
                     base.targets, fresh, [t.id for t in catalogue])
             if fresh is not None:

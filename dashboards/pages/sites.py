@@ -24,6 +24,7 @@ from dashboards.sites import (
     sites_table,
     target_options,
 )
+from dashboards.state import get_state
 
 dash.register_page(__name__, path="/sites", order=4, title="lifecircle",
                    label_key="page_sites")
@@ -38,6 +39,7 @@ def _default_category() -> str:
 
 def layout(**_query: Any) -> html.Div:
     """Question, map with candidates and sites, ranked table, accept button."""
+    get_state().warm()  # networks for the first edit, loaded while the page is read
     controls = [
         field("sites_model", dcc.Dropdown(
             id="site-model", labels=dropdown_labels("zh"), options=model_options("zh"),

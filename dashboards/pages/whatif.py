@@ -30,6 +30,7 @@ from dashboards.callbacks import (
 from dashboards.components import KEEP, dropdown_labels, field, text
 from dashboards.i18n import tr
 from dashboards.mapblock import map_block, register_view_sync
+from dashboards.state import get_state
 
 dash.register_page(__name__, path="/whatif", order=3, title="lifecircle",
                    label_key="page_whatif")
@@ -43,6 +44,7 @@ def _action_options(lang: str) -> list[dict[str, str]]:
 
 def layout(**_query: Any) -> html.Div:
     """Controls, map, scorecard, saved scenarios and comparison (filled by callbacks)."""
+    get_state().warm()  # networks for the first edit, loaded while the page is read
     edit_controls = [
         field("category", dcc.Dropdown(
             id="wi-category", labels=dropdown_labels("zh"),
