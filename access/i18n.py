@@ -348,6 +348,25 @@ MESSAGES: dict[str, tuple[str, str]] = {
                      "Targets involving the category: now → with the sites"),
     "site_before": ("现状", "Now"),
     "site_after": ("选址后", "With sites"),
+    "site_worst_change": ("可改善居民中的最远距离（米）：现状 {b:,.0f} → 选址后 {a:,.0f}；"
+                          "处于该距离的人口 {pb:,.1f} → {pa:,.1f}",
+                          "Worst trip among residents a candidate can help (m): {b:,.0f} now "
+                          "→ {a:,.0f} with the sites; residents at that trip {pb:,.1f} → "
+                          "{pa:,.1f}"),
+    "site_pc_not_lowered": ("{n} 处新址无法缩短可改善居民中的最远距离 {r:,.0f} 米（计至 {cap:,.0f} "
+                            "米）：至少需要 {k} 处；所选各处使处于该距离的人口由 {pb:,.1f} 减至 "
+                            "{pa:,.1f}",
+                            "{n} new sites cannot shorten the worst trip among residents a "
+                            "candidate can help ({r:,.0f} m, trips counted up to {cap:,.0f} m): "
+                            "that takes at least {k} sites; the sites chosen bring the residents "
+                            "at that trip from {pb:,.1f} down to {pa:,.1f}"),
+    "site_pc_unhelped": ("{p:,.1f} 名居民附近没有比现有设施更近的候选点（最远 {d:,.0f} 米），"
+                         "任何选址都不能改善，未计入最远距离",
+                         "{p:,.1f} residents have no candidate nearer than their present trip "
+                         "(up to {d:,.0f} m): no site can help them, so they are left out of "
+                         "the worst trip"),
+    "site_pc_none": ("没有候选点能缩短任何居民的出行距离：未选址",
+                     "no candidate shortens any resident's trip: no site chosen"),
 }
 
 

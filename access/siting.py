@@ -1157,43 +1157,81 @@ def _p_median_assign(coo: sp.coo_matrix, wg: np.ndarray, grp_base: np.ndarray, n
 def p_center(demand: np.ndarray, candidate: np.ndarray, dist: np.ndarray,
              weight: np.ndarray, base_dist: np.ndarray, n: int, *, n_candidates: int,
              unreached_dist: float, time_limit_s: float = 120.0) -> Solution:
-    """``n`` new sites minimising the worst distance of any resident (weight > 0).
+    """``n`` new sites minimising the worst trip among residents a candidate can help.
 
-    Exact by bisection over the candidate radii: radius ``R`` is feasible when a
-    set cover of every demand row whose base exceeds ``R`` needs at most ``n``
-    sites (each cover solved to optimality with HiGHS).
+    A resident (demand row with weight > 0) is *helpable* when some candidate
+    lies nearer than their current trip (the base distance, capped at
+    ``unreached_dist``). The others keep their trip whatever is chosen, so they
+    are set apart and reported (``detail["unhelped_weight"]``,
+    ``detail["unhelped_worst"]``) rather than fixing the answer at their
+    distance. Among the helpable, the model is lexicographic: first the smallest
+    worst trip ``R*`` (exact, by bisection over the candidate radii: radius
+    ``R`` is feasible when a set cover of every row whose base exceeds ``R``
+    needs at most ``n`` sites, each cover solved to optimality with HiGHS), then,
+    among the site sets reaching ``R*``, the fewest residents left at ``R*``.
+    Sites that change neither figure are dropped.
+
+    When no ``n`` sites lower the current worst trip (``R*`` equals it, e.g. many
+    residents scattered at the trip cap), ``detail["sites_to_lower"]`` gives the
+    fewest sites that would lower it (with ``"sites_to_lower_bound"``, its proven
+    lower bound), and the sites returned are the ones that take the most
+    residents below it.
 
     Returns
     -------
     Solution
-        ``objective`` = worst distance (metres), ``bound`` its lower bound.
+        ``objective`` = worst trip among the helpable (metres), equal to its
+        bound. ``detail`` (one-element arrays unless stated): ``worst_before``,
+        ``at_worst_before``, ``at_worst_after`` (weight at the worst trip before
+        and after), ``at_worst_bound`` (lower bound on ``at_worst_after``),
+        ``helpable_weight``, ``unhelped_weight``, ``unhelped_worst``,
+        ``sites_to_lower``, ``sites_to_lower_bound`` (NaN when the worst trip is
+        lowered), and ``helpable`` (bool per demand row).
     """
     base = _base(base_dist, unreached_dist)
     w = np.asarray(weight, dtype=float)
+    if w.shape != base.shape:
+        raise ValueError("weight and base_dist need one value per demand row")
     _check_n(n, n_candidates)
     t0 = time.perf_counter()
     live = w > 0
-    m = _pairs_matrix(demand, candidate, dist, base, n_candidates)
-    m = m[np.flatnonzero(live)]
-    b = base[live]
-    if not len(b):
-        return Solution("p_center", np.zeros(0, np.int64), 0.0, 0.0, 0.0, "optimal", "highs")
+    m_all = _pairs_matrix(demand, candidate, dist, base, n_candidates)
+    helpable = live & (np.diff(m_all.indptr) > 0)
+    unhelped = live & ~helpable
+    nan = np.array([math.nan])
+    detail: dict[str, np.ndarray] = {
+        "helpable": helpable,
+        "helpable_weight": np.array([float(w[helpable].sum())]),
+        "unhelped_weight": np.array([float(w[unhelped].sum())]),
+        "unhelped_worst": np.array([float(base[unhelped].max()) if unhelped.any()
+                                    else math.nan]),
+        "sites_to_lower": nan.copy(), "sites_to_lower_bound": nan.copy(),
+    }
+    if not helpable.any():
+        worst = float(base[live].max()) if live.any() else 0.0
+        detail.update(worst_before=np.array([worst]), at_worst_before=np.array([0.0]),
+                      at_worst_after=np.array([0.0]), at_worst_bound=np.array([0.0]))
+        return Solution("p_center", np.zeros(0, np.int64), worst, worst, 0.0, "optimal",
+                        "highs", stats={"solve_s": time.perf_counter() - t0}, detail=detail)
+    rows = np.flatnonzero(helpable)
+    m = m_all[rows]
+    b = base[rows]
+    wh = w[rows]
+    r0 = float(b.max())
     best_single = b.copy()
-    has = np.diff(m.indptr) > 0
     rows_of = np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))
     np.minimum.at(best_single, rows_of, m.data - 1.0)
     lower = float(best_single.max())
     radii = np.unique(np.concatenate([m.data - 1.0, b]))
-    radii = radii[(radii >= lower) & (radii <= b.max())]
-    del has
+    radii = radii[(radii >= lower) & (radii <= r0)]
 
-    def sites_for(r: float) -> np.ndarray | None:
-        need = b > r
-        if not need.any():
-            return np.zeros(0, np.int64)
+    def cover(need: np.ndarray, r: float, strict: bool, limit: int | None,
+              ) -> _MipResult | None:
+        """Fewest sites bringing every ``need`` row within ``r`` (``< r`` if strict)."""
         sub = m[np.flatnonzero(need)]
         cov = sub.copy()
-        cov.data = (cov.data - 1.0 <= r).astype(float)
+        d = cov.data - 1.0
+        cov.data = ((d < r) if strict else (d <= r)).astype(float)
         cov.eliminate_zeros()
         if np.any(np.diff(cov.indptr) == 0):
             return None
@@ -1203,15 +1241,24 @@ def p_center(demand: np.ndarray, candidate: np.ndarray, dist: np.ndarray,
                          np.full(agg.shape[0], np.inf), np.zeros(n_c), np.ones(n_c),
                          np.ones(n_c, bool), maximize=False, time_limit_s=time_limit_s,
                          mip_rel_gap=0.0)
-        if res.status != "optimal" or res.objective > n + 0.5:
+        if limit is not None and (res.status != "optimal" or res.objective > limit + 0.5):
             return None
-        return np.flatnonzero(res.x > 0.5)
+        return res
+
+    def sites_for(r: float) -> np.ndarray | None:
+        need = b > r
+        if not need.any():
+            return np.zeros(0, np.int64)
+        res = cover(need, r, False, n)
+        return None if res is None else np.flatnonzero(res.x > 0.5)
 
     lo, hi = 0, len(radii) - 1
     best = sites_for(float(radii[hi]))
     best_r = float(radii[hi])
     if best is None:  # pragma: no cover - the largest radius needs no site
         raise RuntimeError("p-center: no feasible radius")
+    if hi > 0 and sites_for(float(radii[hi - 1])) is None:
+        lo = hi  # the worst trip cannot be lowered at all: no bisection needed
     while lo < hi:
         mid = (lo + hi) // 2
         s = sites_for(float(radii[mid]))
@@ -1220,8 +1267,99 @@ def p_center(demand: np.ndarray, candidate: np.ndarray, dist: np.ndarray,
         else:
             hi = mid
             best, best_r = s, float(radii[mid])
-    return Solution("p_center", np.sort(best), best_r, best_r, 0.0, "optimal", "highs",
-                    stats={"solve_s": time.perf_counter() - t0, "radii": float(len(radii))})
+    at_worst_before = float(wh[b >= r0].sum())
+    # second stage: among site sets reaching best_r, fewest residents left at best_r
+    sites, at_after, at_bound, status = _p_center_ties(m, b, wh, best_r, best, n,
+                                                       time_limit_s)
+    if best_r >= r0:
+        res = cover(b >= r0, r0, True, None)
+        if res is not None:
+            detail["sites_to_lower"] = np.array([res.objective])
+            detail["sites_to_lower_bound"] = np.array([math.ceil(res.bound - 1e-9)
+                                                       if math.isfinite(res.bound)
+                                                       else math.nan])
+    detail.update(worst_before=np.array([r0]), at_worst_before=np.array([at_worst_before]),
+                  at_worst_after=np.array([at_after]), at_worst_bound=np.array([at_bound]))
+    return Solution("p_center", np.sort(sites), best_r, best_r, 0.0, status, "highs",
+                    stats={"solve_s": time.perf_counter() - t0, "radii": float(len(radii)),
+                           "demand_rows": float(len(rows))},
+                    detail=detail)
+
+
+def _p_center_ties(m: sp.csr_matrix, b: np.ndarray, w: np.ndarray, r: float,
+                   start: np.ndarray, n: int, time_limit_s: float,
+                   ) -> tuple[np.ndarray, float, float, str]:
+    """At most ``n`` sites keeping every row within ``r`` and the fewest at ``r``.
+
+    Returns the sites, the weight left at ``r``, its proven lower bound and the
+    status. Rows at ``r`` after are those with base ``>= r`` and no chosen site
+    nearer than ``r``.
+    """
+    n_c = m.shape[1]
+    at_risk = np.flatnonzero(b >= r)
+    hard = np.flatnonzero(b > r)
+
+    def part(rows: np.ndarray, strict: bool) -> sp.csr_matrix:
+        sub = m[rows]
+        dd = sub.data - 1.0
+        out = sub.copy()
+        out.data = ((dd < r) if strict else (dd <= r)).astype(float)
+        out.eliminate_zeros()
+        return sp.csr_matrix(out, dtype=bool)
+
+    def left_at_r(sites: np.ndarray) -> float:
+        x = np.zeros(n_c)
+        x[sites] = 1
+        hit = np.asarray(part(at_risk, True).astype(np.float64) @ x).ravel() > 0.5
+        return float(w[at_risk][~hit].sum())
+
+    total = float(w[at_risk].sum())
+    below = part(at_risk, True)
+    rows_y = np.flatnonzero(np.diff(below.indptr) > 0)
+    if r <= 0 or not len(rows_y):
+        sites = np.asarray(start, np.int64)
+        return sites, left_at_r(sites), left_at_r(sites), "optimal"
+    agg_y, wy, _ = aggregate_rows(below[rows_y], w[at_risk][rows_y])
+    hard_m = part(hard, False)
+    agg_h = (aggregate_rows(hard_m, np.ones(hard_m.shape[0]))[0] if len(hard)
+             else sp.csr_matrix((0, n_c), dtype=bool))
+    n_y, n_h = agg_y.shape[0], agg_h.shape[0]
+    y_part = sp.identity(n_y, format="csr")
+    a = sp.vstack([
+        sp.hstack([-agg_y.astype(np.float64), y_part]),
+        sp.hstack([agg_h.astype(np.float64), sp.csr_matrix((n_h, n_y))]),
+        sp.hstack([sp.csr_matrix(np.ones((1, n_c))), sp.csr_matrix((1, n_y))]),
+    ])
+    lo = np.concatenate([np.full(n_y, -np.inf), np.ones(n_h), [-np.inf]])
+    hi = np.concatenate([np.zeros(n_y), np.full(n_h, np.inf), [float(n)]])
+    x0 = np.zeros(n_c)
+    x0[np.asarray(start, np.int64)] = 1
+    y0 = (np.asarray(agg_y.astype(np.float64) @ x0).ravel() > 0.5).astype(float)
+    res = _solve_mip(np.concatenate([np.zeros(n_c), wy]), a, lo, hi, np.zeros(n_c + n_y),
+                     np.ones(n_c + n_y), np.concatenate([np.ones(n_c, bool),
+                                                         np.zeros(n_y, bool)]),
+                     maximize=True, time_limit_s=time_limit_s, mip_rel_gap=0.0,
+                     start=np.concatenate([x0, y0]))
+    if res.status == "no_solution" or res.objective < float(wy @ y0) - 1e-9:
+        sites = np.asarray(start, np.int64)
+        status = "time_limit" if res.status != "optimal" else "optimal"
+    else:
+        sites = np.flatnonzero(res.x[:n_c] > 0.5)
+        status = res.status
+    # drop sites that change neither the worst trip nor the residents left at it
+    keep = list(sites)
+    left = left_at_r(np.asarray(keep, np.int64))
+    hard_f = hard_m.astype(np.float64)
+    for j in sorted(sites, reverse=True):
+        trial = np.asarray([k for k in keep if k != j], np.int64)
+        x = np.zeros(n_c)
+        x[trial] = 1
+        ok = (not len(hard)) or bool(np.all(np.asarray(hard_f @ x).ravel() > 0.5))
+        if ok and left_at_r(trial) <= left + 1e-9 * max(1.0, total):
+            keep = list(trial)
+    sites = np.asarray(keep, np.int64)
+    at_bound = (total - res.bound if math.isfinite(res.bound) else 0.0)
+    return sites, left_at_r(sites), max(min(at_bound, left), 0.0), status
 
 
 # ---------------------------------------------------------------------------

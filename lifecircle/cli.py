@@ -506,6 +506,9 @@ def print_sites(answer: SiteResult, files: dict[str, Path], *, lang: str = "zh",
     if p.model == "p_center":
         head.add_row(t("site_worst_dist", lang), f"{s['objective']:,.0f}")
     console.print(head)
+    if p.model == "p_center" and s.get("helpable_pop", 0) > 0:
+        console.print(t("site_worst_change", lang, b=s["worst_before_m"], a=s["worst_after_m"],
+                        pb=s["at_worst_before_pop"], pa=s["at_worst_after_pop"]))
     if p.model == "capacitated":
         console.print(t("site_served", lang, b=s["served_before"], a=s["served_after"]))
     for zh, en in answer.notes:

@@ -44,6 +44,7 @@ from scipy.spatial import cKDTree
 from access import siting
 from access.crs import WGS84, lonlat_to_metric, metric_to_lonlat, to_metric
 from access.errors import InputFileError, LifecircleError, suggest
+from access.i18n import t
 from access.safe_io import write_csv
 from access.targets import (
     CircleTarget,
@@ -567,6 +568,7 @@ def site_selection(result: RunResult, problem: SiteProblem | None = None,
         else:
             sol = siting.p_center(ci, fi, d, wts, demand.base_dist, n, n_candidates=n_c,
                                   unreached_dist=unreached, time_limit_s=tl)
+            notes += _p_center_notes(sol, n, cap)
         gain = float(siting.marginal_order(a_all, w_unc, sol.sites)[1].sum())
     else:  # capacitated
         sol, gain = _capacitated(result, p, demand, cand, fi, ci, d)
@@ -588,6 +590,25 @@ def site_selection(result: RunResult, problem: SiteProblem | None = None,
                      base=result)
     out.targets = _before_after(result, out, target, promised)
     return out
+
+
+def _p_center_notes(sol: siting.Solution, n: int, cap: float) -> list[tuple[str, str]]:
+    """Why the worst trip moved as it did, in both languages."""
+    dt = {k: float(v[0]) for k, v in sol.detail.items() if k != "helpable"}
+    notes = []
+    if dt["helpable_weight"] <= 0:
+        notes.append((t("site_pc_none", "zh"), t("site_pc_none", "en")))
+    elif sol.objective >= dt["worst_before"]:
+        k = dt["sites_to_lower"]
+        fmt = {"n": n, "r": sol.objective, "cap": cap,
+               "k": f"{k:.0f}" if math.isfinite(k) else "?",
+               "pb": dt["at_worst_before"], "pa": dt["at_worst_after"]}
+        notes.append((t("site_pc_not_lowered", "zh", **fmt),
+                      t("site_pc_not_lowered", "en", **fmt)))
+    if dt["unhelped_weight"] > 0:
+        fmt = {"p": dt["unhelped_weight"], "d": dt["unhelped_worst"]}
+        notes.append((t("site_pc_unhelped", "zh", **fmt), t("site_pc_unhelped", "en", **fmt)))
+    return notes
 
 
 def _capacitated(result: RunResult, p: SiteProblem, demand: _Demand, cand: pd.DataFrame,
@@ -677,6 +698,16 @@ def _summary(p: SiteProblem, target: Target, sol: siting.Solution, demand: _Dema
         s["max_trip_m"] = max_trip
         if p.model == "p_median" and demand.pop.sum() > 0:
             s["mean_dist_m"] = sol.objective / float(demand.pop.sum())
+        if p.model == "p_center":
+            dt = sol.detail
+            s.update(worst_before_m=float(dt["worst_before"][0]),
+                     worst_after_m=sol.objective,
+                     at_worst_before_pop=float(dt["at_worst_before"][0]),
+                     at_worst_after_pop=float(dt["at_worst_after"][0]),
+                     helpable_pop=float(dt["helpable_weight"][0]),
+                     unhelped_pop=float(dt["unhelped_weight"][0]),
+                     unhelped_worst_m=float(dt["unhelped_worst"][0]),
+                     sites_to_lower=float(dt["sites_to_lower"][0]))
     if p.model == "capacitated":
         s["served_before"] = float(sol.detail["served_before"][0])
         s["served_after"] = float(sol.detail["served_after"][0])

@@ -91,6 +91,27 @@ def test_p_median_objective_matches_rerouting(sample_run: RunResult) -> None:
     assert g.solution.bound <= ans.solution.objective + 1e-6
 
 
+def test_p_center_answers_with_sites_and_says_why(sample_run: RunResult) -> None:
+    """N = 2 cannot shorten the worst trip at the 450 m cap; the answer says so, names
+    how many sites would, and its 2 sites leave the fewest residents at the worst trip
+    (checked by re-routing with the sites added)."""
+    ans = site_selection(sample_run, category="kindergarten", model="p_center", n=2)
+    s = ans.summary
+    assert len(ans.sites) == 2
+    assert s["worst_after_m"] == s["worst_before_m"] == 450.0
+    assert s["sites_to_lower"] > 2
+    assert s["at_worst_after_pop"] < s["at_worst_before_pop"]
+    assert any("cannot shorten the worst trip" in en for _, en in ans.notes)
+    after = ans.scenario().evaluate()
+    helpable = ans.solution.detail["helpable"]
+    d = np.minimum(np.nan_to_num(after.cells["dist_m__kindergarten"].to_numpy(), nan=450.0,
+                                 posinf=450.0), 450.0)
+    pop = sample_run.cells["pop_age_3_5"].to_numpy()
+    assert d[helpable].max() == pytest.approx(ans.solution.objective)
+    at_worst = float(pop[helpable & (d >= ans.solution.objective - 1e-9)].sum())
+    assert at_worst == pytest.approx(s["at_worst_after_pop"], rel=1e-9)
+
+
 def test_candidate_file_parcels_with_budget(sample_run: RunResult, tmp_path: Path) -> None:
     pts = _inside_points(sample_run, 12).to_crs(sample_run.crs)
     parcels = pts.copy()

@@ -142,20 +142,84 @@ def test_p_median_equals_brute_force(seed: int, n: int) -> None:
     assert g.bound <= best + 1e-6 <= g.objective + 2e-6
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
+def _pc_instance(seed: int, nd: int = 30, nc: int = 8):
+    """Distances within 800 m; a few residents no candidate helps; trips capped at 2000 m."""
+    rng = np.random.default_rng(seed)
+    d = rng.random((nd, nc)) * 1000
+    within = d < 800
+    within[:4] = False  # rows 0-3: out of every candidate's reach
+    base = rng.random(nd) * 600 + 500
+    base[rng.random(nd) < 0.3] = np.inf  # no existing facility within the search
+    base[0] = 1900.0  # the overall worst trip, which no candidate can shorten
+    w = rng.integers(0, 3, nd).astype(float)
+    w[0] = 1.0
+    di, ci = np.nonzero(within)
+    return d, within, di, ci, base, w
+
+
+def _pc_brute(d, within, base, w, n, unreached):
+    """Lexicographic optimum over every n-subset: (worst helpable trip, weight at it)."""
+    b = np.where(np.isfinite(base), base, unreached)
+    b = np.minimum(b, unreached)
+    helpable = (w > 0) & (within & (d < b[:, None])).any(axis=1)
+    best = None
+    for c in _subsets(d.shape[1], n):
+        t = _pm_dist(d, within, b, c, unreached)[helpable]
+        worst = t.max()
+        at = w[helpable][np.isclose(t, worst)].sum()
+        if best is None or (worst, at) < best:
+            best = (worst, at)
+    return best, helpable
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
 @pytest.mark.parametrize("n", [1, 2, 3])
 def test_p_center_equals_brute_force(seed: int, n: int) -> None:
-    rng = np.random.default_rng(seed)
-    nd, nc = 30, 8
-    d = rng.random((nd, nc)) * 1000
-    di, ci = np.nonzero(d < 800)
-    base = rng.random(nd) * 600 + 500
-    w = rng.integers(0, 3, nd).astype(float)
-    within = d < 800
+    d, within, di, ci, base, w = _pc_instance(seed)
+    nc = d.shape[1]
     sol = siting.p_center(di, ci, d[di, ci], w, base, n, n_candidates=nc, unreached_dist=2000.0)
-    best = min(_pm_dist(d, within, base, c, 2000.0)[w > 0].max() for c in _subsets(nc, n))
-    assert sol.objective == pytest.approx(best)
-    assert _pm_dist(d, within, base, sol.sites, 2000.0)[w > 0].max() == pytest.approx(best)
+    (worst, at), helpable = _pc_brute(d, within, base, w, n, 2000.0)
+    np.testing.assert_array_equal(sol.detail["helpable"], helpable)
+    assert sol.objective == pytest.approx(worst)
+    assert sol.detail["at_worst_after"][0] == pytest.approx(at)
+    t = _pm_dist(d, within, base, sol.sites, 2000.0)
+    assert t[helpable].max() == pytest.approx(worst)
+    assert w[helpable][np.isclose(t[helpable], worst)].sum() == pytest.approx(at)
+    assert len(sol.sites) <= n
+    # the residents no candidate helps are reported, not taken as the answer
+    assert sol.detail["unhelped_weight"][0] == pytest.approx(w[(w > 0) & ~helpable].sum())
+    capped = np.minimum(np.where(np.isfinite(base), base, 2000.0), 2000.0)
+    assert sol.detail["unhelped_worst"][0] == pytest.approx(capped[(w > 0) & ~helpable].max())
+    assert sol.detail["unhelped_worst"][0] >= 1900.0 > sol.objective
+
+
+def test_p_center_when_nothing_lowers_the_worst_trip() -> None:
+    """Three residents at the 450 m cap, each near a different candidate: 2 sites cannot
+    lower the worst trip, 3 can; with 2 the answer says so and still takes 2 of them below."""
+    d = np.full((4, 3), 1000.0)
+    d[0, 0], d[1, 1], d[2, 2] = 100.0, 200.0, 300.0
+    d[3, 0] = 50.0  # a resident already at 100 m: no candidate helps
+    within = d < 450
+    di, ci = np.nonzero(within)
+    base = np.array([np.inf, np.inf, np.inf, 40.0])
+    w = np.array([5.0, 3.0, 1.0, 7.0])
+    sol = siting.p_center(di, ci, d[di, ci], w, base, 2, n_candidates=3, unreached_dist=450.0)
+    assert sol.objective == 450.0
+    assert sol.detail["worst_before"][0] == 450.0
+    assert sol.detail["sites_to_lower"][0] == 3
+    assert sol.detail["at_worst_before"][0] == 9.0
+    assert sol.detail["at_worst_after"][0] == 1.0  # the two largest groups are served
+    assert list(sol.sites) == [0, 1]
+    three = siting.p_center(di, ci, d[di, ci], w, base, 3, n_candidates=3,
+                            unreached_dist=450.0)
+    assert three.objective == 300.0
+    assert np.isnan(three.detail["sites_to_lower"][0])
+    # nobody helpable: no site, the reason is in the detail
+    none = siting.p_center(np.array([0]), np.array([0]), np.array([60.0]), np.array([0.0, 2.0]),
+                           np.array([500.0, 40.0]), 1, n_candidates=1, unreached_dist=450.0)
+    assert len(none.sites) == 0
+    assert none.detail["helpable_weight"][0] == 0.0
+    assert none.detail["unhelped_weight"][0] == 2.0
 
 
 def _max_flow(pairs, w, cap) -> float:
