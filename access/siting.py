@@ -102,7 +102,9 @@ class Solution:
         ``infeasible`` (the requested amount cannot be reached; see
         ``best_reachable``).
     method
-        ``highs`` or ``greedy``.
+        ``highs`` (branch and bound), ``greedy``, or ``lp_rounding`` (the LP
+        relaxation's whole sites completed greedily, proven within the requested
+        gap by the relaxation's bound).
     best_reachable
         For ``lscp``: the most weight any number of sites can cover.
     stats
@@ -340,7 +342,8 @@ def _solve_mip(c: np.ndarray, a: sp.spmatrix, row_lo: np.ndarray, row_hi: np.nda
         return _MipResult(np.zeros(a.shape[1]), math.nan, math.nan, "infeasible", seconds)
     x = np.asarray(h.getSolution().col_value, dtype=float)
     obj = float(info.objective_function_value)
-    bound = float(info.mip_dual_bound)
+    # an LP (no integer column) is its own bound; HiGHS reports no MIP bound for it
+    bound = float(info.mip_dual_bound) if np.any(integer) else obj
     if not math.isfinite(bound):
         bound = math.inf if maximize else -math.inf
     if status == highspy.HighsModelStatus.kOptimal:
@@ -579,7 +582,7 @@ def _prepare_cover(matrix: sp.spmatrix, weight: np.ndarray, cost: np.ndarray | N
 def _max_cover_mip(req: sp.csr_matrix, req_group: np.ndarray, wg: np.ndarray, *,
                    n: int | None, cost: np.ndarray | None, budget: float | None,
                    start: np.ndarray | None, time_limit_s: float, mip_rel_gap: float,
-                   exact_n: bool = False) -> _MipResult:
+                   exact_n: bool = False, relax: bool = False) -> _MipResult:
     """max Σ w_g y_g  s.t.  y_g <= Σ_{j in R} x_j for every requirement R of g."""
     n_c = req.shape[1]
     n_g = len(wg)
@@ -600,7 +603,7 @@ def _max_cover_mip(req: sp.csr_matrix, req_group: np.ndarray, wg: np.ndarray, *,
         hi.append(np.array([float(budget)]))
     a = sp.vstack(blocks)
     c = np.concatenate([np.zeros(n_c), wg])
-    integer = np.concatenate([np.ones(n_c, bool), np.zeros(n_g, bool)])
+    integer = np.concatenate([np.full(n_c, not relax), np.zeros(n_g, bool)])
     x0 = None
     if start is not None:
         x0 = np.concatenate([start, np.zeros(n_g)])
@@ -668,10 +671,52 @@ def mclp(matrix: sp.spmatrix, weight: np.ndarray, n: int | None = None, *,
         stats["solve_s"] = 0.0
         return Solution("mclp", np.sort(kidx[g_sites]), g_val, g_bound, 0.0, "optimal",
                         "greedy", stats=stats)
+    # the LP relaxation: its bound, and its whole sites completed greedily, often close
+    # the gap without branching (MCLP relaxations are nearly integral)
+    t1 = time.perf_counter()
+    lp = _max_cover_mip(sub, np.arange(sub.shape[0]), wg, n=n, cost=csub, budget=budget,
+                        start=None, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap,
+                        relax=True)
+    stats["lp_s"] = time.perf_counter() - t1
+    if lp.status == "optimal":
+        g_bound = min(g_bound, lp.bound)
+        r_sites, r_val = _complete_greedy(sub, wg, np.flatnonzero(lp.x[:len(kidx)] > 1 - 1e-6),
+                                          n=n, cost=csub, budget=budget)
+        if r_val > g_val:
+            g_sites, g_val = r_sites, r_val
+            start = np.zeros(len(kidx))
+            start[g_sites] = 1
+        if _gap(g_val, g_bound) <= mip_rel_gap:
+            stats["solve_s"] = stats["lp_s"]
+            return Solution("mclp", np.sort(kidx[g_sites]), g_val, g_bound,
+                            _gap(g_val, g_bound), "optimal", "lp_rounding", stats=stats)
     res = _max_cover_mip(sub, np.arange(sub.shape[0]), wg, n=n, cost=csub, budget=budget,
                          start=start, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap)
     stats["solve_s"] = res.seconds
     return _cover_solution("mclp", res, kidx, g_sites, g_val, g_bound, stats)
+
+
+def _complete_greedy(a: sp.csr_matrix, w: np.ndarray, init: np.ndarray, *, n: int | None,
+                     cost: np.ndarray | None, budget: float | None) -> tuple[list[int], float]:
+    """``init`` sites, then greedy additions up to ``n`` sites and the budget."""
+    init = np.asarray(init, dtype=np.int64)
+    if n is not None and len(init) > n:
+        init = init[:n]
+    covered = np.asarray(a[:, init].sum(axis=1)).ravel() > 0 if len(init) else \
+        np.zeros(a.shape[0], dtype=bool)
+    value = float(w[covered].sum())
+    spent = float(cost[init].sum()) if cost is not None and len(init) else 0.0
+    if budget is not None and spent > budget + 1e-9:
+        return [], 0.0
+    rest = None if n is None else n - len(init)
+    more: list[int] = []
+    if rest is None or rest > 0:
+        # the init sites cover nothing more, so the greedy never picks them again
+        more, extra, _ = _cover_greedy(a, np.where(covered, 0.0, w), n=rest, cost=cost,
+                                       budget=None if budget is None else budget - spent,
+                                       need=None)
+        value += extra
+    return [int(j) for j in init] + [int(j) for j in more], value
 
 
 def _cover_solution(model: str, res: _MipResult, kidx: np.ndarray, g_sites: list[int],
