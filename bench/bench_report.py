@@ -131,10 +131,10 @@ def synthetic_municipality(seed: int = 7) -> ReportData:
               "detail": ""}
              for t in tid for u, nm, v in zip(units["unit_id"], units["name"],
                                               rng.random(len(units)), strict=True)]
-    gaps = pd.DataFrame([{"target_id": t, "cluster_id": c, "n_cells": 100,
-                          "population": float(rng.random() * 1e4),
+    gaps = pd.DataFrame([{"target_id": t, "rank": c, "group": "total", "n_cells": 100,
+                          "residents": float(1e4 / c), "radius_m": 1000.0,
                           "x": float(x0 + rng.random() * n * cs),
-                          "y": float(y0 + rng.random() * n * cs), "cell_ids": ""}
+                          "y": float(y0 + rng.random() * n * cs)}
                          for t in tid for c in range(1, 21)])
     nf = 6000
     fx, fy = x0 + rng.random(nf) * n * cs, y0 + rng.random(nf) * n * cs

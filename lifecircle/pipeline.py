@@ -802,7 +802,7 @@ def evaluate_area_targets(area: StudyArea, cells: pd.DataFrame, fac: gpd.GeoData
     inputs = TargetInputs(
         cells=cells, facilities=fac_in, units=units, walk_speed_kmh=area.travel.walk_speed_kmh,
         catchments=catchments, data_warnings=warnings,
-        groups_derived=pop.derived_groups)
+        groups_derived=pop.derived_groups, crs=pop.spec.crs)
     if "settlement" in area.targets:
         inputs = apply_settlement(inputs, area.targets["settlement"], path=area.path)
     return evaluate_targets(catalogue, inputs)

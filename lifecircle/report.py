@@ -349,16 +349,30 @@ def _data_uri(png: bytes) -> str:
 
 
 def _gap_rows(data: ReportData, target_id: str, n: int, lang: str) -> list[dict[str, Any]]:
+    """The ``n`` gap areas of a target with the most residents, for its page."""
     g = data.gaps
     if g.empty or "target_id" not in g.columns:
         return []
-    g = g[g["target_id"] == target_id].sort_values("population", ascending=False).head(n)
+    # runs written before gap areas had ``population`` instead of ``residents``
+    resid = "residents" if "residents" in g.columns else "population"
+    g = g[g["target_id"] == target_id].sort_values(resid, ascending=False, kind="stable")
+    g = g.head(n)
     if g.empty:
         return []
-    tr = Transformer.from_crs(data.crs, "EPSG:4326", always_xy=True)
-    lon, lat = tr.transform(g["x"].to_numpy(float), g["y"].to_numpy(float))
+    if {"lon", "lat"} <= set(g.columns) and g[["lon", "lat"]].notna().all().all():
+        lon, lat = g["lon"].to_numpy(float), g["lat"].to_numpy(float)
+    else:
+        tr = Transformer.from_crs(data.crs, "EPSG:4326", always_xy=True)
+        lon, lat = tr.transform(g["x"].to_numpy(float), g["y"].to_numpy(float))
     unit_name = [""] * len(g)
-    if data.unit_polygons:
+    named = [c for c in g.columns if c.startswith("unit_name__")]
+    if named:
+        # the finest level present (the last one with a name), e.g. the street
+        for c in named:
+            for i, v in enumerate(g[c]):
+                if isinstance(v, str) and v:
+                    unit_name[i] = v
+    elif data.unit_polygons:
         poly = next(iter(data.unit_polygons.values()))
         tree = shapely.STRtree(poly.geometry.to_numpy())
         pts = shapely.points(g["x"].to_numpy(float), g["y"].to_numpy(float))
@@ -366,10 +380,13 @@ def _gap_rows(data: ReportData, target_id: str, n: int, lang: str) -> list[dict[
         names = poly["name"].astype(str).to_numpy()
         for p, u in zip(pi, ui, strict=True):
             unit_name[p] = names[u]
-    return [{"rank": i + 1, "population": f"{r.population:,.0f}", "cells": int(r.n_cells),
-             "where": f"{lo:.5f}, {la:.5f}", "unit": un, "x": float(r.x), "y": float(r.y)}
-            for i, (r, lo, la, un) in enumerate(zip(g.itertuples(), lon, lat, unit_name,
-                                                    strict=True))]
+    radius = (g["radius_m"].to_numpy(float) if "radius_m" in g.columns
+              else np.full(len(g), np.nan))
+    return [{"rank": i + 1, "population": f"{getattr(r, resid):,.0f}", "cells": int(r.n_cells),
+             "where": f"{lo:.5f}, {la:.5f}", "unit": un, "x": float(r.x), "y": float(r.y),
+             "radius_m": f"{rad:,.0f}" if np.isfinite(rad) else ""}
+            for i, (r, lo, la, un, rad) in enumerate(zip(g.itertuples(), lon, lat, unit_name,
+                                                         radius, strict=True))]
 
 
 def _site_rows(gs: GapSites | None, lang: str) -> tuple[list[dict[str, Any]], str, str]:

@@ -20,13 +20,17 @@ Layout of a run folder (``fmt="parquet"``, the default)
                                ``population_accounting``, ``completeness``: CSV for Excel
                                (UTF-8 with BOM, formula-looking text neutralised, see
                                :mod:`access.safe_io`), Parquet for exact reading
+``gap_cells.parquet``          the gap area of every uncovered populated cell
+                               (``target_id, rank, cell_id``); Parquet only, so no CSV
+                               cell holds a list of cells
 ``run.json``                   CRS, grid, networks, speeds, timings, notes
 ``_COMPLETE.json``             completion marker: format version, lifecircle version and
                                the size and sha256 of every other file
 =============================  ==========================================================
 
 With ``fmt="gpkg"`` the geometric files are GeoPackages instead: ``cells.gpkg`` (cell
-polygons), ``facilities.gpkg`` and ``unit_polygons.gpkg`` (one layer per level).
+polygons), ``facilities.gpkg``, ``unit_polygons.gpkg`` (one layer per level) and
+``gaps.gpkg`` (layer ``gap_areas``: each gap area's row with the union of its cells).
 
 Safety. A run is written into a temporary folder beside the output folder (same file
 system), every file is flushed to disk, the completion marker is written last, then the
@@ -139,7 +143,10 @@ class RunData:
     facilities
         Facilities kept, in ``crs``.
     targets, units, gaps
-        Target verdicts, per-unit verdicts and gap clusters (None without targets).
+        Target verdicts, per-unit verdicts and gap areas (None without targets).
+    gap_cells
+        The gap area of every uncovered populated cell: ``target_id, rank, cell_id``
+        (None without targets).
     rejects
         Every input row not used, with its reason.
     unit_polygons
@@ -171,6 +178,7 @@ class RunData:
     unit_polygons: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
     unit_stats: dict[str, pd.DataFrame] = field(default_factory=dict)
     k_nearest: pd.DataFrame | None = None
+    gap_cells: pd.DataFrame | None = None
     meta: dict[str, Any] = field(default_factory=dict)
     marker: dict[str, Any] = field(default_factory=dict)
 
@@ -394,6 +402,7 @@ def read_run(out_dir: str | Path, *, verify: bool = False,
     tables = {name: _read_parquet_frame(out / f"{name}.parquet")
               if (out / f"{name}.parquet").is_file() else None for name in TABLES}
     k_path = out / "k_nearest.parquet"
+    g_path = out / "gap_cells.parquet"
     return RunData(
         path=out, fmt=fmt, crs=crs, grid=grid, cells=cells, facilities=facilities,
         targets=tables["targets"], units=tables["units"], gaps=tables["gaps"],
@@ -405,6 +414,7 @@ def read_run(out_dir: str | Path, *, verify: bool = False,
                       else pd.DataFrame()),
         unit_polygons=unit_polygons, unit_stats=unit_stats,
         k_nearest=_read_parquet_frame(k_path) if k_path.is_file() else None,
+        gap_cells=_read_parquet_frame(g_path) if g_path.is_file() else None,
         meta=meta, marker=marker)
 
 
@@ -623,6 +633,22 @@ def _gpkg_safe(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _gap_polygons(gaps: pd.DataFrame, members: pd.DataFrame, grid: GridSpec,
+                  crs: CRS) -> gpd.GeoDataFrame:
+    """Gap areas with the union of their cells' squares as geometry."""
+    if members.empty:
+        return gpd.GeoDataFrame(_gpkg_safe(gaps), geometry=gpd.GeoSeries([], crs=crs),
+                                crs=crs)
+    squares = gpd.GeoDataFrame(
+        {"target_id": members["target_id"].to_numpy(), "rank": members["rank"].to_numpy()},
+        geometry=grid.cell_polygons(members["cell_id"].to_numpy()), crs=crs)
+    shapes = squares.dissolve(by=["target_id", "rank"], method="coverage")
+    key = pd.MultiIndex.from_frame(gaps[["target_id", "rank"]].astype(
+        {"target_id": object, "rank": "int64"}))
+    geom = shapes.geometry.reindex(key).to_numpy()
+    return gpd.GeoDataFrame(_gpkg_safe(gaps.reset_index(drop=True)), geometry=geom, crs=crs)
+
+
 def _safe_name(name: str, used: set[str]) -> str:
     base = re.sub(r"[^\w\-]", "_", name) or "level"
     cand, k = base, 1
@@ -760,6 +786,15 @@ def _write_all(result: RunResult, folder: Path, fmt: str,
         pq.write_table(_arrow_table(tables[name]), folder / f"{name}.parquet",
                        compression="zstd")
         done(name, f"{name}.parquet")
+    if result.targets is not None:
+        members = result.targets.gap_cells
+        pq.write_table(_arrow_table(members), folder / "gap_cells.parquet",
+                       compression="zstd")
+        done("gap_cells", "gap_cells.parquet")
+        if fmt == "gpkg":
+            _gap_polygons(result.targets.gaps, members, grid, crs).to_file(
+                folder / "gaps.gpkg", layer="gap_areas", driver="GPKG", engine="pyogrio")
+            done("gaps.gpkg", "gaps.gpkg")
 
     (folder / "run.json").write_text(
         json.dumps(_run_meta(result, fmt, history), ensure_ascii=False, indent=2, default=str),

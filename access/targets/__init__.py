@@ -40,8 +40,8 @@ pick a profile, drop targets, change thresholds or fields and add its own:
 :func:`evaluate_targets` applies the targets to a :class:`TargetInputs` (cells
 with distances and population, facilities, units) and returns a
 :class:`TargetResults`: one verdict per target (met / not met / no data, with
-the reason), per-unit results, per-cell flags and the gap list of uncovered
-population clusters.
+the reason), per-unit results, per-cell flags and the gap areas (uncovered
+residents grouped around the places where one new facility would serve most).
 
 The package is split by concern:
 
@@ -53,7 +53,7 @@ The package is split by concern:
   overrides into typed targets, reporting every problem found;
 - :mod:`access.targets.context` — the engine's inputs, results and per-run context;
 - :mod:`access.targets.evaluators` — one evaluator per kind;
-- :mod:`access.targets.gaps` — clusters of uncovered cells;
+- :mod:`access.targets.gaps` — gap areas: what one new facility within the reach would serve;
 - :mod:`access.targets.engine` — :func:`evaluate_targets` and :func:`apply_settlement`;
 - :mod:`access.targets.render` — the terminal summary.
 """

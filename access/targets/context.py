@@ -72,6 +72,9 @@ class TargetInputs:
         Category -> (zh, en) completeness warning carried by targets using it.
     groups_derived
         Group -> (zh, en) note when the group was derived from shares.
+    crs
+        The metric CRS of the cells' ``x``/``y``, for the gap areas' lon/lat (NaN
+        without it).
     """
 
     cells: pd.DataFrame
@@ -81,6 +84,7 @@ class TargetInputs:
     catchments: Callable[[str, float], tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None
     data_warnings: dict[str, tuple[str, str]] = field(default_factory=dict)
     groups_derived: dict[str, tuple[str, str]] = field(default_factory=dict)
+    crs: Any = None
 
 
 @dataclass
@@ -104,15 +108,21 @@ class TargetResults:
         target ``missing_types__<id>`` (``;``-joined category keys) and per 2SFCA
         target ``score__<id>`` (supply per ``per_persons`` persons).
     gaps
-        Per failed circle/completeness target, the connected clusters of
-        uncovered populated cells: ``target_id, cluster_id, n_cells, population,
-        x, y, cell_ids``, ranked by population (cluster 1 is the largest).
+        Per failed circle/completeness target, its gap areas (what one new
+        facility could serve; see :mod:`access.targets.gaps`): ``target_id, rank,
+        group, residents, n_cells, radius_m, x, y, lon, lat, center_cell_id``,
+        ``unit__<level>`` and ``unit_name__<level>`` of the centre; rank 1 holds the
+        most residents.
+    gap_cells
+        The area of every uncovered populated cell: ``target_id, rank, cell_id``.
     """
 
     targets: pd.DataFrame
     units: pd.DataFrame
     cell_flags: pd.DataFrame
     gaps: pd.DataFrame
+    gap_cells: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=["target_id", "rank", "cell_id"]))
 
 
 
@@ -154,13 +164,14 @@ class Outcome:
     unit_rows: list[dict[str, Any]] = field(default_factory=list)
     flags: dict[str, Any] = field(default_factory=dict)
     gap_mask: np.ndarray | None = None
+    gap_radius_m: np.ndarray | None = None
     mode: str = ""
 
 
 class Context:
     """Per-run view of the inputs shared by every target."""
 
-    def __init__(self, inputs: TargetInputs, *, connectivity: int) -> None:
+    def __init__(self, inputs: TargetInputs) -> None:
         cells = inputs.cells
         need = ["cell_id", "row", "col", "x", "y", "area_m2"]
         missing = [c for c in need if c not in cells.columns]
@@ -173,7 +184,6 @@ class Context:
         self.cells = cells
         self.fac = fac
         self.n = len(cells)
-        self.connectivity = connectivity
         self.settlement_note: tuple[str, str] | None = None
         settlement = self._settlement_from_units(cells, inputs.units)
         if "settlement" in cells.columns:

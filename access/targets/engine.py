@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
@@ -15,7 +16,7 @@ from access.errors import ConfigError
 from access.targets.catalogue import check_settlement_table
 from access.targets.context import Context, TargetInputs, TargetResults, unit_ids
 from access.targets.evaluators import evaluate_one
-from access.targets.gaps import GAP_COLUMNS, gap_clusters
+from access.targets.gaps import GAP_CELL_COLUMNS, empty_gaps, gap_areas
 from access.targets.model import SETTLEMENTS, RoutedTarget, Target
 
 __all__ = ["TARGET_COLUMNS", "UNIT_COLUMNS", "apply_settlement", "evaluate_targets"]
@@ -72,7 +73,7 @@ def apply_settlement(inputs: TargetInputs, table: Mapping[str, Any], *,
 
 
 
-def evaluate_targets(targets: list[Target], inputs: TargetInputs, *, connectivity: int = 8,
+def evaluate_targets(targets: list[Target], inputs: TargetInputs, *,
                      progress: bool = False) -> TargetResults:
     """Evaluate every target on a study area.
 
@@ -82,21 +83,19 @@ def evaluate_targets(targets: list[Target], inputs: TargetInputs, *, connectivit
         From :func:`load_catalogue`.
     inputs
         The study area's cells, facilities and units.
-    connectivity
-        Neighbourhood of gap clusters: 8 (default, corner-touching cells join) or 4.
     progress
         Show a progress bar.
 
     Returns
     -------
     TargetResults
-        Verdicts, unit results, cell flags and the gap list. A target whose input
+        Verdicts, unit results, cell flags and the gap areas. A target whose input
         is missing has status ``no_data`` with the reason, never a value of 0.
     """
-    ctx = Context(inputs, connectivity=connectivity)
+    ctx = Context(inputs)
     if not ctx.settlement_known:
         log.info("cells carry no settlement class: every cell treated as urban")
-    rows, unit_rows, gap_frames = [], [], []
+    rows, unit_rows, gap_frames, gap_members = [], [], [], []
     flags: dict[str, Any] = {"cell_id": inputs.cells["cell_id"].to_numpy()}
     for target in tqdm(targets, desc="targets", disable=not progress):
         out = evaluate_one(target, ctx)
@@ -106,7 +105,12 @@ def evaluate_targets(targets: list[Target], inputs: TargetInputs, *, connectivit
         unit_rows.extend(out.unit_rows)
         pop = ctx.pop(target.group)
         if out.status == "not_met" and out.gap_mask is not None and pop is not None:
-            gap_frames.append(gap_clusters(target.id, ctx, out.gap_mask, pop))
+            radius = (out.gap_radius_m if out.gap_radius_m is not None
+                      else np.full(ctx.n, np.nan))
+            areas, members = gap_areas(target.id, target.group, ctx, out.gap_mask, pop,
+                                       radius, crs=inputs.crs)
+            gap_frames.append(areas)
+            gap_members.append(members)
         met = None if out.status == "no_data" else out.status == "met"
         rows.append({
             "id": target.id, "name_zh": target.name_zh, "name_en": target.name_en,
@@ -127,8 +131,12 @@ def evaluate_targets(targets: list[Target], inputs: TargetInputs, *, connectivit
     table = pd.DataFrame(rows, columns=TARGET_COLUMNS)
     table["met"] = table["met"].astype(object)
     units = pd.DataFrame(unit_rows, columns=UNIT_COLUMNS)
-    gaps = (pd.concat([g for g in gap_frames if not g.empty], ignore_index=True)
-            if any(not g.empty for g in gap_frames) else pd.DataFrame(columns=GAP_COLUMNS))
+    kept = [g for g in gap_frames if not g.empty]
+    gaps = (pd.concat(kept, ignore_index=True) if kept
+            else empty_gaps(ctx.unit_levels))
+    kept = [g for g in gap_members if not g.empty]
+    cells = (pd.concat(kept, ignore_index=True) if kept
+             else pd.DataFrame(columns=GAP_CELL_COLUMNS))
     return TargetResults(targets=table, units=units, cell_flags=pd.DataFrame(flags),
-                         gaps=gaps)
+                         gaps=gaps, gap_cells=cells)
 

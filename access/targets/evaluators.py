@@ -140,11 +140,13 @@ def _eval_circle(target: CircleTarget, ctx: Context) -> Outcome:
         return out
     cell_mode = ctx.mode_per_cell(target)
     covered = np.zeros(ctx.n, dtype=bool)
+    radius_m = np.full(ctx.n, np.nan)
     for mode in target.modes_used:
         sel = in_scope & (cell_mode == mode)
         if not sel.any():
             continue
         reach, _ = ctx.reach_per_cell(target, mode)
+        radius_m[sel] = _straight_reach_m(reach, mode, target)[sel]
         if mode != "walk":
             cols = [f"{mode}_time_min__{c}" for c in present
                     if f"{mode}_time_min__{c}" in ctx.cells.columns]
@@ -172,6 +174,7 @@ def _eval_circle(target: CircleTarget, ctx: Context) -> Outcome:
                            if s in target.scope)
         out.reasons.append((f"出行方式：{txt_zh}", f"travel modes: {txt_en}"))
     _finish_share(target, ctx, out, pop, in_scope, covered, cell_mode)
+    out.gap_radius_m = radius_m
     if "walk" in target.modes_used and target.max_time_min is not None \
             and (in_scope & (cell_mode == "walk")).any():
         out.reasons.append((f"步行速度 {ctx.speed(target.group):g} 公里/小时",
@@ -185,6 +188,19 @@ _EBIKE_REASON = (
     f"e-bike at class speeds ({MODES['ebike'].speed_kmh['primary']:g} km/h on ordinary roads, "
     "lower where maxspeed is lower), never on motorways, expressways or ways closed to "
     "bicycles")
+
+
+def _straight_reach_m(reach: np.ndarray, mode: str, target: CircleTarget) -> np.ndarray:
+    """Straight-line radius of a gap area: the walking reach in metres; a reach in
+    minutes of another mode at that mode's ordinary road speed; by facility size the
+    smallest radius (what any new facility serves)."""
+    if mode != "walk":
+        speeds = MODES[mode].speed_kmh
+        kmh = speeds.get("primary", max(speeds.values(), default=MODES[mode].leg_speed_kmh))
+        return reach * kmh * 1000.0 / 60.0
+    if target.radius_by_area:
+        return np.where(np.isfinite(reach), target.radius_by_area[0][1], np.nan)
+    return reach
 
 
 def _covered_by_area_radius(target: CircleTarget, ctx: Context, present: list[str],
@@ -272,6 +288,8 @@ def _eval_completeness(target: CompletenessTarget, ctx: Context) -> Outcome:
         [";".join(cats[m]) if s else "" for m, s in zip(missing, in_scope, strict=True)],
         dtype=object).to_numpy()
     _finish_share(target, ctx, out, pop, in_scope, covered)
+    # a gap area is what one facility of the nearest-reaching missing type serves
+    out.gap_radius_m = np.min(np.where(missing, limits[None, :], np.inf), axis=1)
     if out.status != "no_data":
         per_type = [(r.label, coverage.circle_coverage(np.where(in_scope, pop, 0.0),
                                                           dist[:, j], limits[j]))

@@ -85,6 +85,26 @@ def test_parquet_round_trip_is_exact(result: RunResult, written: Path) -> None:
     assert data.categories == result.categories
 
 
+def test_gap_areas_written_without_cell_lists(result: RunResult, written: Path) -> None:
+    data = read_run(written)
+    members = result.targets.gap_cells
+    pd.testing.assert_frame_equal(data.gap_cells, members.reset_index(drop=True))
+    gaps = data.gaps
+    assert not [c for c in gaps.columns if "cell_ids" in c]
+    # one row per area, each area a set of cells of the cell table
+    assert len(members.groupby(["target_id", "rank"])) == len(gaps)
+    assert set(members["cell_id"]) <= set(data.cells["cell_id"])
+    assert gaps[["lon", "lat"]].notna().all().all()
+    assert gaps["lon"].between(103.9, 104.2).all()
+    assert gaps["lat"].between(30.5, 30.8).all()
+    assert gaps["unit_name__district"].str.endswith("区").all()
+    # Excel keeps at most 32,767 characters in a cell: no CSV field comes near it
+    for csv in written.glob("*.csv"):
+        table = pd.read_csv(csv, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        longest = max((table[c].str.len().max() for c in table.columns), default=0)
+        assert longest < 32_767, csv.name
+
+
 def test_cells_geoparquet_has_points_and_grid(result: RunResult, written: Path) -> None:
     path = written / "cells.parquet"
     meta = pq.read_schema(path).metadata
@@ -124,6 +144,16 @@ def test_gpkg_format(result: RunResult, tmp_path: Path) -> None:
                                   d.where(np.isfinite(d)))
     pd.testing.assert_frame_equal(data.targets, result.targets.targets)
     assert set(data.unit_polygons) == set(result.unit_polygons)
+    # gap areas as polygons: the union of each area's cells, its residents alongside
+    areas = gpd.read_file(files["gaps.gpkg"], layer="gap_areas")
+    gaps = result.targets.gaps
+    assert len(areas) == len(gaps)
+    assert areas["residents"].tolist() == pytest.approx(gaps["residents"].tolist())
+    np.testing.assert_allclose(areas.geometry.area, gaps["n_cells"] * 10_000.0)
+    inside = shapely.contains(areas.geometry.values,
+                              shapely.points(gaps["x"], gaps["y"]))
+    assert inside.all()  # the centre cell belongs to its area
+    pd.testing.assert_frame_equal(data.gap_cells, result.targets.gap_cells)
 
 
 def test_k_nearest_only_when_asked(result: RunResult, tmp_path: Path) -> None:

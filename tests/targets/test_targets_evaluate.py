@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 import pytest
+from pyproj import CRS, Transformer
 
 from access.errors import ConfigError
 from access.targets import (
@@ -108,21 +110,41 @@ def test_circle_any_of_several_categories(build):
     assert r["value"] == pytest.approx(0.8)  # cols 0-3 and 6-9
 
 
-def test_gap_clusters_ranked_by_population(circle_area):
+def test_gap_areas_bounded_by_the_reach(circle_area):
     target = one("fitness_10_urban", max_dist_m=100)
-    gaps = evaluate_targets([target], circle_area).gaps
-    # 8-neighbour: (0,4) and (1,3) touch at a corner and form one cluster
-    assert gaps["population"].tolist() == [30, 22, 11, 5]
-    assert gaps["cluster_id"].tolist() == [1, 2, 3, 4]
-    assert gaps["n_cells"].tolist() == [1, 2, 2, 1]
+    res = evaluate_targets([target], circle_area)
+    gaps = res.gaps
+    # reach 100 m: a centre serves itself and its four edge neighbours. Scores:
+    # (4,0) 30, (0,4) 20, (0,0) and (0,1) 10 + 1 = 11 (tie: smaller cell id 0 wins),
+    # (4,4) 5, (1,3) 2 (its neighbour (0,4) is diagonal, 141 m away)
+    assert gaps["residents"].tolist() == [30, 20, 11, 5, 2]
+    assert gaps["rank"].tolist() == [1, 2, 3, 4, 5]
+    assert gaps["n_cells"].tolist() == [1, 1, 2, 1, 1]
+    assert gaps["center_cell_id"].tolist() == [20, 4, 0, 24, 8]
+    assert (gaps["radius_m"] == 100).all()
+    assert (gaps["group"] == "total").all()
     top = gaps.iloc[0]
     assert (top["x"], top["y"]) == (50.0, 50.0)
-    assert top["cell_ids"] == "20"
-    second = gaps.iloc[1]
-    assert second["cell_ids"] == "4;8"
-    assert second["x"] == pytest.approx((450 * 20 + 350 * 2) / 22)
-    gaps4 = evaluate_targets([target], circle_area, connectivity=4).gaps
-    assert gaps4["population"].tolist() == [30, 20, 11, 5, 2]
+    assert gaps["unit__township"].tolist() == ["A", "B", "A", "B", "B"]
+    assert gaps["unit_name__township"].tolist() == ["A", "B", "A", "B", "B"]
+    assert gaps["lon"].isna().all()  # no CRS given to the engine
+    members = res.gap_cells
+    assert list(members.columns) == ["target_id", "rank", "cell_id"]
+    assert members[members["rank"] == 3]["cell_id"].tolist() == [0, 1]
+    assert sorted(members["cell_id"]) == [0, 1, 4, 8, 20, 24]
+    # 150 m: (1,3) is covered now (141 m from the site); the rest as before
+    wide = evaluate_targets([one("fitness_10_urban", max_dist_m=150)], circle_area).gaps
+    assert wide["residents"].tolist() == [30, 20, 11, 5]
+    assert wide["center_cell_id"].tolist() == [20, 4, 0, 24]
+    assert (wide["radius_m"] == 150).all()
+
+
+def test_gap_areas_lonlat_with_crs(circle_area):
+    area = replace(circle_area, crs=CRS.from_epsg(32648))
+    gaps = evaluate_targets([one("fitness_10_urban", max_dist_m=100)], area).gaps
+    lon, lat = Transformer.from_crs(32648, 4326, always_xy=True).transform(50.0, 50.0)
+    assert gaps.iloc[0]["lon"] == pytest.approx(lon, abs=1e-9)
+    assert gaps.iloc[0]["lat"] == pytest.approx(lat, abs=1e-9)
 
 
 def test_no_gaps_when_met(circle_area):
@@ -484,8 +506,9 @@ def test_results_columns(circle_area):
     assert set(res.targets["status"]) <= {"met", "not_met", "no_data"}
     assert list(res.units.columns) == ["target_id", "level", "unit_id", "name", "value",
                                        "threshold", "met", "detail", "detail_en", "mode"]
-    assert list(res.gaps.columns) == ["target_id", "cluster_id", "n_cells", "population",
-                                      "x", "y", "cell_ids"]
+    assert list(res.gaps.columns)[:11] == ["target_id", "rank", "group", "residents",
+                                          "n_cells", "radius_m", "x", "y", "lon", "lat",
+                                          "center_cell_id"]
     assert len(res.cell_flags) == 25
 
 

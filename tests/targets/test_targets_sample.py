@@ -206,8 +206,9 @@ def test_sample_units_flags_and_gaps(sample_results, sample_inputs):
         group = "age_3_5" if tid == "kindergarten_300" else "total"
         gpop = sample_inputs.cells[f"pop_{group}"].to_numpy()
         gaps = res.gaps[res.gaps["target_id"] == tid]
-        assert gaps["population"].sum() == pytest.approx(gpop[~covered & (pop > 0)].sum())
-        assert gaps["population"].is_monotonic_decreasing
+        assert gaps["residents"].sum() == pytest.approx(gpop[~covered & (pop > 0)].sum())
+        assert gaps["residents"].is_monotonic_decreasing
+        assert gaps["rank"].tolist() == list(range(1, len(gaps) + 1))
         assert t.loc[tid, "value"] == pytest.approx(gpop[covered].sum() / gpop.sum())
 
 
