@@ -455,37 +455,46 @@ class History:
         status = tg["status"].astype(str) if len(tg) else pd.Series(dtype=str)
         created = (now or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="seconds")
         fac_rows = _facility_rows(facilities)
-        with self._connect(write=True) as con, con:
-            cur = con.execute(
-                "INSERT INTO runs (fingerprint, created_utc, label, area_name, area_title_zh,"
-                " area_title_en, area_path, out_dir, version, params_json, checksums_json,"
-                " targets_sha256, n_targets, n_met, n_not_met, n_no_data)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (fp, created, label, area.name, area.title_zh, area.title_en,
-                 str(Path(area.path).resolve()),
-                 None if out_dir is None else str(Path(out_dir).resolve()), version,
-                 json.dumps(params, ensure_ascii=False, sort_keys=True),
-                 json.dumps(checksums, ensure_ascii=False), targets_sha256, len(tg),
-                 int((status == "met").sum()), int((status == "not_met").sum()),
-                 int((status == "no_data").sum())))
-            assert cur.lastrowid is not None  # set by the INSERT above
-            run_id = cur.lastrowid
-            con.executemany(
-                "INSERT INTO run_targets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(run_id, str(r["id"]), _text(r.get("name_zh")), _text(r.get("name_en")),
-                  _text(r.get("kind")), _num(r.get("value")), _num(r.get("threshold")),
-                  _text(r.get("unit")), _text(r.get("comparison")), _flag(r.get("met")),
-                  str(r["status"]), _text(r.get("reason_zh")), _text(r.get("reason_en")))
-                 for r in tg.to_dict("records")])
-            if units is not None and len(units):
+        try:
+            with self._connect(write=True) as con, con:
+                cur = con.execute(
+                    "INSERT INTO runs (fingerprint, created_utc, label, area_name, area_title_zh,"
+                    " area_title_en, area_path, out_dir, version, params_json, checksums_json,"
+                    " targets_sha256, n_targets, n_met, n_not_met, n_no_data)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (fp, created, label, area.name, area.title_zh, area.title_en,
+                     str(Path(area.path).resolve()),
+                     None if out_dir is None else str(Path(out_dir).resolve()), version,
+                     json.dumps(params, ensure_ascii=False, sort_keys=True),
+                     json.dumps(checksums, ensure_ascii=False), targets_sha256, len(tg),
+                     int((status == "met").sum()), int((status == "not_met").sum()),
+                     int((status == "no_data").sum())))
+                assert cur.lastrowid is not None  # set by the INSERT above
+                run_id = cur.lastrowid
                 con.executemany(
-                    "INSERT INTO run_units VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [(run_id, str(r["target_id"]), str(r["level"]), str(r["unit_id"]),
-                      _text(r.get("name")), _num(r.get("value")), _num(r.get("threshold")),
-                      _flag(r.get("met")), _text(r.get("detail")))
-                     for r in units.to_dict("records")])
-            con.executemany("INSERT INTO run_facilities VALUES (?, ?, ?, ?, ?, ?)",
-                            [(run_id, *row) for row in fac_rows])
+                    "INSERT INTO run_targets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(run_id, str(r["id"]), _text(r.get("name_zh")), _text(r.get("name_en")),
+                      _text(r.get("kind")), _num(r.get("value")), _num(r.get("threshold")),
+                      _text(r.get("unit")), _text(r.get("comparison")), _flag(r.get("met")),
+                      str(r["status"]), _text(r.get("reason_zh")), _text(r.get("reason_en")))
+                     for r in tg.to_dict("records")])
+                if units is not None and len(units):
+                    con.executemany(
+                        "INSERT INTO run_units VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        [(run_id, str(r["target_id"]), str(r["level"]), str(r["unit_id"]),
+                          _text(r.get("name")), _num(r.get("value")), _num(r.get("threshold")),
+                          _flag(r.get("met")), _text(r.get("detail")))
+                         for r in units.to_dict("records")])
+                con.executemany("INSERT INTO run_facilities VALUES (?, ?, ?, ?, ?, ?)",
+                                [(run_id, *row) for row in fac_rows])
+        except sqlite3.IntegrityError:
+            # another process recorded the identical run between the check and the insert
+            with self._connect() as con:
+                row = con.execute("SELECT run_id FROM runs WHERE fingerprint = ?",
+                                  (fp,)).fetchone()
+            if row is None:
+                raise
+            return self.get(str(row[0])), False
         log.info("recorded run #%d in %s", run_id, self.path)
         return self.get(str(run_id)), True
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import subprocess
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import matplotlib as mpl
@@ -124,6 +126,31 @@ def test_same_inputs_are_not_recorded_twice(runs: Runs) -> None:
     assert not new
     assert rec.run_id == 2
     assert rec.label == "2026 Q4"
+    assert len(runs.history.runs()) == 2
+
+
+def test_identical_run_recorded_meanwhile_elsewhere(runs: Runs, monkeypatch) -> None:
+    """Two processes record the same run at once: the one whose insert loses returns the
+    record the other wrote, never an IntegrityError."""
+    real = History._connect
+    seen: list[bool] = []
+
+    @contextmanager
+    def racing(self: History, *, write: bool = False) -> Iterator[sqlite3.Connection]:
+        if not write and not seen:  # the check ran before the other process's insert
+            seen.append(True)
+            with closing(sqlite3.connect(":memory:")) as con:
+                con.execute("CREATE TABLE runs (run_id INTEGER, fingerprint TEXT)")
+                yield con
+            return
+        with real(self, write=write) as con:
+            yield con
+
+    monkeypatch.setattr(History, "_connect", racing)
+    rec, new = record_run(History(runs.history.folder), runs.second, runs.out2, label="x")
+    assert seen
+    assert not new
+    assert rec.run_id == 2
     assert len(runs.history.runs()) == 2
 
 
