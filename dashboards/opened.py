@@ -228,7 +228,9 @@ def open_run(out_dir: str | Path) -> OpenedRun:
         targets = TargetResults(
             targets=data.targets, units=data.units if data.units is not None else
             pd.DataFrame(), cell_flags=cells[["cell_id", *flags]],
-            gaps=data.gaps if data.gaps is not None else pd.DataFrame())
+            gaps=data.gaps if data.gaps is not None else pd.DataFrame(),
+            gap_cells=(data.gap_cells if data.gap_cells is not None
+                       else pd.DataFrame(columns=["target_id", "rank", "cell_id"])))
     taxonomy = load_taxonomy(area.categories, base_dir=area.base_dir, path=area.path)
     result = RunResult(
         area=area, crs=crs, boundary_lonlat=boundary_lonlat, boundary=boundary, networks={},
