@@ -365,6 +365,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
                          "{p:,.1f} residents have no candidate nearer than their present trip "
                          "(up to {d:,.0f} m): no site can help them, so they are left out of "
                          "the worst trip"),
+    "site_cand_excluded": ("生成候选点时排除了水域上的街道节点 {water} 个、距现有同类设施不足 "
+                           "{d:g} 米的 {near} 个",
+                           "generated candidates leave out {water} street nodes on water and "
+                           "{near} within {d:g} m of an existing facility of the category"),
     "site_pc_none": ("没有候选点能缩短任何居民的出行距离：未选址",
                      "no candidate shortens any resident's trip: no site chosen"),
 }

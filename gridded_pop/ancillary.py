@@ -26,7 +26,8 @@ from pyproj import CRS, Transformer
 from access.crs import WGS84
 from access.errors import InputFileError
 
-__all__ = ["DasymetricWeights", "LandCover", "read_osm_landcover"]
+__all__ = ["DasymetricWeights", "LandCover", "is_water", "read_osm_landcover",
+           "read_osm_water"]
 
 log = logging.getLogger(__name__)
 
@@ -67,15 +68,32 @@ class LandCover:
             water=water)
 
 
+def is_water(tags: dict[str, str]) -> bool:
+    """True for a water area: ``natural=water``, ``waterway=riverbank``,
+    ``landuse=reservoir|basin`` or any ``water=*`` tag."""
+    return ("water" in tags or tags.get("natural") == "water"
+            or tags.get("waterway") == "riverbank" or tags.get("landuse") in _WATER_LANDUSE)
+
+
 def _classify(tags: dict[str, str]) -> str | None:
     if tags.get("landuse") == "residential":
         return "residential"
-    if ("water" in tags or tags.get("natural") == "water"
-            or tags.get("waterway") == "riverbank" or tags.get("landuse") in _WATER_LANDUSE):
+    if is_water(tags):
         return "water"
     if tags.get("building", "no") != "no":
         return "building"
     return None
+
+
+def read_osm_water(osm_path: Path, crs: CRS) -> shapely.Geometry:
+    """The water areas of an OSM file (see :func:`is_water`), dissolved, in ``crs``.
+
+    Raises
+    ------
+    InputFileError
+        The file cannot be read as OSM data.
+    """
+    return _read_areas(Path(osm_path), crs, water_only=True)["water"]
 
 
 def read_osm_landcover(osm_path: Path, crs: CRS) -> LandCover:
@@ -93,6 +111,14 @@ def read_osm_landcover(osm_path: Path, crs: CRS) -> LandCover:
     InputFileError
         The file cannot be read as OSM data.
     """
+    cover = LandCover(**_read_areas(Path(osm_path), crs, water_only=False))
+    log.info("%s: residential %.2f km², buildings %.2f km², water %.2f km²", Path(osm_path).name,
+             cover.residential.area / 1e6, cover.building.area / 1e6, cover.water.area / 1e6)
+    return cover
+
+
+def _read_areas(osm_path: Path, crs: CRS, *, water_only: bool) -> dict[str, shapely.Geometry]:
+    """Dissolved land-cover classes of an OSM file in ``crs`` (only water if asked)."""
     import osmium
 
     osm_path = Path(osm_path)
@@ -100,13 +126,15 @@ def read_osm_landcover(osm_path: Path, crs: CRS) -> LandCover:
     factory = osmium.geom.WKBFactory()
     n_bad = 0
     try:
+        keys = (("landuse", "natural", "waterway", "water") if water_only
+                else ("landuse", "building", "natural", "waterway", "water"))
         fp = (osmium.FileProcessor(str(osm_path)).with_areas()
-              .with_filter(osmium.filter.KeyFilter("landuse", "building", "natural",
-                                                   "waterway", "water")))
+              .with_filter(osmium.filter.KeyFilter(*keys)))
         for obj in fp:
             if not obj.is_area():
                 continue
-            cls = _classify({t.k: t.v for t in obj.tags})
+            tags = {t.k: t.v for t in obj.tags}
+            cls = ("water" if is_water(tags) else None) if water_only else _classify(tags)
             if cls is None:
                 continue
             try:
@@ -128,7 +156,4 @@ def read_osm_landcover(osm_path: Path, crs: CRS) -> LandCover:
         geoms = shapely.make_valid(geoms)
         return shapely.union_all(geoms)
 
-    cover = LandCover(**{k: dissolve(v) for k, v in parts.items()})
-    log.info("%s: residential %.2f km², buildings %.2f km², water %.2f km²", osm_path.name,
-             cover.residential.area / 1e6, cover.building.area / 1e6, cover.water.area / 1e6)
-    return cover
+    return {k: dissolve(v) for k, v in parts.items()}

@@ -55,6 +55,7 @@ from access.targets import (
 )
 from access.travel import catchment_pairs, time_to_dist_m
 from facilities.coords import wgs84_to_gcj02
+from gridded_pop.ancillary import read_osm_water
 from lifecircle.pipeline import RunResult, snap_to_networks, unit_of_points
 from lifecircle.scenario import Scenario
 
@@ -114,6 +115,9 @@ class SiteProblem:
     min_dist_existing_m
         Generated candidates keep this far (straight line) from existing
         facilities of the category.
+    exclude_water
+        Generated candidates leave out street nodes inside water areas of the
+        study area's OSM file (bridges, piers).
     method
         ``exact`` (HiGHS, with greedy fallback at the time limit) or ``greedy``.
     time_limit_s, mip_rel_gap
@@ -133,6 +137,7 @@ class SiteProblem:
     max_trip_m: float | None = None
     spacing_m: float = 150.0
     min_dist_existing_m: float = 100.0
+    exclude_water: bool = True
     method: str = "exact"
     time_limit_s: float = 60.0
     mip_rel_gap: float = 1e-4
@@ -360,9 +365,30 @@ def read_candidates(problem: SiteProblem, boundary: shapely.Geometry, crs: Any,
     return out
 
 
+_WATER: dict[tuple[str, int, int, str], shapely.Geometry] = {}
+
+
+def _water(result: RunResult) -> shapely.Geometry:
+    """Water areas of the study area's own OSM file, in the run's CRS (read once)."""
+    path = Path(result.area.network.path)
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns, str(result.crs))
+    if key not in _WATER:
+        _WATER[key] = read_osm_water(path, result.crs)
+    return _WATER[key]
+
+
 def _generate_candidates(result: RunResult, problem: SiteProblem, demand: _Demand,
-                         uncovered: np.ndarray) -> pd.DataFrame:
-    """Street nodes of uncovered populated cells, one per ``spacing_m`` square."""
+                         uncovered: np.ndarray, excluded: dict[str, int] | None = None,
+                         ) -> pd.DataFrame:
+    """Street nodes of uncovered populated cells, one per ``spacing_m`` square.
+
+    Nodes outside the study area, inside a water area of the study area's OSM file
+    (``natural=water``, ``waterway=riverbank``, ``landuse=reservoir``...: bridges,
+    piers) and nearer than ``min_dist_existing_m`` to an existing facility of the
+    category are left out; ``excluded`` receives how many of each.
+    """
+    excluded = {} if excluded is None else excluded
     cells = result.cells
     walk = result.networks["walk"]
     node = cells["node"].to_numpy()
@@ -375,14 +401,24 @@ def _generate_candidates(result: RunResult, problem: SiteProblem, demand: _Deman
     agg = pd.DataFrame({"node": nodes, "w": weight}).groupby("node", sort=True)["w"].sum()
     nd = agg.index.to_numpy()
     x, y = walk.x[nd], walk.y[nd]
-    # excluded: outside the area, too near an existing facility of the category
-    ok = shapely.covers(result.boundary, shapely.points(x, y))
+    # excluded: outside the area, on water, too near an existing facility of the category
+    pts = shapely.points(x, y)
+    ok = shapely.covers(result.boundary, pts)
+    if problem.exclude_water:
+        water = _water(result)
+        if not water.is_empty:
+            shapely.prepare(water)
+            wet = ok & shapely.intersects(water, pts)
+            excluded["water"] = int(wet.sum())
+            ok &= ~wet
     fac = result.facilities
     mine = fac[fac["category"] == problem.category]
     if len(mine) and problem.min_dist_existing_m > 0:
         tree = cKDTree(np.column_stack([mine.geometry.x, mine.geometry.y]))
         d, _ = tree.query(np.column_stack([x, y]))
-        ok &= d >= problem.min_dist_existing_m
+        near = ok & (d < problem.min_dist_existing_m)
+        excluded["near_existing"] = int(near.sum())
+        ok &= ~near
     nd, x, y, w = nd[ok], x[ok], y[ok], agg.to_numpy()[ok]
     # thinning: in each spacing square the node with the most uncovered residents
     s = problem.spacing_m
@@ -496,13 +532,18 @@ def site_selection(result: RunResult, problem: SiteProblem | None = None,
     if p.model == "least_important":
         return _least_important(result, p, target, demand)
     uncovered = demand.in_scope & ~demand.covered & (demand.pop > 0)
+    excluded: dict[str, int] = {}
     cand = (read_candidates(p, result.boundary, result.crs) if p.candidates is not None
-            else _generate_candidates(result, p, demand, uncovered))
+            else _generate_candidates(result, p, demand, uncovered, excluded))
     if cand.empty:
         raise SiteError(f"no candidates: no uncovered residents of target {target.id} near a "
                         "street node away from existing facilities; give a candidate file")
     cand = _snap_candidates(result, cand)
     notes: list[tuple[str, str]] = []
+    if excluded.get("water") or excluded.get("near_existing"):
+        fmt = {"water": excluded.get("water", 0), "near": excluded.get("near_existing", 0),
+               "d": p.min_dist_existing_m}
+        notes.append((t("site_cand_excluded", "zh", **fmt), t("site_cand_excluded", "en", **fmt)))
     off = ~cand["reachable"].to_numpy()
     if off.any():
         notes.append((f"{int(off.sum())} 个候选点距街道超过 "

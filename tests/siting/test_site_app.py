@@ -112,6 +112,36 @@ def test_p_center_answers_with_sites_and_says_why(sample_run: RunResult) -> None
     assert at_worst == pytest.approx(s["at_worst_after_pop"], rel=1e-9)
 
 
+def test_generated_candidates_avoid_water_and_existing(sample_run: RunResult) -> None:
+    """Generated candidates: none on a water area of the sample's OSM file (read here by
+    osmnx), none nearer than min_dist_existing_m to an existing kindergarten."""
+    import osmnx as ox
+
+    f = ox.features_from_xml(str(sample_run.area.network.path),
+                             tags={"natural": "water", "waterway": "riverbank",
+                                   "landuse": ["reservoir", "basin"], "water": True})
+    f = f[f.geom_type.isin(["Polygon", "MultiPolygon"])].to_crs(sample_run.crs)
+    water = shapely.union_all(f.geometry.to_numpy())
+    assert water.area > 500_000  # the Jin and Fu rivers
+    kg = sample_run.facilities[sample_run.facilities["category"] == "kindergarten"]
+    kxy = np.column_stack([kg.geometry.x, kg.geometry.y])
+    wet_without = site_selection(sample_run, category="kindergarten", n=2,
+                                 exclude_water=False).candidates
+    assert shapely.intersects(water, wet_without.geometry.to_numpy()).sum() >= 1
+    for min_d in (100.0, 400.0):
+        ans = site_selection(sample_run, category="kindergarten", n=2,
+                             min_dist_existing_m=min_d)
+        g = ans.candidates.geometry
+        assert not shapely.intersects(water, g.to_numpy()).any()
+        d = np.hypot(g.x.to_numpy()[:, None] - kxy[None, :, 0],
+                     g.y.to_numpy()[:, None] - kxy[None, :, 1]).min(axis=1)
+        assert d.min() >= min_d - 1e-6
+        assert any("on water" in en and f"within {min_d:g} m" in en for _, en in ans.notes)
+    # a larger keep-away distance leaves out more street nodes
+    near = [int(en.split(" and ")[1].split()[0]) for _, en in ans.notes if "on water" in en]
+    assert near[0] > 5
+
+
 def test_candidate_file_parcels_with_budget(sample_run: RunResult, tmp_path: Path) -> None:
     pts = _inside_points(sample_run, 12).to_crs(sample_run.crs)
     parcels = pts.copy()
