@@ -369,6 +369,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
                            "{d:g} 米的 {near} 个",
                            "generated candidates leave out {water} street nodes on water and "
                            "{near} within {d:g} m of an existing facility of the category"),
+    "site_complex_unused": ("目标 {target} 不要求以下类别，不计入完整度：{cats}",
+                            "target {target} does not require {cats}: not scored"),
+    "site_model_colocated": ("综合服务中心（多类设施合设）", "co-located service complexes"),
     "site_pc_none": ("没有候选点能缩短任何居民的出行距离：未选址",
                      "no candidate shortens any resident's trip: no site chosen"),
 }

@@ -56,6 +56,8 @@ __all__ = [
     "aggregate_rows",
     "capacitated",
     "colocated",
+    "colocated_order",
+    "colocated_value",
     "coverage_matrix",
     "dominated_candidates",
     "greedy_lscp",
@@ -895,6 +897,43 @@ def colocated(matrices: list[sp.spmatrix], covered: np.ndarray, weight: np.ndarr
     sites = np.flatnonzero(res.x[:n_c] > 0.5)
     return Solution("colocated", sites, res.objective, res.bound,
                     _gap(res.objective, res.bound), res.status, "highs", stats=stats)
+
+
+def colocated_value(matrices: list[sp.spmatrix], covered: np.ndarray, weight: np.ndarray,
+                    sites: np.ndarray) -> float:
+    """Weight made complete by complexes at ``sites`` (rows complete before excluded)."""
+    covered = np.asarray(covered, dtype=bool)
+    w = np.asarray(weight, dtype=float)
+    sites = np.asarray(sites, dtype=np.int64)
+    ok = np.ones(len(w), dtype=bool)
+    for ci, m in enumerate(matrices):
+        hit = (np.asarray(sp.csc_matrix(m)[:, sites].sum(axis=1)).ravel() > 0 if len(sites)
+               else np.zeros(len(w), dtype=bool))
+        ok &= covered[:, ci] | hit
+    return float(w[ok & ~covered.all(axis=1)].sum())
+
+
+def colocated_order(matrices: list[sp.spmatrix], covered: np.ndarray, weight: np.ndarray,
+                    sites: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rank complexes greedily: each next the one making the most weight complete.
+
+    Returns ``sites`` reordered and the marginal weights (they sum to
+    :func:`colocated_value` of the whole set). Completeness is not submodular (two
+    complexes can complete residents neither completes alone), so the marginals
+    need not decrease.
+    """
+    left = [int(j) for j in np.asarray(sites, dtype=np.int64)]
+    order: list[int] = []
+    marg: list[float] = []
+    value = 0.0
+    while left:
+        vals = [colocated_value(matrices, covered, weight, np.array([*order, j], np.int64))
+                for j in left]
+        k = int(np.argmax(vals))  # ties: the earlier (lower index) site
+        order.append(left.pop(k))
+        marg.append(vals[k] - value)
+        value = vals[k]
+    return np.array(order, dtype=np.int64), np.array(marg, dtype=float)
 
 
 def least_important(matrix: sp.spmatrix, weight: np.ndarray, n_close: int, *,

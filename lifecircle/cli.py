@@ -408,15 +408,20 @@ def report(
 
 @app.command()
 def site(
-    category: Annotated[str, typer.Option(
-        "--category", "-c", help="设施类别 / facility category, e.g. kindergarten")],
+    category: Annotated[str | None, typer.Option(
+        "--category", "-c", help="设施类别 / facility category, e.g. kindergarten")] = None,
     area: Annotated[Path | None, typer.Option(
         "--area", "-a", help="研究区文件 / study-area TOML file (default: bundled sample)")] = None,
     add: Annotated[int | None, typer.Option(
         "--add", "-n", help="新增（或撤并）设施数 / number of sites to add (or close)")] = None,
     model: Annotated[str, typer.Option(
         "--model", "-m",
-        help="mclp | lscp | p_median | p_center | capacitated | least_important")] = "mclp",
+        help="mclp | lscp | p_median | p_center | capacitated | least_important | colocated",
+    )] = "mclp",
+    complex_: Annotated[str | None, typer.Option(
+        "--complex", help="综合服务中心合设类别（逗号分隔），按生活圈完整度选址 / categories one "
+        "service complex hosts, comma-separated (model colocated, scored on life-circle "
+        "completeness)")] = None,
     threshold: Annotated[float | None, typer.Option(
         "--threshold", help="lscp 覆盖率目标 / share to reach (default: the target's)")] = None,
     target: Annotated[str | None, typer.Option(
@@ -459,7 +464,14 @@ def site(
         raise typer.BadParameter("use 'zh' or 'en'", param_hint="--lang")
     console = _console()
     start = time.perf_counter()
-    problem = SiteProblem(category=category, model=model, n=add, threshold=threshold,
+    cats = tuple(c.strip() for c in (complex_ or "").split(",") if c.strip())
+    if cats and model == "mclp":
+        model = "colocated"  # --complex alone asks for complexes
+    if category is None and not cats:
+        raise typer.BadParameter("give --category (or --complex for service complexes)",
+                                 param_hint="--category")
+    problem = SiteProblem(category=category or "+".join(cats), model=model, n=add,
+                          threshold=threshold, complex=cats,
                           target=target, candidates=candidates,
                           candidates_crs=candidates_crs, budget=budget, capacity=capacity,
                           existing_capacity=existing_capacity, max_trip_m=max_trip,

@@ -48,6 +48,7 @@ from access.i18n import t
 from access.safe_io import write_csv
 from access.targets import (
     CircleTarget,
+    CompletenessTarget,
     Target,
     TargetInputs,
     apply_settlement,
@@ -65,7 +66,8 @@ __all__ = ["MODELS", "SiteError", "SiteProblem", "SiteResult", "check_problem",
 log = logging.getLogger(__name__)
 
 #: Models :func:`site_selection` answers.
-MODELS = ("mclp", "lscp", "p_median", "p_center", "capacitated", "least_important")
+MODELS = ("mclp", "lscp", "p_median", "p_center", "capacitated", "least_important",
+          "colocated")
 
 
 class SiteError(LifecircleError, ValueError):
@@ -85,7 +87,9 @@ class SiteProblem:
         sites reaching ``threshold``), ``p_median`` (shortest average trip),
         ``p_center`` (worst-served resident), ``capacitated`` (places available
         within reach), ``least_important`` (which ``n`` existing facilities can
-        close with the least loss).
+        close with the least loss), ``colocated`` (``n`` service complexes, each
+        hosting every category of ``complex``, scored on a life-circle
+        completeness target).
     n
         Number of sites (to add, or to close for ``least_important``).
     threshold
@@ -122,6 +126,9 @@ class SiteProblem:
         ``exact`` (HiGHS, with greedy fallback at the time limit) or ``greedy``.
     time_limit_s, mip_rel_gap
         Solver limits.
+    complex
+        Categories one co-located service complex (社区综合服务中心) hosts
+        (``colocated``); ``category`` is then only a label.
     """
 
     category: str
@@ -141,6 +148,7 @@ class SiteProblem:
     method: str = "exact"
     time_limit_s: float = 60.0
     mip_rel_gap: float = 1e-4
+    complex: tuple[str, ...] = ()
 
 
 @dataclass
@@ -192,10 +200,12 @@ class SiteResult:
             for fid in self.sites["facility_id"]:
                 sc.remove(str(fid))
             return sc
+        cats = self.problem.complex or (self.problem.category,)
         for r in self.sites.itertuples():
             cap = float(r.capacity) if np.isfinite(r.capacity) else math.nan
-            sc.add(self.problem.category, float(r.lon), float(r.lat),
-                   name=r.name or str(r.site_id), capacity=cap)
+            for cat in cats:
+                sc.add(cat, float(r.lon), float(r.lat), name=r.name or str(r.site_id),
+                       capacity=cap)
         return sc
 
 
@@ -474,8 +484,16 @@ def check_problem(problem: SiteProblem, *, boundary_lonlat: shapely.Geometry | N
                         f"models: {', '.join(MODELS)}")
     if p.method not in ("exact", "greedy"):
         raise SiteError(f"unknown method '{p.method}': use exact or greedy")
-    if categories is not None and p.category not in categories:
-        raise SiteError(f"unknown category '{p.category}'{suggest(p.category, categories)}")
+    if p.model == "colocated" and not p.complex:
+        raise SiteError("model colocated needs the categories of a complex "
+                        "(--complex cat1,cat2,...)")
+    if p.complex and p.model != "colocated":
+        raise SiteError(f"--complex goes with model colocated, not {p.model}")
+    if len(set(p.complex)) != len(p.complex):
+        raise SiteError(f"a category is named twice in the complex: {','.join(p.complex)}")
+    for cat in p.complex or (p.category,):
+        if categories is not None and cat not in categories:
+            raise SiteError(f"unknown category '{cat}'{suggest(cat, categories)}")
     if p.model != "lscp" and p.n is None and (p.budget is None or p.model != "mclp"):
         raise SiteError(f"model {p.model} needs the number of sites (--add N)")
     if p.n is not None and p.n < 1:
@@ -527,6 +545,8 @@ def site_selection(result: RunResult, problem: SiteProblem | None = None,
     p = problem
     check_problem(p, categories=(list(result.taxonomy.categories)
                                  if result.taxonomy is not None else None))
+    if p.model == "colocated":
+        return _colocated(result, p)
     target = _pick_target(result, p)
     demand = _demand(result, target)
     if p.model == "least_important":
@@ -694,8 +714,9 @@ def _existing_pairs(result: RunResult, category: str, demand: _Demand,
 
 
 def _sites_frame(result: RunResult, p: SiteProblem, cand: pd.DataFrame, a_all: Any,
-                 w_unc: np.ndarray, chosen: np.ndarray) -> gpd.GeoDataFrame:
-    order, marg = siting.marginal_order(a_all, w_unc, chosen)
+                 w_unc: np.ndarray, chosen: np.ndarray,
+                 ranked: tuple[np.ndarray, np.ndarray] | None = None) -> gpd.GeoDataFrame:
+    order, marg = ranked if ranked is not None else siting.marginal_order(a_all, w_unc, chosen)
     c = cand.iloc[order].reset_index(drop=True)
     glon, glat = wgs84_to_gcj02(c["lon"].to_numpy(), c["lat"].to_numpy())
     df = pd.DataFrame({
@@ -755,16 +776,16 @@ def _summary(p: SiteProblem, target: Target, sol: siting.Solution, demand: _Dema
     return s
 
 
-def _targets_of(result: RunResult, category: str) -> list[Target]:
+def _targets_of(result: RunResult, categories: tuple[str, ...]) -> list[Target]:
     return [t for t in _catalogue(result)
-            if category in t.categories or any(r.category == category
-                                               for r in getattr(t, "requirements", ()))]
+            if set(categories) & set(t.categories)
+            or any(r.category in categories for r in getattr(t, "requirements", ()))]
 
 
 def _before_after(result: RunResult, out: SiteResult, target: Target,
                   promised: float) -> pd.DataFrame:
     """Every target involving the category, before and after (the sites re-evaluated)."""
-    ids = [t.id for t in _targets_of(result, out.problem.category)]
+    ids = [t.id for t in _targets_of(result, out.problem.complex or (out.problem.category,))]
     cols = ["id", "name_zh", "name_en", "threshold", "unit", "value_before", "status_before",
             "value_after", "status_after", "promised"]
     if result.targets is None or not ids:
@@ -782,8 +803,136 @@ def _before_after(result: RunResult, out: SiteResult, target: Target,
                      "value_before": b["value"], "status_before": b["status"],
                      "value_after": a["value"], "status_after": a["status"],
                      "promised": promised if (i == target.id and out.problem.model
-                                              in ("mclp", "lscp")) else math.nan})
+                                              in ("mclp", "lscp", "colocated"))
+                     else math.nan})
     return pd.DataFrame(rows, columns=cols)
+
+
+# ---------------------------------------------------------------------------
+# Co-located service complexes
+# ---------------------------------------------------------------------------
+def _pick_completeness(result: RunResult, p: SiteProblem) -> CompletenessTarget:
+    """The completeness target a complex is scored on: named, or the one whose
+    requirements hold the most of the complex's categories (then the fewest types)."""
+    targets = _catalogue(result)
+    usable = [t for t in targets if isinstance(t, CompletenessTarget)
+              and any(r.category in p.complex for r in t.requirements)]
+    if p.target is not None:
+        hit = [t for t in targets if t.id == p.target]
+        if not hit:
+            raise SiteError(f"unknown target '{p.target}'"
+                            f"{suggest(p.target, [t.id for t in targets])}")
+        if hit[0] not in usable:
+            raise SiteError(f"target '{p.target}' is not a life-circle completeness target "
+                            f"requiring a category of the complex; usable: "
+                            f"{', '.join(t.id for t in usable) or 'none'}")
+        return hit[0]  # type: ignore[return-value]
+    if not usable:
+        raise SiteError(f"no life-circle completeness target requires any of "
+                        f"{', '.join(p.complex)}")
+    return max(usable, key=lambda t: (sum(r.category in p.complex for r in t.requirements),
+                                      -len(t.requirements)))
+
+
+def _requirement_met(result: RunResult, req: Any, reach_m: float) -> np.ndarray:
+    """Cells within ``reach_m`` of an existing facility meeting the requirement (a sized
+    requirement counts facilities of at least its area or of unknown area)."""
+    cells = result.cells
+    col = f"dist_m__{req.category}"
+    dist = (np.nan_to_num(cells[col].to_numpy(dtype=float), nan=np.inf) if col in cells.columns
+            else np.full(len(cells), np.inf))
+    if not req.min_area_m2:
+        return dist <= reach_m
+    fac = result.facilities
+    sel = np.flatnonzero((fac["category"] == req.category).to_numpy())
+    area = (fac["area_m2"].to_numpy(dtype=float)[sel] if "area_m2" in fac.columns
+            else np.full(len(sel), np.nan))
+    if not np.isfinite(area).any():
+        return dist <= reach_m
+    ok = sel[~(area < req.min_area_m2)]
+    met = np.zeros(len(cells), dtype=bool)
+    if len(ok):
+        _fi, ci, d = catchment_pairs(result.networks["walk"], fac["node"].to_numpy()[ok],
+                                    fac["snap_dist_m"].to_numpy()[ok], cells["node"].to_numpy(),
+                                    cells["snap_dist_m"].to_numpy(), max_dist_m=reach_m)
+        met[ci[d <= reach_m]] = True
+    return met
+
+
+def _colocated(result: RunResult, p: SiteProblem) -> SiteResult:
+    """``n`` complexes hosting every category of ``p.complex``, scored on completeness."""
+    target = _pick_completeness(result, p)
+    cells = result.cells
+    col = f"pop_{target.group}"
+    if col not in cells.columns:
+        raise SiteError(f"the run has no population group '{target.group}' "
+                        f"(target {target.id})")
+    in_scope = np.isin(_settlement(result), list(target.scope))
+    pop = np.where(in_scope, np.nan_to_num(cells[col].to_numpy(dtype=float)), 0.0)
+    speed = _speed(result, target.group)
+    reqs = list(target.requirements)
+    reach = np.array([r.max_dist_m if r.max_dist_m is not None
+                      else time_to_dist_m(float(r.max_time_min), speed) for r in reqs])
+    met = np.column_stack([_requirement_met(result, r, float(d))
+                           for r, d in zip(reqs, reach, strict=True)])
+    mine = np.array([r.category in p.complex for r in reqs])
+    unused = [c for c in p.complex if c not in {r.category for r in reqs}]
+    complete = in_scope & met.all(axis=1)
+    completable = in_scope & met[:, ~mine].all(axis=1)
+    covered_before = float(pop[complete].sum())
+    scope_pop = float(pop.sum())
+    w = np.where(completable & ~complete, pop, 0.0)
+    demand = _Demand(pop=pop, in_scope=in_scope, covered=complete,
+                     reach=np.full(len(cells), float(reach[mine].max())),
+                     base_dist=np.full(len(cells), np.inf), scope_pop=scope_pop)
+    notes: list[tuple[str, str]] = []
+    if unused:
+        fmt = {"cats": ", ".join(unused), "target": target.id}
+        notes.append((t("site_complex_unused", "zh", **fmt),
+                      t("site_complex_unused", "en", **fmt)))
+    if not (w > 0).any():
+        others = list(dict.fromkeys(r.label for r, m in zip(reqs, mine, strict=True) if not m))
+        raise SiteError(f"no resident of target {target.id} can be made complete by this "
+                        f"complex: nobody in scope has every type it does not host "
+                        f"({', '.join(others)}) within reach; add them to --complex")
+    excluded: dict[str, int] = {}
+    cand = (read_candidates(p, result.boundary, result.crs) if p.candidates is not None
+            else _generate_candidates(result, p, demand, w > 0, excluded))
+    if cand.empty:
+        raise SiteError(f"no candidates: no resident of target {target.id} can be made "
+                        "complete by a complex near a street node; give a candidate file")
+    cand = _snap_candidates(result, cand)
+    if excluded.get("water"):
+        fmt = {"water": excluded["water"], "near": 0, "d": 0.0}
+        notes.append((t("site_cand_excluded", "zh", **fmt), t("site_cand_excluded", "en", **fmt)))
+    cand = cand[cand["reachable"].to_numpy()].reset_index(drop=True)
+    n_c = len(cand)
+    if n_c == 0:
+        raise SiteError("no candidates: none of them is near a street")
+    if p.n is not None and p.n > n_c:
+        raise SiteError(f"--add {p.n} is larger than the number of candidates ({n_c})")
+    fi, ci, d = _pairs(result, cand, float(reach[mine].max()))
+    idx = np.flatnonzero(mine)
+    mats = [siting.coverage_matrix(ci[d <= reach[k]], fi[d <= reach[k]], len(cells), n_c)
+            for k in idx]
+    sol = siting.colocated(mats, met[:, idx], w, int(p.n or 0), time_limit_s=p.time_limit_s,
+                           mip_rel_gap=p.mip_rel_gap)
+    ranked = siting.colocated_order(mats, met[:, idx], w, sol.sites)
+    sites = _sites_frame(result, p, cand, None, w, sol.sites, ranked=ranked)
+    sites["category"] = "+".join(p.complex)
+    promised = (covered_before + sol.objective) / scope_pop if scope_pop else math.nan
+    summary = _summary(p, target, sol, demand, covered_before, promised, n_c)
+    summary["complex"] = "+".join(p.complex)
+    summary["completable_pop"] = float(w.sum())
+    cand_gdf = gpd.GeoDataFrame(cand.drop(columns=[c for c in ("node", "drive_node")
+                                                   if c in cand.columns]),
+                                geometry=shapely.points(cand["x"], cand["y"]), crs=result.crs)
+    cand_gdf["chosen"] = np.isin(np.arange(n_c), sol.sites)
+    out = SiteResult(problem=p, target=target.id, solution=sol, sites=sites,
+                     candidates=cand_gdf, targets=pd.DataFrame(), summary=summary, notes=notes,
+                     base=result)
+    out.targets = _before_after(result, out, target, promised)
+    return out
 
 
 def _least_important(result: RunResult, p: SiteProblem, target: Target,

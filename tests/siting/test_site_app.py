@@ -260,3 +260,46 @@ def test_write_sites_is_whole_or_nothing(sample_run: RunResult, tmp_path: Path,
     left = [p.name for p in (tmp_path / "bad").iterdir()]
     assert left == []
     assert math.isfinite(ans.summary["share_before"])
+
+
+COMPLEX = ("kindergarten", "nursery", "community_health_station", "eldercare_daycare",
+           "community_service_station", "fitness_site")
+
+
+def test_colocated_complexes_keep_the_completeness_promise(sample_run: RunResult) -> None:
+    """Service complexes hosting six 5-minute types, scored on life_circle_5: the promised
+    completeness equals the re-evaluated target with every category added at each site."""
+    ans = site_selection(sample_run, category="complex", model="colocated", n=3,
+                         complex=COMPLEX)
+    assert ans.target == "life_circle_5"
+    assert ans.solution.status == "optimal"
+    assert len(ans.sites) == 3
+    assert ans.sites["marginal_pop"].sum() == pytest.approx(ans.solution.objective, rel=1e-12)
+    row = ans.targets.set_index("id").loc["life_circle_5"]
+    assert row["value_after"] == pytest.approx(row["promised"], abs=1e-12)
+    assert row["value_after"] > 0
+    assert sorted(ans.scenario().changed_categories()) == sorted(COMPLEX)
+    with pytest.raises(SiteError, match=r"nobody in scope has every type it does not host"):
+        site_selection(sample_run, category="complex", model="colocated", n=1,
+                       complex=("fitness_site", "eldercare_daycare"))
+    with pytest.raises(SiteError, match=r"unknown category 'fitnes_site'"):
+        site_selection(sample_run, category="complex", model="colocated", n=1,
+                       complex=("fitnes_site", "eldercare_daycare"))
+    with pytest.raises(SiteError, match=r"needs the categories of a complex"):
+        site_selection(sample_run, category="kindergarten", model="colocated", n=1)
+
+
+def test_cli_complex(tmp_path: Path) -> None:
+    out = tmp_path / "cx"
+    r = _cli(["site", "-a", str(default_area_path()), "--complex", ",".join(COMPLEX),
+              "--add", "2", "-o", str(out), "-q", "--lang", "en"])
+    assert r.exit_code == 0, r.output
+    assert "co-located service complexes" in r.output
+    sites = pd.read_csv(out / "sites.csv", encoding="utf-8-sig")
+    assert len(sites) == 2
+    assert set(sites["category"]) == {"+".join(COMPLEX)}
+    tg = pd.read_csv(out / "site_targets.csv", encoding="utf-8-sig").set_index("id")
+    assert tg.loc["life_circle_5", "value_after"] == pytest.approx(
+        tg.loc["life_circle_5", "promised"], abs=1e-12)
+    meta = json.loads((out / "site_run.json").read_text(encoding="utf-8"))
+    assert meta["problem"]["complex"] == list(COMPLEX)

@@ -307,6 +307,14 @@ def test_colocated_equals_brute_force(seed: int) -> None:
         best = max(complete(list(c)) for c in _subsets(nc, n)) - base
         assert sol.objective == pytest.approx(best)
         assert complete(list(sol.sites)) - base == pytest.approx(best)
+        assert siting.colocated_value(mats, covered, w, sol.sites) == pytest.approx(best)
+        order, marg = siting.colocated_order(mats, covered, w, sol.sites)
+        assert sorted(order) == sorted(sol.sites)
+        assert marg.sum() == pytest.approx(best)
+        # each next site is the one adding the most (completeness is not submodular:
+        # a later site can add more than an earlier one)
+        assert marg[0] == pytest.approx(max(siting.colocated_value(mats, covered, w, [j])
+                                            for j in sol.sites))
 
 
 def test_aggregate_rows_is_exact() -> None:
