@@ -822,11 +822,12 @@ def _pick_completeness(result: RunResult, p: SiteProblem) -> CompletenessTarget:
         if not hit:
             raise SiteError(f"unknown target '{p.target}'"
                             f"{suggest(p.target, [t.id for t in targets])}")
-        if hit[0] not in usable:
+        chosen = hit[0]
+        if not isinstance(chosen, CompletenessTarget) or chosen not in usable:
             raise SiteError(f"target '{p.target}' is not a life-circle completeness target "
                             f"requiring a category of the complex; usable: "
                             f"{', '.join(t.id for t in usable) or 'none'}")
-        return hit[0]  # type: ignore[return-value]
+        return chosen
     if not usable:
         raise SiteError(f"no life-circle completeness target requires any of "
                         f"{', '.join(p.complex)}")
@@ -872,7 +873,7 @@ def _colocated(result: RunResult, p: SiteProblem) -> SiteResult:
     speed = _speed(result, target.group)
     reqs = list(target.requirements)
     reach = np.array([r.max_dist_m if r.max_dist_m is not None
-                      else time_to_dist_m(float(r.max_time_min), speed) for r in reqs])
+                      else time_to_dist_m(float(r.max_time_min or 0.0), speed) for r in reqs])
     met = np.column_stack([_requirement_met(result, r, float(d))
                            for r, d in zip(reqs, reach, strict=True)])
     mine = np.array([r.category in p.complex for r in reqs])
@@ -903,8 +904,8 @@ def _colocated(result: RunResult, p: SiteProblem) -> SiteResult:
                         "complete by a complex near a street node; give a candidate file")
     cand = _snap_candidates(result, cand)
     if excluded.get("water"):
-        fmt = {"water": excluded["water"], "near": 0, "d": 0.0}
-        notes.append((t("site_cand_excluded", "zh", **fmt), t("site_cand_excluded", "en", **fmt)))
+        wet: dict[str, object] = {"water": excluded["water"], "near": 0, "d": 0.0}
+        notes.append((t("site_cand_excluded", "zh", **wet), t("site_cand_excluded", "en", **wet)))
     cand = cand[cand["reachable"].to_numpy()].reset_index(drop=True)
     n_c = len(cand)
     if n_c == 0:
