@@ -372,6 +372,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "site_complex_unused": ("目标 {target} 不要求以下类别，不计入完整度：{cats}",
                             "target {target} does not require {cats}: not scored"),
     "site_model_colocated": ("综合服务中心（多类设施合设）", "co-located service complexes"),
+    "site_placed_share": ("目标人群（{group}）在可达范围内获得学位/床位的比例：现状 {b:.2%} → "
+                          "选址后 {a:.2%}",
+                          "Share of the target group ({group}) with a place within reach: "
+                          "{b:.2%} now → {a:.2%} with the sites"),
     "site_pc_none": ("没有候选点能缩短任何居民的出行距离：未选址",
                      "no candidate shortens any resident's trip: no site chosen"),
 }

@@ -523,6 +523,8 @@ def print_sites(answer: SiteResult, files: dict[str, Path], *, lang: str = "zh",
                         pb=s["at_worst_before_pop"], pa=s["at_worst_after_pop"]))
     if p.model == "capacitated":
         console.print(t("site_served", lang, b=s["served_before"], a=s["served_after"]))
+        console.print(t("site_placed_share", lang, group=s["group"],
+                        b=s["placed_share_before"], a=s["placed_share_after"]))
     for zh, en in answer.notes:
         console.print(f"  · {zh if lang == 'zh' else en}")
 

@@ -635,6 +635,8 @@ def site_selection(result: RunResult, problem: SiteProblem | None = None,
         sol, gain = _capacitated(result, p, demand, cand, fi, ci, d)
 
     sites = _sites_frame(result, p, cand, a_all, w_unc, sol.sites)
+    if p.model == "capacitated":
+        _places_columns(sites, cand, sol, demand.scope_pop)
     promised = ((covered_before + float(gain)) / demand.scope_pop
                 if demand.scope_pop and p.model in ("mclp", "lscp") else math.nan)
     summary = _summary(p, target, sol, demand, covered_before, promised, n_c, cap)
@@ -699,6 +701,22 @@ def _capacitated(result: RunResult, p: SiteProblem, demand: _Demand, cand: pd.Da
                              demand.pop, int(p.n or 0), time_limit_s=p.time_limit_s,
                              mip_rel_gap=p.mip_rel_gap)
     return sol, math.nan
+
+
+def _places_columns(sites: gpd.GeoDataFrame, cand: pd.DataFrame, sol: siting.Solution,
+                    scope_pop: float) -> None:
+    """Per site the places its assignment fills; the share of the target's group with a
+    place within reach before and after (the same on every row)."""
+    n_c = len(cand)
+    fac = sol.detail["pair_facility"]
+    flow = sol.detail["pair_flow"]
+    filled = np.bincount(fac[fac < n_c], weights=flow[fac < n_c], minlength=n_c)
+    pos = {cid: i for i, cid in enumerate(cand["candidate_id"])}
+    sites["places_filled"] = [float(filled[pos[c]]) for c in sites["candidate_id"]]
+    before = float(sol.detail["served_before"][0])
+    after = float(sol.detail["served_after"][0])
+    sites["placed_share_before"] = before / scope_pop if scope_pop else math.nan
+    sites["placed_share_after"] = after / scope_pop if scope_pop else math.nan
 
 
 def _existing_pairs(result: RunResult, category: str, demand: _Demand,
@@ -773,6 +791,9 @@ def _summary(p: SiteProblem, target: Target, sol: siting.Solution, demand: _Dema
     if p.model == "capacitated":
         s["served_before"] = float(sol.detail["served_before"][0])
         s["served_after"] = float(sol.detail["served_after"][0])
+        base = demand.scope_pop
+        s["placed_share_before"] = s["served_before"] / base if base else math.nan
+        s["placed_share_after"] = s["served_after"] / base if base else math.nan
     return s
 
 

@@ -168,6 +168,31 @@ def test_capacitated_and_least_important(sample_run: RunResult) -> None:
     s = ans.summary
     assert s["served_after"] - s["served_before"] == pytest.approx(ans.solution.objective)
     assert 0 < ans.solution.objective <= 240.0 + 1e-9
+    # "covered" means a place: shares of the group with a place within reach, before
+    # from an independent max flow over the existing kindergartens' catchments
+    import networkx as nx
+
+    from lifecircle.site import _demand, _existing_pairs, _pick_target
+    target = _pick_target(sample_run, ans.problem)
+    dem = _demand(sample_run, target)
+    efi, eci, ed = _existing_pairs(sample_run, "kindergarten", dem)
+    ok = ed <= dem.reach[eci]
+    g = nx.DiGraph()
+    for c in np.unique(eci[ok]):
+        g.add_edge("s", ("c", int(c)), capacity=float(dem.pop[c]))
+    for f, c in zip(efi[ok], eci[ok], strict=True):
+        g.add_edge(("c", int(c)), ("f", int(f)), capacity=1e12)
+    for f in np.unique(efi[ok]):
+        g.add_edge(("f", int(f)), "t", capacity=90.0)
+    served = float(nx.maximum_flow_value(g, "s", "t"))
+    assert s["served_before"] == pytest.approx(served, rel=1e-9)
+    assert s["placed_share_before"] == pytest.approx(served / s["population_base"], rel=1e-9)
+    assert s["placed_share_after"] == pytest.approx(s["served_after"] / s["population_base"])
+    assert s["placed_share_after"] > s["placed_share_before"]
+    filled = ans.sites["places_filled"].sum()
+    assert ans.solution.objective - 1e-6 <= filled <= s["served_after"] + 1e-6
+    assert (ans.sites["places_filled"] <= 120.0 + 1e-6).all()
+    assert (ans.sites["placed_share_after"] == s["placed_share_after"]).all()
     close = site_selection(sample_run, category="kindergarten", model="least_important", n=1)
     assert len(close.sites) == 1
     after = close.scenario().evaluate()
@@ -303,3 +328,17 @@ def test_cli_complex(tmp_path: Path) -> None:
         tg.loc["life_circle_5", "promised"], abs=1e-12)
     meta = json.loads((out / "site_run.json").read_text(encoding="utf-8"))
     assert meta["problem"]["complex"] == list(COMPLEX)
+
+
+def test_cli_capacitated_reports_shares_with_a_place(tmp_path: Path) -> None:
+    out = tmp_path / "cap"
+    r = _cli(["site", "-a", str(default_area_path()), "-c", "kindergarten", "--model",
+              "capacitated", "--add", "1", "--capacity", "120", "--existing-capacity", "90",
+              "-o", str(out), "-q", "--lang", "en"])
+    assert r.exit_code == 0, r.output
+    assert "Share of the target group (age_3_5) with a place within reach:" in r.output
+    sites = pd.read_csv(out / "sites.csv", encoding="utf-8-sig")
+    assert {"places_filled", "placed_share_before", "placed_share_after"} <= set(sites.columns)
+    meta = json.loads((out / "site_run.json").read_text(encoding="utf-8"))["summary"]
+    assert sites["placed_share_after"].iloc[0] == pytest.approx(meta["placed_share_after"])
+    assert meta["placed_share_after"] > meta["placed_share_before"] > 0

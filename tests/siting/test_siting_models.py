@@ -399,3 +399,24 @@ def test_mclp_lp_rounding_is_certified() -> None:
         assert sol.gap <= 1e-3
         methods.add(sol.method)
     assert "lp_rounding" in methods
+
+
+def test_capacitated_hand_case() -> None:
+    """Cells of 30 and 20 children; an existing kindergarten of 25 places reaches both.
+    Candidate A (10 places) reaches the first cell, B (40 places) the second. By hand:
+    25 children get a place now; with A 35 (A takes 10 of the first cell, the existing one
+    the other 25); with B 45 (B takes the 20 of the second cell, the existing one 25 of the
+    first). One new site: B, 20 more children with a place, 50% -> 90% of the group."""
+    sol = siting.capacitated(np.array([0, 1]), np.array([0, 1]), np.array([10.0, 40.0]),
+                             np.array([0, 1]), np.array([0, 0]), np.array([25.0]),
+                             np.array([30.0, 20.0]), 1)
+    assert list(sol.sites) == [1]
+    assert sol.detail["served_before"][0] == pytest.approx(25.0)
+    assert sol.detail["served_after"][0] == pytest.approx(45.0)
+    assert sol.objective == pytest.approx(20.0)
+    fac, flow = sol.detail["pair_facility"], sol.detail["pair_flow"]
+    assert np.bincount(fac, weights=flow, minlength=3)[[1, 2]] == pytest.approx([20.0, 25.0])
+    both = siting.capacitated(np.array([0, 1]), np.array([0, 1]), np.array([10.0, 40.0]),
+                              np.array([0, 1]), np.array([0, 0]), np.array([25.0]),
+                              np.array([30.0, 20.0]), 2)
+    assert both.detail["served_after"][0] == pytest.approx(50.0)  # 10 + 20 + 20 of 25
