@@ -789,11 +789,12 @@ def _summary(p: SiteProblem, target: Target, sol: siting.Solution, demand: _Dema
                      unhelped_worst_m=float(dt["unhelped_worst"][0]),
                      sites_to_lower=float(dt["sites_to_lower"][0]))
     if p.model == "capacitated":
-        s["served_before"] = float(sol.detail["served_before"][0])
-        s["served_after"] = float(sol.detail["served_after"][0])
+        served_b = float(sol.detail["served_before"][0])
+        served_a = float(sol.detail["served_after"][0])
         base = demand.scope_pop
-        s["placed_share_before"] = s["served_before"] / base if base else math.nan
-        s["placed_share_after"] = s["served_after"] / base if base else math.nan
+        s.update(served_before=served_b, served_after=served_a,
+                 placed_share_before=served_b / base if base else math.nan,
+                 placed_share_after=served_a / base if base else math.nan)
     return s
 
 
