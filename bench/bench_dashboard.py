@@ -58,6 +58,19 @@ class Bytes:
         return n
 
 
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far (Linux)."""
+    try:
+        f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _load() -> float:
+    return os.getloadavg()[0]
+
+
 def _image_src(page: Any, graph: str) -> str:
     return page.eval_on_selector(f"#{graph} .imagelayer image",
                                  "e => e.getAttribute('href') || ''")
@@ -95,10 +108,18 @@ def main() -> int:
     log = open(Path(tempfile.gettempdir()) / f"lc-bench-dash-{port}.log", "w")  # noqa: SIM115
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, str(REPO / "app.py"), "--port", str(port),
-                             "--out", out, "--quiet"], cwd=REPO, stdout=log,
+                             "--results", out, "--quiet"], cwd=REPO, stdout=log,
                             stderr=subprocess.STDOUT,
                             env={**os.environ, "PYTHONPATH": str(REPO)})
     rows: list[tuple[str, float, int | None]] = []
+    cpu: dict[int, tuple[float, float]] = {}  # row -> (server CPU s, load average)
+    mark = [0.0]
+
+    def note() -> None:
+        """Server CPU seconds and load since the previous row, for the row just added."""
+        now = _cpu_s(proc.pid)
+        cpu[len(rows) - 1] = (now - mark[0], _load())
+        mark[0] = now
     try:
         while True:
             try:
@@ -110,6 +131,7 @@ def main() -> int:
                     return 1
                 time.sleep(0.2)
         rows.append(("start (launch to first page)", time.perf_counter() - t0, None))
+        note()
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
                                          args=["--no-sandbox", "--disable-gpu"])
@@ -121,12 +143,14 @@ def main() -> int:
             page.goto(url + "/")
             expect(page.locator("#ov-scorecard")).to_be_visible(timeout=120_000)
             rows.append(("overview page ready", time.perf_counter() - t, nbytes.take()))
+            note()
 
             t = time.perf_counter()
             page.locator("#app-nav-map").click()
             expect(page.locator("#map-graph .imagelayer image")).to_have_count(
                 1, timeout=120_000)
             rows.append(("map page ready", time.perf_counter() - t, None))
+            note()
             _settle(page)
             nbytes.take()
             box = page.locator("#map-graph .nsewdrag").first.bounding_box()
@@ -140,6 +164,7 @@ def main() -> int:
             page.mouse.up()
             _wait_new_image(page, "map-graph", old)
             rows.append(("pan", time.perf_counter() - t, None))
+            note()
             _settle(page)
             rows[-1] = (rows[-1][0], rows[-1][1], nbytes.take())
 
@@ -149,6 +174,7 @@ def main() -> int:
             page.mouse.wheel(0, -400)
             _wait_new_image(page, "map-graph", old)
             rows.append(("zoom", time.perf_counter() - t, None))
+            note()
             _settle(page)
             rows[-1] = (rows[-1][0], rows[-1][1], nbytes.take())
 
@@ -157,6 +183,7 @@ def main() -> int:
             page.locator("#map-layer input[value=population]").click()
             _wait_new_image(page, "map-graph", old)
             rows.append(("layer change", time.perf_counter() - t, None))
+            note()
             _settle(page)
             rows[-1] = (rows[-1][0], rows[-1][1], nbytes.take())
 
@@ -166,6 +193,7 @@ def main() -> int:
             expect(page.locator("#wi-graph .imagelayer image")).to_have_count(
                 1, timeout=120_000)
             rows.append(("what-if page ready", time.perf_counter() - t, None))
+            note()
             _settle(page)
             nbytes.take()
 
@@ -185,6 +213,24 @@ def main() -> int:
                 page.wait_for_timeout(20)
             rows.append(("what-if edit (click to new scorecard)", time.perf_counter() - t,
                          None))
+            note()
+            _settle(page)
+            rows[-1] = (rows[-1][0], rows[-1][1], nbytes.take())
+
+            status = page.locator("#wi-status").inner_text()
+            qx, qy = box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.4
+            page.mouse.move(qx - 4, qy - 4)
+            page.mouse.move(qx, qy)
+            page.wait_for_timeout(100)
+            t = time.perf_counter()
+            page.mouse.click(qx, qy)
+            deadline = time.monotonic() + 120
+            while page.locator("#wi-status").inner_text() == status:
+                if time.monotonic() > deadline:
+                    raise TimeoutError("second what-if edit did not update the page")
+                page.wait_for_timeout(20)
+            rows.append(("second what-if edit", time.perf_counter() - t, None))
+            note()
             _settle(page)
             rows[-1] = (rows[-1][0], rows[-1][1], nbytes.take())
             browser.close()
@@ -196,9 +242,11 @@ def main() -> int:
             proc.kill()
         log.close()
     print(f"viewport {args.width}x{args.height}, results {args.out or 'bundled sample'}")
-    for name, s, b in rows:
-        size = "" if b is None else f"  {b / 1024:8.0f} KB"
-        print(f"{name:40s} {s:7.2f} s{size}")
+    print(f"{'':40s} {'wall':>9s} {'KB':>9s} {'server CPU':>11s} {'load':>5s}")
+    for i, (name, s, b) in enumerate(rows):
+        size = f"{'':9s}" if b is None else f"{b / 1024:9.0f}"
+        c, ld = cpu.get(i, (float("nan"), float("nan")))
+        print(f"{name:40s} {s:7.2f} s {size} {c:9.2f} s {ld:5.1f}")
     print("before this design (issue 13, sample):",
           ", ".join(f"{k} {v}" for k, v in BEFORE.items()))
     return 0

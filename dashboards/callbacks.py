@@ -145,7 +145,9 @@ def scorecard_table(frame: pd.DataFrame, *, lang: str, table_id: str,
               "scenario_status": f"{tr('col_scenario', lang)} · {tr('col_status', lang)}",
               "change": tr("col_change", lang), "source": tr("col_source", lang),
               "note": tr("col_note", lang)}
-    order = ["id", "target", "value", "threshold", "status"]
+    # the target's id stays in the rows (row ids, the clause panel) but is not shown:
+    # planners read the target's name
+    order = ["target", "value", "threshold", "status"]
     if "scenario_value" in frame:
         order += ["scenario_value", "scenario_status", "change"]
     if not compact:
@@ -287,7 +289,8 @@ def render_map(category: Any, layer: Any, group: Any, highlight: Any, lang: Any,
                              overlay=state.overlay)
     summary: Any = html.Div()
     if show_summary:
-        rows = figures.coverage_rows(state.result, view, lang=lang, group=group)
+        rows = figures.coverage_rows(state.result, view, lang=lang, group=group,
+                                     categories=[category])
         summary = coverage_list(rows, category=category, group=group, lang=lang)
     return fig, legend_block(layer, group, category, highlight, lang), summary
 
@@ -578,9 +581,10 @@ def render_whatif(edits: Any, category: Any, lang: Any,
     frame = figures.scorecard_frame(
         base.targets.targets, lang=lang,
         compare=view.targets.targets if view.targets is not None else None)
-    rows = figures.coverage_rows(result, view, lang=lang)
-    base_rows = {r["category"]: r for r in figures.coverage_rows(result, base, lang=lang)}
     shown = set(view.changed_categories) | {category}
+    rows = figures.coverage_rows(result, view, lang=lang, categories=sorted(shown))
+    base_rows = {r["category"]: r for r in figures.coverage_rows(result, base, lang=lang,
+                                                                  categories=sorted(shown))}
     cov = html.Ul([html.Li(
         f"{r['label']}: {r['count']} · ≤15 {tr('unit_min', lang)} "
         f"{base_rows[r['category']]['within_15'] if r['category'] in base_rows else 0:.1%}"

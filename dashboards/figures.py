@@ -198,11 +198,15 @@ def nearest_facility(view: Any, category: str, x_m: float, y_m: float, *,
 # ---------------------------------------------------------------------------
 # Access summary and units
 # ---------------------------------------------------------------------------
-def coverage_rows(result: Any, view: Any, *, lang: str = "zh",
-                  group: str = "total") -> list[dict[str, Any]]:
-    """:func:`lifecircle.summary.access_table` of a view (base run or scenario)."""
+def coverage_rows(result: Any, view: Any, *, lang: str = "zh", group: str = "total",
+                  categories: list[str] | None = None) -> list[dict[str, Any]]:
+    """:func:`lifecircle.summary.access_table` of a view (base run or scenario).
+
+    ``categories`` limits the rows to those (a page showing one category computes one
+    row, not one per category: on a city each row sorts every cell).
+    """
     proxy = dataclasses.replace(result, cells=view.cells, facilities=view.facilities)
-    return access_table(proxy, lang=lang, group=group)
+    return access_table(proxy, lang=lang, group=group, categories=categories)
 
 
 def units_frame(result: Any, view: Any, *, level: str, lang: str = "zh") -> pd.DataFrame:

@@ -8,9 +8,13 @@ that window and pixel size.
 
 from __future__ import annotations
 
-from dash import ClientsideFunction, Input, Output, State, clientside_callback, dcc, html
+from collections.abc import Callable
+from typing import Any
 
-__all__ = ["map_block", "register_view_sync"]
+from dash import ClientsideFunction, Input, Output, State, clientside_callback, dcc, html
+from dash.exceptions import PreventUpdate
+
+__all__ = ["drawn_for_view", "map_block", "register_view_sync"]
 
 _GRAPH_CONFIG: dcc.Graph.Config = {"displaylogo": False, "scrollZoom": True,
                                     "modeBarButtonsToRemove": ["select2d", "lasso2d",
@@ -35,3 +39,19 @@ def register_view_sync(prefix: str) -> None:
         Output(f"{prefix}-view", "data"),
         Input(f"{prefix}-graph", "relayoutData"), Input(f"{prefix}-graph", "figure"),
         State(f"{prefix}-graph", "id"), State(f"{prefix}-view", "data"))
+
+
+def drawn_for_view(render: Callable[..., Any]) -> Callable[..., Any]:
+    """``render`` called only once the browser has said the graph's size (last argument).
+
+    The first drawing then has the window's own size and aspect, and a page opening
+    draws its map once instead of twice.
+    """
+    def wrapped(*args: Any) -> Any:
+        if not args or args[-1] is None:
+            raise PreventUpdate
+        return render(*args)
+
+    wrapped.__name__ = getattr(render, "__name__", "render")
+    wrapped.__doc__ = render.__doc__
+    return wrapped

@@ -47,6 +47,12 @@ HOVER_PX = 6
 MAX_LABELS = 40
 #: Most facility markers of one kind drawn at once.
 MAX_MARKERS = 4000
+#: Most street vertices one map update sends (about 150 KB of figure JSON): streets
+#: are simplified to the window's pixel size, lines shorter than a few pixels left
+#: out, and finer classes dropped when a wide window holds more.
+MAX_STREET_POINTS = 8_000
+#: Margins of the map figure around the plot area, in pixels.
+MARGIN_PX = {"l": 70, "r": 10, "t": 16, "b": 40}
 _FAC_COLOUR = "#1f4e9e"
 
 
@@ -128,7 +134,9 @@ def window_from_view(ctx: MapContext, view: dict[str, Any] | None,
                      default_px: tuple[int, int] = (1000, 640)) -> raster.Window:
     """The window of a ``{"x": [lon0, lon1], "y": [lat0, lat1], "w", "h"}`` view.
 
-    Without a view, the whole study area at ``default_px``.
+    Without a view, the whole study area at ``default_px``; with ``{"w", "h",
+    "whole": true}`` (the graph's size in pixels, before anything is drawn), the whole
+    study area in the plot area of a graph of that size (:data:`MARGIN_PX` taken off).
 
     Raises
     ------
@@ -142,6 +150,14 @@ def window_from_view(ctx: MapContext, view: dict[str, Any] | None,
                            *default_px)
     if not isinstance(view, dict):
         raise ValueError("map view must be an object")
+    if view.get("whole"):
+        try:
+            gw, gh = int(view["w"]), int(view["h"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"map view is malformed ({exc})") from exc
+        m = MARGIN_PX
+        return window_from_view(ctx, None, (min(max(gw - m["l"] - m["r"], 50), 4000),
+                                            min(max(gh - m["t"] - m["b"], 50), 4000)))
     try:
         x0, x1 = (float(v) for v in view["x"])
         y0, y1 = (float(v) for v in view["y"])
@@ -220,14 +236,29 @@ def _in_window(lon: np.ndarray, lat: np.ndarray, w: raster.Window) -> np.ndarray
     return (lon >= w.lon0) & (lon <= w.lon1) & (lat >= w.lat0) & (lat <= w.lat1)
 
 
-def _lines(geoms: np.ndarray, w: raster.Window) -> tuple[np.ndarray, np.ndarray]:
+def _lines(geoms: np.ndarray, w: raster.Window, *, px: float | None = None,
+           max_points: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Outlines clipped to the window as lon/lat arrays with NaN separators.
 
     Arrays, not lists: plotly validates a list element by element, an array at once.
+    With ``px`` (pixels), lines are simplified to that many pixels of the window and
+    lines shorter than three times it are left out; with ``max_points``, only the
+    longest lines that fit in that many vertices are kept.
     """
+    geoms = geoms[shapely.intersects(geoms, shapely.box(w.lon0, w.lat0, w.lon1, w.lat1))]
     clipped = shapely.clip_by_rect(geoms, w.lon0, w.lat0, w.lon1, w.lat1)
     parts = shapely.get_parts(shapely.get_parts(clipped[~shapely.is_empty(clipped)]))
     parts = parts[np.isin(shapely.get_type_id(parts), (1, 2))]  # LineString, LinearRing
+    if px is not None and len(parts):
+        deg = px * (w.lon1 - w.lon0) / max(w.width_px, 1)
+        parts = shapely.simplify(parts, deg)
+        parts = parts[shapely.length(parts) >= 3 * deg]
+    if max_points is not None and len(parts):
+        n = shapely.get_num_coordinates(parts)
+        if n.sum() > max_points:
+            order = np.argsort(-shapely.length(parts), kind="stable")
+            keep = order[np.cumsum(n[order] + 1) <= max_points]
+            parts = parts[np.sort(keep)]
     if not len(parts):
         return np.empty(0), np.empty(0)
     coords, idx = shapely.get_coordinates(parts, return_index=True)
@@ -318,10 +349,15 @@ def map_figure(ctx: MapContext, view: Any, *, window: raster.Window, category: s
     fig.update_layout(
         # tiles first (drawn beneath), the grid image last
         images=[*(tile_images(window, tiles_url) if tiles_url else []), grid_image],
-        margin={"l": 70, "r": 10, "t": 10, "b": 40}, plot_bgcolor="#f4f4f0",
+        # fixed margins (room for the edge tick labels): a margin that grew would shrink
+        # the plot area under the image drawn for its exact size
+        margin={**MARGIN_PX, "autoexpand": False}, plot_bgcolor="#f4f4f0",
         paper_bgcolor="white", clickmode="event", dragmode="pan", hovermode="closest",
-        showlegend=True, legend={"orientation": "h", "y": 1.0, "x": 0, "yanchor": "bottom",
-                                 "bgcolor": "rgba(255,255,255,0.7)"},
+        # the legend inside the plot area: above it, it would push the top margin and
+        # squeeze the image the server drew for the plot area's exact size
+        showlegend=True, legend={"orientation": "h", "y": 0.995, "x": 0.005,
+                                 "yanchor": "top", "xanchor": "left",
+                                 "bgcolor": "rgba(255,255,255,0.75)"},
         xaxis={"range": [window.lon0, window.lon1], "showgrid": True,
                "gridcolor": "rgba(0,0,0,0.08)", "zeroline": False, "tickformat": ".2f",
                "ticksuffix": "°E", "constrain": "domain"},
@@ -386,8 +422,12 @@ def _add_overlay(fig: go.Figure, ov: Overlay, w: raster.Window, lang: str) -> No
             fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", fill="toself", fillcolor=fill,
                                      line={"color": line, "width": 0.8}, hoverinfo="skip",
                                      name=_esc(tr(f"legend_{kind}", lang)), showlegend=True))
-    for cls, geoms in ov.streets.items():
-        xs, ys = _lines(geoms, w)
+    budget = MAX_STREET_POINTS
+    for cls, geoms in ov.streets.items():  # widest class first
+        if budget <= 0:
+            break
+        xs, ys = _lines(geoms, w, px=1.0, max_points=budget)
+        budget -= len(xs)
         if len(xs):
             colour, width = _STREET_STYLE.get(cls, ("rgba(90,90,90,0.5)", 1.0))
             fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", hoverinfo="skip",

@@ -62,7 +62,7 @@ def target_options(lang: str) -> list[dict[str, str]]:
             tid = c[len("covered__"):]
             name = tt.loc[tid, "name_zh" if lang == "zh" else "name_en"] \
                 if tid in tt.index else tid
-            opts.append({"label": f"{tid} · {name}", "value": tid})
+            opts.append({"label": str(name), "value": tid})
     return opts
 
 
@@ -207,6 +207,21 @@ def _fmt(v: Any, spec: str = ",.0f") -> str:
     return "—" if v is None else format(v, spec)
 
 
+def _target_name(data: dict[str, Any], lang: str) -> str:
+    """The answered target's name in ``lang`` (never its internal id when it has a name)."""
+    tid = data.get("target")
+    col = "name_zh" if lang == "zh" else "name_en"
+    for t in data.get("targets") or []:
+        if isinstance(t, dict) and t.get("id") == tid and t.get(col):
+            return str(t[col])
+    result = get_state().result
+    if result.targets is not None:
+        tt = result.targets.targets.set_index("id")
+        if tid in tt.index:
+            return str(tt.loc[tid, col])
+    return str(tid or "")
+
+
 def sites_status(data: Any, lang: Any) -> Any:
     """Status line of an answer: status, objective, bound, gap, time, before → promised."""
     lang = checked_lang(lang)
@@ -227,7 +242,7 @@ def sites_status(data: Any, lang: Any) -> Any:
         f"{tr('sites_bound', lang)} {_fmt(s.get('bound'))} · "
         f"{tr('sites_gap', lang)} {_fmt(s.get('gap'), '.2%')} · "
         f"{tr('sites_time', lang)} {_fmt(data.get('elapsed_s'), '.1f')} s",
-        f"{tr('sites_target', lang)} {data.get('target')} · "
+        f"{tr('sites_target', lang)} {_target_name(data, lang)} · "
         f"{tr('sites_n_candidates', lang)} {_fmt(s.get('n_candidates'))} · "
         f"{tr('sites_n_sites', lang)} {_fmt(s.get('n_sites'))}",
     ]
@@ -326,5 +341,7 @@ def accept_sites(data: Any, name: Any, lang: Any) -> str:
     if len(data["edits"]) > MAX_EDITS:
         return tr("sites_too_many", lang, n=len(data["edits"]), max=MAX_EDITS)
     if not isinstance(name, str) or not name.strip():
-        name = f"{tr('sites_scenario', lang)} {data.get('category')} {len(data['edits'])}"
+        name = (f"{tr('sites_scenario', lang)} "
+                f"{get_state().category_label(str(data.get('category')), lang)} "
+                f"{len(data['edits'])}")
     return save_scenario(name, data["edits"], lang=lang)

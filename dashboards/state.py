@@ -469,7 +469,8 @@ class ScenarioCache:
                     return dataclasses.replace(hit, name=name) if edits else hit
             try:
                 base = self._profile_base(profile) if profile else self.routable()
-                res = build_scenario(base, edits, name=name).evaluate()
+                # the pages show walking and what the targets use: other modes wait
+                res = build_scenario(base, edits, name=name).evaluate(only_target_modes=True)
             except BaseException:
                 with self._lock:
                     self._key_locks.pop(k, None)

@@ -23,7 +23,7 @@ import shapely
 
 from access.crs import lonlat_to_metric
 from access.errors import LifecircleError, suggest
-from access.targets import Target, TargetResults, load_catalogue
+from access.targets import RoutedTarget, Target, TargetResults, load_catalogue
 from facilities import completeness_check
 from lifecircle.pipeline import (
     ROUTED_PREFIXES,
@@ -298,7 +298,8 @@ class Scenario:
         out = pd.concat([kept, new_gdf], ignore_index=True)
         return gpd.GeoDataFrame(out, geometry="geometry", crs=base.crs)
 
-    def evaluate(self, *, only_changed: bool = True) -> ScenarioResult:
+    def evaluate(self, *, only_changed: bool = True,
+                 only_target_modes: bool = False) -> ScenarioResult:
         """Reroute the changed categories and re-evaluate the targets they touch.
 
         Parameters
@@ -309,6 +310,11 @@ class Scenario:
             cannot change). Every target is evaluated when the base's verdicts are not
             of the study area's current catalogue (e.g. another plan profile), or
             with False (the reference the targeted evaluation is tested against).
+        only_target_modes
+            Reroute the changed categories by e-bike and car only where a target
+            counting them uses that mode (walking always); the columns not
+            recomputed are left out of :attr:`ScenarioResult.cells`, never stale.
+            False (default) reroutes every mode the run has.
         """
         start = time.perf_counter()
         base = self.base
@@ -319,13 +325,20 @@ class Scenario:
         cells = cells.drop(columns=[c for c in stale if c in cells.columns])
         present = set(fac["category"])
         routed_cats = [c for c in changed if c in present]
+        catalogue = base_catalogue(base)
         if routed_cats:
-            routed = route_categories(base.networks, cells, fac, routed_cats,
+            networks = base.networks
+            if only_target_modes:  # walking always; other modes if a target uses them
+                modes = {"walk"}
+                for t in catalogue:
+                    if isinstance(t, RoutedTarget) and target_categories([t]) & set(changed):
+                        modes.update(t.modes_used)
+                networks = {m: n for m, n in networks.items() if m in modes}
+            routed = route_categories(networks, cells, fac, routed_cats,
                                       travel=base.area.travel)
             cells = pd.concat([cells, pd.DataFrame(routed, index=cells.index)], axis=1)
         completeness = completeness_check(fac, base.population.total(), base.taxonomy,
                                           warn=False)
-        catalogue = base_catalogue(base)
         # the base verdicts can be kept only if they are of this very catalogue
         same = base.targets is not None and \
             base.targets.targets["id"].tolist() == [t.id for t in catalogue]

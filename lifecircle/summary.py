@@ -35,7 +35,8 @@ def population_rows(result: Any, *, lang: str = "zh") -> list[tuple[str, float]]
 
 
 def access_table(result: Any, *, lang: str = "zh", group: str = "total",
-                 thresholds_min: tuple[int, ...] = (5, 10, 15)) -> list[dict[str, Any]]:
+                 thresholds_min: tuple[int, ...] = (5, 10, 15),
+                 categories: list[str] | None = None) -> list[dict[str, Any]]:
     """Per routed category: facilities, residents who reach none, median walk, shares within.
 
     Times use the walking speed of ``group``. ``unreachable_pop`` and
@@ -43,6 +44,7 @@ def access_table(result: Any, *, lang: str = "zh", group: str = "total",
     the category within the search limit (``max_walk_dist_m``), cells too far from
     every street included; they count as not within any threshold.
     ``unreachable_facilities`` counts facilities too far from every street.
+    ``categories`` limits the rows to those routed categories (all by default).
     """
     cells = result.cells
     pop = cells[f"pop_{group}"].to_numpy(float)
@@ -51,7 +53,8 @@ def access_table(result: Any, *, lang: str = "zh", group: str = "total",
     fac = result.facilities
     total = pop.sum()
     rows = []
-    for c in result.categories:
+    for c in (result.categories if categories is None else
+              [c for c in result.categories if c in set(categories)]):
         minutes = np.asarray(dist_to_time_min(cells[f"dist_m__{c}"].to_numpy(float), speed))
         sel = fac["category"] == c
         row = {

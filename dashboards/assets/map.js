@@ -8,6 +8,21 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
           var root = document.getElementById(graphId);
           var gd = root && root.querySelector(".js-plotly-plot");
           var nu = window.dash_clientside.no_update;
+          var lay = (figure && figure.layout) || {};
+          var meta = lay.meta || {};
+          var im = (lay.images && lay.images[lay.images.length - 1]) || null;
+          if (!im || !meta.w) {
+            // no map drawn yet: ask for the whole area at the graph's size, so that the
+            // first image already has the right size and aspect (one drawing, not two)
+            var el = (gd && gd.clientHeight) ? gd : root;  // the plot's own div if drawn
+            var box = el && el.getBoundingClientRect();
+            if (previous || !box || box.width < 50 || box.height < 50) {
+              resolve(nu);
+              return;
+            }
+            resolve({w: Math.round(box.width), h: Math.round(box.height), whole: true});
+            return;
+          }
           if (!gd || !gd._fullLayout || !gd._fullLayout.xaxis || !gd._fullLayout._size) {
             resolve(nu);
             return;
@@ -15,13 +30,6 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
           var fl = gd._fullLayout;
           var v = {x: fl.xaxis.range.slice(), y: fl.yaxis.range.slice(),
                    w: Math.round(fl._size.w), h: Math.round(fl._size.h)};
-          var lay = (figure && figure.layout) || {};
-          var meta = lay.meta || {};
-          var im = (lay.images && lay.images[lay.images.length - 1]) || null;
-          if (!im || !meta.w) {
-            resolve(nu);  // not a map the server drew (yet)
-            return;
-          }
           if (meta.w === v.w && meta.h === v.h) {
             var tx = 1e-6 * (v.x[1] - v.x[0]), ty = 1e-6 * (v.y[1] - v.y[0]);
             if (Math.abs(im.x - v.x[0]) < tx && Math.abs(im.x + im.sizex - v.x[1]) < tx &&
@@ -30,8 +38,8 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
               return;
             }
           }
-          if (previous && previous.w === v.w && previous.h === v.h &&
-              previous.x[0] === v.x[0] && previous.x[1] === v.x[1] &&
+          if (previous && previous.x && previous.y && previous.w === v.w &&
+              previous.h === v.h && previous.x[0] === v.x[0] && previous.x[1] === v.x[1] &&
               previous.y[0] === v.y[0] && previous.y[1] === v.y[1]) {
             resolve(nu);
             return;

@@ -20,7 +20,7 @@ from dashboards.callbacks import (
 )
 from dashboards.components import KEEP, dropdown_labels, field
 from dashboards.i18n import STRINGS, tr
-from dashboards.mapblock import map_block, register_view_sync
+from dashboards.mapblock import drawn_for_view, map_block, register_view_sync
 from dashboards.state import get_state
 
 dash.register_page(__name__, path="/map", order=1, title="lifecircle", label_key="page_map")
@@ -75,7 +75,7 @@ callback(Output("map-graph", "figure"), Output("map-legend", "children"),
          Input("map-category", "value"), Input("map-layer", "value"),
          Input("map-group", "value"), Input("map-highlight", "value"),
          Input("app-lang", "value"), Input("app-edits", "data"),
-         Input("map-view", "data"))(render_map)
+         Input("map-view", "data"))(drawn_for_view(render_map))
 callback(Output("map-info", "children"), Input("map-graph", "hoverData"),
          Input("map-graph", "clickData"), State("map-category", "value"),
          State("map-group", "value"), State("app-lang", "value"), State("app-edits", "data"),

@@ -14,7 +14,7 @@ from dash import Input, Output, State, callback, ctx, dcc, html
 
 from dashboards.callbacks import category_options
 from dashboards.components import KEEP, dropdown_labels, field, text
-from dashboards.mapblock import map_block, register_view_sync
+from dashboards.mapblock import drawn_for_view, map_block, register_view_sync
 from dashboards.sites import (
     accept_sites,
     model_options,
@@ -111,7 +111,7 @@ callback(Output("site-status", "children"), Output("site-table-box", "children")
     lambda data, lang: (sites_status(data, lang), sites_table(data, lang)))
 callback(Output("site-graph", "figure"), Output("site-legend", "children"),
          Input("site-result", "data"), Input("site-category", "value"),
-         Input("app-lang", "value"), Input("site-view", "data"))(sites_map)
+         Input("app-lang", "value"), Input("site-view", "data"))(drawn_for_view(sites_map))
 callback(Output("site-message", "children"), Input("site-accept", "n_clicks"),
          State("site-result", "data"), State("site-name", "value"),
          State("app-lang", "value"), prevent_initial_call=True)(_accept)

@@ -29,7 +29,7 @@ from dashboards.callbacks import (
 )
 from dashboards.components import KEEP, dropdown_labels, field, text
 from dashboards.i18n import tr
-from dashboards.mapblock import map_block, register_view_sync
+from dashboards.mapblock import drawn_for_view, map_block, register_view_sync
 from dashboards.state import get_state
 
 dash.register_page(__name__, path="/whatif", order=3, title="lifecircle",
@@ -194,8 +194,8 @@ callback(Output("wi-graph", "figure"), Output("wi-legend", "children"),
          Input("wi-category", "value"), Input("app-lang", "value"),
          Input("app-edits", "data"), Input("wi-view", "data"),
          prevent_initial_call="initial_duplicate")(
-    lambda cat, lang, edits, view: render_map(cat, "time", "total", "time15", lang, edits,
-                                              view, show_summary=False))
+    drawn_for_view(lambda cat, lang, edits, view: render_map(
+        cat, "time", "total", "time15", lang, edits, view, show_summary=False)))
 callback(Output("wi-info", "children"), Input("wi-graph", "hoverData"),
          State("wi-category", "value"), State("app-lang", "value"),
          State("app-edits", "data"), prevent_initial_call=True)(

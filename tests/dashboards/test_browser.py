@@ -87,9 +87,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     assert "Traceback" not in log.read_text(), log.read_text()
 
 
-def _scenario_value(page: Any, target_id: str) -> str:
-    ids = page.locator('#wi-scorecard td[data-dash-column="id"]').all_inner_texts()
-    i = [s.strip() for s in ids].index(target_id)
+def _scenario_value(page: Any, target_name: str) -> str:
+    names = page.locator('#wi-scorecard td[data-dash-column="target"]').all_inner_texts()
+    i = [s.strip() for s in names].index(target_name)
     return page.locator('#wi-scorecard td[data-dash-column="scenario_value"]').nth(
         i).inner_text().strip()
 
@@ -118,6 +118,9 @@ def test_dashboard_in_browser(server: str, sample_result: RunResult, tmp_path: P
     shots.mkdir(parents=True, exist_ok=True)
     tag = f"{w}x{h}"
     scenario = f"新学校 {tag}"
+    # scorecards show target names, not ids
+    school = str(sample_result.targets.targets.set_index("id").loc["primary_school_500",
+                                                                   "name_zh"])
     unit_names = set(sample_result.units["district"]["name"])
     errors: list[str] = []
     with sync_playwright() as pw:
@@ -133,7 +136,7 @@ def test_dashboard_in_browser(server: str, sample_result: RunResult, tmp_path: P
             page.goto(server + "/")
             expect(page.locator("#ov-scorecard")).to_be_visible(timeout=30_000)
             expect(page.locator("#ov-counts")).to_contain_text("达标")
-            n_rows = page.locator('#ov-scorecard td[data-dash-column="id"]').count()
+            n_rows = page.locator('#ov-scorecard td[data-dash-column="target"]').count()
             assert n_rows == len(sample_result.targets.targets)
             # the plan clause is one click away
             page.locator('#ov-scorecard td[data-dash-column="target"]').first.click()
@@ -181,16 +184,16 @@ def test_dashboard_in_browser(server: str, sample_result: RunResult, tmp_path: P
 
             page.locator("#app-nav-whatif").click()
             expect(page.locator("#wi-scorecard")).to_be_visible(timeout=30_000)
-            before = _scenario_value(page, "primary_school_500")
+            before = _scenario_value(page, school)
             page.locator("#wi-lon").fill(f"{lon[0]:.6f}")
             page.locator("#wi-lat").fill(f"{lat[0]:.6f}")
             page.locator("#wi-apply").click()
             expect(page.locator("#wi-edits li")).to_have_count(1, timeout=30_000)
             deadline = time.monotonic() + 30
-            while _scenario_value(page, "primary_school_500") == before:
+            while _scenario_value(page, school) == before:
                 assert time.monotonic() < deadline, "scorecard did not change"
                 page.wait_for_timeout(200)
-            after = _scenario_value(page, "primary_school_500")
+            after = _scenario_value(page, school)
             # a click on the map adds a second facility
             box = page.locator("#wi-graph .nsewdrag").first.bounding_box()
             assert box is not None
@@ -228,7 +231,7 @@ def test_dashboard_in_browser(server: str, sample_result: RunResult, tmp_path: P
             page.locator("#wi-load").click()
             expect(page.locator("#wi-edits li")).to_have_count(1, timeout=30_000)
             deadline = time.monotonic() + 30
-            while _scenario_value(page, "primary_school_500") != after:
+            while _scenario_value(page, school) != after:
                 assert time.monotonic() < deadline, "the saved scenario did not come back"
                 page.wait_for_timeout(200)
 

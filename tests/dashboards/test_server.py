@@ -133,8 +133,11 @@ def test_malformed_map_requests_get_400(served: tuple[Any, Path]) -> None:
     out = next(d["output"] for d in deps if d["output"].startswith("..map-graph.figure"))
     good = {"map-category.value": "park", "map-layer.value": "time",
             "map-group.value": "total", "map-highlight.value": "time15",
-            "app-lang.value": "zh", "app-edits.data": [], "map-view.data": None}
+            "app-lang.value": "zh", "app-edits.data": [],
+            "map-view.data": {"w": 1200, "h": 640, "whole": True}}
     assert _call(c, served, out, good).status_code == 200
+    # before the browser has said the graph's size, nothing is drawn (no content)
+    assert _call(c, served, out, {**good, "map-view.data": None}).status_code == 204
     for key, value in (("map-view.data", {"x": [1, "a"], "y": [0, 1], "w": 5, "h": 5}),
                        ("map-view.data", "text"), ("map-layer.value", "../../x"),
                        ("map-category.value", "nope"), ("app-lang.value", "fr")):
