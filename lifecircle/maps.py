@@ -18,7 +18,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import matplotlib as mpl
@@ -28,13 +28,15 @@ import shapely
 from matplotlib import font_manager
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.collections import LineCollection
 from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 from matplotlib.ft2font import FT2Font
 from matplotlib.lines import Line2D
-from matplotlib.patches import FancyArrow, Patch, Rectangle
+from matplotlib.patches import FancyArrow, Patch, PathPatch, Rectangle
+from matplotlib.path import Path as MplPath
 from matplotlib.text import Text
+from PIL import Image
+from PIL.PngImagePlugin import PngInfo
 from pyproj import CRS, Transformer
 
 from access.errors import LifecircleError
@@ -215,16 +217,21 @@ class MapCanvas:
     def _street_backdrop(self, segments: np.ndarray) -> np.ndarray:
         """The street network drawn once: an alpha mask (uint8) of the raster's shape."""
         n_rows, n_cols = self.raster_shape
-        with mpl.rc_context(self._rc):
+        with mpl.rc_context({**self._rc, "agg.path.chunksize": 20000}):
             fig = Figure(figsize=(n_cols / 100, n_rows / 100), dpi=100)
             ax = fig.add_axes((0, 0, 1, 1))
             ax.set_axis_off()
             ax.set_xlim(self.extent[0], self.extent[2])
             ax.set_ylim(self.extent[1], self.extent[3])
-            # an (n, 2, 2) array is a sequence of segments; the stubs accept only a Sequence
-            ax.add_collection(LineCollection(cast("Sequence[np.ndarray]", segments),
-                                             colors="black", linewidths=0.4,
-                                             antialiased=True))
+            # one compound path (move-to, line-to per segment): Agg strokes it in C, where a
+            # LineCollection builds a Python Path per segment (minutes for a municipality)
+            seg = np.asarray(segments, dtype=float).reshape(-1, 2, 2)
+            codes = np.tile(np.array([MplPath.MOVETO, MplPath.LINETO], MplPath.code_type),
+                            len(seg))
+            # add_artist, not add_patch: the limits are set, and add_patch would walk every
+            # segment in Python to update them
+            ax.add_artist(PathPatch(MplPath(seg.reshape(-1, 2), codes), fill=False,
+                                    edgecolor="black", linewidth=0.4, antialiased=True))
             fig.patch.set_alpha(0)
             canvas = FigureCanvasAgg(fig)
             canvas.draw()
@@ -418,19 +425,41 @@ def save_figure(fig: Figure, path: Path, *, dpi: int | None = None) -> Path:
     """Save a figure (format from the suffix: ``.png`` or ``.svg``) with the CJK font."""
     with mpl.rc_context(_rc()):
         if path.suffix == ".png":
-            fig.savefig(path, dpi=dpi, metadata={"Software": "lifecircle"},
-                        pil_kwargs={"compress_level": 3})
+            path.write_bytes(_png_bytes(fig, dpi=dpi))
         else:
             fig.savefig(path, dpi=dpi, metadata={"Date": None})
     return path
 
 
+def _png_bytes(fig: Figure, *, dpi: int | None = None) -> bytes:
+    """The figure as a 256-colour PNG.
+
+    A map has few colours besides the anti-aliased edges, so a palette image looks the
+    same at about a third of the bytes: a report embeds its maps, and the browser that
+    prints the PDF reads them all.
+    """
+    old_dpi = fig.get_dpi()
+    if dpi is not None:
+        fig.set_dpi(dpi)
+    try:
+        canvas = FigureCanvasAgg(fig)
+        canvas.draw()
+        rgba = np.asarray(canvas.buffer_rgba())
+    finally:
+        fig.set_dpi(old_dpi)
+    img = Image.fromarray(rgba, "RGBA").convert("RGB")
+    pal = img.quantize(256, method=Image.Quantize.FASTOCTREE)
+    info = PngInfo()
+    info.add_text("Software", "lifecircle")
+    buf = io.BytesIO()
+    pal.save(buf, format="PNG", compress_level=3, pnginfo=info)
+    return buf.getvalue()
+
+
 def figure_png(fig: Figure) -> bytes:
     """PNG bytes of a figure (drawn with the CJK font)."""
-    buf = io.BytesIO()
     with mpl.rc_context(_rc()):
-        fig.savefig(buf, format="png", metadata={"Software": "lifecircle"})
-    return buf.getvalue()
+        return _png_bytes(fig)
 
 
 def trend_chart(values: pd.DataFrame, *, title: str, labels: Sequence[str],

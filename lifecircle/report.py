@@ -51,6 +51,7 @@ from access.errors import LifecircleError
 from access.network import file_sha256
 from access.safe_io import neutralise
 from lifecircle.compare import Comparison, compare_runs
+from lifecircle.gpkg_styles import Graduated, LayerStyleDef, write_layer_styles
 from lifecircle.history import (
     History,
     HistoryError,
@@ -64,7 +65,8 @@ from lifecircle.report_data import ReportData, street_segments
 from lifecircle.report_sites import GapSites, best_sites
 
 __all__ = ["PdfError", "ReportExistsError", "ReportJob", "Trend", "find_browser",
-           "neutralise_formula", "print_pdf", "report_run", "target_group", "write_report"]
+           "neutralise_formula", "print_pdf", "printing_pdf", "report_run", "target_group",
+           "write_report"]
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +123,11 @@ T: dict[str, tuple[str, str]] = {
     "gaps": ("缺口最大的区域", "Largest gap areas"),
     "gap_rank": ("序号", "Rank"), "gap_pop": ("未覆盖人口", "Residents not covered"),
     "gap_cells": ("网格数", "Cells"), "gap_where": ("位置（经度, 纬度）", "Where (lon, lat)"),
+    "gap_radius": ("范围半径（米）", "Radius (m)"),
+    "units_style": ("按未达标目标数着色", "Coloured by the number of targets not met"),
+    "gaps_how": ("每个缺口区域内的未覆盖居民都在其中心的可达半径内：一处新设施即可覆盖。",
+                 "Every resident a gap area leaves uncovered lies within reach of its centre: "
+                 "one new facility there could serve them all."),
     "sites": ("建议新增设施点位", "Best new sites"),
     "site_adds": ("新增覆盖人口", "Residents it adds"),
     "site_map": ("建议新增点位", "proposed new sites"),
@@ -290,6 +297,24 @@ def print_pdf(html: Path, pdf: Path, *, browser: str | None = None,
     PdfError
         No browser found, or it failed or wrote nothing.
     """
+    with printing_pdf(html, pdf, browser=browser, timeout_s=timeout_s):
+        pass
+    return pdf
+
+
+@contextmanager
+def printing_pdf(html: Path, pdf: Path, *, browser: str | None = None,
+                 timeout_s: float = 120.0) -> Iterator[None]:
+    """Print ``html`` to ``pdf`` while the body of the ``with`` runs; wait at its end.
+
+    The browser prints in its own process, so other files of a report are written
+    meanwhile.
+
+    Raises
+    ------
+    PdfError
+        No browser found, or it failed or wrote nothing.
+    """
     exe = browser or find_browser()
     if exe is None:
         raise PdfError("no Chromium, Chrome or Edge found to print the PDF; install one "
@@ -300,13 +325,21 @@ def print_pdf(html: Path, pdf: Path, *, browser: str | None = None,
                "--disable-extensions", "--no-first-run", f"--user-data-dir={profile}",
                f"--print-to-pdf={pdf}", html.resolve().as_uri()]
         try:
-            res = subprocess.run(cmd, capture_output=True, timeout=timeout_s, check=False)
-        except (OSError, subprocess.TimeoutExpired) as exc:
+            proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        except OSError as exc:
             raise PdfError(f"printing the PDF failed ({exc})") from exc
-    if res.returncode != 0 or not pdf.is_file() or pdf.stat().st_size == 0:
-        err = res.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
-        raise PdfError(f"{exe} could not print the PDF (exit {res.returncode}: {err[0]})")
-    return pdf
+        try:
+            yield
+            _, stderr = proc.communicate(timeout=timeout_s)
+        except subprocess.TimeoutExpired as exc:
+            raise PdfError(f"printing the PDF failed ({exc})") from exc
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    if proc.returncode != 0 or not pdf.is_file() or pdf.stat().st_size == 0:
+        err = stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
+        raise PdfError(f"{exe} could not print the PDF (exit {proc.returncode}: {err[0]})")
 
 
 # ---------------------------------------------------------------------- pieces
@@ -349,21 +382,27 @@ def _data_uri(png: bytes) -> str:
 
 
 def _gap_rows(data: ReportData, target_id: str, n: int, lang: str) -> list[dict[str, Any]]:
-    """The ``n`` gap areas of a target with the most residents, for its page."""
+    """The ``n`` largest gap areas of a target.
+
+    Reads both gap tables: gap areas (``rank, residents, radius_m, lon, lat,
+    unit_name__<level>``: every uncovered resident in reach of one new facility at the
+    centre) and the connected clusters of earlier runs (``population``, no lon/lat).
+    """
     g = data.gaps
     if g.empty or "target_id" not in g.columns:
         return []
-    # runs written before gap areas had ``population`` instead of ``residents``
-    resid = "residents" if "residents" in g.columns else "population"
-    g = g[g["target_id"] == target_id].sort_values(resid, ascending=False, kind="stable")
-    g = g.head(n)
+    pop_col = "residents" if "residents" in g.columns else "population"
+    g = g[g["target_id"] == target_id]
+    g = (g.sort_values("rank") if "rank" in g.columns
+         else g.sort_values(pop_col, ascending=False)).head(n)
     if g.empty:
         return []
-    if {"lon", "lat"} <= set(g.columns) and g[["lon", "lat"]].notna().all().all():
+    gx, gy = g["x"].to_numpy(float), g["y"].to_numpy(float)
+    if "lon" in g.columns and "lat" in g.columns and g["lon"].notna().all():
         lon, lat = g["lon"].to_numpy(float), g["lat"].to_numpy(float)
     else:
         tr = Transformer.from_crs(data.crs, "EPSG:4326", always_xy=True)
-        lon, lat = tr.transform(g["x"].to_numpy(float), g["y"].to_numpy(float))
+        lon, lat = tr.transform(gx, gy)
     unit_name = [""] * len(g)
     named = [c for c in g.columns if c.startswith("unit_name__")]
     if named:
@@ -375,18 +414,18 @@ def _gap_rows(data: ReportData, target_id: str, n: int, lang: str) -> list[dict[
     elif data.unit_polygons:
         poly = next(iter(data.unit_polygons.values()))
         tree = shapely.STRtree(poly.geometry.to_numpy())
-        pts = shapely.points(g["x"].to_numpy(float), g["y"].to_numpy(float))
-        pi, ui = tree.query(pts, predicate="intersects")
+        pi, ui = tree.query(shapely.points(gx, gy), predicate="intersects")
         names = poly["name"].astype(str).to_numpy()
         for p, u in zip(pi, ui, strict=True):
             unit_name[p] = names[u]
     radius = (g["radius_m"].to_numpy(float) if "radius_m" in g.columns
               else np.full(len(g), np.nan))
-    return [{"rank": i + 1, "population": f"{getattr(r, resid):,.0f}", "cells": int(r.n_cells),
-             "where": f"{lo:.5f}, {la:.5f}", "unit": un, "x": float(r.x), "y": float(r.y),
-             "radius_m": f"{rad:,.0f}" if np.isfinite(rad) else ""}
-            for i, (r, lo, la, un, rad) in enumerate(zip(g.itertuples(), lon, lat, unit_name,
-                                                         radius, strict=True))]
+    pops = g[pop_col].to_numpy(float)
+    cells = g["n_cells"].to_numpy() if "n_cells" in g.columns else np.zeros(len(g), int)
+    return [{"rank": i + 1, "population": f"{pops[i]:,.0f}", "cells": int(cells[i]),
+             "radius": f"{radius[i]:,.0f}" if np.isfinite(radius[i]) else "",
+             "where": f"{lon[i]:.5f}, {lat[i]:.5f}", "unit": unit_name[i],
+             "x": float(gx[i]), "y": float(gy[i])} for i in range(len(g))]
 
 
 def _site_rows(gs: GapSites | None, lang: str) -> tuple[list[dict[str, Any]], str, str]:
@@ -573,7 +612,7 @@ def _write_gpkg(data: ReportData, path: Path, *, lang: str,
         for c in gdf.columns:
             if c != "geometry" and gdf[c].dtype == object:
                 gdf[c] = gdf[c].map(lambda v: None if v is None or v is pd.NA else str(v))
-        gdf.to_file(tmp, layer=name, driver="GPKG", engine="pyogrio",
+        gdf.to_file(tmp, layer=name, driver="GPKG", engine="pyogrio", use_arrow=True,
                     layer_options={"IDENTIFIER": zh_title if lang == "zh" else en_title,
                                    "DESCRIPTION": f"{zh_title} / {en_title}"})
 
@@ -593,6 +632,8 @@ def _write_gpkg(data: ReportData, path: Path, *, lang: str,
         elif pd.api.types.is_float_dtype(cdf[c]):
             cdf[c] = cdf[c].where(np.isfinite(cdf[c]))
     write("cells", gpd.GeoDataFrame(cdf, geometry=geom, crs=data.crs))
+    pop_style = _style(cdf["pop_total"].to_numpy(float) if "pop_total" in cdf else np.zeros(0),
+                       POP_COLORS, _t("population_legend", lang))
     fac = data.facilities
     fcols = [c for c in ("facility_id", "category", "name", "source", "capacity", "ownership",
                          "lon", "lat", "snap_dist_m", "reachable") if c in fac.columns]
@@ -613,6 +654,10 @@ def _write_gpkg(data: ReportData, path: Path, *, lang: str,
         write("units", gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs=data.crs))
     if not data.gaps.empty and "x" in data.gaps.columns:
         g = data.gaps.drop(columns=["cell_ids"], errors="ignore")
+        if "rank" not in g.columns:  # clusters of earlier runs: rank by residents
+            pop_col = "residents" if "residents" in g.columns else "population"
+            g = g.assign(rank=g.groupby("target_id")[pop_col].rank(
+                method="first", ascending=False).astype(int))
         write("gaps", gpd.GeoDataFrame(g, geometry=gpd.points_from_xy(g["x"], g["y"]),
                                        crs=data.crs))
     found = [gs.sites.assign(target_id=gs.target_id, category=gs.category)
@@ -623,8 +668,41 @@ def _write_gpkg(data: ReportData, path: Path, *, lang: str,
                  "cumulative_pop", "x", "y"]]
         write("sites", gpd.GeoDataFrame(sd, geometry=gpd.points_from_xy(sd["x"], sd["y"]),
                                         crs=data.crs))
+    write_layer_styles(tmp, _gpkg_styles(lang, pop_style))
     tmp.replace(path)
     return path
+
+
+def _graduated(column: str, style: LayerStyle, top: float) -> Graduated:
+    """A map style's classes as graduated colours (the open top class ends at ``top``)."""
+    bounds = [float(b) for b in style.bounds]
+    bounds[-1] = max(top, bounds[-2] + 1.0) if not np.isfinite(bounds[-1]) else bounds[-1]
+    return Graduated(column, bounds, list(style.colors), style.legend_labels())
+
+
+def _gpkg_styles(lang: str, pop_style: LayerStyle) -> list[LayerStyleDef]:
+    """Each report layer's default style for QGIS: the report maps' colours."""
+    def name(key: str) -> str:
+        _, zh, en = GPKG_LAYERS[key]
+        return zh if lang == "zh" else en
+
+    failing = Graduated("n_failing", (-0.5, 0.5, 2.5, 5.5, 1e6),
+                        ("#f7f7f7", "#fcd5b5", "#f59e72", "#d7301f"), ("0", "1–2", "3–5", "6+"))
+    return [
+        LayerStyleDef("cells", name("cells"), "polygon", stroke=None,
+                      graduated=_graduated("pop_total", pop_style, 1e9),
+                      description=_t("population_legend", lang)),
+        LayerStyleDef("facilities", name("facilities"), "point", fill="#1f4e9c",
+                      stroke="#ffffff", stroke_width_mm=0.2, marker="triangle", size_mm=2.2),
+        LayerStyleDef("units", name("units"), "polygon", stroke="#222222",
+                      stroke_width_mm=0.4, label="name",
+                      graduated=failing,
+                      description=_t("units_style", lang)),
+        LayerStyleDef("gap_areas", name("gaps"), "point", fill="#c0392b", stroke="#ffffff",
+                      marker="circle", size_mm=4.0, label="rank"),
+        LayerStyleDef("new_sites", name("sites"), "point", fill="#1e8449", stroke="#ffffff",
+                      marker="square", size_mm=3.6, label="rank"),
+    ]
 
 
 def _status_text(status: str, lang: str) -> str:
@@ -637,7 +715,7 @@ def write_report(data: ReportData, out_dir: str | Path, *, lang: str = "zh",
                  force: bool = False,
                  version: str | None = None, browser: str | None = None, max_gaps: int = 5,
                  max_ledger: int = 40, streets: np.ndarray | None = None,
-                 sites: int = 3, sites_method: str = "greedy", sites_budget_s: float = 20.0,
+                 sites: int = 3, sites_method: str = "greedy", sites_budget_s: float = 15.0,
                  progress: Callable[[str], None] | None = None) -> dict[str, Path]:
     """Write a run's report to a new folder.
 
@@ -920,11 +998,6 @@ def _build(data: ReportData, work: Path, *, lang: str, record: RunRecord | None,
         meta_rows += [(f"sha256:{Path(p).name}", s) for p, s in record.checksums.items()]
 
     # ------------------------------------------------------------- files
-    say("workbook")
-    files["xlsx"] = _write_excel(data, work / "report.xlsx", lang=lang, meta_rows=meta_rows)
-    say("geopackage")
-    files["gpkg"] = _write_gpkg(data, work / "report.gpkg", lang=lang, sites=gap_sites)
-
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES),
                              autoescape=jinja2.select_autoescape(["html", "j2"]),
                              undefined=jinja2.StrictUndefined)
@@ -943,9 +1016,21 @@ def _build(data: ReportData, work: Path, *, lang: str, record: RunRecord | None,
         conf_legend=_t("conf_legend", lang))
     files["html"] = work / "report.html"
     files["html"].write_text(html, encoding="utf-8")
-    if pdf:
+
+    def tables() -> None:
+        say("workbook")
+        files["xlsx"] = _write_excel(data, work / "report.xlsx", lang=lang,
+                                     meta_rows=meta_rows)
+        say("geopackage")
+        files["gpkg"] = _write_gpkg(data, work / "report.gpkg", lang=lang, sites=gap_sites)
+
+    if pdf:  # the browser prints while the workbook and the GeoPackage are written
         say("pdf")
-        files["pdf"] = print_pdf(files["html"], work / "report.pdf", browser=browser)
+        with printing_pdf(files["html"], work / "report.pdf", browser=browser):
+            tables()
+        files["pdf"] = work / "report.pdf"
+    else:
+        tables()
     return files
 
 

@@ -24,10 +24,10 @@ from access.errors import LifecircleError
 from access.network import load_network
 from gridded_pop import GridSpec
 from lifecircle.pipeline import RunResult
-from lifecircle.results import read_run
+from lifecircle.results import cell_column_names, read_run
 from lifecircle.study_area import StudyArea, load_study_area
 
-__all__ = ["ReportData", "street_segments"]
+__all__ = ["ReportData", "report_column", "street_segments"]
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +128,8 @@ class ReportData:
             The folder is missing or is not a complete run (:func:`lifecircle.read_run`).
         """
         d = Path(out_dir)
-        run_data = read_run(d)
+        run_data = read_run(d, cell_columns=[c for c in cell_column_names(d)
+                                             if report_column(c)])
         meta = run_data.meta
         empty = pd.DataFrame()
 
@@ -172,6 +173,17 @@ class ReportData:
             grid=run_data.grid)
 
 
+#: Cell columns a report reads (maps, GeoPackage, best new sites): the rest of a large
+#: run's cell table (e-bike and car times, nearest ids, scores) is not read.
+REPORT_CELL_COLUMNS = ("cell_id", "x", "y", "snap_dist_m", "settlement")
+REPORT_CELL_PREFIXES = ("pop_", "covered__", "time_min__", "dist_m__", "unit__")
+
+
+def report_column(name: str) -> bool:
+    """Whether a report reads the cell column ``name``."""
+    return name in REPORT_CELL_COLUMNS or name.startswith(REPORT_CELL_PREFIXES)
+
+
 def _meta_of(result: RunResult) -> dict[str, Any]:
     grid = result.population.spec
     return {
@@ -188,11 +200,13 @@ def _meta_of(result: RunResult) -> dict[str, Any]:
         "timings_s": result.timings_s, "rejects": len(result.rejects)}
 
 
-def street_segments(data: ReportData) -> np.ndarray | None:
+def street_segments(data: ReportData, *, max_segments: int = 200_000) -> np.ndarray | None:
     """Street segments ``(n, 2, 2)`` in the run's CRS from the study area's own OSM file.
 
     The driving network when the study area builds one (main streets), else the
     walking network; read from the network cache. None when the file is unavailable.
+    A network larger than ``max_segments`` (a municipality, where every street would
+    grey the whole map) keeps its fastest streets, by driving speed, up to that many.
     """
     if data.area is None:
         return None
@@ -203,5 +217,15 @@ def street_segments(data: ReportData) -> np.ndarray | None:
         data.notes.append((f"路网无法读取：{exc}", f"street network unreadable: {exc}"))
         return None
     u, v = net.edge_lines()
+    if len(u) > max_segments and net.time_s is not None:
+        tails = net.arc_tails()
+        heads = net.indices.astype(np.int64)
+        speed = net.length_m / np.maximum(net.time_s, 1e-9)
+        # the fastest arc of each undirected street segment, by the same key as edge_lines
+        key = np.minimum(tails, heads) * net.n_nodes + np.maximum(tails, heads)
+        best = pd.Series(speed).groupby(key).max()
+        seg_speed = best.reindex(u * net.n_nodes + v).to_numpy()
+        keep = np.argsort(-seg_speed, kind="stable")[:max_segments]
+        u, v = u[np.sort(keep)], v[np.sort(keep)]
     return np.stack([np.column_stack([net.x[u], net.y[u]]),
                      np.column_stack([net.x[v], net.y[v]])], axis=1)

@@ -35,7 +35,7 @@ from lifecircle.pipeline import RunResult, snap_to_networks
 from lifecircle.report_data import ReportData
 from lifecircle.site import SiteProblem, site_selection
 
-__all__ = ["GapSites", "best_sites", "sited_targets"]
+__all__ = ["GapSites", "best_sites", "candidate_spacing_m", "sited_targets"]
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +105,7 @@ def _base(data: ReportData) -> RunResult:
     crs = data.crs
     walk = load_network(area.network.path, "walk", crs=crs)
     networks = {"walk": walk}
-    cells = data.cells.copy()
+    cells = data.cells.copy(deep=False)  # new columns only: the frame's data is shared
     x, y = cells["x"].to_numpy(float), cells["y"].to_numpy(float)
     snapped = snap_to_networks(networks, x, y, max_dist_m=area.network.snap_max_dist_m)
     cells["node"] = snapped["node"]
@@ -131,9 +131,24 @@ def _base(data: ReportData) -> RunResult:
                      unit_polygons=data.unit_polygons)
 
 
+def candidate_spacing_m(data: ReportData, target_id: str, max_candidates: int) -> float:
+    """Candidate spacing: the engine's 150 m, wider where the uncovered area is large.
+
+    Candidates are street nodes thinned to one per spacing square, so about
+    (uncovered area) / spacing² of them; the spacing keeps that near ``max_candidates``.
+    """
+    flag = data.cells[f"covered__{target_id}"]
+    pop = data.cells["pop_total"].to_numpy(float) if "pop_total" in data.cells else None
+    uncovered = flag.notna().to_numpy() & ~flag.fillna(False).to_numpy(dtype=bool)
+    if pop is not None:
+        uncovered &= pop > 0
+    area_m2 = float(uncovered.sum()) * data.cell_size_m ** 2
+    return max(150.0, float(np.sqrt(area_m2 / max(max_candidates, 1))))
+
+
 def best_sites(data: ReportData, target_ids: Sequence[str], *, n: int = 3,
-               method: str = "greedy", time_limit_s: float = 3.0, budget_s: float = 20.0,
-               ) -> dict[str, GapSites]:
+               method: str = "greedy", time_limit_s: float = 3.0, budget_s: float = 15.0,
+               max_candidates: int = 2000) -> dict[str, GapSites]:
     """The best ``n`` new sites (MCLP) for each target in ``target_ids`` that can take them.
 
     Parameters
@@ -154,6 +169,10 @@ def best_sites(data: ReportData, target_ids: Sequence[str], *, n: int = 3,
     budget_s
         Time for all targets: once spent, the greedy model only; past twice the
         budget, targets are left out with a note.
+    max_candidates
+        About this many candidate street nodes per target: the engine's 150 m spacing,
+        widened where the uncovered area is larger (a municipality's report stays
+        fast; ``lifecircle site`` gives the full answer at 150 m).
 
     Returns
     -------
@@ -200,7 +219,8 @@ def best_sites(data: ReportData, target_ids: Sequence[str], *, n: int = 3,
         try:
             res = site_selection(base, SiteProblem(
                 category=cat, model="mclp", n=n, target=tid, method=how,
-                time_limit_s=time_limit_s))
+                time_limit_s=time_limit_s,
+                spacing_m=candidate_spacing_m(data, tid, max_candidates)))
         except LifecircleError as exc:
             out[tid] = GapSites(tid, cat, empty, note=(f"无可选点位：{exc}",
                                                        f"no new sites: {exc}"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import subprocess
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
@@ -39,7 +40,7 @@ from lifecircle.report import (
     write_report,
 )
 from lifecircle.report_data import ReportData
-from lifecircle.report_sites import best_sites
+from lifecircle.report_sites import best_sites, candidate_spacing_m
 from lifecircle.results import write_run
 from lifecircle.site import SiteProblem, site_selection
 from lifecircle.study_area import load_study_area
@@ -474,8 +475,11 @@ def test_workbook_neutralises_formulas(runs: Runs, tmp_path: Path) -> None:
 def test_report_shows_the_site_engines_best_sites(report: dict[str, Path], runs: Runs) -> None:
     # the report, made from the run folder, shows what the site-selection engine answers
     # on the run itself (same sites, same residents each adds)
+    data = ReportData.from_folder(runs.out2)
+    spacing = candidate_spacing_m(data, "kindergarten_300", 2000)
     want = site_selection(runs.second, SiteProblem(
-        category="kindergarten", n=3, target="kindergarten_300", method="greedy")).sites
+        category="kindergarten", n=3, target="kindergarten_300", method="greedy",
+        spacing_m=spacing)).sites
     got = pyogrio.read_dataframe(report["gpkg"], layer="new_sites")
     kg = got[got["target_id"] == "kindergarten_300"].sort_values("rank")
     assert list(kg["rank"]) == [1, 2, 3]
@@ -501,6 +505,16 @@ def test_sites_from_memory_equal_sites_from_the_folder(runs: Runs) -> None:
         assert mem[tid].share_promised == disk[tid].share_promised
 
 
+def test_candidate_spacing_widens_with_the_uncovered_area(runs: Runs) -> None:
+    data = ReportData.from_folder(runs.out2)
+    flag = data.cells["covered__kindergarten_300"]
+    n_unc = int((flag.notna() & ~flag.fillna(False).astype(bool)
+                 & (data.cells["pop_total"] > 0)).sum())
+    assert candidate_spacing_m(data, "kindergarten_300", 10**9) == 150.0
+    want = 200.0 * (n_unc / 100) ** 0.5  # 200 m cells, 100 candidates
+    assert candidate_spacing_m(data, "kindergarten_300", 100) == pytest.approx(want)
+
+
 def test_sites_stay_within_the_time_budget(runs: Runs) -> None:
     data = ReportData.from_folder(runs.out2)
     # a target that is not a walking circle target is not offered sites
@@ -510,3 +524,70 @@ def test_sites_stay_within_the_time_budget(runs: Runs) -> None:
     assert g.sites.empty
     assert g.note is not None
     assert "lifecircle site -c kindergarten --add 3 --target kindergarten_300" in g.note[1]
+
+
+def test_gap_areas_with_radius_lonlat_and_unit(runs: Runs, tmp_path: Path) -> None:
+    # gap areas as the engine now gives them: rank, residents, radius, lon/lat, unit
+    data = ReportData.from_folder(runs.out1)
+    x0, y0 = data.cells["x"].iloc[0], data.cells["y"].iloc[0]
+    data.gaps = pd.DataFrame({
+        "target_id": "kindergarten_300", "rank": [2, 1], "group": "age_3_5",
+        "residents": [120.4, 310.6], "n_cells": [3, 7], "radius_m": [300.0, 300.0],
+        "x": [x0, x0 + 400], "y": [y0, y0], "lon": [104.01234, 104.05678],
+        "lat": [30.61234, 30.65678], "center_cell_id": [1, 2],
+        "unit__district": ["a", "b"], "unit_name__district": ["甲区", "乙区"]})
+    files = write_report(data, tmp_path / "r", pdf=False, sites=0)
+    html = files["html"].read_text(encoding="utf-8")
+    section = html.split('id="target-kindergarten_300"', 1)[1].split("</section>", 1)[0]
+    rows = section.split('class="gap-area"')[1:]
+    assert len(rows) == 2
+    for row, want in zip(rows, (("311", "乙区", "104.05678, 30.65678"),
+                                ("120", "甲区", "104.01234, 30.61234")), strict=True):
+        for text in want:
+            assert text in row
+    assert "范围半径（米）" in section
+    gaps = pyogrio.read_dataframe(files["gpkg"], layer="gap_areas")
+    assert sorted(gaps["rank"]) == [1, 2]
+    assert "new_sites" not in dict(pyogrio.list_layers(files["gpkg"]))
+
+
+def test_gpkg_carries_qgis_layer_styles(report: dict[str, Path]) -> None:
+    layers = dict(pyogrio.list_layers(report["gpkg"]))
+    with sqlite3.connect(report["gpkg"]) as con:
+        contents = dict(con.execute("SELECT table_name, data_type FROM gpkg_contents"))
+        geom = dict(con.execute("SELECT table_name, geometry_type_name "
+                                "FROM gpkg_geometry_columns"))
+        rows = con.execute("SELECT f_table_name, f_geometry_column, styleName, styleQML, "
+                           "styleSLD, useAsDefault FROM layer_styles").fetchall()
+        columns = {t: {r[1] for r in con.execute(f"PRAGMA table_info('{t}')")} for t in geom}
+    assert contents["layer_styles"] == "attributes"
+    styled = {r[0] for r in rows}
+    assert styled == set(geom)  # every layer with a geometry, and nothing else
+    assert {"cells", "facilities", "units", "gap_areas", "new_sites"} <= styled
+    assert set(layers) >= styled
+    kinds = {"POLYGON": "2", "MULTIPOLYGON": "2", "POINT": "0"}
+    for table, geom_col, name, qml, sld, default in rows:
+        assert default == 1
+        assert geom_col == "geom"
+        assert any("\u4e00" <= ch <= "\u9fff" for ch in name), name  # a Chinese style name
+        root = ET.fromstring(qml.split("\n", 1)[1])  # past the DOCTYPE line
+        assert root.tag == "qgis"
+        assert root.findtext("layerGeometryType") == kinds[geom[table]]
+        renderer = root.find("renderer-v2")
+        assert renderer is not None
+        symbols = {s.get("name") for s in renderer.iter("symbol")}
+        if renderer.get("type") == "graduatedSymbol":
+            assert renderer.get("attr") in columns[table]
+            ranges = renderer.findall("ranges/range")
+            assert len(ranges) == len(symbols) >= 2
+            lows = [float(r.get("lower")) for r in ranges]
+            assert lows == sorted(lows)
+            assert {r.get("symbol") for r in ranges} == symbols
+        else:
+            assert renderer.get("type") == "singleSymbol"
+            assert symbols == {"0"}
+        for ts in root.iter("text-style"):
+            assert ts.get("fieldName") in columns[table]
+        sroot = ET.fromstring(sld.encode("utf-8"))
+        ns = {"sld": "http://www.opengis.net/sld", "se": "http://www.opengis.net/se"}
+        assert sroot.findtext("sld:NamedLayer/se:Name", namespaces=ns) == table
