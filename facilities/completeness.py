@@ -21,7 +21,8 @@ import pandas as pd
 
 from facilities.taxonomy import Taxonomy
 
-__all__ = ["COMPLETENESS_COLUMNS", "completeness_check", "completeness_warnings"]
+__all__ = ["COMPLETENESS_COLUMNS", "completeness_check", "completeness_warnings",
+           "completeness_warnings_by_category"]
 
 log = logging.getLogger(__name__)
 
@@ -153,3 +154,17 @@ def completeness_warnings(check: pd.DataFrame, categories: Iterable[str] | None 
     if categories is not None:
         sel = sel[sel["category"].isin(list(categories))]
     return list(zip(sel["message_zh"], sel["message_en"], strict=True))
+
+
+def completeness_warnings_by_category(check: pd.DataFrame,
+                                      categories: Iterable[str] | None = None,
+                                      ) -> dict[str, tuple[str, str]]:
+    """Category -> ``(message_zh, message_en)``: :func:`completeness_warnings` keyed by
+    category, computed in one pass (a what-if asks for many categories at a time)."""
+    sel = check[check["status"].isin(["low", "none"]) & check["expected_min_per_10k"].notna()]
+    if categories is not None:
+        sel = sel[sel["category"].isin(list(categories))]
+    out: dict[str, tuple[str, str]] = {}
+    for c, zh, en in zip(sel["category"], sel["message_zh"], sel["message_en"], strict=True):
+        out.setdefault(str(c), (zh, en))
+    return out

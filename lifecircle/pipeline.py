@@ -49,7 +49,7 @@ from access.travel import (
 from facilities import (
     Taxonomy,
     completeness_check,
-    completeness_warnings,
+    completeness_warnings_by_category,
     load_facilities,
     load_taxonomy,
 )
@@ -786,14 +786,8 @@ def evaluate_area_targets(area: StudyArea, cells: pd.DataFrame, fac: gpd.GeoData
     routed = [c[len("dist_m__"):] for c in cells.columns if c.startswith("dist_m__")]
     empty_cols = [f"{p}__{c}" for p in ROUTED_PREFIXES for c in routed if c not in present]
     cells = cells.drop(columns=[c for c in empty_cols if c in cells.columns])
-    warnings = {}
-    needed = target_categories(catalogue)  # a warning only reaches targets counting it
-    for c in completeness["category"]:
-        if c not in needed:
-            continue
-        w = completeness_warnings(completeness, [c])
-        if w:
-            warnings[c] = w[0]
+    # a warning only reaches targets counting its category
+    warnings = completeness_warnings_by_category(completeness, target_categories(catalogue))
     fac_cols = [c for c in ("facility_id", "category", "capacity", "ownership", "area_m2")
                 if c in fac.columns]
     fac_in = pd.DataFrame(fac[fac_cols + [c for c in fac.columns if c.startswith("unit__")]])

@@ -78,8 +78,9 @@ def _share_per_unit(ctx: Context, target: Target, in_scope: np.ndarray, pop: np.
                               "cov": np.where(covered[keep], pop[keep], 0.0),
                               "mode": cell_mode[keep]})
         agg = frame.groupby("code", sort=True)[["pop", "cov"]].sum()
-        modes = frame.groupby("code", sort=True)["mode"].agg(
-            lambda m: "+".join(x for x in TARGET_MODES if x in set(m)))
+        # distinct (unit, mode) pairs first: a few rows instead of one per cell
+        modes = frame[["code", "mode"]].drop_duplicates().groupby("code", sort=True)[
+            "mode"].agg(lambda m: "+".join(x for x in TARGET_MODES if x in set(m)))
         names = ctx.units_table(level)[0].set_index("unit_id")["name"] \
             if level in ctx.inputs.units else None
         for c, p_sum, c_sum in zip(agg.index.to_numpy(), agg["pop"].to_numpy(),
