@@ -378,6 +378,147 @@ MESSAGES: dict[str, tuple[str, str]] = {
                           "{b:.2%} now → {a:.2%} with the sites"),
     "site_pc_none": ("没有候选点能缩短任何居民的出行距离：未选址",
                      "no candidate shortens any resident's trip: no site chosen"),
+    # ---- the coverage report (lifecircle.report) ----
+    "report_sites_not_computed": ("未计算新增点位：{err}", "no new sites computed: {err}"),
+    "report_sites_none": ("无可选点位：{err}", "no new sites: {err}"),
+    "report_sites_time_spent": (
+        "报告的选址时间已用完；请运行 lifecircle site -c {cat} --add {n} --target {tid}",
+        "the report's time for sites is spent; run lifecircle site -c {cat} --add {n} "
+        "--target {tid}"),
+    "report_report": ("公共服务设施可达性体检报告", "Public service accessibility report"),
+    "report_generated": ("生成时间", "Generated"),
+    "report_run_label": ("批次", "Run"),
+    "report_scorecard": ("目标达标情况总览", "Scorecard"),
+    "report_summary": (
+        "达标 {met} 项，未达标 {not_met} 项，无数据 {no_data} 项",
+        "{met} met, {not_met} not met, {no_data} without data"),
+    "report_target": ("目标", "Target"),
+    "report_value": ("现状值", "Value"),
+    "report_threshold": ("目标值", "Threshold"),
+    "report_status": ("结论", "Verdict"),
+    "report_confidence": ("依据可信度", "Source confidence"),
+    "report_note": ("说明", "Note"),
+    "report_met": ("达标", "met"),
+    "report_not_met": ("未达标", "not met"),
+    "report_no_data": ("无数据", "no data"),
+    "report_failing": ("未达标目标", "Targets not met"),
+    "report_uncovered_map": ("{name}：未覆盖居民分布", "{name}: residents not covered"),
+    "report_uncovered_legend": ("未覆盖人口（人/格）", "Residents not covered (persons per cell)"),
+    "report_population_map": ("人口分布与设施", "Population and facilities"),
+    "report_population_legend": ("人口（人/格）", "Population (persons per cell)"),
+    "report_facilities_legend": ("设施", "facilities"),
+    "report_ledger": ("问题台账：未达标单元", "Issue ledger: units not meeting the target"),
+    "report_unit": ("单元", "Unit"),
+    "report_level": ("层级", "Level"),
+    "report_detail": ("明细", "Detail"),
+    "report_all_units_met": ("各单元均达标。", "Every unit meets it."),
+    "report_ledger_more": (
+        "另有 {n} 个未达标单元，见工作簿“未达标单元”表。",
+        "{n} more units fall short: see the workbook's failing-units sheet."),
+    "report_gaps": ("缺口最大的区域", "Largest gap areas"),
+    "report_gap_rank": ("序号", "Rank"),
+    "report_gap_pop": ("未覆盖人口", "Residents not covered"),
+    "report_gap_cells": ("网格数", "Cells"),
+    "report_gap_where": ("位置（经度, 纬度）", "Where (lon, lat)"),
+    "report_gap_radius": ("范围半径（米）", "Radius (m)"),
+    "report_units_style": ("按未达标目标数着色", "Coloured by the number of targets not met"),
+    "report_gaps_how": (
+        "每个缺口区域内的未覆盖居民都在其中心的可达半径内：一处新设施即可覆盖。",
+        "Every resident a gap area leaves uncovered lies within reach of its centre: one new "
+        "facility there could serve them all."),
+    "report_sites": ("建议新增设施点位", "Best new sites"),
+    "report_site_adds": ("新增覆盖人口", "Residents it adds"),
+    "report_site_map": ("建议新增点位", "proposed new sites"),
+    "report_sites_how": (
+        "选址：在未覆盖居民附近的路网节点中，按最大覆盖模型（MCLP，{method}）选出 {n} 处{catego"
+        "ry}，同一可达标准；合计新增覆盖 {adds} 人，目标值可由 {before} 提高到 {after}。详细结"
+        "果：lifecircle site -c {cat} --add {n} --target {tid}",
+        "Sites: street nodes near the residents not covered, the {n} best {category} sites by "
+        "maximal covering (MCLP, {method}), same reach as the target; together they add {adds} "
+        "residents, taking the target from {before} to {after}. Full answer: lifecircle site "
+        "-c {cat} --add {n} --target {tid}"),
+    "report_method_greedy": (
+        "贪心求解，至多比最优少 {gap}",
+        "greedy, at most {gap} below the best"),
+    "report_method_exact": ("精确求解，最优", "exact, optimal"),
+    "report_method_exact_gap": (
+        "精确求解（限时），至多比最优少 {gap}",
+        "exact within a time limit, at most {gap} below the best"),
+    "report_no_data_title": ("无法评价的目标", "Targets that could not be evaluated"),
+    "report_sources": ("数据来源与可信度", "Data sources and confidence"),
+    "report_source_file": ("文件", "File"),
+    "report_sha256": ("SHA-256", "SHA-256"),
+    "report_modified": ("修改日期", "Modified"),
+    "report_conf_legend": (
+        "依据可信度：V 已核对规划/标准原文；S 二手来源；M 常用值，未核对原文。",
+        "Source confidence: V read in the plan or standard; S secondary source; M commonly "
+        "cited, not confirmed."),
+    "report_warnings": ("数据提示", "Data warnings"),
+    "report_accounting": ("人口核算", "Population accounting"),
+    "report_rejects_n": (
+        "未采用的输入记录 {n} 条（详见工作簿“未采用记录”表）。",
+        "{n} input rows not used (see the workbook's rejects sheet)."),
+    "report_compare": ("与上一批次对比", "Change since an earlier run"),
+    "report_compare_head": (
+        "本批次 #{now} {now_label}（{now_date}）对比 #{then} {then_label}（{then_date}）",
+        "This run #{now} {now_label} ({now_date}) against #{then} {then_label} ({then_date})"),
+    "report_then": ("上次", "Then"),
+    "report_now": ("本次", "Now"),
+    "report_change": ("变化", "Change"),
+    "report_newly_met": ("新达标", "Newly met"),
+    "report_lost": ("不再达标", "No longer met"),
+    "report_units_up": ("改善的单元", "Units that improved"),
+    "report_units_down": ("退步的单元", "Units that fell behind"),
+    "report_fac_added": ("新增设施", "Facilities added"),
+    "report_fac_removed": ("减少设施", "Facilities removed"),
+    "report_fac_matched": ("更名或移位的设施", "Facilities renamed or moved"),
+    "report_none": ("无", "none"),
+    "report_name": ("名称", "Name"),
+    "report_category": ("类别", "Category"),
+    "report_no_changes": ("目标值均无变化。", "No target value changed."),
+    "report_trend": ("历次趋势", "Trend over recorded runs"),
+    "report_method": ("方法说明", "Methodology"),
+    "report_method_travel": (
+        "出行模型：网格中心沿直线步行至最近路网节点，再沿路网最短路径至设施所在节点，最后直线步"
+        "行至设施。步行速度按人群设定（{speeds} 千米/小时）；驾车按 maxspeed 或道路等级默认车速"
+        "并遵守单行规则。",
+        "Travel model: a straight walk from the cell centre to its nearest street node, the "
+        "shortest path along the street network, and a straight walk from the facility's node "
+        "to the facility. Walking speeds per group: {speeds} km/h; driving uses maxspeed or "
+        "class default speeds and one-way rules."),
+    "report_method_crs": (
+        "分析坐标系：{crs}（研究区中心所在的 UTM 带），网格边长 {cs:g} 米。",
+        "Analysis CRS: {crs} (the UTM zone of the study area's centre); grid cells of {cs:g} m."),
+    "report_method_snap": (
+        "吸附：距最近路网节点超过 {snap:g} 米的网格和设施视为不可达，列入未采用记录，其居民计为"
+        "未覆盖。",
+        "Snapping: cells and facilities farther than {snap:g} m from every street node are "
+        "unreachable, listed in the rejects, their residents uncovered."),
+    "report_method_net": (
+        "路网：{mode} 网络 {nodes:,} 个节点、{arcs:,} 条有向边（来自 {src}）。",
+        "Network: {mode} network of {nodes:,} nodes and {arcs:,} arcs (from {src})."),
+    "report_method_targets": (
+        "目标判定：覆盖类目标按居住人口计算在规定时间（距离）内可达的比例；单元类目标逐单元判定"
+        "；配置类目标按每千人指标计算。",
+        "Verdicts: circle targets are the share of residents within the stated time "
+        "(distance); unit targets are judged unit by unit; provision targets per 1000 "
+        "residents."),
+    "report_repro": ("可复现信息", "Reproducibility"),
+    "report_version": ("软件版本", "Software version"),
+    "report_fingerprint": ("批次指纹", "Run fingerprint"),
+    "report_inputs_changed": (
+        "注意：以下输入文件自该批次记录以来已被修改或移走，本报告反映的是记录时的数据：",
+        "Note: these input files changed or moved since the run was recorded; this report "
+        "shows the data as recorded:"),
+    "report_inputs_same": (
+        "输入文件与记录时一致。",
+        "Input files unchanged since the run was recorded."),
+    "report_not_recorded": ("该批次未记入运行历史。", "This run is not in the run history."),
+    "report_data_source_line": (
+        "数据来源：路网与设施 © OpenStreetMap 贡献者（ODbL）；人口：{pop}；坐标系 {crs}；lifeci"
+        "rcle {version}",
+        "Sources: streets and facilities © OpenStreetMap contributors (ODbL); population: {pop}"
+        "; CRS {crs}; lifecircle {version}"),
 }
 
 

@@ -48,6 +48,7 @@ from openpyxl.utils import get_column_letter
 from pyproj import Transformer
 
 from access.errors import LifecircleError
+from access.i18n import t
 from access.network import file_sha256
 from access.safe_io import neutralise
 from lifecircle.compare import Comparison, compare_runs
@@ -98,120 +99,13 @@ class Trend:
 
 
 # ---------------------------------------------------------------------- texts
-T: dict[str, tuple[str, str]] = {
-    "report": ("公共服务设施可达性体检报告", "Public service accessibility report"),
-    "generated": ("生成时间", "Generated"),
-    "run_label": ("批次", "Run"),
-    "scorecard": ("目标达标情况总览", "Scorecard"),
-    "summary": ("达标 {met} 项，未达标 {not_met} 项，无数据 {no_data} 项",
-                "{met} met, {not_met} not met, {no_data} without data"),
-    "target": ("目标", "Target"), "value": ("现状值", "Value"),
-    "threshold": ("目标值", "Threshold"), "status": ("结论", "Verdict"),
-    "confidence": ("依据可信度", "Source confidence"), "note": ("说明", "Note"),
-    "met": ("达标", "met"), "not_met": ("未达标", "not met"), "no_data": ("无数据", "no data"),
-    "failing": ("未达标目标", "Targets not met"),
-    "uncovered_map": ("{name}：未覆盖居民分布", "{name}: residents not covered"),
-    "uncovered_legend": ("未覆盖人口（人/格）", "Residents not covered (persons per cell)"),
-    "population_map": ("人口分布与设施", "Population and facilities"),
-    "population_legend": ("人口（人/格）", "Population (persons per cell)"),
-    "facilities_legend": ("设施", "facilities"),
-    "ledger": ("问题台账：未达标单元", "Issue ledger: units not meeting the target"),
-    "unit": ("单元", "Unit"), "level": ("层级", "Level"), "detail": ("明细", "Detail"),
-    "all_units_met": ("各单元均达标。", "Every unit meets it."),
-    "ledger_more": ("另有 {n} 个未达标单元，见工作簿“未达标单元”表。",
-                    "{n} more units fall short: see the workbook's failing-units sheet."),
-    "gaps": ("缺口最大的区域", "Largest gap areas"),
-    "gap_rank": ("序号", "Rank"), "gap_pop": ("未覆盖人口", "Residents not covered"),
-    "gap_cells": ("网格数", "Cells"), "gap_where": ("位置（经度, 纬度）", "Where (lon, lat)"),
-    "gap_radius": ("范围半径（米）", "Radius (m)"),
-    "units_style": ("按未达标目标数着色", "Coloured by the number of targets not met"),
-    "gaps_how": ("每个缺口区域内的未覆盖居民都在其中心的可达半径内：一处新设施即可覆盖。",
-                 "Every resident a gap area leaves uncovered lies within reach of its centre: "
-                 "one new facility there could serve them all."),
-    "sites": ("建议新增设施点位", "Best new sites"),
-    "site_adds": ("新增覆盖人口", "Residents it adds"),
-    "site_map": ("建议新增点位", "proposed new sites"),
-    "sites_how": ("选址：在未覆盖居民附近的路网节点中，按最大覆盖模型（MCLP，{method}）选出 {n} 处"
-                  "{category}，同一可达标准；合计新增覆盖 {adds} 人，目标值可由 {before} 提高到"
-                  " {after}。详细结果：lifecircle site -c {cat} --add {n} --target {tid}",
-                  "Sites: street nodes near the residents not covered, the {n} best {category} "
-                  "sites by maximal covering (MCLP, {method}), same reach as the target; together "
-                  "they add {adds} residents, taking the target from {before} to {after}. Full "
-                  "answer: lifecircle site -c {cat} --add {n} --target {tid}"),
-    "method_greedy": ("贪心求解，至多比最优少 {gap}", "greedy, at most {gap} below the best"),
-    "method_exact": ("精确求解，最优", "exact, optimal"),
-    "method_exact_gap": ("精确求解（限时），至多比最优少 {gap}",
-                         "exact within a time limit, at most {gap} below the best"),
-    "no_data_title": ("无法评价的目标", "Targets that could not be evaluated"),
-    "reason": ("原因", "Reason"),
-    "sources": ("数据来源与可信度", "Data sources and confidence"),
-    "source_file": ("文件", "File"), "sha256": ("SHA-256", "SHA-256"),
-    "modified": ("修改日期", "Modified"),
-    "conf_legend": ("依据可信度：V 已核对规划/标准原文；S 二手来源；M 常用值，未核对原文。",
-                    "Source confidence: V read in the plan or standard; S secondary source; "
-                    "M commonly cited, not confirmed."),
-    "warnings": ("数据提示", "Data warnings"),
-    "accounting": ("人口核算", "Population accounting"),
-    "rejects_n": ("未采用的输入记录 {n} 条（详见工作簿“未采用记录”表）。",
-                  "{n} input rows not used (see the workbook's rejects sheet)."),
-    "compare": ("与上一批次对比", "Change since an earlier run"),
-    "compare_head": ("本批次 #{now} {now_label}（{now_date}）对比 "
-                     "#{then} {then_label}（{then_date}）",
-                     "This run #{now} {now_label} ({now_date}) against #{then} {then_label} "
-                     "({then_date})"),
-    "then": ("上次", "Then"), "now": ("本次", "Now"), "change": ("变化", "Change"),
-    "newly_met": ("新达标", "Newly met"), "lost": ("不再达标", "No longer met"),
-    "units_up": ("改善的单元", "Units that improved"),
-    "units_down": ("退步的单元", "Units that fell behind"),
-    "fac_added": ("新增设施", "Facilities added"),
-    "fac_removed": ("减少设施", "Facilities removed"),
-    "fac_matched": ("更名或移位的设施", "Facilities renamed or moved"),
-    "none": ("无", "none"), "name": ("名称", "Name"), "category": ("类别", "Category"),
-    "no_changes": ("目标值均无变化。", "No target value changed."),
-    "trend": ("历次趋势", "Trend over recorded runs"),
-    "method": ("方法说明", "Methodology"),
-    "method_travel": (
-        "出行模型：网格中心沿直线步行至最近路网节点，再沿路网最短路径至设施所在节点，最后直线"
-        "步行至设施。步行速度按人群设定（{speeds} 千米/小时）；驾车按 maxspeed 或道路等级默认"
-        "车速并遵守单行规则。",
-        "Travel model: a straight walk from the cell centre to its nearest street node, the "
-        "shortest path along the street network, and a straight walk from the facility's node "
-        "to the facility. Walking speeds per group: {speeds} km/h; driving uses maxspeed or "
-        "class default speeds and one-way rules."),
-    "method_crs": ("分析坐标系：{crs}（研究区中心所在的 UTM 带），网格边长 {cs:g} 米。",
-                   "Analysis CRS: {crs} (the UTM zone of the study area's centre); grid cells "
-                   "of {cs:g} m."),
-    "method_snap": ("吸附：距最近路网节点超过 {snap:g} 米的网格和设施视为不可达，列入未采用记录，"
-                    "其居民计为未覆盖。",
-                    "Snapping: cells and facilities farther than {snap:g} m from every street "
-                    "node are unreachable, listed in the rejects, their residents uncovered."),
-    "method_net": ("路网：{mode} 网络 {nodes:,} 个节点、{arcs:,} 条有向边（来自 {src}）。",
-                   "Network: {mode} network of {nodes:,} nodes and {arcs:,} arcs (from {src})."),
-    "method_targets": ("目标判定：覆盖类目标按居住人口计算在规定时间（距离）内可达的比例；"
-                       "单元类目标逐单元判定；配置类目标按每千人指标计算。",
-                       "Verdicts: circle targets are the share of residents within the stated "
-                       "time (distance); unit targets are judged unit by unit; provision "
-                       "targets per 1000 residents."),
-    "repro": ("可复现信息", "Reproducibility"),
-    "version": ("软件版本", "Software version"), "fingerprint": ("批次指纹", "Run fingerprint"),
-    "inputs_changed": ("注意：以下输入文件自该批次记录以来已被修改或移走，"
-                       "本报告反映的是记录时的数据：",
-                       "Note: these input files changed or moved since the run was recorded; "
-                       "this report shows the data as recorded:"),
-    "inputs_same": ("输入文件与记录时一致。", "Input files unchanged since the run was recorded."),
-    "not_recorded": ("该批次未记入运行历史。", "This run is not in the run history."),
-    "data_source_line": ("数据来源：路网与设施 © OpenStreetMap 贡献者（ODbL）；人口：{pop}；"
-                         "坐标系 {crs}；lifecircle {version}",
-                         "Sources: streets and facilities © OpenStreetMap contributors (ODbL); "
-                         "population: {pop}; CRS {crs}; lifecircle {version}"),
-    "notes": ("说明", "Notes"),
-}
+#: Report texts shared with the rest of the product under their own key.
+_SHARED_TEXTS = frozenset({"reason", "notes"})
 
 
 def _t(key: str, lang: str, **kw: Any) -> str:
-    zh, en = T[key]
-    text = zh if lang == "zh" else en
-    return text.format(**kw) if kw else text
+    """A report text from the message catalogue (:mod:`access.i18n`, keys ``report_*``)."""
+    return t(key if key in _SHARED_TEXTS else f"report_{key}", lang, **kw)
 
 
 #: Target id prefixes -> group (sheet name, zh / en).

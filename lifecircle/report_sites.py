@@ -26,6 +26,7 @@ import shapely
 
 from access.crs import lonlat_to_metric
 from access.errors import LifecircleError
+from access.i18n import t
 from access.network import load_network
 from access.rejects import RejectLog
 from access.targets import CircleTarget, Target, load_catalogue
@@ -78,9 +79,9 @@ class GapSites:
 
 def sited_targets(targets: Sequence[Target]) -> dict[str, CircleTarget]:
     """Targets new sites can be chosen for: walking circle targets with a category."""
-    return {t.id: t for t in targets
-            if isinstance(t, CircleTarget) and t.mode == "walk" and not t.radius_by_area
-            and t.categories}
+    return {tg.id: tg for tg in targets
+            if isinstance(tg, CircleTarget) and tg.mode == "walk" and not tg.radius_by_area
+            and tg.categories}
 
 
 def _base(data: ReportData) -> RunResult:
@@ -190,8 +191,8 @@ def best_sites(data: ReportData, target_ids: Sequence[str], *, n: int = 3,
         log.warning("targets catalogue unreadable, no sites: %s", exc)
         return {}
     eligible = sited_targets(catalogue)
-    wanted = [t for t in target_ids if t in eligible
-              and f"covered__{t}" in data.cells.columns]
+    wanted = [i for i in target_ids if i in eligible
+              and f"covered__{i}" in data.cells.columns]
     if not wanted:
         return {}
     start = time.perf_counter()
@@ -200,8 +201,9 @@ def best_sites(data: ReportData, target_ids: Sequence[str], *, n: int = 3,
     try:
         base = _base(data)
     except LifecircleError as exc:
-        why = (f"未计算新增点位：{exc}", f"no new sites computed: {exc}")
-        return {t: GapSites(t, eligible[t].categories[0], empty, note=why) for t in wanted}
+        why = (t("report_sites_not_computed", "zh", err=exc),
+               t("report_sites_not_computed", "en", err=exc))
+        return {i: GapSites(i, eligible[i].categories[0], empty, note=why) for i in wanted}
     out: dict[str, GapSites] = {}
     for tid in wanted:
         target = eligible[tid]
@@ -209,10 +211,8 @@ def best_sites(data: ReportData, target_ids: Sequence[str], *, n: int = 3,
         spent = time.perf_counter() - start
         if spent > 2 * budget_s:
             out[tid] = GapSites(tid, cat, empty, note=(
-                f"报告的选址时间已用完；请运行 lifecircle site -c {cat} --add {n} "
-                f"--target {tid}",
-                f"the report's time for sites is spent; run lifecircle site -c {cat} "
-                f"--add {n} --target {tid}"))
+                t("report_sites_time_spent", "zh", cat=cat, n=n, tid=tid),
+                t("report_sites_time_spent", "en", cat=cat, n=n, tid=tid)))
             continue
         how = method if spent <= budget_s else "greedy"
         t0 = time.perf_counter()
@@ -222,8 +222,8 @@ def best_sites(data: ReportData, target_ids: Sequence[str], *, n: int = 3,
                 time_limit_s=time_limit_s,
                 spacing_m=candidate_spacing_m(data, tid, max_candidates)))
         except LifecircleError as exc:
-            out[tid] = GapSites(tid, cat, empty, note=(f"无可选点位：{exc}",
-                                                       f"no new sites: {exc}"))
+            out[tid] = GapSites(tid, cat, empty, note=(t("report_sites_none", "zh", err=exc),
+                                                       t("report_sites_none", "en", err=exc)))
             continue
         s = res.sites
         level = next(iter(data.unit_polygons), None)
@@ -236,8 +236,8 @@ def best_sites(data: ReportData, target_ids: Sequence[str], *, n: int = 3,
                               "cumulative_pop": s["cumulative_pop"].to_numpy(float),
                               "x": s.geometry.x.to_numpy(), "y": s.geometry.y.to_numpy()})
         sm = res.summary
-        zh, en = base.taxonomy.label(cat, "zh"), base.taxonomy.label(cat, "en")
-        out[tid] = GapSites(tid, cat, sites, category_zh=zh, category_en=en,
+        out[tid] = GapSites(tid, cat, sites, category_zh=base.taxonomy.label(cat, "zh"),
+                            category_en=base.taxonomy.label(cat, "en"),
                             method=str(sm.get("method", how)),
                             status=str(sm.get("status", "")),
                             gap=float(sm.get("gap", np.nan)),

@@ -7,6 +7,7 @@ cells and walking only, to keep the module quick.
 
 from __future__ import annotations
 
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -26,7 +27,9 @@ from openpyxl import load_workbook
 from typer.testing import CliRunner
 
 import lifecircle.maps as maps
+import lifecircle.report as rep
 from access.crs import metric_to_lonlat
+from access.i18n import MESSAGES
 from lifecircle.cli import app
 from lifecircle.compare import compare_runs, match_facilities
 from lifecircle.history import History, HistoryError, record_run
@@ -591,3 +594,17 @@ def test_gpkg_carries_qgis_layer_styles(report: dict[str, Path]) -> None:
         sroot = ET.fromstring(sld.encode("utf-8"))
         ns = {"sld": "http://www.opengis.net/sld", "se": "http://www.opengis.net/se"}
         assert sroot.findtext("sld:NamedLayer/se:Name", namespaces=ns) == table
+
+
+def test_report_texts_come_from_the_one_catalogue() -> None:
+    src = Path(rep.__file__).read_text(encoding="utf-8")
+    tpl = (rep.TEMPLATES / "report.html.j2").read_text(encoding="utf-8")
+    keys = set(re.findall(r"_t\(\"(\w+)\"", src)) | set(re.findall(r"\bt\('(\w+)'", tpl))
+    assert len(keys) > 40
+    for key in keys:
+        full = key if key in rep._SHARED_TEXTS else f"report_{key}"
+        assert full in MESSAGES, key
+        for lang in ("zh", "en"):
+            fields = re.findall(r"\{(\w+)", MESSAGES[full][0])
+            assert rep._t(key, lang, **dict.fromkeys(fields, 1))
+    assert not hasattr(rep, "T")  # no second table of report texts
