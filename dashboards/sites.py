@@ -10,8 +10,13 @@ computes coverage: every figure shown comes from the library's answer.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import math
+import shutil
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -31,12 +36,15 @@ from dashboards.i18n import tr
 from dashboards.state import MAX_EDITS, get_state
 from lifecircle.site import SiteProblem, site_selection
 
-__all__ = ["SITE_MODELS", "accept_sites", "model_options", "run_sites", "sites_map",
-           "sites_status", "sites_table", "target_options"]
+__all__ = ["SITE_MODELS", "accept_sites", "candidate_file", "model_options", "run_sites",
+           "sites_map", "sites_status", "sites_table", "target_name", "target_options"]
 
-#: Questions the page asks, in the order shown (``capacitated`` needs a candidate
-#: file with places: command line only).
-SITE_MODELS = ("mclp", "lscp", "p_median", "p_center", "least_important")
+#: Questions the page asks, in the order shown.
+SITE_MODELS = ("mclp", "lscp", "p_median", "p_center", "capacitated", "least_important")
+#: Candidate files the page accepts (uploaded or inside the study-area folder).
+CANDIDATE_SUFFIXES = (".geojson", ".json", ".gpkg", ".zip", ".shp", ".kml", ".fgb")
+#: Largest candidate file the page takes as an upload, bytes.
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 #: Seconds the solver may use for one question asked from the page.
 TIME_LIMIT_S = 60.0
 _CAND_COLOUR = "rgba(255,255,255,0.85)"
@@ -50,20 +58,28 @@ def model_options(lang: str) -> list[dict[str, str]]:
 
 
 def target_options(lang: str) -> list[dict[str, str]]:
-    """Circle targets of the run (the library picks the category's first one when none
-    is chosen)."""
+    """Circle targets of the run, labelled by their names in ``lang`` (the library picks
+    the category's first one when none is chosen)."""
     result = get_state().result
     if result.targets is None:
         return []
-    tt = result.targets.targets.set_index("id")
     opts = []
     for c in result.targets.cell_flags.columns:
         if c.startswith("covered__"):
             tid = c[len("covered__"):]
-            name = tt.loc[tid, "name_zh" if lang == "zh" else "name_en"] \
-                if tid in tt.index else tid
-            opts.append({"label": str(name), "value": tid})
+            opts.append({"label": target_name(tid, lang), "value": tid})
     return opts
+
+
+def target_name(tid: Any, lang: str) -> str:
+    """A target's name in ``lang`` (its id only when the run does not know it)."""
+    result = get_state().result
+    if result.targets is None or tid is None:
+        return str(tid or "")
+    tt = result.targets.targets.set_index("id")
+    if tid not in tt.index:
+        return str(tid)
+    return str(tt.loc[tid, "name_zh" if lang == "zh" else "name_en"])
 
 
 def _num(v: Any) -> float | None:
@@ -99,8 +115,77 @@ def _int_arg(v: Any, what: str) -> int | None:
     return int(f)
 
 
+def _positive(v: Any, message: str) -> float | None:
+    """A positive number from a form field (None when empty); ValueError otherwise."""
+    if v is None or v == "":
+        return None
+    f = _num(v)
+    if f is None or f <= 0:
+        raise ValueError(message)
+    return f
+
+
+def candidate_file(contents: Any, filename: Any, path: Any, lang: str,
+                   ) -> tuple[Path | None, Path | None, str]:
+    """Where the candidates of one question are: an upload written to a temporary
+    folder, or a path inside the study-area folder.
+
+    Returns
+    -------
+    file, tmp_dir, shown_name
+        The file (None: generate candidates), the temporary folder to remove after
+        the question (uploads only) and the name messages should show.
+
+    Raises
+    ------
+    ValueError
+        With the one-line reason shown on the page: a file type the page does not
+        read, an upload too large or not base64, a path outside the study-area
+        folder or missing.
+    BadRequest
+        Values of the wrong type from the browser.
+    """
+    if contents not in (None, ""):
+        if not isinstance(contents, str) or not isinstance(filename, str):
+            raise BadRequest("an upload is a data URL and a file name")
+        name = Path(filename).name
+        suffix = "".join(Path(name).suffixes[-1:]).lower()
+        if suffix not in CANDIDATE_SUFFIXES:
+            raise ValueError(tr("sites_bad_file_type", lang, name=name[:80],
+                                types=" ".join(CANDIDATE_SUFFIXES)))
+        _, _, b64 = contents.partition(",")
+        if len(b64) > MAX_UPLOAD_BYTES * 4 // 3 + 8:
+            raise ValueError(tr("sites_file_too_large", lang, name=name[:80],
+                                mb=MAX_UPLOAD_BYTES // 2**20))
+        try:
+            raw = base64.b64decode(b64, validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError(tr("sites_file_unreadable", lang, name=name[:80])) from None
+        tmp = Path(tempfile.mkdtemp(prefix="lifecircle-candidates-"))
+        target = tmp / f"candidates{suffix}"
+        target.write_bytes(raw)
+        return target, tmp, name
+    if path not in (None, ""):
+        if not isinstance(path, str):
+            raise BadRequest("the candidate path must be text")
+        base = Path(get_state().result.area.base_dir).resolve()
+        given = Path(path.strip())
+        full = (given if given.is_absolute() else base / given).resolve()
+        if not full.is_relative_to(base):
+            raise ValueError(tr("sites_path_outside", lang, path=path[:200], folder=str(base)))
+        if not full.is_file():
+            raise ValueError(tr("sites_path_missing", lang, path=path[:200]))
+        if full.suffix.lower() not in CANDIDATE_SUFFIXES:
+            raise ValueError(tr("sites_bad_file_type", lang, name=full.name[:80],
+                                types=" ".join(CANDIDATE_SUFFIXES)))
+        return full, None, str(full.relative_to(base))
+    return None, None, ""
+
+
 def run_sites(model: Any, category: Any, n: Any, threshold_pct: Any, spacing_m: Any,
-              target: Any, lang: Any) -> dict[str, Any]:
+              target: Any, lang: Any, *, capacity: Any = None, existing_capacity: Any = None,
+              budget: Any = None, cost_per_site: Any = None, upload: Any = None,
+              upload_name: Any = None, candidates_path: Any = None) -> dict[str, Any]:
     """Answer one siting question on the dashboard's run.
 
     Parameters
@@ -120,6 +205,16 @@ def run_sites(model: Any, category: Any, n: Any, threshold_pct: Any, spacing_m: 
         Circle target id; empty = the category's first walking target.
     lang
         ``"zh"`` or ``"en"``.
+    capacity, existing_capacity
+        ``capacitated``: places of a new site (unless the candidate file has a
+        ``capacity`` column) and of an existing facility of unknown capacity.
+    budget, cost_per_site
+        ``mclp``: the total budget, and the cost of a candidate without a ``cost``
+        of its own.
+    upload, upload_name
+        An uploaded candidate file (``dcc.Upload`` contents, a data URL) and its name.
+    candidates_path
+        Or a candidate file inside the study-area folder (relative to it).
 
     Returns
     -------
@@ -145,24 +240,47 @@ def run_sites(model: Any, category: Any, n: Any, threshold_pct: Any, spacing_m: 
         spacing = _num(spacing_m) if spacing_m not in (None, "") else None
         if spacing_m not in (None, "") and (spacing is None or spacing <= 0):
             raise ValueError(tr("sites_bad_spacing", lang))
+        numbers = {k: _positive(v, tr("sites_bad_positive", lang, what=tr(key, lang)))
+                   for k, v, key in (("capacity", capacity, "sites_capacity"),
+                                     ("existing_capacity", existing_capacity,
+                                      "sites_existing_capacity"),
+                                     ("budget", budget, "sites_budget"),
+                                     ("cost_per_site", cost_per_site, "sites_cost"))}
+        cand_file, tmp_dir, shown = candidate_file(upload, upload_name, candidates_path, lang)
     except ValueError as exc:
         return {**base, "message": str(exc)}
-    if model != "lscp" and n_int is None:
-        return {**base, "message": tr("sites_need_n", lang)}
-    fields: dict[str, Any] = {"category": category, "model": model,
-                              "target": target or None, "time_limit_s": TIME_LIMIT_S}
-    if model != "lscp":
-        fields["n"] = n_int
-    if model == "lscp" and pct is not None:
-        fields["threshold"] = pct / 100.0
-    if spacing is not None:
-        fields["spacing_m"] = spacing
-    t0 = time.perf_counter()
     try:
-        res = site_selection(get_state().routable(), SiteProblem(**fields))
-    except LifecircleError as exc:
-        return {**base, "message": str(exc)}
-    elapsed = time.perf_counter() - t0
+        if model != "lscp" and n_int is None and not (model == "mclp"
+                                                      and numbers["budget"] is not None):
+            return {**base, "message": tr("sites_need_n", lang)}
+        fields: dict[str, Any] = {"category": category, "model": model,
+                                  "target": target or None, "time_limit_s": TIME_LIMIT_S}
+        if model != "lscp":
+            fields["n"] = n_int
+        if model == "lscp" and pct is not None:
+            fields["threshold"] = pct / 100.0
+        if spacing is not None:
+            fields["spacing_m"] = spacing
+        if model == "capacitated":
+            fields["capacity"] = numbers["capacity"]
+            fields["existing_capacity"] = numbers["existing_capacity"]
+        if model == "mclp":
+            fields["budget"] = numbers["budget"]
+        fields["cost_per_site"] = numbers["cost_per_site"]
+        if cand_file is not None:
+            fields["candidates"] = cand_file
+        t0 = time.perf_counter()
+        try:
+            res = site_selection(get_state().routable(), SiteProblem(**fields))
+        except LifecircleError as exc:
+            msg = str(exc)
+            if cand_file is not None:
+                msg = msg.replace(str(cand_file), shown).replace(cand_file.name, shown)
+            return {**base, "message": msg}
+        elapsed = time.perf_counter() - t0
+    finally:
+        if tmp_dir is not None:
+            shutil.rmtree(tmp_dir, ignore_errors=True)
     sites = res.sites
     closing = model == "least_important"
     records = []
@@ -214,12 +332,7 @@ def _target_name(data: dict[str, Any], lang: str) -> str:
     for t in data.get("targets") or []:
         if isinstance(t, dict) and t.get("id") == tid and t.get(col):
             return str(t[col])
-    result = get_state().result
-    if result.targets is not None:
-        tt = result.targets.targets.set_index("id")
-        if tid in tt.index:
-            return str(tt.loc[tid, col])
-    return str(tid or "")
+    return target_name(tid, lang)
 
 
 def sites_status(data: Any, lang: Any) -> Any:
@@ -249,6 +362,13 @@ def sites_status(data: Any, lang: Any) -> Any:
     if s.get("share_promised") is not None:
         lines.append(f"{tr('sites_share', lang)}: {_fmt(s.get('share_before'), '.2%')} → "
                      f"{_fmt(s.get('share_promised'), '.2%')}")
+    if s.get("placed_share_before") is not None:
+        lines.append(tr("sites_placed_share", lang, b=_fmt(s.get("placed_share_before"), ".2%"),
+                        a=_fmt(s.get("placed_share_after"), ".2%")))
+    if s.get("worst_before_m") is not None:
+        lines.append(tr("sites_worst", lang, b=_fmt(s.get("worst_before_m")),
+                        a=_fmt(s.get("worst_after_m")), pb=_fmt(s.get("at_worst_before_pop")),
+                        pa=_fmt(s.get("at_worst_after_pop"))))
     if s.get("mean_dist_m") is not None:
         lines.append(f"{tr('sites_mean_dist', lang)}: {_fmt(s['mean_dist_m'], ',.0f')} "
                      f"{tr('unit_m', lang)}")

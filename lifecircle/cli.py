@@ -433,7 +433,11 @@ def site(
     candidates_crs: Annotated[str | None, typer.Option(
         "--candidates-crs", help="候选文件坐标系 / CRS of a candidate file without one")] = None,
     budget: Annotated[float | None, typer.Option(
-        "--budget", help="总预算 / total budget (needs a cost column)")] = None,
+        "--budget", help="总预算 / total budget (needs a cost column or --cost-per-site)",
+    )] = None,
+    cost_per_site: Annotated[float | None, typer.Option(
+        "--cost-per-site", help="每处候选点费用（候选文件无 cost 列时）/ cost of a candidate "
+        "without its own cost")] = None,
     capacity: Annotated[float | None, typer.Option(
         "--capacity", help="新设施容量 / places per new site (capacitated)")] = None,
     existing_capacity: Annotated[float | None, typer.Option(
@@ -473,7 +477,8 @@ def site(
     problem = SiteProblem(category=category or "+".join(cats), model=model, n=add,
                           threshold=threshold, complex=cats,
                           target=target, candidates=candidates,
-                          candidates_crs=candidates_crs, budget=budget, capacity=capacity,
+                          candidates_crs=candidates_crs, budget=budget,
+                          cost_per_site=cost_per_site, capacity=capacity,
                           existing_capacity=existing_capacity, max_trip_m=max_trip,
                           spacing_m=spacing,
                           method=method, time_limit_s=time_limit)

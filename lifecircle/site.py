@@ -103,7 +103,10 @@ class SiteProblem:
     candidates_crs
         CRS of a candidate file that records none.
     budget
-        Total budget (``mclp``; needs a ``cost`` column).
+        Total budget (``mclp``; needs a cost for every candidate).
+    cost_per_site
+        Cost of a candidate without a ``cost`` of its own (generated candidates,
+        or a file without the column).
     capacity
         Places per new site when the candidate file has no ``capacity`` column
         (``capacitated``).
@@ -139,6 +142,7 @@ class SiteProblem:
     candidates: str | Path | gpd.GeoDataFrame | None = None
     candidates_crs: str | None = None
     budget: float | None = None
+    cost_per_site: float | None = None
     capacity: float | None = None
     existing_capacity: float | None = None
     max_trip_m: float | None = None
@@ -500,8 +504,8 @@ def check_problem(problem: SiteProblem, *, boundary_lonlat: shapely.Geometry | N
         raise SiteError(f"the number of sites must be at least 1, got {p.n}")
     if p.threshold is not None and not 0 < p.threshold <= 1:
         raise SiteError(f"threshold {p.threshold} must be a share in (0, 1]")
-    for name in ("budget", "capacity", "existing_capacity", "spacing_m", "time_limit_s",
-                 "max_trip_m"):
+    for name in ("budget", "cost_per_site", "capacity", "existing_capacity", "spacing_m",
+                 "time_limit_s", "max_trip_m"):
         v = getattr(p, name)
         if v is not None and not (np.isfinite(v) and v > 0):
             raise SiteError(f"{name} must be a positive number, got {v}")
@@ -576,8 +580,12 @@ def site_selection(result: RunResult, problem: SiteProblem | None = None,
         raise SiteError("no candidates: none of them is near a street")
     if p.n is not None and p.n > n_c:
         raise SiteError(f"--add {p.n} is larger than the number of candidates ({n_c})")
+    if p.cost_per_site is not None:
+        cost_col = cand["cost"].to_numpy(dtype=float)
+        cand["cost"] = np.where(np.isfinite(cost_col), cost_col, float(p.cost_per_site))
     if p.budget is not None and not np.isfinite(cand["cost"]).all():
-        raise SiteError("a budget needs a 'cost' for every candidate (column 'cost')")
+        raise SiteError("a budget needs a cost for every candidate: a 'cost' column in the "
+                        "candidate file or a cost per site (--cost-per-site)")
 
     max_reach = float(np.nanmax(demand.reach)) if np.isfinite(demand.reach).any() else 0.0
     dist_model = p.model in ("p_median", "p_center")

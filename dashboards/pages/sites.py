@@ -16,6 +16,8 @@ from dashboards.callbacks import category_options
 from dashboards.components import KEEP, dropdown_labels, field, text
 from dashboards.mapblock import drawn_for_view, map_block, register_view_sync
 from dashboards.sites import (
+    CANDIDATE_SUFFIXES,
+    MAX_UPLOAD_BYTES,
     accept_sites,
     model_options,
     run_sites,
@@ -58,7 +60,25 @@ def layout(**_query: Any) -> html.Div:
                                           style={"width": "80px"}, **KEEP)),
         field("sites_spacing", dcc.Input(id="site-spacing", type="number", min=1,
                                         step="any", style={"width": "80px"}, **KEEP)),
+        field("sites_capacity", dcc.Input(id="site-capacity", type="number", min=0,
+                                         step="any", style={"width": "90px"}, **KEEP)),
+        field("sites_existing_capacity", dcc.Input(
+            id="site-existing-capacity", type="number", min=0, step="any",
+            style={"width": "90px"}, **KEEP)),
+        field("sites_budget", dcc.Input(id="site-budget", type="number", min=0, step="any",
+                                       style={"width": "90px"}, **KEEP)),
+        field("sites_cost", dcc.Input(id="site-cost", type="number", min=0, step="any",
+                                     style={"width": "90px"}, **KEEP)),
         html.Button(text("sites_run"), id="site-run", n_clicks=0),
+    ]
+    candidates = [
+        dcc.Upload(html.Button(text("sites_upload")), id="site-upload", multiple=False,
+                   max_size=MAX_UPLOAD_BYTES, accept=",".join(CANDIDATE_SUFFIXES)),
+        html.Span(id="site-upload-name", className="lc-note"),
+        html.Button("×", id="site-upload-clear", n_clicks=0, title="clear"),
+        field("sites_path", dcc.Input(id="site-cand-path", type="text", maxLength=300,
+                                     placeholder="candidates.geojson",
+                                     style={"width": "220px"}, **KEEP)),
     ]
     accept = [
         field("scenario_name", dcc.Input(id="site-name", type="text", maxLength=80,
@@ -68,6 +88,7 @@ def layout(**_query: Any) -> html.Div:
     ]
     return html.Div([
         html.Div(controls, className="lc-controls"),
+        html.Div(candidates, className="lc-controls"),
         dcc.Loading([dcc.Store(id="site-result", storage_type="memory"),
                      html.Div(id="site-status", className="lc-note")]),
         html.Div([
@@ -79,10 +100,24 @@ def layout(**_query: Any) -> html.Div:
 
 
 def _run(n_clicks: int, model: Any, category: Any, n: Any, threshold: Any, spacing: Any,
-         target: Any, lang: str) -> Any:
+         target: Any, capacity: Any, existing_capacity: Any, budget: Any, cost: Any,
+         upload: Any, upload_name: Any, cand_path: Any, lang: str) -> Any:
     if not n_clicks:
         return dash.no_update
-    return run_sites(model, category, n, threshold, spacing, target, lang)
+    return run_sites(model, category, n, threshold, spacing, target, lang,
+                     capacity=capacity, existing_capacity=existing_capacity, budget=budget,
+                     cost_per_site=cost, upload=upload, upload_name=upload_name,
+                     candidates_path=cand_path)
+
+
+def _upload_name(name: Any, contents: Any) -> str:
+    return str(name)[:120] if contents and isinstance(name, str) else ""
+
+
+def _clear_upload(n_clicks: int) -> tuple[Any, Any]:
+    if not n_clicks:
+        return dash.no_update, dash.no_update
+    return None, None
 
 
 def _accept(n_clicks: int, data: Any, name: Any, lang: str) -> Any:
@@ -105,7 +140,15 @@ callback(Output("site-result", "data"), Input("site-run", "n_clicks"),
          State("site-model", "value"), State("site-category", "value"),
          State("site-n", "value"), State("site-threshold", "value"),
          State("site-spacing", "value"), State("site-target", "value"),
+         State("site-capacity", "value"), State("site-existing-capacity", "value"),
+         State("site-budget", "value"), State("site-cost", "value"),
+         State("site-upload", "contents"), State("site-upload", "filename"),
+         State("site-cand-path", "value"),
          State("app-lang", "value"), prevent_initial_call=True)(_run)
+callback(Output("site-upload-name", "children"), Input("site-upload", "filename"),
+         Input("site-upload", "contents"))(_upload_name)
+callback(Output("site-upload", "contents"), Output("site-upload", "filename"),
+         Input("site-upload-clear", "n_clicks"), prevent_initial_call=True)(_clear_upload)
 callback(Output("site-status", "children"), Output("site-table-box", "children"),
          Input("site-result", "data"), Input("app-lang", "value"))(
     lambda data, lang: (sites_status(data, lang), sites_table(data, lang)))

@@ -251,3 +251,68 @@ def test_dashboard_in_browser(server: str, sample_result: RunResult, tmp_path: P
     assert errors == []
     for name in ("overview", "map", "units", "sites", "whatif"):
         assert (shots / f"{name}_{tag}.png").stat().st_size > 10_000, name
+
+
+def test_sites_page_inputs_in_browser(server: str, sample_result: RunResult,
+                                      tmp_path: Path) -> None:
+    """The Sites page in Chromium: target names (not ids) in the dropdown, a capacitated
+    question with places typed in, then candidates uploaded as a file."""
+    import geopandas as gpd
+    import shapely
+    from playwright.sync_api import expect, sync_playwright
+
+    cells = sample_result.cells
+    sel = cells[(cells["pop_age_3_5"] > 0)
+                & ~cells["covered__kindergarten_300"].fillna(True).astype(bool)]
+    pick = sel.sample(6, random_state=3)
+    names = [f"闲置地块{i}" for i in range(6)]
+    gdf = gpd.GeoDataFrame({"name": names}, geometry=shapely.points(pick["x"], pick["y"]),
+                           crs=sample_result.crs).to_crs("EPSG:4326")
+    upload = tmp_path / "parcels.geojson"
+    gdf.to_file(upload, driver="GeoJSON")
+    errors: list[str] = []
+    with sync_playwright() as pw:
+        ctx = pw.chromium.launch_persistent_context(
+            str(tmp_path / "profile"), executable_path=str(CHROMIUM), headless=True,
+            args=ARGS, viewport={"width": 1366, "height": 768})
+        try:
+            page = ctx.new_page()
+            page.on("console",
+                    lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(server + "/sites")
+            expect(page.locator("#site-run")).to_be_visible(timeout=30_000)
+            page.locator("#site-target").click()
+            page.wait_for_timeout(1000)
+            options = page.locator("[role=option]").all_inner_texts()
+            assert options, "no target options"
+            assert not any("kindergarten_300" in o for o in options), options
+            assert any("幼儿园" in o for o in options), options
+            page.keyboard.press("Escape")
+
+            page.locator("#site-model").click()
+            page.get_by_text("学位/床位有保障的最佳 N 处（容量）").click()
+            page.locator("#site-n").fill("2")
+            page.locator("#site-capacity").fill("120")
+            page.locator("#site-existing-capacity").fill("90")
+            page.locator("#site-run").click()
+            expect(page.locator("#site-summary")).to_contain_text(
+                "获得学位/床位的比例", timeout=60_000)
+            expect(page.locator('#site-table td[data-dash-column="rank"]')).to_have_count(2)
+            assert "kindergarten_300" not in page.locator("#site-summary").inner_text()
+
+            page.locator("#site-model").click()
+            page.get_by_text("最佳 N 处新址（覆盖最多居民）").click()
+            page.locator("#site-upload input[type=file]").set_input_files(str(upload))
+            expect(page.locator("#site-upload-name")).to_contain_text("parcels.geojson")
+            page.locator("#site-run").click()
+            # the answer on the six uploaded candidates
+            expect(page.locator("#site-summary")).to_contain_text("候选点 6", timeout=60_000)
+            expect(page.locator("#site-summary")).to_contain_text("已证明最优")
+            shown = page.locator('#site-table td[data-dash-column="name"]').all_inner_texts()
+            assert len(shown) == 2
+            assert {s.strip() for s in shown} <= set(names), shown
+            _no_overflow(page)
+        finally:
+            ctx.close()
+    assert not errors, errors
