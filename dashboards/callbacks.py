@@ -32,6 +32,7 @@ from dashboards.server import current_user, require_editor
 from dashboards.state import (
     EditFormatError,
     ProfileError,
+    ScenarioCache,
     View,
     build_scenario,
     check_edits,
@@ -289,10 +290,19 @@ def render_map(category: Any, layer: Any, group: Any, highlight: Any, lang: Any,
                              overlay=state.overlay)
     summary: Any = html.Div()
     if show_summary:
-        rows = figures.coverage_rows(state.result, view, lang=lang, group=group,
-                                     categories=[category])
-        summary = coverage_list(rows, category=category, group=group, lang=lang)
+        # the line does not depend on the window: pan and zoom reuse it
+        key = (_edits_key(edits), category, group, lang)
+        summary = state.summaries.get(key)
+        if summary is None:
+            rows = figures.coverage_rows(state.result, view, lang=lang, group=group,
+                                         categories=[category])
+            summary = coverage_list(rows, category=category, group=group, lang=lang)
+            state.summaries.put(key, summary)
     return fig, legend_block(layer, group, category, highlight, lang), summary
+
+
+def _edits_key(edits: Any) -> str:
+    return ScenarioCache.key(list(edits or []), None)
 
 
 def point_info(event: Any, category: Any, group: Any, lang: Any,

@@ -487,6 +487,30 @@ class ScenarioCache:
             return view
 
 
+class Memo:
+    """A small thread-safe LRU of rendered parts (key -> value)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[Any, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Any) -> Any:
+        """The value of ``key``, or None."""
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+            return None
+
+    def put(self, key: Any, value: Any) -> None:
+        """Keep ``value`` under ``key`` (the oldest entry goes when full)."""
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+
 @dataclass
 class DashboardState:
     """The run being shown and what the pages share about it.
@@ -515,6 +539,10 @@ class DashboardState:
         Facility ids of the run.
     categories
         Every category of the taxonomy (those without facilities too).
+    overlay
+        Streets, water and green of the study area's OSM file (read in the background).
+    summaries
+        Access lines already rendered (they do not change with pan and zoom).
     """
 
     result: RunResult
@@ -528,9 +556,11 @@ class DashboardState:
     base_ids: set[str] = field(init=False)
     categories: list[str] = field(init=False)
     overlay: Overlay | None = field(init=False, default=None)
+    summaries: Memo = field(init=False)
 
     def __post_init__(self) -> None:
         self.cache = ScenarioCache(self.result, routable=self.routable)
+        self.summaries = Memo(256)
         self.map = MapContext.from_result(self.result)
         self.store = self._open_store()
         names: dict[str, str] = {}
