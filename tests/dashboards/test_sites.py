@@ -58,6 +58,12 @@ def test_other_models_and_library_messages(state: DashboardState) -> None:
     pm = sites.run_sites("p_median", "kindergarten", 2, None, 300, None, "en")
     assert pm["ok"]
     assert len(pm["sites"]) == 2
+    pc = sites.run_sites("p_center", "kindergarten", 2, None, None, None, "en")
+    assert pc["ok"], pc["message"]
+    assert len(pc["sites"]) == 2  # it used to answer with no site
+    box = str(sites.sites_status(pc, "en"))
+    assert "Worst trip among residents a site can help: 450 → 450 m" in box
+    assert "cannot shorten the worst trip" in box
     # the library's one-line reasons, shown on the page, never an HTTP error
     big = sites.run_sites("mclp", "kindergarten", 100_000, None, None, None, "en")
     assert not big["ok"]

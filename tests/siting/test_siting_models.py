@@ -420,3 +420,12 @@ def test_capacitated_hand_case() -> None:
                               np.array([0, 1]), np.array([0, 0]), np.array([25.0]),
                               np.array([30.0, 20.0]), 2)
     assert both.detail["served_after"][0] == pytest.approx(50.0)  # 10 + 20 + 20 of 25
+
+
+def test_p_center_identical_across_runs() -> None:
+    d, _within, di, ci, base, w = _pc_instance(5, nd=60, nc=12)
+    a = siting.p_center(di, ci, d[di, ci], w, base, 3, n_candidates=12, unreached_dist=2000.0)
+    b = siting.p_center(di, ci, d[di, ci], w, base, 3, n_candidates=12, unreached_dist=2000.0)
+    assert list(a.sites) == list(b.sites)
+    assert a.objective == b.objective
+    assert a.detail["at_worst_after"][0] == b.detail["at_worst_after"][0]
