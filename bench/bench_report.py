@@ -11,7 +11,7 @@ Run by hand (it is not a test)::
 Goals on a 2-core machine: the sample's report in under 10 s, a 640,000-cell
 municipality's in under 60 s (PDF included). Each report is timed step by step and
 printed beside a baseline measured in the same process: writing the run's own outputs
-(``write_outputs``) for the sample, and writing the 640k cells to a GeoPackage with
+(``write_run``) for the sample, and writing the 640k cells to a GeoPackage with
 geopandas for the municipality.
 
 The municipality is a run folder of ``bench/synthetic_municipality.py``'s inputs when
@@ -47,9 +47,10 @@ from pyproj import CRS
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from lifecircle.pipeline import run, write_outputs  # noqa: E402
+from lifecircle.pipeline import run  # noqa: E402
 from lifecircle.report import write_report  # noqa: E402
 from lifecircle.report_data import ReportData  # noqa: E402
+from lifecircle.results import write_run  # noqa: E402
 from lifecircle.study_area import default_area_path, load_study_area  # noqa: E402
 
 #: Figures before the report was sped up (same machine, under load).
@@ -109,7 +110,7 @@ def bench_sample(run_dir: Path | None, work: Path) -> None:
     if run_dir is None:
         result = run(load_study_area(default_area_path()))
         t = time.perf_counter()
-        write_outputs(result, work / "run")
+        write_run(result, work / "run")
         base = time.perf_counter() - t
         run_dir = work / "run"
     else:
@@ -124,7 +125,7 @@ def bench_sample(run_dir: Path | None, work: Path) -> None:
     total, cpu, steps = timed_report(data, work / "report_sample")
     steps = {"read": read_s, **steps}
     show("sample", total + read_s, cpu + read_cpu, steps, base,
-         "write_outputs" if run_dir == work / "run" else "read folder", 10, before,
+         "write_run" if run_dir == work / "run" else "read folder", 10, before,
          EARLIER["sample"])
 
 

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from access.crs import lonlat_to_metric
+from access.crs import lonlat_to_metric, metric_to_lonlat
 from access.errors import LifecircleError
 from access.i18n import t
 from access.network import load_network
@@ -113,9 +113,10 @@ def _base(data: ReportData) -> RunResult:
     cells["snap_dist_m"] = snapped["snap_dist_m"]
     lonlat = shapely.from_wkt(str(data.meta.get("boundary_lonlat_wkt", "")) or
                               "POLYGON EMPTY")
-    if shapely.is_empty(lonlat):
-        lonlat = shapely.box(*shapely.total_bounds(shapely.points(x, y)))
-        boundary = lonlat
+    if shapely.is_empty(lonlat):  # a run folder without its boundary: the cells' extent
+        boundary = shapely.box(*shapely.total_bounds(shapely.points(x, y)))
+        lonlat = shapely.transform(
+            boundary, lambda c: np.column_stack(metric_to_lonlat(c[:, 0], c[:, 1], crs)))
     else:
         boundary = shapely.transform(
             lonlat, lambda c: np.column_stack(lonlat_to_metric(c[:, 0], c[:, 1], crs)))

@@ -508,6 +508,18 @@ def test_sites_from_memory_equal_sites_from_the_folder(runs: Runs) -> None:
         assert mem[tid].share_promised == disk[tid].share_promised
 
 
+def test_sites_of_a_folder_without_its_boundary(runs: Runs) -> None:
+    # an older run.json without the boundary: the cells' extent stands in for it
+    data = ReportData.from_folder(runs.out2)
+    with_wkt = best_sites(data, ["kindergarten_300"])["kindergarten_300"]
+    data.meta.pop("boundary_lonlat_wkt")
+    got = best_sites(data, ["kindergarten_300"])["kindergarten_300"]
+    assert len(got.sites) == 3
+    assert got.note is None
+    assert got.sites["marginal_pop"].sum() == pytest.approx(
+        with_wkt.sites["marginal_pop"].sum(), rel=0.2)
+
+
 def test_candidate_spacing_widens_with_the_uncovered_area(runs: Runs) -> None:
     data = ReportData.from_folder(runs.out2)
     flag = data.cells["covered__kindergarten_300"]
