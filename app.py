@@ -255,7 +255,7 @@ def serve_command(
     """
     if lang not in ("zh", "en"):
         raise typer.BadParameter("use 'zh' or 'en'", param_hint="--lang")
-    with logging_to_stderr(False):
+    with logging_to_stderr(False, lang):
         code = serve(out_dir=out, area=area, host=host, port=port, debug=debug,
                      tiles_url=tiles, lang=lang, progress=not quiet, users=users,
                      extra_hosts=tuple(allowed_host or ()), log_requests=log_requests)

@@ -24,6 +24,7 @@ from numpy.typing import ArrayLike
 from pyproj import CRS, Transformer
 
 from access.errors import CrsMismatchError, NoCrsError
+from access.i18n import say
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -187,5 +188,5 @@ def to_metric(gdf: gpd.GeoDataFrame, crs: CRS, *, source: str | Path,
         check_lonlat(np.array([b[0], b[2]]), np.array([b[1], b[3]]), path=source)
     if src.equals(crs):
         return gdf
-    log.info("reprojecting %s from %s to %s", source, src.to_string(), crs.to_string())
+    log.info(say("log_reprojecting", what=source, src=src.to_string(), dst=crs.to_string()))
     return gdf.to_crs(crs)

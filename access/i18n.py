@@ -1,14 +1,19 @@
 """Text the user sees, in Chinese and English: the product's one message catalogue.
 
 ``t("key", lang)`` returns the text in ``lang`` (``"zh"`` or ``"en"``). Chinese is the
-default everywhere: planners here read Chinese first. :data:`MESSAGES` holds every
+default everywhere: planners here read Chinese first. Log messages and progress bars
+use :func:`say` / :func:`bar` and come out in the language :func:`set_lang` chose
+(the command line sets it from ``--lang``). :data:`MESSAGES` holds every
 message of the command line, the outputs and the dashboard (whose ``tr()`` in
 :mod:`dashboards.i18n` reads this same table); add new text here, in both languages.
 """
 
 from __future__ import annotations
 
-__all__ = ["LANGS", "MESSAGES", "t"]
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+__all__ = ["LANGS", "MESSAGES", "Say", "bar", "current_lang", "language", "say", "set_lang", "t"]
 
 LANGS = ("zh", "en")
 
@@ -544,7 +549,208 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "rcle {version}",
         "Sources: streets and facilities © OpenStreetMap contributors (ODbL); population: {pop}"
         "; CRS {crs}; lifecircle {version}"),
+    # -- log messages (shown with -v; warnings always) ------------------------------
+    "level_DEBUG": ("调试", "DEBUG"),
+    "level_INFO": ("信息", "INFO"),
+    "level_WARNING": ("警告", "WARNING"),
+    "level_ERROR": ("错误", "ERROR"),
+    "level_CRITICAL": ("严重错误", "CRITICAL"),
+    "log_reprojecting": ("{what}：坐标从 {src} 转换到 {dst}",
+                         "reprojecting {what} from {src} to {dst}"),
+    "log_settlement_replaced": ("网格原有的城乡分类已按研究区文件的单元划分替换",
+                                "settlement column replaced by the study-area classification"),
+    "log_settlement_unknown": ("城乡分类列出的单元不在网格中：{units}",
+                               "settlement classification names units not in the cells: "
+                               "{units}"),
+    "log_no_settlement": ("网格没有城乡分类：全部按城区处理",
+                          "cells carry no settlement class: every cell treated as urban"),
+    "log_settlement_from_units": ("城乡分类取自 {level} 单元",
+                                  "settlement classes taken from the {level} units"),
+    "log_profile": ("目标方案 {profile}：{n} 项目标", "target profile {profile}: {n} targets"),
+    "log_osm_ways": ("{file}：{mode}道路 {ways} 条，节点 {nodes} 个，有向边 {arcs} 条"
+                     "（缺失节点引用 {missing} 个）",
+                     "{file}: {ways} {mode} ways, {nodes} nodes, {arcs} arcs ({missing} missing "
+                     "node references)"),
+    "log_components": ("{source} {mode}路网：保留 {n_comp} 个连通分量中最大的一个"
+                       "（{kept}/{total} 个节点），剔除 {dropped} 个节点、{arcs} 条有向边",
+                       "{source} {mode} network: kept the largest of {n_comp} components "
+                       "({kept} of {total} nodes); dropped {dropped} nodes and {arcs} arcs"),
+    "log_cache_hit": ("{file} 的{mode}路网取自缓存 {entry}",
+                      "{mode} network of {file} loaded from cache {entry}"),
+    "log_cache_bad": ("{file} 的{mode}路网缓存 {entry} 不可用（{why}），正在重建",
+                      "network cache entry {entry} for the {mode} network of {file} is not "
+                      "usable ({why}); rebuilding it"),
+    "log_cache_write": ("无法写入缓存 {entry}（{why}）",
+                        "could not write the cache {entry} ({why})"),
+    "log_landuse_broken": ("{file}：跳过 {n} 个几何无效的用地面",
+                           "{file}: {n} land-use areas with broken geometry were skipped"),
+    "log_landcover": ("{file}：居住用地 {res:.2f} 平方公里，建筑 {bld:.2f} 平方公里，"
+                      "水域 {water:.2f} 平方公里",
+                      "{file}: residential {res:.2f} km², buildings {bld:.2f} km², "
+                      "water {water:.2f} km²"),
+    "log_pop_no_unit": ("{n:.1f} 人不在任何单元内", "{n:.1f} persons lie in no unit"),
+    "log_units_overlap": ("单元相互重叠：部分人口被重复计入",
+                          "units overlap: some persons are counted in more than one unit"),
+    "log_file_detail": ("{file}：{detail}", "{file}: {detail}"),
+    "log_invalid_rows": ("{file}：{n} 行的“{column}”无效，已列入未采用记录",
+                         "{file}: {n} row(s) with invalid '{column}' listed as rejects"),
+    "log_repair_geoms": ("{file}：修复 {n} 个无效几何", "{file}: repairing {n} invalid geometries"),
+    "log_census_missing": ("{source}：研究区内以下单元没有人口数：{units}",
+                           "{source}: units without population figure in the study area: "
+                           "{units}"),
+    "log_repair_boundary": ("修复研究区边界（几何无效）",
+                            "repairing the study area boundary (invalid geometry)"),
+    "log_no_total": ("没有人口数据源提供总人口", "no population source gives the total population"),
+    "log_coords_gcj02": ("坐标由 GCJ-02 转换为 WGS-84",
+                         "converting coordinates from GCJ-02 to WGS-84"),
+    "log_coords_bd09": ("坐标由 BD-09 转换为 WGS-84",
+                        "converting coordinates from BD-09 to WGS-84"),
+    "log_coords_cgcs2000": ("坐标由 CGCS2000（EPSG:4490）转换为 WGS-84（EPSG:4326）",
+                            "transforming coordinates from CGCS2000 (EPSG:4490) to WGS-84 "
+                            "(EPSG:4326)"),
+    "log_osm_no_facilities": ("{label}：没有设施要素", "{label}: no facility elements"),
+    "log_osm_facilities": ("{label}：设施要素 {n} 个（{unknown} 个无法归类）",
+                           "{label}: {n} facility elements ({unknown} without a category)"),
+    "log_gbk": ("{file} 不是 UTF-8 编码，按 GB18030（GBK）读取",
+                "{file} is not UTF-8; read it as GB18030 (GBK)"),
+    "log_table_format": ("{file}：编码 {enc}，分隔符 {delim}",
+                         "{file}: encoding {enc}, delimiter {delim}"),
+    "log_source_rows": ("{source}：{n} 行，可用 {usable} 行",
+                        "{source}: {n} rows, {usable} usable"),
+    "log_facilities_kept": ("设施：{rows} 行中保留 {kept} 处；{merged} 处作为重复记录合并",
+                            "facilities: {kept} kept from {rows} rows; {merged} merged as "
+                            "duplicates"),
+    "log_graph_network": ("{source} 图（{nodes} 个节点、{edges} 条边）转为{mode}路网，坐标系 {crs}",
+                          "{source} graph ({nodes} nodes, {edges} edges) as a {mode} network "
+                          "in {crs}"),
+    "log_report_written": ("报告已写入 {path}，用时 {s:.1f} 秒",
+                           "report written to {path} in {s:.1f} s"),
+    "log_history_recorded": ("已记入运行 #{id}：{path}", "recorded run #{id} in {path}"),
+    "log_partition_cache_bad": ("忽略无法读取的分区缓存 {path}（{why}）",
+                                "ignoring unreadable partition cache {path} ({why})"),
+    "log_partition_keep_failed": ("无法保存分区结果 {path}（{why}）",
+                                  "could not keep partition result {path} ({why})"),
+    "log_partitions_cached": ("{n} / {total} 个分区取自 {root}",
+                              "{n} of {total} partitions taken from {root}"),
+    "log_partitions": ("按 {by} 分为 {n} 个分区；缓冲区（米）{buffers}",
+                       "{n} partitions by {by}; buffers {buffers} m"),
+    "log_sites_catalogue": ("目标目录无法读取，不给出选址：{why}",
+                            "targets catalogue unreadable, no sites: {why}"),
+    "log_sites_done": ("{target} 选址：{method} {status}，用时 {s:.1f} 秒",
+                       "sites for {target}: {method} {status} in {s:.1f} s"),
+    "log_cjk_font": ("地图中文字体：{family}（{path}）", "CJK font for maps: {family} ({path})"),
+    "log_api_reprojected": ("{what} 由 {src} 转换到路网坐标系 {dst}",
+                            "{what} reprojected from {src} to the network's {dst}"),
+    "log_memory": ("本次运行约需 {gb:.2f} GB 内存（{n} 个网格）",
+                   "the run needs about {gb:.2f} GB for {n} cells"),
+    "log_utm": ("分析坐标系 {crs}（{name}），即研究区中心所在的 UTM 带",
+                "analysis CRS {crs} ({name}), the UTM zone of the study area's centre"),
+    "log_unnamed": ("{n} 处无名称设施按类别、单元和编号命名",
+                    "{n} facilities without a name labelled by category, unit and id"),
+    "log_unit_lost": ("{column}：{n:.1f} 人所在网格不属于任何单元",
+                      "{column}: {n:.1f} persons lie in cells of no unit"),
+    "log_below_street_cell": ("{n} 个网格在 {d:.0f} 米内没有地面道路节点，接入隧道、地下或室内道路",
+                              "{n} cell(s) have no street-level node within {d:.0f} m and join "
+                              "a tunnel, underground or indoor way"),
+    "log_below_street_facility": ("{n} 处设施在 {d:.0f} 米内没有地面道路节点，接入隧道、地下或"
+                                  "室内道路",
+                                  "{n} facility(s) have no street-level node within {d:.0f} m "
+                                  "and join a tunnel, underground or indoor way"),
+    "log_no_facilities_for": ("数据中没有目标所需的 {n} 类设施：{cats}",
+                              "no facilities in the data for {n} categories targets need: "
+                              "{cats}"),
+    # progress bars
+    "bar_run": ("生命圈分析", "lifecircle"),
+    "bar_targets": ("规划目标", "targets"),
+    "bar_ways": ("读取{mode}道路", "reading {mode} ways"),
+    "bar_raster": ("栅格", "raster"),
+    "bar_census": ("普查单元", "census units"),
+    "bar_sources": ("人口数据源", "population sources"),
+    "bar_osm": ("读取 {label}", "reading {label}"),
+    "bar_partitions": ("分区", "partitions"),
+    "unit_ways": (" 条道路", " ways"),
+    "unit_block": (" 块", "block"),
+    "unit_unit": (" 个单元", "unit"),
+    "unit_source": (" 个数据源", "source"),
+    "unit_objects": (" 个要素", " objects"),
+    "unit_partition": (" 个分区", " partition"),
+    "unit_stage": (" 步", " stage"),
+    "stage_boundary": ("研究区边界", "boundary"),
+    "stage_network": ("路网", "network"),
+    "stage_population": ("人口", "population"),
+    "stage_facilities": ("设施", "facilities"),
+    "stage_snapping": ("接入路网", "snapping"),
+    "stage_routing": ("路径计算", "routing"),
+    "stage_units": ("单元统计", "units"),
+    "stage_targets": ("规划目标", "targets"),
 }
+
+
+_current = ["zh"]
+
+
+def set_lang(lang: str) -> None:
+    """Set the language of log messages and progress bars (``"zh"`` by default)."""
+    if lang not in LANGS:
+        raise ValueError(f"lang must be one of {LANGS}, got {lang!r}")
+    _current[0] = lang
+
+
+def current_lang() -> str:
+    """The language :func:`set_lang` set (``"zh"`` unless changed)."""
+    return _current[0]
+
+
+@contextmanager
+def language(lang: str) -> Iterator[None]:
+    """Log and show progress in ``lang`` inside the block, then restore the language."""
+    before = _current[0]
+    set_lang(lang)
+    try:
+        yield
+    finally:
+        _current[0] = before
+
+
+class Say:
+    """A message in both languages, shown in the current language when it is rendered.
+
+    Log calls pass one as the message (``log.warning(say("key", n=3))``): the record
+    renders it when a handler formats it, in the language :func:`set_lang` chose.
+    """
+
+    __slots__ = ("en", "zh")
+
+    def __init__(self, zh: str, en: str) -> None:
+        self.zh = zh
+        self.en = en
+
+    def __str__(self) -> str:
+        return self.zh if _current[0] == "zh" else self.en
+
+    def __repr__(self) -> str:
+        return f"Say({self.zh!r}, {self.en!r})"
+
+    def text(self, lang: str) -> str:
+        """The message in ``lang``."""
+        return self.zh if lang == "zh" else self.en
+
+
+def say(key: str, **fmt: object) -> Say:
+    """Message ``key`` of :data:`MESSAGES` in both languages; ``fmt`` values that are
+    :class:`Say` are filled in each message's own language."""
+    zh, en = MESSAGES[key]
+
+    def fill(text: str, lang: str) -> str:
+        vals = {k: v.text(lang) if isinstance(v, Say) else v for k, v in fmt.items()}
+        return text.format(**vals) if fmt else text
+
+    return Say(fill(zh, "zh"), fill(en, "en"))
+
+
+def bar(key: str, **fmt: object) -> str:
+    """Progress-bar label ``key`` in the current language."""
+    return str(say(key, **fmt))
 
 
 def t(key: str, lang: str = "zh", **fmt: object) -> str:

@@ -29,6 +29,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from access.crs import lonlat_to_metric, utm_crs_for_lonlat
+from access.i18n import say
 from access.osm import MODES, RawArcs, _check_file, read_arcs
 
 __all__ = ["CACHE_VERSION", "Snapped", "StreetNetwork", "build_network", "cache_dir",
@@ -240,9 +241,8 @@ def build_network(raw: RawArcs, *, mode: str, crs: CRS | None = None,
     if ground is not None:
         report["nodes_below_street_level"] = int((~ground).sum())
     if n - m:
-        log.info("%s %s network: kept the largest of %d components (%d of %d nodes); "
-                 "dropped %d nodes and %d arcs", source, mode, n_comp, m, n, n - m,
-                 int((~arc_keep).sum()))
+        log.info(say("log_components", source=source, mode=say(mode), n_comp=n_comp, kept=m,
+                     total=n, dropped=n - m, arcs=int((~arc_keep).sum())))
     return StreetNetwork(
         mode=mode, crs=crs, node_id=raw.node_id[old_nodes], x=x, y=y, lon=lon, lat=lat,
         indptr=indptr, indices=v.astype(np.int32), length_m=length.astype(np.float64),
@@ -393,18 +393,18 @@ def load_network(path: str | Path, mode: str = "walk", *, crs: CRS | None = None
         if entry.exists():
             try:
                 net = _load(entry, key)
-                log.info("%s network of %s loaded from cache %s", mode, path.name, entry)
+                log.info(say("log_cache_hit", mode=say(mode), file=path.name, entry=entry))
                 return net
             except _BadCacheEntryError as exc:
-                log.warning("network cache entry %s for the %s network of %s is not usable "
-                            "(%s); rebuilding it", entry, mode, path.name, exc)
+                log.warning(say("log_cache_bad", entry=entry, mode=say(mode), file=path.name,
+                                why=exc))
     raw = read_arcs(path, mode, progress=progress, bbox_lonlat=bbox_lonlat)
     net = build_network(raw, mode=mode, crs=crs, source=path.name, source_sha256=sha)
     if entry is not None:
         try:
             _save(net, entry)
         except OSError as exc:
-            log.warning("could not write the network cache %s (%s)", entry, exc)
+            log.warning(say("log_cache_write", entry=entry, why=exc))
     return net
 
 

@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from access.errors import InputFileError, NotOsmFileError, NoWalkableWaysError
+from access.i18n import bar as i18n_bar
+from access.i18n import say
 from access.modes import MODES as MODE_TABLE
 
 __all__ = [
@@ -321,7 +323,8 @@ def read_arcs(path: str | Path, mode: str = "walk", *, progress: bool = False,
         fp = (osmium.FileProcessor(str(path), WAY | NODE).with_locations()
               .with_filter(osmium.filter.EntityFilter(WAY))
               .with_filter(osmium.filter.KeyFilter("highway")))
-        bar = tqdm(desc=f"reading {mode} ways", unit=" ways", disable=not progress, leave=False)
+        bar = tqdm(desc=i18n_bar("bar_ways", mode=say(mode)), unit=i18n_bar("unit_ways"),
+                   disable=not progress, leave=False)
         for way in fp:
             bar.update()
             tags = dict(way.tags)
@@ -416,8 +419,8 @@ def read_arcs(path: str | Path, mode: str = "walk", *, progress: bool = False,
     node_ground = np.zeros(len(node_id), dtype=bool)
     node_ground[inverse[np.asarray(ref_ground, dtype=bool)]] = True
     keep = u != v
-    log.info("%s: %d %s ways, %d nodes, %d arcs (%d missing node references)",
-             path.name, ways_used, mode, len(node_id), int(keep.sum()), missing)
+    log.info(say("log_osm_ways", file=path.name, ways=ways_used, mode=say(mode),
+                 nodes=len(node_id), arcs=int(keep.sum()), missing=missing))
     return RawArcs(node_id=node_id, lon=lon_arr[first], lat=lat_arr[first], u=u[keep],
                    v=v[keep], length_m=length_m[keep], speed_kmh=speed_kmh[keep],
                    ways_used=ways_used, missing_refs=missing,

@@ -19,6 +19,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
+from access.i18n import Say
 from facilities.taxonomy import Taxonomy
 
 __all__ = ["COMPLETENESS_COLUMNS", "completeness_check", "completeness_warnings",
@@ -101,7 +102,7 @@ def completeness_check(facilities: pd.DataFrame, population_total: float, taxono
             "message_en": en,
         })
         if warn and status != "ok" and np.isfinite(lo):
-            log.warning("%s", en)
+            log.warning(Say(zh, en))
     table = pd.DataFrame(rows, columns=COMPLETENESS_COLUMNS)
     table["level"] = table["level"].astype("Int64")
     return table

@@ -22,6 +22,8 @@ import logging
 import numpy as np
 from numpy.typing import ArrayLike
 
+from access.i18n import say
+
 __all__ = [
     "COORD_SYSTEMS",
     "bd09_to_gcj02",
@@ -205,15 +207,15 @@ def to_wgs84(lon: ArrayLike, lat: ArrayLike, system: str) -> tuple[np.ndarray, n
     if system == "wgs84":
         return _pair(lon, lat)
     if system == "gcj02":
-        log.info("converting coordinates from GCJ-02 to WGS-84")
+        log.info(say("log_coords_gcj02"))
         return gcj02_to_wgs84(lon, lat)
     if system == "bd09":
-        log.info("converting coordinates from BD-09 to WGS-84")
+        log.info(say("log_coords_bd09"))
         return bd09_to_wgs84(lon, lat)
     if system == "cgcs2000":
         from pyproj import Transformer
 
-        log.info("transforming coordinates from CGCS2000 (EPSG:4490) to WGS-84 (EPSG:4326)")
+        log.info(say("log_coords_cgcs2000"))
         lon_a, lat_a = _pair(lon, lat)
         out_lon, out_lat = Transformer.from_crs(4490, 4326, always_xy=True).transform(lon_a, lat_a)
         return np.asarray(out_lon, dtype=float), np.asarray(out_lat, dtype=float)

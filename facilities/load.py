@@ -31,6 +31,7 @@ from pyproj import CRS
 
 from access.crs import check_lonlat, lonlat_to_metric
 from access.errors import ConfigError, CrsMismatchError, suggest
+from access.i18n import say
 from access.rejects import RejectLog
 from facilities.clean import facility_id, find_duplicates, inside_area
 from facilities.coords import COORD_SYSTEMS, to_wgs84
@@ -218,8 +219,8 @@ def load_facilities(sources: Sequence[FacilitySource], *, boundary: shapely.Geom
         frame["order"] = order
         frame["pos"] = np.arange(len(frame))
         frames.append(frame)
-        log.info("%s: %d rows, %d usable", source.name, len(frame),
-                 int((frame["reject"] == "").sum()))
+        log.info(say("log_source_rows", source=source.name, n=len(frame),
+                     usable=int((frame["reject"] == "").sum())))
 
     if frames:
         allf = pd.concat(frames, ignore_index=True)
@@ -291,6 +292,6 @@ def load_facilities(sources: Sequence[FacilitySource], *, boundary: shapely.Geom
     )
     gdf = gdf.sort_values(["category", "facility_id"]).reset_index(drop=True)
     gdf.attrs["rows_in"] = rows_in
-    log.info("facilities: %d kept from %d rows; %d merged as duplicates", len(gdf),
-             sum(rows_in.values()), len(merged_rows))
+    log.info(say("log_facilities_kept", kept=len(gdf), rows=sum(rows_in.values()),
+                 merged=len(merged_rows)))
     return gdf

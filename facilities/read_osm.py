@@ -40,6 +40,8 @@ from pyproj import CRS
 from tqdm import tqdm
 
 from access.errors import NotOsmFileError
+from access.i18n import bar as i18n_bar
+from access.i18n import say
 from facilities.records import RECORD_COLUMNS, empty_records, normalise_ownership, set_detail
 from facilities.taxonomy import Taxonomy
 
@@ -147,7 +149,8 @@ def read_osm(path: Path, taxonomy: Taxonomy, *, crs: CRS, source_name: str | Non
               .with_locations()
               .with_areas(osmium.filter.KeyFilter(*keys))
               .with_filter(osmium.filter.KeyFilter(*keys)))
-        bar = tqdm(desc=f"reading {label}", unit=" objects", disable=not progress)
+        bar = tqdm(desc=i18n_bar("bar_osm", label=label), unit=i18n_bar("unit_objects"),
+                   disable=not progress)
         for obj in fp:
             bar.update()
             tags = {t.k: t.v for t in obj.tags}
@@ -199,7 +202,7 @@ def read_osm(path: Path, taxonomy: Taxonomy, *, crs: CRS, source_name: str | Non
 
     _locate_pending(records, pending, entrances, crs)
     if not records:
-        log.info("%s: no facility elements", label)
+        log.info(say("log_osm_no_facilities", label=label))
         return empty_records().assign(outline=pd.Series(dtype=object),
                                       area_m2=pd.Series(dtype=float))
     frame = pd.DataFrame.from_records(records)
@@ -208,8 +211,8 @@ def read_osm(path: Path, taxonomy: Taxonomy, *, crs: CRS, source_name: str | Non
     set_detail(frame, np.flatnonzero(missing & ok.to_numpy()),
                ("文件中缺少节点坐标", "no node locations in the file"))
     frame.loc[missing & ok, "reject"] = "missing_coordinates"
-    log.info("%s: %d facility elements (%d without a category)", label, len(frame),
-             int((frame["reject"] == "unknown_category").sum()))
+    log.info(say("log_osm_facilities", label=label, n=len(frame),
+                 unknown=int((frame["reject"] == "unknown_category").sum())))
     return frame[[*RECORD_COLUMNS, "outline", "area_m2"]]
 
 

@@ -15,13 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from access.errors import InputFileError
+from access.i18n import Say, say
 
 __all__ = ["RawTable", "decode_text", "read_table_file", "sniff_delimiter"]
 
 log = logging.getLogger(__name__)
 
 _DELIMITERS = (",", ";", "\t", "|")
-_DELIM_NAMES = {",": "comma ','", ";": "semicolon ';'", "\t": "tab", "|": "bar '|'"}
+_DELIM_NAMES = {",": ("逗号 ','", "comma ','"), ";": ("分号 ';'", "semicolon ';'"),
+                "\t": ("制表符", "tab"), "|": ("竖线 '|'", "bar '|'")}
 
 
 @dataclass
@@ -102,7 +104,7 @@ def decode_text(raw: bytes, *, path: Path, encoding: str | None = None) -> tuple
             f"the file is neither UTF-8 (bad byte at offset {first_bad}) nor GBK/GB18030; "
             "save it as UTF-8 or state its 'encoding' (无法识别文件编码)",
             path=path, row=_line_of(raw, exc.start), column="encoding") from exc
-    log.info("%s is not UTF-8; read it as GB18030 (GBK)", path.name)
+    log.info(say("log_gbk", file=path.name))
     return text, "gb18030"
 
 
@@ -124,7 +126,8 @@ def _read_csv(path: Path, *, encoding: str | None, delimiter: str | None) -> Raw
     first_line = text.split("\n", 1)[0]
     delim = delimiter or sniff_delimiter(first_line)
     if delimiter is None:
-        log.info("%s: encoding %s, delimiter %s", path.name, used, _DELIM_NAMES.get(delim, delim))
+        log.info(say("log_table_format", file=path.name, enc=used,
+                     delim=Say(*_DELIM_NAMES.get(delim, (delim, delim)))))
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim)
     header: list[str] | None = None
     rows: list[list[str]] = []

@@ -24,6 +24,7 @@ from pyproj import CRS
 
 from access.crs import check_lonlat, resolve_crs
 from access.errors import CrsMismatchError, InputFileError
+from access.i18n import say
 from facilities.records import parse_records, resolve_columns
 
 __all__ = ["read_vector"]
@@ -84,7 +85,7 @@ def read_vector(path: Path, *, crs: CRS, stated_crs: str | None = None,
         elif src.equals(_WGS84):
             system = "wgs84"
         else:
-            log.info("transforming %s from %s to WGS-84", path.name, src.to_string())
+            log.info(say("log_reprojecting", what=path.name, src=src.to_string(), dst="WGS-84"))
             gdf = gdf.to_crs(_WGS84)
             system = "wgs84"
         if coords in ("gcj02", "bd09"):
@@ -98,7 +99,7 @@ def read_vector(path: Path, *, crs: CRS, stated_crs: str | None = None,
             raise CrsMismatchError(
                 f"coords = '{coords}' needs longitude/latitude, but the file is projected "
                 f"({src.to_string()})", path=path, column="coords")
-        log.info("transforming %s from %s to WGS-84", path.name, src.to_string())
+        log.info(say("log_reprojecting", what=path.name, src=src.to_string(), dst="WGS-84"))
         gdf = gdf.to_crs(_WGS84)
         system = "wgs84"
 

@@ -25,6 +25,7 @@ from pyproj import CRS, Transformer
 
 from access.crs import WGS84
 from access.errors import InputFileError
+from access.i18n import say
 
 __all__ = ["DasymetricWeights", "LandCover", "is_water", "read_osm_landcover",
            "read_osm_water"]
@@ -112,8 +113,8 @@ def read_osm_landcover(osm_path: Path, crs: CRS) -> LandCover:
         The file cannot be read as OSM data.
     """
     cover = LandCover(**_read_areas(Path(osm_path), crs, water_only=False))
-    log.info("%s: residential %.2f km², buildings %.2f km², water %.2f km²", Path(osm_path).name,
-             cover.residential.area / 1e6, cover.building.area / 1e6, cover.water.area / 1e6)
+    log.info(say("log_landcover", file=Path(osm_path).name, res=cover.residential.area / 1e6,
+                 bld=cover.building.area / 1e6, water=cover.water.area / 1e6))
     return cover
 
 
@@ -144,7 +145,7 @@ def _read_areas(osm_path: Path, crs: CRS, *, water_only: bool) -> dict[str, shap
     except RuntimeError as exc:
         raise InputFileError(f"cannot read the file as OSM data ({exc})", path=osm_path) from exc
     if n_bad:
-        log.warning("%s: %d land-use areas with broken geometry were skipped", osm_path, n_bad)
+        log.warning(say("log_landuse_broken", file=osm_path, n=n_bad))
     tr = Transformer.from_crs(WGS84, crs, always_xy=True)
 
     def dissolve(wkbs: list[str]) -> shapely.Geometry:

@@ -11,6 +11,7 @@ import shapely
 from tqdm.auto import tqdm
 
 from access.errors import ConfigError, CrsMismatchError
+from access.i18n import Say, bar, say
 from access.rejects import RejectLog
 from gridded_pop._result import SourceResult
 from gridded_pop.ancillary import LandCover, read_osm_landcover
@@ -46,7 +47,7 @@ def _check_spec(spec: GridSpec, boundary: shapely.Geometry) -> shapely.Geometry:
     if boundary is None or shapely.is_empty(boundary) or shapely.area(boundary) <= 0:
         raise ValueError("the study area boundary is empty or has no area")
     if not shapely.is_valid(boundary):
-        log.info("repairing the study area boundary (invalid geometry)")
+        log.info(say("log_repair_boundary"))
         boundary = shapely.make_valid(boundary)
     bx0, by0, bx1, by1 = shapely.bounds(boundary)
     gx0, gy0, gx1, gy1 = spec.bounds
@@ -128,7 +129,8 @@ def build_population(sources: list[PopulationSource], spec: GridSpec, *,
     rows: list[dict] = []
     notes: list[tuple[str, str]] = []
     derived_groups: dict[str, tuple[str, str]] = {}
-    for source in tqdm(sources, disable=not progress, desc="population sources", unit="source"):
+    for source in tqdm(sources, disable=not progress, desc=bar("bar_sources"),
+                       unit=bar("unit_source")):
         results = _load(source, spec, boundary=boundary, rejects=rejects, osm_path=osm_path,
                         cover_for=cover_for, progress=progress)
         for group, res in results.items():
@@ -169,13 +171,15 @@ def build_population(sources: list[PopulationSource], spec: GridSpec, *,
                         f"{en_g} derived from the total of {source.label} with {how_en}")
                 notes.append(note)
                 derived_groups[group] = note
-        log.info("%s: %s", source.label, ", ".join(
-            f"{g} {float(r.grid.sum()):,.0f}" for g, r in results.items()))
+        log.info(say("log_file_detail", file=source.label, detail=Say(
+            "，".join(f"{GROUPS.get(g, (g, g))[0]} {float(r.grid.sum()):,.0f}"
+                     for g, r in results.items()),
+            ", ".join(f"{g} {float(r.grid.sum()):,.0f}" for g, r in results.items()))))
     if "total" not in groups:
         groups["total"] = np.zeros(spec.shape)
         notes.append(("未提供总人口数据，总人口为零", "no source gives the total population; "
                       "the total is zero"))
-        log.warning("no population source gives the total population")
+        log.warning(say("log_no_total"))
     residential = None
     if osm_path is not None or covers:
         cover = cover_for(osm_path) if osm_path is not None else next(iter(covers.values()))

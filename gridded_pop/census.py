@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 
 from access.crs import to_metric
 from access.errors import InputFileError
+from access.i18n import bar, say
 from access.rejects import RejectLog
 from gridded_pop._result import SourceResult
 from gridded_pop.ancillary import DasymetricWeights, LandCover
@@ -280,7 +281,7 @@ def load_census_source(source: CensusSource, spec: GridSpec, *, boundary: shapel
             acc.rejected += factors[g][i] * float(values[i])
     shapely.prepare(boundary)
     rows = np.flatnonzero(ok & ~no_key)
-    for i in tqdm(rows, disable=not progress, desc="census units", unit="unit"):
+    for i in tqdm(rows, disable=not progress, desc=bar("bar_census"), unit=bar("unit_unit")):
         key = keys.iloc[i]
         p_u = float(values[i])
         for g, acc in accs.items():
@@ -337,8 +338,7 @@ def load_census_source(source: CensusSource, spec: GridSpec, *, boundary: shapel
         notes.append((f"{source.label}：以下单元位于研究区内但无人口数据：{', '.join(missing)}",
                       f"{source.label}: these units lie in the study area but have no "
                       f"population figure: {', '.join(missing)}"))
-        log.warning("%s: units without population figure in the study area: %s",
-                    source.label, ", ".join(missing))
+        log.warning(say("log_census_missing", source=source.label, units=", ".join(missing)))
     out = {}
     for g, acc in accs.items():
         out[g] = SourceResult(acc.grid.reshape(spec.shape), acc.population_in,

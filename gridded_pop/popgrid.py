@@ -12,6 +12,7 @@ import shapely
 
 from access.crs import to_metric
 from access.errors import InputFileError
+from access.i18n import say
 from gridded_pop.grid import GridSpec
 from gridded_pop.overlay import polygon_cell_areas
 
@@ -157,7 +158,7 @@ class PopulationGrid:
         unassigned = {g: float(flat[g].sum()) - assigned[g] for g in groups}
         out.attrs["unassigned"] = unassigned
         if unassigned["total"] > 1e-6 * max(1.0, float(flat["total"].sum())):
-            log.warning("%.1f persons lie in no unit", unassigned["total"])
+            log.warning(say("log_pop_no_unit", n=unassigned["total"]))
         if any(v < -1e-6 * max(1.0, float(flat[g].sum())) for g, v in unassigned.items()):
-            log.warning("units overlap: some persons are counted in more than one unit")
+            log.warning(say("log_units_overlap"))
         return out

@@ -32,6 +32,7 @@ from tqdm.auto import tqdm
 
 from access.crs import check_lonlat, resolve_crs
 from access.errors import InputFileError
+from access.i18n import Say, bar, say
 from access.rejects import RejectLog
 from gridded_pop._result import SourceResult
 from gridded_pop.errors import NoOverlapError, PopulationUnitsError
@@ -289,8 +290,8 @@ def _load_group(paths: list[Path], crs: CRS, transform: Affine, source: RasterSo
         tr = None if crs.equals(spec.crs) else Transformer.from_crs(crs, spec.crs,
                                                                     always_xy=True)
         if not crs.equals(spec.crs):
-            log.info("reprojecting %s from %s to %s", ", ".join(p.name for p in paths),
-                     crs.to_string(), spec.crs.to_string())
+            log.info(say("log_reprojecting", what=", ".join(p.name for p in paths),
+                         src=crs.to_string(), dst=spec.crs.to_string()))
         k = source.supersample
         step = 1
         if not exact:
@@ -306,7 +307,8 @@ def _load_group(paths: list[Path], crs: CRS, transform: Affine, source: RasterSo
         out = np.zeros(spec.shape)
         total = 0.0
         blocks = list(_blocks(window))
-        for block in tqdm(blocks, disable=not progress, desc="raster", unit="block"):
+        for block in tqdm(blocks, disable=not progress, desc=bar("bar_raster"),
+                          unit=bar("unit_block")):
             block_tr = transform @ Affine.translation(block.col_off, block.row_off)
             cx: np.ndarray | None
             cy: np.ndarray | None
@@ -355,7 +357,7 @@ def _load_group(paths: list[Path], crs: CRS, transform: Affine, source: RasterSo
                          f"第 {inv.first[1]} 列；如表示无数据，请设置 nodata")
             rejects.add(p.name, inv.first[0], "invalid_value", (detail_zh, detail),
                         kind="population")
-            log.warning("%s: %s", p, detail)
+            log.warning(say("log_file_detail", file=p, detail=Say(detail_zh, detail)))
     method = "exact overlap" if exact else f"{k}x{k} sub-pixel sampling"
     notes = [(f"{'+'.join(p.name for p in paths)}：按面积守恒重采样到分析网格"
               f"（{'精确重叠面积' if exact else f'{k}×{k}子像元采样'}）",

@@ -21,6 +21,7 @@ import shapely
 
 from access.crs import to_metric
 from access.errors import InputFileError, suggest
+from access.i18n import say
 from access.rejects import RejectLog
 from gridded_pop._result import SourceResult
 from gridded_pop.errors import PopulationUnitsError
@@ -70,8 +71,7 @@ def valid_counts(frame: pd.DataFrame, column: str, *, path: Path, rejects: Rejec
                     (f"{column} = {raw.iloc[i]!r}（{what[0]}）",
                      f"{column} = {raw.iloc[i]!r} ({what[1]})"), kind="population")
     if (~ok).any():
-        log.warning("%s: %d row(s) with invalid '%s' listed as rejects", path,
-                    int((~ok).sum()), column)
+        log.warning(say("log_invalid_rows", file=path, n=int((~ok).sum()), column=column))
     return values, ok
 
 
@@ -106,7 +106,7 @@ def load_vector_source(source: VectorSource, spec: GridSpec, *, rejects: RejectL
     geoms[missing] = None
     invalid_geom = ~missing & ~shapely.is_valid(geoms)
     if invalid_geom.any():
-        log.info("%s: repairing %d invalid geometries", path, int(invalid_geom.sum()))
+        log.info(say("log_repair_geoms", file=path, n=int(invalid_geom.sum())))
         geoms[invalid_geom] = shapely.make_valid(geoms[invalid_geom])
     types = shapely.get_type_id(geoms)
     is_point = np.isin(types, (0, 4))  # Point, MultiPoint

@@ -25,6 +25,7 @@ import shapely
 
 from access.coverage import circle_coverage
 from access.errors import ConfigError, InputFileError, NoCrsError
+from access.i18n import say
 from access.network import StreetNetwork, snap, snap_outlines
 from access.targets import TargetResults
 from access.travel import dist_to_time_min, nearest_facilities, od_pairs, time_to_dist_m
@@ -54,8 +55,8 @@ def _points(gdf: gpd.GeoDataFrame | gpd.GeoSeries, network: StreetNetwork, *,
                          "(e.g. 'EPSG:4326' for longitude/latitude)", column=what)
     geom = gdf.geometry
     if not gdf.crs.equals(network.crs):
-        log.info("%s reprojected from %s to the network's %s", what, gdf.crs.to_string(),
-                 network.crs.to_string())
+        log.info(say("log_api_reprojected", what=what, src=gdf.crs.to_string(),
+                     dst=network.crs.to_string()))
         geom = geom.to_crs(network.crs)
     arr = geom.to_numpy()
     bad = shapely.is_missing(arr) | shapely.is_empty(arr)

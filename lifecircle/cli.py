@@ -25,7 +25,7 @@ from rich.table import Table
 from rich.text import Text
 
 from access.errors import InputFileError, LifecircleError
-from access.i18n import MESSAGES, t
+from access.i18n import MESSAGES, language, t
 from access.targets import format_summary
 from access.travel import dist_to_time_min
 from lifecircle.area_models import study_area_schema
@@ -76,11 +76,30 @@ class _QuietCompleteness(logging.Filter):
         return record.name != "facilities.completeness" or record.levelno >= logging.ERROR
 
 
+class _LogFormatter(logging.Formatter):
+    """``警告 lifecircle.pipeline：…`` in Chinese, ``WARNING lifecircle.pipeline: …`` in
+    English; messages from :func:`access.i18n.say` come out in the language set."""
+
+    def __init__(self, lang: str) -> None:
+        super().__init__()
+        self.lang = lang
+
+    def format(self, record: logging.LogRecord) -> str:
+        key = f"level_{record.levelname}"
+        level = t(key, self.lang) if key in MESSAGES else record.levelname
+        sep = "：" if self.lang == "zh" else ": "
+        text = f"{level} {record.name}{sep}{record.getMessage()}"
+        if record.exc_info:
+            text += "\n" + self.formatException(record.exc_info)
+        return text
+
+
 @contextmanager
-def logging_to_stderr(verbose: bool) -> Iterator[None]:
-    """Log to stderr while the command runs; restore the logging set-up afterwards."""
+def logging_to_stderr(verbose: bool, lang: str = "zh") -> Iterator[None]:
+    """Log to stderr in ``lang`` while the command runs (progress bars too); restore the
+    logging set-up and the language afterwards."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(_LogFormatter(lang))
     if not verbose:
         handler.addFilter(_QuietCompleteness())
     root = logging.getLogger()
@@ -88,7 +107,8 @@ def logging_to_stderr(verbose: bool) -> Iterator[None]:
     root.addHandler(handler)
     root.setLevel(logging.INFO if verbose else logging.WARNING)
     try:
-        yield
+        with language(lang):
+            yield
     finally:
         root.removeHandler(handler)
         root.setLevel(old_level)
@@ -150,7 +170,7 @@ def run(
     try:
         check_out_dir(out)
         # one run per output folder: the lock is taken before the analysis starts
-        with logging_to_stderr(verbose), output_lock(out):
+        with logging_to_stderr(verbose, lang), output_lock(out):
             for zh, en in recover_stale(out):
                 console.print(f"[yellow]{zh if lang == 'zh' else en}[/yellow]")
             check_replaceable(out)  # a run replaces the folder: refuse others' files now
@@ -379,7 +399,7 @@ def report(
     console = _console()
     start = time.perf_counter()
     try:
-        with logging_to_stderr(verbose):
+        with logging_to_stderr(verbose, lang):
             job = report_run(out, history_dir=history_dir, run_dir=run_dir, area=area,
                              ref=ref, compare=compare, lang=lang, pdf=not no_pdf, svg=svg,
                              force=force)
@@ -483,7 +503,7 @@ def site(
                           spacing_m=spacing,
                           method=method, time_limit_s=time_limit)
     try:
-        with logging_to_stderr(verbose):
+        with logging_to_stderr(verbose, lang):
             study = load_study_area(area if area is not None else default_area_path())
             # a bad question or candidate file fails before the analysis runs
             check_problem(problem, boundary_lonlat=study_boundary(study))

@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from access.errors import InputFileError
+from access.i18n import say
 from access.network import file_sha256
 
 __all__ = ["HISTORY_FILE", "History", "HistoryError", "RunRecord", "default_history_dir",
@@ -495,7 +496,7 @@ class History:
             if row is None:
                 raise
             return self.get(str(row[0])), False
-        log.info("recorded run #%d in %s", run_id, self.path)
+        log.info(say("log_history_recorded", id=run_id, path=self.path))
         return self.get(str(run_id)), True
 
     # ---------------------------------------------------------------- reading

@@ -28,6 +28,7 @@ from pyproj import CRS, Transformer
 
 from access.crs import WGS84, utm_crs_for_lonlat
 from access.errors import InputFileError, NoCrsError
+from access.i18n import say
 from access.network import StreetNetwork, build_network
 from access.osm import (
     EBIKE_HIGHWAY_SPEED_KMH,
@@ -192,8 +193,8 @@ def network_from_osmnx(G: nx.MultiDiGraph, *, mode: str = "walk", crs: Any = Non
                       ways_by_highway={})
     if metric_crs is None:
         metric_crs = utm_crs_for_lonlat(lon, lat)
-    log.info("%s graph (%d nodes, %d edges) as a %s network in %s", source, len(nodes),
-             G.number_of_edges(), mode, metric_crs.to_string())
+    log.info(say("log_graph_network", source=source, nodes=len(nodes),
+                 edges=G.number_of_edges(), mode=say(mode), crs=metric_crs.to_string()))
     return build_network(raw, mode=mode, crs=metric_crs, source=source)
 
 

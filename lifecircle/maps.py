@@ -40,6 +40,7 @@ from PIL.PngImagePlugin import PngInfo
 from pyproj import CRS, Transformer
 
 from access.errors import LifecircleError
+from access.i18n import say
 
 if TYPE_CHECKING:
     from matplotlib.typing import RcKeyType
@@ -98,7 +99,7 @@ def cjk_font() -> CjkFont:
             continue
         if _has_glyphs(path):
             _FONT = CjkFont(family=family, path=Path(path))
-            log.info("CJK font for maps: %s (%s)", family, path)
+            log.info(say("log_cjk_font", family=family, path=path))
             return _FONT
     raise FontNotFoundError(
         "no font able to draw Chinese was found (tried "

@@ -50,6 +50,8 @@ from pyproj import CRS, Transformer
 
 from access.crs import WGS84
 from access.errors import ConfigError, PartitionError, SchedulerUnreachableError
+from access.i18n import bar as i18n_bar
+from access.i18n import say
 from access.network import StreetNetwork, cache_dir, file_sha256, load_network
 from access.osm import EBIKE_HIGHWAY_SPEED_KMH, StreetExtent, street_extent
 from access.rejects import RejectLog
@@ -315,7 +317,7 @@ def _extent(path: Path, sha: str, use_cache: bool) -> StreetExtent:
                      step=ext.step_deg)
             tmp.replace(entry)
         except OSError as exc:
-            log.warning("could not write the street extent cache %s (%s)", entry, exc)
+            log.warning(say("log_cache_write", entry=entry, why=exc))
     return ext
 
 
@@ -486,7 +488,7 @@ def _read_cached(path: Path) -> dict[str, Any] | None:
         with path.open("rb") as fh:
             return pickle.load(fh)  # our own cache folder, written by this module
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError) as exc:
-        log.warning("ignoring unreadable partition cache %s (%s)", path, exc)
+        log.warning(say("log_partition_cache_bad", path=path, why=exc))
         return None
 
 
@@ -498,7 +500,7 @@ def _write_cached(path: Path, result: dict[str, Any]) -> None:
             pickle.dump(result, fh, protocol=pickle.HIGHEST_PROTOCOL)
         tmp.replace(path)
     except OSError as exc:
-        log.warning("could not keep partition result %s (%s)", path, exc)
+        log.warning(say("log_partition_keep_failed", path=path, why=exc))
 
 
 def _run_specs(client: Any, specs: list[PartitionSpec], root: Path | None, *, progress: bool,
@@ -515,10 +517,11 @@ def _run_specs(client: Any, specs: list[PartitionSpec], root: Path | None, *, pr
             results[i] = hit
         else:
             todo.append(i)
-    bar = tqdm(total=len(specs), initial=len(specs) - len(todo), desc="partitions",
-               unit=" partition", disable=not progress, leave=False)
+    bar = tqdm(total=len(specs), initial=len(specs) - len(todo), desc=i18n_bar("bar_partitions"),
+               unit=i18n_bar("unit_partition"), disable=not progress, leave=False)
     if len(specs) - len(todo):
-        log.info("%d of %d partitions taken from %s", len(specs) - len(todo), len(specs), root)
+        log.info(say("log_partitions_cached", n=len(specs) - len(todo), total=len(specs),
+                     root=root))
     futures = {client.submit(task, specs[i], key=f"partition-{specs[i].key[:24]}",
                              retries=2, pure=False): i for i in todo}
     try:
@@ -680,8 +683,8 @@ def run_partitioned(area: StudyArea, options: PartitionOptions | None = None, *,
     buffers = _buffers(area, ext, modes)
     specs = _specs(area, crs, names, cell_owner, fac_owner, streets, cells, fac, categories,
                    buffers, sha, use_cache, options.by == "tiles")
-    log.info("%d partitions by %s; buffers %s m", len(specs), options.by,
-             {m: round(b) for m, b in buffers.items()})
+    log.info(say("log_partitions", n=len(specs), by=options.by,
+                 buffers={m: round(b) for m, b in buffers.items()}))
     clock.lap("snapping")
 
     root = _cache_root(options)

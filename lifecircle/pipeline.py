@@ -24,6 +24,7 @@ from pyproj import CRS
 
 from access.crs import WGS84, metric_to_lonlat, parse_crs, to_metric, utm_crs_for_lonlat
 from access.errors import ConfigError, InputFileError
+from access.i18n import Say, bar, say
 from access.modes import MODES as MODE_TABLE
 from access.modes import TIME_MODES
 from access.network import Snapped, StreetNetwork, load_network, snap_outlines, snap_points
@@ -147,7 +148,7 @@ class _Clock:
 
         self.t = time.perf_counter()
         self.laps: dict[str, float] = {}
-        self.bar = tqdm(total=len(STAGES), desc="lifecircle", unit=" stage",
+        self.bar = tqdm(total=len(STAGES), desc=bar("bar_run"), unit=bar("unit_stage"),
                         disable=not progress, leave=False)
 
     def lap(self, name: str) -> None:
@@ -157,7 +158,7 @@ class _Clock:
         self.bar.update()
         i = STAGES.index(name)
         if i + 1 < len(STAGES):
-            self.bar.set_description(f"lifecircle: {STAGES[i + 1]}")
+            self.bar.set_description(f"{bar('bar_run')}: {bar('stage_' + STAGES[i + 1])}")
         else:
             self.bar.close()
 
@@ -190,8 +191,7 @@ def _metric_crs(area: StudyArea, boundary_lonlat: shapely.Geometry) -> CRS:
     if area.metric_crs == "auto":
         c = boundary_lonlat.centroid
         crs = utm_crs_for_lonlat(c.x, c.y)
-        log.info("analysis CRS %s (%s), the UTM zone of the study area's centre",
-                 crs.to_string(), crs.name)
+        log.info(say("log_utm", crs=crs.to_string(), name=crs.name))
         return crs
     crs = parse_crs(area.metric_crs, path=area.path, param="metric_crs")
     if crs.is_geographic:
@@ -284,8 +284,7 @@ def label_unnamed(fac: gpd.GeoDataFrame, taxonomy: Taxonomy,
         where = unit_name.get(str(uid), "") if uid is not None and not pd.isna(uid) else ""
         labels[i] = f"{cat}（{where + '，' if where else ''}{r['source_row']}）"
     fac["name"] = labels
-    log.info("%d facilities without a name labelled by category, unit and id",
-             int(missing.sum()))
+    log.info(say("log_unnamed", n=int(missing.sum())))
     return fac
 
 
@@ -374,7 +373,7 @@ def unit_table(units: gpd.GeoDataFrame, cells: pd.DataFrame, unit_column: str, *
     out = table.merge(pops, on="unit_id", how="left")
     lost = float(cells.loc[cells[unit_column].isna(), "pop_total"].sum())
     if lost > 0:
-        log.warning("%s: %.1f persons lie in cells of no unit", unit_column, lost)
+        log.warning(say("log_unit_lost", column=unit_column, n=lost))
     return out
 
 
@@ -569,8 +568,7 @@ def _note_below_street(table: pd.DataFrame, rejects: RejectLog, crs: CRS, snap_m
         sel = sel[sel["pop_total"] > 0]
     if sel.empty:
         return
-    log.warning("%d %s(s) have no street-level node within %.0f m and join a tunnel, "
-                "underground or indoor way", len(sel), kind, snap_max)
+    log.warning(say(f"log_below_street_{kind}", n=len(sel), d=snap_max))
     lon, lat = metric_to_lonlat(sel["x"].to_numpy(), sel["y"].to_numpy(), crs) \
         if kind == "cell" else (sel["lon"].to_numpy(float), sel["lat"].to_numpy(float))
     for r, lo, la in zip(sel.itertuples(), lon, lat, strict=True):
@@ -756,8 +754,8 @@ def routed_categories(fac: pd.DataFrame, catalogue: list[Any], taxonomy: Taxonom
                       f"{label[1]}: no facilities of this kind in the data; dist_m__{c} "
                       "and its other columns are empty and targets needing it say no data"))
     if empty:
-        log.warning("no facilities in the data for %d categories targets need: %s",
-                    len(empty), ", ".join(empty))
+        log.warning(say("log_no_facilities_for", n=len(empty), cats=Say(
+            "、".join(taxonomy.label(c, "zh") for c in empty), ", ".join(empty))))
     return sorted(present | set(empty)), notes
 
 

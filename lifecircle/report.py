@@ -48,6 +48,7 @@ from openpyxl.utils import get_column_letter
 from pyproj import Transformer
 
 from access.errors import LifecircleError
+from access.i18n import say as i18n_say
 from access.i18n import t
 from access.network import file_sha256
 from access.safe_io import neutralise
@@ -697,7 +698,7 @@ def write_report(data: ReportData, out_dir: str | Path, *, lang: str = "zh",
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
-    log.info("report written to %s in %.1f s", out, time.perf_counter() - t0)
+    log.info(i18n_say("log_report_written", path=out, s=time.perf_counter() - t0))
     return {k: out / p.relative_to(work) for k, p in files.items()}
 
 

@@ -26,7 +26,7 @@ import shapely
 
 from access.crs import lonlat_to_metric, metric_to_lonlat
 from access.errors import LifecircleError
-from access.i18n import t
+from access.i18n import say, t
 from access.network import load_network
 from access.rejects import RejectLog
 from access.targets import CircleTarget, Target, load_catalogue
@@ -189,7 +189,7 @@ def best_sites(data: ReportData, target_ids: Sequence[str], *, n: int = 3,
         catalogue = load_catalogue(overrides=data.area.targets, base_dir=data.area.base_dir,
                                    config_path=data.area.path)
     except LifecircleError as exc:
-        log.warning("targets catalogue unreadable, no sites: %s", exc)
+        log.warning(say("log_sites_catalogue", why=exc))
         return {}
     eligible = sited_targets(catalogue)
     wanted = [i for i in target_ids if i in eligible
@@ -245,6 +245,6 @@ def best_sites(data: ReportData, target_ids: Sequence[str], *, n: int = 3,
                             seconds=time.perf_counter() - t0,
                             share_before=float(sm.get("share_before", np.nan)),
                             share_promised=float(sm.get("share_promised", np.nan)))
-        log.info("sites for %s: %s %s in %.1f s", tid, out[tid].method, out[tid].status,
-                 out[tid].seconds)
+        log.info(say("log_sites_done", target=tid, method=out[tid].method,
+                     status=out[tid].status, s=out[tid].seconds))
     return out

@@ -75,6 +75,7 @@ import shapely
 from pyproj import CRS
 
 from access.errors import IncompleteRunError, InputFileError, OutputLockedError
+from access.i18n import Say
 from access.safe_io import fsync_file, write_csv
 from gridded_pop import GridSpec
 from lifecircle.pipeline import RunResult
@@ -853,8 +854,8 @@ def recover_stale(out_dir: str | Path) -> list[tuple[str, str]]:
                           f"restored the previous complete result to {out}."))
         else:
             shutil.rmtree(old, ignore_errors=True)
-    for _zh, en in notes:
-        log.warning(en)
+    for zh, en in notes:
+        log.warning(Say(zh, en))
     return notes
 
 

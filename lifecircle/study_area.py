@@ -37,6 +37,7 @@ from pyproj import CRS
 from access.config import validation_problems
 from access.crs import WGS84, parse_crs, resolve_crs, utm_crs_for_lonlat
 from access.errors import InputFileError, LifecircleError, StudyAreaError
+from access.i18n import say
 from access.osm import osm_bounds
 from access.settlement import ACCEPTED_SETTLEMENT_WORDS, parse_settlement
 from access.targets import CatalogueError, load_catalogue
@@ -606,8 +607,7 @@ def validate_study_area(path: str | Path, *, check_resources: bool = True) -> St
     travel = chk.valid(TravelTable, doc.get("travel"), "travel")
     if check_resources and box_m2 is not None and grid is not None and travel is not None:
         est = resources.estimate_memory(box_m2, grid.cell_size_m, travel.k_nearest)
-        log.info("the run needs about %.2f GB for %d cells", est.total_bytes / 1024 ** 3,
-                 est.n_cells)
+        log.info(say("log_memory", gb=est.total_bytes / 1024 ** 3, n=est.n_cells))
         msg = resources.check_memory(est, cell_size_m=grid.cell_size_m, k_nearest=travel.k_nearest)
         if msg:
             key = "travel.k_nearest" if "k_nearest (at" in msg else "grid.cell_size_m"

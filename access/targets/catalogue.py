@@ -24,6 +24,7 @@ from typing import Any
 from access import vocabulary
 from access.config import check_keys, get_typed
 from access.errors import ConfigError, UnknownKeyError, suggest
+from access.i18n import say
 from access.targets.model import (
     CATEGORY_KEYS,
     GROUPS,
@@ -708,7 +709,7 @@ def _apply_profile(p: _Problems, prof: Any, raws: dict[str, dict[str, Any]],
     _apply_thresholds(p, raws, pdata.get("thresholds", {}), where="thresholds", path=ppath)
     for tid in _apply_modify(p, raws, pdata.get("modify", {}), where="modify", path=ppath):
         origin[tid] = (f"modify.{tid}", ppath)
-    log.info("target profile %s: %d targets", prof, len(selected))
+    log.info(say("log_profile", profile=prof, n=len(selected)))
     return [tid for tid in selected if tid in raws]
 
 

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from access import coverage
+from access.i18n import say
 from access.targets.model import (
     SETTLEMENTS,
     CircleTarget,
@@ -233,7 +234,7 @@ class Context:
                     mapping[uid] = s.strip()
             if not mapping:
                 continue
-            log.info("settlement classes taken from the %s units", level)
+            log.info(say("log_settlement_from_units", level=level))
             return [mapping.get(u) if u is not None else None for u in unit_ids(cells[col])]
         return None
 

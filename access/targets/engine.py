@@ -13,6 +13,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from access.errors import ConfigError
+from access.i18n import bar, say
 from access.targets.catalogue import check_settlement_table
 from access.targets.context import Context, TargetInputs, TargetResults, unit_ids
 from access.targets.evaluators import evaluate_one
@@ -63,12 +64,11 @@ def apply_settlement(inputs: TargetInputs, table: Mapping[str, Any], *,
     settlement = [mapping.get(u, default) if u is not None else default for u in units]
     cells = inputs.cells.copy()
     if "settlement" in cells.columns:
-        log.info("settlement column replaced by the study-area classification")
+        log.info(say("log_settlement_replaced"))
     cells["settlement"] = pd.Series(settlement, index=cells.index, dtype=object)
     unknown = sorted(set(mapping) - {u for u in units if u is not None})
     if unknown:
-        log.warning("settlement classification names units not in the cells: %s",
-                    ", ".join(unknown[:10]))
+        log.warning(say("log_settlement_unknown", units=", ".join(unknown[:10])))
     return replace(inputs, cells=cells)
 
 
@@ -94,10 +94,10 @@ def evaluate_targets(targets: list[Target], inputs: TargetInputs, *,
     """
     ctx = Context(inputs)
     if not ctx.settlement_known:
-        log.info("cells carry no settlement class: every cell treated as urban")
+        log.info(say("log_no_settlement"))
     rows, unit_rows, gap_frames, gap_members = [], [], [], []
     flags: dict[str, Any] = {"cell_id": inputs.cells["cell_id"].to_numpy()}
-    for target in tqdm(targets, desc="targets", disable=not progress):
+    for target in tqdm(targets, desc=bar("bar_targets"), disable=not progress):
         out = evaluate_one(target, ctx)
         if target.note_zh or target.note_en:
             out.reasons.append((target.note_zh, target.note_en))

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import geopandas as gpd
@@ -20,6 +23,8 @@ from lifecircle.pipeline import RunResult, run
 from lifecircle.results import MARKER, read_run, write_run
 from lifecircle.study_area import default_area_path, load_study_area
 from lifecircle.summary import access_table
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -320,6 +325,50 @@ def test_outputs_are_chinese_by_default(outputs: dict[str, Path]) -> None:
     # the checker itself finds an English sentence
     assert _sentences(pd.Series(["covered 38141 of 58098 persons", "覆盖 38141 人", "0.5"])) \
         == ["covered 38141 of 58098 persons"]
+
+
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_LOG_LINE = re.compile(r"^(\S+) ([\w.]+)(：|: )(.*)$")
+
+
+def _cli_stderr(tmp_path: Path, *args: str) -> list[str]:
+    """Lines (and progress-bar frames) ``lifecircle run -v`` writes to stderr."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    proc = subprocess.run(
+        [sys.executable, "-c", "import app; app.cli()", "run", "--out", str(tmp_path / "o"),
+         "--no-history", "-v", *args], env=env, capture_output=True, text=True,
+        timeout=600, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    text = _ANSI.sub("", proc.stderr)
+    # a log line may follow a progress-bar frame on the same line: split before it
+    text = re.sub(r"(?=(信息|警告|错误|INFO|WARNING|ERROR) [\w.]+(：|: ))", "\n", text)
+    return [seg.strip() for seg in re.split(r"[\r\n]", text) if seg.strip()]
+
+
+def test_cli_log_is_chinese_by_default(tmp_path: Path) -> None:
+    """With -v every log line and progress bar on stderr is Chinese; English with --lang en."""
+    lines = _cli_stderr(tmp_path)
+    logs = [m for m in map(_LOG_LINE.match, lines) if m and m.group(1) in
+            ("信息", "警告", "错误", "INFO", "WARNING", "ERROR")]
+    assert len(logs) >= 10  # each stage logs what it did
+    for m in logs:
+        assert m.group(1) in ("信息", "警告", "错误"), m.group(0)
+        assert _CJK.search(m.group(4)), m.group(0)
+    assert any("数据中没有目标所需的" in m.group(4) for m in logs)
+    # no English sentence anywhere: log lines, progress bars, anything else
+    assert not _sentences(pd.Series(lines)), _sentences(pd.Series(lines))[:3]
+    bars = [seg for seg in lines if "%|" in seg]
+    assert bars
+    assert all(_CJK.search(seg.split("%|")[0]) for seg in bars), bars[:3]
+    # --lang en: the same messages in English
+    en = _cli_stderr(tmp_path, "--lang", "en")
+    en_logs = [m for m in map(_LOG_LINE.match, en) if m and m.group(1) in ("INFO", "WARNING")]
+    assert len(en_logs) >= 10  # (the first run may have built a network the second reads)
+    assert any("no facilities in the data for" in m.group(4) for m in en_logs)
+    # English sentences (Chinese only where the data is: names, labels)
+    assert all(len(_WORD.findall(m.group(4))) >= 2 for m in en_logs), en_logs
 
 
 def test_facilities_without_names_get_a_label(result: RunResult,
