@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
@@ -16,7 +18,7 @@ from access.rejects import RejectLog
 from gridded_pop._result import SourceResult
 from gridded_pop.ancillary import LandCover, read_osm_landcover
 from gridded_pop.census import load_census_source
-from gridded_pop.census2020 import CENSUS2020
+from gridded_pop.census2020 import CENSUS2020, cell_counties, census2020_table
 from gridded_pop.grid import GridSpec
 from gridded_pop.groups import GROUPS
 from gridded_pop.overlay import rasterize_areas
@@ -76,7 +78,8 @@ def study_area_mask(spec: GridSpec, boundary: shapely.Geometry,
 
 def build_population(sources: list[PopulationSource], spec: GridSpec, *,
                      boundary: shapely.Geometry, rejects: RejectLog,
-                     osm_path: Path | None = None, progress: bool = False) -> PopulationGrid:
+                     osm_path: Path | None = None, progress: bool = False,
+                     units: Mapping[str, gpd.GeoDataFrame] | None = None) -> PopulationGrid:
     """Put every population source on the analysis grid.
 
     Vector polygons and raster pixels are cut exactly by the study area boundary
@@ -102,6 +105,11 @@ def build_population(sources: list[PopulationSource], spec: GridSpec, *,
         :attr:`PopulationGrid.residential_m2`.
     progress
         Show progress bars.
+    units
+        The study area's units (level -> ``unit_id`` and polygons in ``spec.crs``):
+        a raster or vector source with ``shares = "census2020"`` takes, cell by cell,
+        the shares of the county the cell's unit names by its administrative code
+        (:func:`~gridded_pop.census2020.cell_counties`).
 
     Returns
     -------
@@ -132,7 +140,7 @@ def build_population(sources: list[PopulationSource], spec: GridSpec, *,
     for source in tqdm(sources, disable=not progress, desc=bar("bar_sources"),
                        unit=bar("unit_source")):
         results = _load(source, spec, boundary=boundary, rejects=rejects, osm_path=osm_path,
-                        cover_for=cover_for, progress=progress)
+                        cover_for=cover_for, progress=progress, units=units or {})
         for group, res in results.items():
             grid = res.grid
             outside = res.outside
@@ -192,7 +200,7 @@ def build_population(sources: list[PopulationSource], spec: GridSpec, *,
 
 def _load(source: PopulationSource, spec: GridSpec, *, boundary: shapely.Geometry,
           rejects: RejectLog, osm_path: Path | None, cover_for,
-          progress: bool) -> dict[str, SourceResult]:
+          progress: bool, units: Mapping[str, gpd.GeoDataFrame]) -> dict[str, SourceResult]:
     if isinstance(source, CensusSource):
         cover = None
         if source.ancillary == "osm":
@@ -214,7 +222,66 @@ def _load(source: PopulationSource, spec: GridSpec, *, boundary: shapely.Geometr
     else:  # pragma: no cover - parse_population_sources makes only the three kinds
         raise TypeError(f"unknown population source {source!r}")
     out = {source.group: res}
+    by_county = [g for g, share in source.shares.items() if share == CENSUS2020]
+    if by_county:
+        out |= _census2020_groups(source, res, spec, units, by_county)
     for group, share in source.shares.items():
-        assert isinstance(share, float)
-        out[group] = res.scaled(share)
+        if share != CENSUS2020:
+            assert isinstance(share, float)
+            out[group] = res.scaled(share)
+    return out
+
+
+def _census2020_groups(source: RasterSource | VectorSource, res: SourceResult, spec: GridSpec,
+                       units: Mapping[str, gpd.GeoDataFrame],
+                       groups: list[str]) -> dict[str, SourceResult]:
+    """Groups of a raster or vector total, cell by cell from the 2020 census shares of the
+    county each cell's unit names; cells in a unit naming no county get the
+    population-weighted mean share of the others."""
+    counties = cell_counties(spec, units, weights=res.grid)
+    if counties is None:
+        raise ConfigError(
+            f"shares = \"{CENSUS2020}\" on a {source.kind} source needs units whose ids are "
+            "administrative codes (6-digit county codes, optionally prefixed by 156, or "
+            "9/12-digit township codes): add a [[units]] level with such an id_column, or "
+            "give the shares as fractions", path=source.config_path,
+            key=f"{source.where}.shares")
+    table = census2020_table()
+    pop = res.grid
+    code = counties.code
+    used = sorted({c for c in np.unique(code[pop > 0]) if c})
+    known = code != ""
+    lost_pop = float(pop[~known].sum())
+    out: dict[str, SourceResult] = {}
+    for g in groups:
+        share = np.full(spec.shape, np.nan)
+        for c in used:
+            share[code == c] = float(table.loc[c, f"share_{g}"])
+        inside = known & (pop > 0)
+        mean = float((pop[inside] * share[inside]).sum() / pop[inside].sum())
+        share = np.where(np.isfinite(share), share, mean)
+        grid = pop * share
+        m = float(grid.sum() / pop.sum()) if pop.sum() > 0 else mean
+        out[g] = SourceResult(grid, float(grid.sum()) + (res.outside + res.rejected) * m,
+                              res.outside * m, res.rejected * m, res.rejected_rows,
+                              res.clipped, list(res.notes))
+    zh_parts = [f"{table.loc[c, 'county']}（{c}）" + "、".join(
+        f"{GROUPS[g][0]} {float(table.loc[c, f'share_{g}']):.2%}" for g in groups) for c in used]
+    en_parts = [f"{table.loc[c, 'county']} ({c}) " + ", ".join(
+        f"{g} {float(table.loc[c, f'share_{g}']):.2%}" for g in groups) for c in used]
+    zh = (f"{source.label}：各网格年龄结构取自其所在“{counties.level}”单元代码对应区县的2020年"
+          f"第七次人口普查数据（年龄段内按单岁均匀分布，0–2岁 = 0岁 + 1–4岁的一半）："
+          f"{'；'.join(zh_parts)}")
+    en = (f"{source.label}: age structure of each cell from the 2020 census of the county "
+          f"its '{counties.level}' unit's code names (ages uniform within a 5-year band: "
+          f"0-2 = age 0 + half of 1-4): {'; '.join(en_parts)}")
+    if lost_pop > 0:
+        zh += (f"；{lost_pop:,.0f} 人所在单元的代码不对应任何区县"
+               f"（{'、'.join(counties.unmatched_units[:5]) or '不在任何单元内'}），"
+               "按其余网格的人口加权平均比例推算")
+        en += (f"; {lost_pop:,.0f} persons live in units whose code names no county "
+               f"({', '.join(counties.unmatched_units[:5]) or 'in no unit'}): given the "
+               "population-weighted mean share of the other cells")
+    for r in out.values():
+        r.notes.append((zh, en))
     return out

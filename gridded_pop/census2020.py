@@ -10,21 +10,29 @@ spread uniformly within a band:
 * ``age_60_plus`` = ages 60+ / total.
 
 A study area asks for them with ``shares = "census2020"`` on a census population
-source whose join column holds administrative codes.
+source whose join column holds administrative codes, or on a raster or vector source
+of the total population when the study area's units (``[[units]]``) carry
+administrative codes as ids: each cell then takes the shares of the county its
+unit lies in (:func:`cell_counties`).
 """
 
 from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from importlib import resources
+from typing import Any
 
 import numpy as np
 import pandas as pd
+import shapely
 
-__all__ = ["CENSUS2020", "CENSUS2020_GROUPS", "census2020_shares", "census2020_table",
-           "county_code"]
+from gridded_pop.grid import GridSpec
+
+__all__ = ["CENSUS2020", "CENSUS2020_GROUPS", "CellCounties", "cell_counties",
+           "census2020_shares", "census2020_table", "county_code"]
 
 #: The value of ``shares`` (or of one group's share) asking for the census table.
 CENSUS2020 = "census2020"
@@ -85,3 +93,81 @@ def census2020_shares(keys: Sequence[object]) -> pd.DataFrame:
                      "total": float(r["total"]),
                      **{g: float(r[f"share_{g}"]) for g in CENSUS2020_GROUPS}})
     return pd.DataFrame(rows)
+
+
+@dataclass
+class CellCounties:
+    """The county of every analysis cell, found through the study area's units.
+
+    Attributes
+    ----------
+    level
+        The units level whose ids are administrative codes.
+    code
+        ``spec.shape`` array of 6-digit county codes (``""`` where none is known).
+    unmatched_units
+        Ids of that level's units that name no county of the table.
+    """
+
+    level: str
+    code: np.ndarray
+    unmatched_units: list[str]
+
+
+def cell_counties(spec: GridSpec, units: Mapping[str, Any],
+                  weights: np.ndarray | None = None) -> CellCounties | None:
+    """County of each cell from the units level whose ids are county (or finer) codes.
+
+    Of the levels given, the one with the largest share of ids naming a county of
+    the table is used (ties: the one with more units). A cell takes the unit its
+    centre lies in; a cell with ``weights > 0`` whose centre lies in no unit takes
+    the nearest unit.
+
+    Parameters
+    ----------
+    spec
+        The analysis grid.
+    units
+        Level -> GeoDataFrame with ``unit_id`` and polygons in ``spec.crs``.
+    weights
+        ``spec.shape`` persons; cells with persons are always given a unit.
+
+    Returns
+    -------
+    CellCounties or None
+        None when no level has an id naming a county of the table.
+    """
+    table = census2020_table()
+    best: tuple[float, int, str] | None = None
+    for level, gdf in units.items():
+        if not len(gdf):
+            continue
+        codes = [county_code(u) for u in gdf["unit_id"]]
+        hit = sum(c is not None and c in table.index for c in codes) / len(codes)
+        if hit > 0 and (best is None or (hit, len(gdf)) > best[:2]):
+            best = (hit, len(gdf), level)
+    if best is None:
+        return None
+    level = best[2]
+    gdf = units[level]
+    unit_code = np.array([c if c is not None and c in table.index else ""
+                          for c in map(county_code, gdf["unit_id"])], dtype=object)
+    x, y = spec.cell_centres()
+    pts = shapely.points(x, y)
+    geoms = np.asarray(gdf.geometry.array, dtype=object)
+    tree = shapely.STRtree(geoms)
+    pi, ui = tree.query(pts, predicate="intersects")
+    which = np.full(pts.size, -1, dtype=np.int64)
+    # first unit listed wins where polygons overlap
+    order = np.lexsort((ui, pi))
+    pi, ui = pi[order], ui[order]
+    first = np.r_[True, pi[1:] != pi[:-1]] if pi.size else np.zeros(0, bool)
+    which[pi[first]] = ui[first]
+    if weights is not None:
+        lost = np.flatnonzero((which < 0) & (np.asarray(weights).ravel() > 0))
+        if lost.size:
+            li, ni = tree.query_nearest(pts[lost], all_matches=False)
+            which[lost[li]] = ni
+    code = np.where(which >= 0, unit_code[np.maximum(which, 0)], "").astype(object)
+    unmatched = [str(u) for u, c in zip(gdf["unit_id"], unit_code, strict=True) if not c]
+    return CellCounties(level=level, code=code.reshape(spec.shape), unmatched_units=unmatched)

@@ -14,9 +14,10 @@ Each table describes one population source. Keys common to every kind:
     ``age_60_plus = 0.1929`` applies one fraction everywhere; for a census source
     a string names a column of the census table holding a fraction per unit, and
     ``"census2020"`` takes each unit's share from the 2020 census by county
-    (:mod:`gridded_pop.census2020`, matched by the admin code in ``join_column``).
-    ``shares = "census2020"`` (a string instead of a table) derives
-    ``age_60_plus``, ``age_0_2`` and ``age_3_5`` that way.
+    (:mod:`gridded_pop.census2020`, matched by the admin code in ``join_column``;
+    for a raster or vector source, cell by cell by the admin code of the study area's
+    unit each cell lies in). ``shares = "census2020"`` (a string instead of a table)
+    derives ``age_60_plus``, ``age_0_2`` and ``age_3_5`` that way.
 
 Raster (``kind = "raster"``): ``paths`` (list of GeoTIFF files, summed; a single
 string is accepted), ``crs`` (only when the files record none), ``band``
@@ -107,7 +108,8 @@ class _PopulationTable(StrictModel):
         default_factory=dict,
         description="derived group -> fraction (0-1), a census column of fractions or "
                     "\"census2020\"; or \"census2020\" for 60+, 0-2 and 3-5 from the 2020 "
-                    "census by county (census sources with admin codes)")
+                    "census by county (census sources with admin codes; raster and vector "
+                    "sources through units whose ids are admin codes)")
 
 
 class RasterTable(_PopulationTable):
@@ -435,10 +437,10 @@ def _parse_shares(table: Mapping[str, Any], *, kind: str, group: str, where: str
             raise ConfigError(f"shares must be a table of group = fraction (or column name), "
                               f"or \"{CENSUS2020}\", got {table['shares']!r}", path=path,
                               key=sub)
-        if kind != "census" or group != "total":
-            raise ConfigError(f"shares = \"{CENSUS2020}\" needs a census source of the total "
-                              "population whose join column holds administrative codes",
-                              path=path, key=sub)
+        if group != "total":
+            raise ConfigError(f"shares = \"{CENSUS2020}\" derives groups from the total "
+                              f"population, but this source counts '{group}'", path=path,
+                              key=sub)
         return dict.fromkeys(CENSUS2020_GROUPS, CENSUS2020)
     raw = get_typed(table, "shares", dict, where=where, path=path, default={})
     if raw and group != "total":
@@ -455,7 +457,7 @@ def _parse_shares(table: Mapping[str, Any], *, kind: str, group: str, where: str
                               f"{', '.join(CENSUS2020_GROUPS)} only", path=path,
                               key=f"{sub}.{key}")
         if isinstance(value, str):
-            if kind != "census":
+            if kind != "census" and value != CENSUS2020:
                 raise ConfigError("a share given as a column name needs a census source; "
                                   "give a fraction such as 0.1929", path=path,
                                   key=f"{sub}.{key}")

@@ -659,9 +659,11 @@ def run_partitioned(area: StudyArea, options: PartitionOptions | None = None, *,
     ext = _extent(area.network.path, sha, use_cache)
     clock.lap("network")
 
+    unit_polygons = {u.level: read_units(u, crs) for u in area.units}
     grid = GridSpec.from_bounds(boundary.bounds, area.grid.cell_size_m, crs)
     pop = build_population(area.population, grid, boundary=boundary, rejects=rejects,
-                           osm_path=area.network.path, progress=progress)
+                           osm_path=area.network.path, progress=progress,
+                           units=unit_polygons)
     clock.lap("population")
 
     taxonomy = load_taxonomy(area.categories, base_dir=area.base_dir, path=area.path)
@@ -670,7 +672,6 @@ def run_partitioned(area: StudyArea, options: PartitionOptions | None = None, *,
     clock.lap("facilities")
 
     cells = analysis_cells(pop)
-    unit_polygons = {u.level: read_units(u, crs) for u in area.units}
     fx, fy = _xy(fac)
     sx, sy = Transformer.from_crs(WGS84, crs, always_xy=True).transform(ext.lon, ext.lat)
     names, cell_owner, fac_owner, streets = _owners(area, options, boundary, unit_polygons,

@@ -406,9 +406,11 @@ def run(area: StudyArea, *, progress: bool = False, use_cache: bool = True) -> R
     _reject_missing_refs(networks, rejects)
     clock.lap("network")
 
+    unit_polygons = {u.level: read_units(u, crs) for u in area.units}
     spec = GridSpec.from_bounds(boundary.bounds, area.grid.cell_size_m, crs)
     pop = build_population(area.population, spec, boundary=boundary, rejects=rejects,
-                           osm_path=area.network.path, progress=progress)
+                           osm_path=area.network.path, progress=progress,
+                           units=unit_polygons)
     if not pop.total() > 0:
         raise ConfigError(
             "the population sources give no residents inside the study area (every value "
@@ -446,7 +448,6 @@ def run(area: StudyArea, *, progress: bool = False, use_cache: bool = True) -> R
     cells = pd.concat([cells, pd.DataFrame(routed, index=cells.index)], axis=1)
     clock.lap("routing")
 
-    unit_polygons = {u.level: read_units(u, crs) for u in area.units}
     units = assign_units(unit_polygons, cells, fac, pop, boundary=boundary)
     clock.lap("units")
 

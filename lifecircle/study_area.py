@@ -593,6 +593,13 @@ def validate_study_area(path: str | Path, *, check_resources: bool = True) -> St
             chk.add("metric_crs", str(exc))
     units = _check_units(chk, tables("units"))
     population = _check_population(chk, tables("population"))
+    if not units:
+        for i, src in enumerate(population, start=1):
+            if not isinstance(src, CensusSource) and CENSUS2020 in src.shares.values():
+                chk.add(f"population[{i}].shares",
+                        f"\"{CENSUS2020}\" on a {src.kind} source takes each cell's county from "
+                        "the study area's units: add a [[units]] level whose ids are "
+                        "administrative codes, or give the shares as fractions")
     facilities = _check_facilities(chk, tables("facilities"))
     _check_targets(chk, doc, population, units)
 

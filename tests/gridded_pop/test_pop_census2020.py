@@ -5,11 +5,14 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
+import shapely
+from affine import Affine
 
-from access.errors import ConfigError, InputFileError
+from access.errors import ConfigError, InputFileError, StudyAreaError
 from access.rejects import RejectLog
 from gridded_pop import build_population, parse_population_sources
 from gridded_pop.census2020 import (
@@ -18,6 +21,9 @@ from gridded_pop.census2020 import (
     census2020_table,
     county_code,
 )
+from lifecircle.pipeline import run
+from lifecircle.study_area import load_study_area
+from tests.gridded_pop.conftest import UTM48, write_raster
 
 SHARED_XLSX = (Path(__file__).resolve().parents[3] / "shared" / "data"
                / "china_county_census_2020" / "census_county_2020_v1.xlsx")
@@ -99,10 +105,10 @@ def test_chengdu_districts_from_the_table(chengdu_dir: Path, chengdu_spec,
 
 def test_census2020_needs_census_codes(chengdu_dir: Path, chengdu_spec, chengdu_boundary,
                                        tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="census source"):
+    with pytest.raises(ConfigError, match="derives groups from the total"):
         parse_population_sources([{"kind": "vector", "path": "x.gpkg", "value_column": "p",
-                                   "shares": "census2020"}], base_dir=tmp_path,
-                                 path=tmp_path / "area.toml")
+                                   "group": "age_60_plus", "shares": "census2020"}],
+                                 base_dir=tmp_path, path=tmp_path / "area.toml")
     with pytest.raises(ConfigError, match="census2020"):
         parse_population_sources([{**BASE, "shares": "census2021"}], base_dir=chengdu_dir,
                                  path=chengdu_dir / "area.toml")
@@ -121,3 +127,134 @@ def test_census2020_needs_census_codes(chengdu_dir: Path, chengdu_spec, chengdu_
         build_population(sources, chengdu_spec, boundary=chengdu_boundary,
                          rejects=RejectLog(), osm_path=tmp_path / "chengdu_central.osm")
     assert "row 3" in str(exc.value)
+
+
+# -- raster and vector sources: the county of each cell from the units' codes -----
+
+def _districts(chengdu_dir: Path) -> gpd.GeoDataFrame:
+    gdf = gpd.read_file(chengdu_dir / "districts.geojson").to_crs(UTM48)
+    return gpd.GeoDataFrame({"unit_id": gdf["gb"].astype(str), "name": gdf["name"]},
+                            geometry=gdf.geometry, crs=UTM48)
+
+
+def _expected_share(spec, total: np.ndarray, districts: gpd.GeoDataFrame, group: str
+                    ) -> np.ndarray:
+    """Share of every populated cell, found independently: the district containing the
+    centre, else the nearest one; its gb code without the 156 prefix in the table."""
+    t = census2020_table()
+    x, y = spec.cell_centres()
+    polys = list(districts.geometry)
+    codes = [c[3:] for c in districts["unit_id"]]
+    out = np.full(total.size, np.nan)
+    for i in np.flatnonzero(total.ravel() > 0):
+        p = shapely.Point(x[i], y[i])
+        inside = [k for k, poly in enumerate(polys) if poly.intersects(p)]
+        k = inside[0] if inside else int(np.argmin([poly.distance(p) for poly in polys]))
+        out[i] = t.loc[codes[k], f"share_{group}"]
+    return out.reshape(total.shape)
+
+
+def test_raster_source_takes_each_cells_county(chengdu_dir: Path, chengdu_spec,
+                                               chengdu_boundary, tmp_path: Path) -> None:
+    """A 200 m raster of 10 persons per pixel; 60+, 0-2 and 3-5 from the county of the
+    district each cell lies in (the sample's districts carry gb codes such as 156510104)."""
+    x0, y0, x1, y1 = chengdu_boundary.bounds
+    n_cols, n_rows = int((x1 - x0) // 200) + 2, int((y1 - y0) // 200) + 2
+    path = write_raster(tmp_path / "pop.tif", np.full((n_rows, n_cols), 10.0),
+                        Affine(200, 0, x0 - 100, 0, -200, y1 + 100), UTM48)
+    sources = parse_population_sources(
+        [{"kind": "raster", "paths": [str(path)], "label": "grid", "shares": "census2020"}],
+        base_dir=tmp_path, path=tmp_path / "area.toml")
+    districts = _districts(chengdu_dir)
+    pg = build_population(sources, chengdu_spec, boundary=chengdu_boundary,
+                          rejects=RejectLog(), units={"district": districts})
+    total = pg.groups["total"]
+    for g in CENSUS2020_GROUPS:
+        want = total * np.nan_to_num(_expected_share(chengdu_spec, total, districts, g))
+        np.testing.assert_allclose(pg.groups[g], want, rtol=1e-12, atol=1e-12)
+        row = pg.accounting.set_index("group").loc[g]
+        assert row["derived_from"] == "census2020"
+        assert row["population_in"] == pytest.approx(
+            row["on_grid"] + row["outside_area"] + row["rejected"], rel=1e-9)
+    # every district of the sample is used, and the note says which shares
+    note_en = next(en for _, en in pg.notes if "2020 census of the county" in en)
+    t = census2020_table()
+    for code, name in CHENGDU5.items():
+        assert f"{name} ({code}) age_60_plus {t.loc[code, 'share_age_60_plus']:.2%}" in note_en
+    assert "'district' unit" in note_en
+    assert "青羊区（510105）60岁及以上" in next(zh for zh, _ in pg.notes if "2020年" in zh)
+    assert "age_60_plus" in pg.derived_groups
+
+
+def test_vector_source_and_units_without_codes(chengdu_dir: Path, chengdu_spec,
+                                               chengdu_boundary, tmp_path: Path) -> None:
+    districts = _districts(chengdu_dir)
+    census = pd.read_csv(chengdu_dir / "district_population_2020.csv", dtype={"gb": str})
+    polys = districts.assign(persons=districts["unit_id"].map(
+        dict(zip(census["gb"], census["population_2020"], strict=True))))
+    polys[["persons", "geometry"]].to_file(tmp_path / "pop.gpkg", driver="GPKG")
+    sources = parse_population_sources(
+        [{"kind": "vector", "path": "pop.gpkg", "value_column": "persons",
+          "shares": {"age_60_plus": "census2020"}}],
+        base_dir=tmp_path, path=tmp_path / "area.toml")
+    pg = build_population(sources, chengdu_spec, boundary=chengdu_boundary,
+                          rejects=RejectLog(), units={"district": districts})
+    total = pg.groups["total"]
+    want = total * np.nan_to_num(_expected_share(chengdu_spec, total, districts,
+                                                 "age_60_plus"))
+    np.testing.assert_allclose(pg.groups["age_60_plus"], want, rtol=1e-12, atol=1e-12)
+    assert "age_0_2" not in pg.groups
+    # units named, not coded: one clear error naming the key
+    named = districts.assign(unit_id=districts["name"])
+    with pytest.raises(ConfigError, match="administrative codes") as exc:
+        build_population(sources, chengdu_spec, boundary=chengdu_boundary,
+                         rejects=RejectLog(), units={"district": named})
+    assert "population.shares" in str(exc.value) or "shares" in str(exc.value)
+    # one district without a code: its residents get the others' weighted mean share
+    partly = districts.assign(unit_id=districts["unit_id"].where(
+        districts["name"] != "金牛区", "jinniu"))
+    pg2 = build_population(sources, chengdu_spec, boundary=chengdu_boundary,
+                           rejects=RejectLog(), units={"district": partly})
+    note = next(en for _, en in pg2.notes if "2020 census of the county" in en)
+    assert "whose code names no county (jinniu)" in note
+    assert pg2.total("age_60_plus") == pytest.approx(pg.total("age_60_plus"), rel=0.02)
+
+
+def _vector_area(sample_dir: Path, tmp_path: Path, *, units: bool) -> Path:
+    """The sample with its census source replaced by a vector source of the districts."""
+    area = tmp_path / "area"
+    shutil.copytree(sample_dir, area)
+    census = pd.read_csv(area / "district_population_2020.csv", dtype={"gb": str})
+    gdf = gpd.read_file(area / "districts.geojson")
+    gdf["persons"] = gdf["gb"].astype(str).map(
+        dict(zip(census["gb"], census["population_2020"], strict=True)))
+    gdf[["persons", "geometry"]].to_file(area / "pop.gpkg", driver="GPKG")
+    toml = area / "area.toml"
+    text = toml.read_text(encoding="utf-8")
+    start = text.index("[[population]]")
+    end = text.index("[[facilities]]")
+    text = (text[:start] + '[[population]]\nkind = "vector"\npath = "pop.gpkg"\n'
+            'value_column = "persons"\nshares = "census2020"\n\n' + text[end:])
+    if not units:
+        text = text[:text.index("[[units]]")]
+    toml.write_text(text, encoding="utf-8")
+    return toml
+
+
+def test_vector_source_through_the_pipeline(sample_dir: Path, tmp_path: Path) -> None:
+    """End to end: the run's notes and run.json name the counties and their shares."""
+    with pytest.raises(StudyAreaError) as exc:
+        load_study_area(_vector_area(sample_dir, tmp_path / "a", units=False))
+    found = dict(exc.value.problems)
+    assert "[[units]]" in found["population[1].shares"]
+    result = run(load_study_area(_vector_area(sample_dir, tmp_path / "b", units=True)))
+    pop = result.cells["pop_total"].to_numpy()
+    sixty = result.cells["pop_age_60_plus"].to_numpy()
+    t = census2020_table()
+    # a cell inside 青羊区 carries its county's share
+    unit = result.cells["unit__district"].to_numpy()
+    sel = (unit == "156510105") & (pop > 0)
+    np.testing.assert_allclose(sixty[sel] / pop[sel], t.loc["510105", "share_age_60_plus"],
+                               rtol=1e-9)
+    note = next(en for _, en in result.population.notes if "2020 census of the county" in en)
+    assert all(f"{name} ({code})" in note for code, name in CHENGDU5.items())
