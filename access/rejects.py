@@ -16,6 +16,9 @@ __all__ = ["REASONS", "RejectLog"]
 #: Reason codes with their Chinese and English descriptions.
 REASONS: dict[str, tuple[str, str]] = {
     "missing_coordinates": ("坐标缺失", "missing coordinates"),
+    "incomplete_area": ("多边形不完整，无法组装成面（位置为现有成员的中心）",
+                        "incomplete multipolygon, not assembled (shown at the centre of the "
+                        "members present)"),
     "invalid_value": ("数值无效", "invalid value"),
     "wrong_crs": ("坐标系错误", "wrong coordinate system"),
     "outside_study_area": ("位于研究区外", "outside the study area"),

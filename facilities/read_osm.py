@@ -19,7 +19,10 @@ edge; open ways at the midpoint of their nodes. ``source_row`` is the OSM id
 with its type letter: ``n123``, ``w456``, ``r789``. Relations other than
 multipolygons are not read. A multipolygon that cannot be assembled (member ways
 or nodes missing from a clipped extract) is still a row, rejected as
-``missing_coordinates``: nothing matching a rule vanishes.
+``incomplete_area`` and placed at the centre of its member ways that are in the
+file (a second pass reads them), so a planner can find it on a map; with none of
+them in the file it is rejected as ``missing_coordinates``: nothing matching a rule
+vanishes.
 
 Area: an extra column ``area_m2`` holds the outline's area of every area element
 (closed way, multipolygon's outer rings), computed in the metric CRS before the
@@ -36,7 +39,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from pyproj import CRS
+from pyproj import CRS, Transformer
 from tqdm import tqdm
 
 from access.errors import NotOsmFileError
@@ -118,6 +121,7 @@ def read_osm(path: Path, taxonomy: Taxonomy, *, crs: CRS, source_name: str | Non
     # areas waiting for a location: (record index, outline coords, node ids, polygon parts)
     pending: list[tuple[int, list[list[tuple[float, float]]], list[int], bool]] = []
     relations: dict[int, dict[str, str]] = {}  # area relations matching a rule or report tag
+    members: dict[int, list[tuple[int, str]]] = {}  # their member ways: (way id, role)
     assembled: set[int] = set()  # relations osmium turned into areas
 
     def add(osm_id: str, tags: dict[str, str], category: str, lon: float, lat: float) -> int:
@@ -176,6 +180,7 @@ def read_osm(path: Path, taxonomy: Taxonomy, *, crs: CRS, source_name: str | Non
             elif obj.is_relation():
                 if tags.get("type") in _AREA_RELATION_TYPES and classify(tags) is not None:
                     relations[obj.id] = tags
+                    members[obj.id] = [(m.ref, m.role) for m in obj.members if m.type == "w"]
             elif obj.is_area() and not obj.from_way():
                 assembled.add(obj.orig_id())
                 cat = classify(tags)
@@ -189,14 +194,28 @@ def read_osm(path: Path, taxonomy: Taxonomy, *, crs: CRS, source_name: str | Non
         bar.close()
         # a multipolygon osmium could not assemble (member ways or nodes missing from a
         # clipped extract) yields no area: it is a row all the same, without a location
-        for rel_id in sorted(set(relations) - assembled):
+        lost = sorted(set(relations) - assembled)
+        where = _member_centres(path, {r: members[r] for r in lost}, crs) if lost else {}
+        for rel_id in lost:
             tags = relations[rel_id]
-            idx = add(f"r{rel_id}", tags, classify(tags) or "", np.nan, np.nan)
-            if not records[idx]["reject"]:
+            lon, lat, n_found = where.get(rel_id, (np.nan, np.nan, 0))
+            idx = add(f"r{rel_id}", tags, classify(tags) or "", lon, lat)
+            if records[idx]["reject"]:
+                continue
+            n_all = len(members[rel_id])
+            if n_found:
+                records[idx]["reject"] = "incomplete_area"
+                records[idx]["detail"] = (
+                    f"多边形关系无法组装成面（成员路段或节点引用缺失）；位置取文件中现有的 "
+                    f"{n_found}/{n_all} 条成员路段的中心",
+                    f"multipolygon relation not assembled into an area (member ways or node "
+                    f"references missing); located at the centre of the {n_found} of {n_all} "
+                    "member ways in the file")
+            else:
                 records[idx]["reject"] = "missing_coordinates"
-                records[idx]["detail"] = ("多边形关系无法组装成面（成员路段或节点引用缺失）",
-                                          "multipolygon relation not assembled into an area "
-                                          "(member ways or node references missing)")
+                records[idx]["detail"] = ("多边形关系无法组装成面，文件中也没有其任何成员路段",
+                                          "multipolygon relation not assembled into an area, "
+                                          "and none of its member ways is in the file")
     except RuntimeError as exc:
         raise NotOsmFileError(f"cannot read as OpenStreetMap data: {exc}", path=path) from exc
 
@@ -214,6 +233,60 @@ def read_osm(path: Path, taxonomy: Taxonomy, *, crs: CRS, source_name: str | Non
     log.info(say("log_osm_facilities", label=label, n=len(frame),
                  unknown=int((frame["reject"] == "unknown_category").sum())))
     return frame[[*RECORD_COLUMNS, "outline", "area_m2"]]
+
+
+def _member_centres(path: Path, members: dict[int, list[tuple[int, str]]], crs: CRS,
+                    ) -> dict[int, tuple[float, float, int]]:
+    """Where to show multipolygons osmium could not assemble: the centre of their member
+    ways present in the file (outer ways when any is present).
+
+    A second pass reads just those ways with their node locations. The centre is the
+    length-weighted centroid of the ways in the metric CRS (the mean of their nodes
+    when they have no length), as WGS-84.
+
+    Returns
+    -------
+    dict
+        Relation id -> ``(lon, lat, member ways found)``; relations with none found
+        are left out.
+    """
+    import osmium
+
+    wanted = {ref for refs in members.values() for ref, _ in refs}
+    if not wanted:
+        return {}
+    found: dict[int, list[tuple[float, float]]] = {}
+    fp = (osmium.FileProcessor(str(path))
+          .with_locations()
+          .with_filter(osmium.filter.EntityFilter(osmium.osm.WAY))
+          .with_filter(osmium.filter.IdFilter(wanted)))
+    for way in fp:
+        if way.id in wanted:
+            coords = [(n.lon, n.lat) for n in way.nodes if n.location.valid()]
+            if coords:
+                found[way.id] = coords
+    tr = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+    back = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+    out: dict[int, tuple[float, float, int]] = {}
+    for rel_id, refs in members.items():
+        present = [(ref, role) for ref, role in refs if ref in found]
+        if not present:
+            continue
+        outer = [ref for ref, role in present if role in ("outer", "")]
+        use = outer or [ref for ref, _ in present]
+        lines = []
+        for ref in use:
+            x, y = tr.transform(*np.asarray(found[ref], dtype=float).T)
+            lines.append(np.column_stack([np.atleast_1d(x), np.atleast_1d(y)]))
+        multi = shapely.MultiLineString([ln for ln in lines if len(ln) >= 2])
+        if not multi.is_empty and multi.length > 0:
+            cx, cy = multi.centroid.x, multi.centroid.y
+        else:
+            pts = np.vstack(lines)
+            cx, cy = float(pts[:, 0].mean()), float(pts[:, 1].mean())
+        lon, lat = back.transform(cx, cy)
+        out[rel_id] = (float(lon), float(lat), len(present))
+    return out
 
 
 def _locate_pending(records: list[dict],

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import geopandas as gpd
+import numpy as np
 import pytest
+import shapely
 
 from access.errors import NotOsmFileError
 from access.rejects import RejectLog
@@ -86,7 +89,8 @@ def test_osm_accounting(taxonomy, chengdu_boundary, chengdu_crs):
     assert again["facility_id"].tolist() == fac["facility_id"].tolist()
 
 
-def _library_relations(path: Path, *, drop_node: int | None = None) -> Path:
+def _library_relations(path: Path, *, drop_node: int | None = None,
+                       drop_way: int | None = None) -> Path:
     """Two square libraries mapped as multipolygon relations over untagged ways."""
     nodes: dict[int, tuple[float, float]] = {}
     ways: list[list[int]] = []
@@ -102,6 +106,8 @@ def _library_relations(path: Path, *, drop_node: int | None = None) -> Path:
     lines += [f'  <node id="{i}" lat="{lat:.7f}" lon="{lon:.7f}" version="1"/>'
               for i, (lon, lat) in nodes.items() if i != drop_node]
     for w, refs in enumerate(ways, start=1):
+        if w == drop_way:
+            continue
         lines += [f'  <way id="{w}" version="1">', *(f'    <nd ref="{r}"/>' for r in refs),
                   "  </way>"]
     for r in (1, 2):
@@ -125,9 +131,20 @@ def test_relation_with_missing_nodes_is_rejected_not_lost(tmp_path: Path, taxono
     rec = read_osm(path, taxonomy, crs=chengdu_crs).set_index("source_row")
     assert sorted(rec.index) == ["r1", "r2"]
     assert rec.loc["r2", "reject"] == ""
-    assert rec.loc["r1", "reject"] == "missing_coordinates"
+    assert rec.loc["r1", "reject"] == "incomplete_area"
     assert rec.loc["r1", "category"] == "library"
     assert "multipolygon" in rec.loc["r1", "detail"][1]  # (zh, en)
+    assert "1 of 1 member ways" in rec.loc["r1", "detail"][1]
+    # located at the centre of the member way present: the ring without node 2
+    # (nodes 1, 3, 4, 1), its length-weighted centroid in the metric CRS
+    ring = gpd.GeoSeries([shapely.LineString([(104.08, 30.68), (104.081, 30.681),
+                                              (104.08, 30.681), (104.08, 30.68)])],
+                         crs="EPSG:4326").to_crs(chengdu_crs)
+    centre = gpd.GeoSeries(ring.centroid, crs=chengdu_crs).to_crs("EPSG:4326").iloc[0]
+    assert rec.loc["r1", "lon"] == pytest.approx(centre.x, abs=1e-9)
+    assert rec.loc["r1", "lat"] == pytest.approx(centre.y, abs=1e-9)
+    assert 104.08 < rec.loc["r1", "lon"] < 104.081
+    assert 30.68 < rec.loc["r1", "lat"] < 30.681
 
     # through the loader: one library kept, the other listed in rejects with its reason
     sources = parse_facility_sources([{"kind": "osm", "path": "clipped.osm"}],
@@ -138,5 +155,17 @@ def test_relation_with_missing_nodes_is_rejected_not_lost(tmp_path: Path, taxono
     assert list(fac["name"]) == ["图书馆2"]
     rows = rejects.to_frame()
     lost = rows[rows["row"] == "r1"]
-    assert list(lost["reason"]) == ["missing_coordinates"]
+    assert list(lost["reason"]) == ["incomplete_area"]
+    assert lost["lon"].iloc[0] == pytest.approx(centre.x, abs=1e-9)  # findable on a map
+    assert lost["lat"].iloc[0] == pytest.approx(centre.y, abs=1e-9)
     assert fac.attrs["rows_in"]["clipped.osm"] == len(fac) + rejects.count(kind="facility")
+
+
+def test_relation_without_any_member_way_has_no_location(tmp_path: Path, taxonomy,
+                                                         chengdu_crs):
+    path = _library_relations(tmp_path / "noway.osm", drop_way=1)
+    rec = read_osm(path, taxonomy, crs=chengdu_crs).set_index("source_row")
+    assert rec.loc["r1", "reject"] == "missing_coordinates"
+    assert "none of its member ways" in rec.loc["r1", "detail"][1]
+    assert np.isnan(rec.loc["r1", "lon"])
+    assert rec.loc["r2", "reject"] == ""
