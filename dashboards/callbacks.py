@@ -532,7 +532,7 @@ def edit_from_click(edits: Any, *, action: Any, category: Any, lang: Any,
             new = {"action": "remove", "facility_id": fid}
     try:
         with client_errors():
-            build_scenario(state.routable(), [*edits, new])
+            build_scenario(state.routable(("walk",)), [*edits, new])
     except BadRequest:
         return edits, tr("bad_number", lang)
     except LifecircleError as exc:
@@ -626,7 +626,7 @@ def save_scenario(name: Any, edits: Any, *, lang: Any) -> str:
             name = f"{tr('default_scenario', lang)} {len(store.list()) + 1}"
         name = check_name(name)
         try:
-            build_scenario(get_state().routable(), edits, name=name)
+            build_scenario(get_state().routable(("walk",)), edits, name=name)
         except EditFormatError:
             raise
         except LifecircleError as exc:
@@ -681,7 +681,7 @@ def import_scenario(contents: Any, filename: Any, *, lang: Any) -> tuple[Any, st
         else:
             name, edits = edits_from_geojson(data)
         check_edits(edits, set(get_state().categories))
-        build_scenario(get_state().routable(), edits)
+        build_scenario(get_state().routable(("walk",)), edits)
     except LifecircleError as exc:
         return None, "", f"{tr('error', lang)}: {filename}: {exc}"
     name = name or filename.rsplit(".", 1)[0]

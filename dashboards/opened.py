@@ -19,6 +19,7 @@ import dataclasses
 import logging
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ from pyproj import CRS
 
 from access.crs import WGS84
 from access.errors import LifecircleError
-from access.network import file_sha256, load_network
+from access.network import StreetNetwork, file_sha256, load_network
 from access.rejects import RejectLog
 from access.targets import TargetResults
 from facilities import load_taxonomy
@@ -116,6 +117,7 @@ class OpenedRun:
     meta: dict[str, Any]
     open_s: float = 0.0
     _routable: RunResult | None = field(default=None, repr=False)
+    _sha: str | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -123,20 +125,31 @@ class OpenedRun:
         """Whether :meth:`routable` has been loaded."""
         return self._routable is not None
 
-    def routable(self) -> RunResult:
-        """The run with its networks, every cell column and the network joins (loaded once).
+    def routable(self, modes: Iterable[str] | None = None) -> RunResult:
+        """The run with networks, every cell column and the network joins, loaded on use.
+
+        The walking network and the joins to it come first; the e-bike and car
+        networks (and the cells' and facilities' joins to them) only when ``modes``
+        asks for them (None: every network of the run). The result's ``networks``
+        hold the networks loaded so far, each with its joins, so a what-if on walking
+        targets waits for one network, not three.
 
         Raises
         ------
         NetworkChangedError
             The study area's street file changed since the run.
         """
-        if self._routable is not None:
-            return self._routable
         with self._lock:
             if self._routable is None:
                 self._routable = self._load_routable()
-            return self._routable
+            rb = self._routable
+            all_modes = list(self.meta.get("networks", {}) or {"walk": {}})
+            want = set(all_modes) if modes is None else set(modes) & set(all_modes)
+            missing = [m for m in all_modes if m in want and m not in rb.networks]
+            if missing:
+                rb = self._join(rb, missing)
+                self._routable = rb
+            return rb
 
     def warm(self) -> None:
         """Start loading :meth:`routable` in the background (errors are logged)."""
@@ -145,60 +158,87 @@ class OpenedRun:
 
         def work() -> None:
             try:
-                self.routable()
+                self.routable(("walk",))
             except Exception as exc:  # said again to the user at the first what-if
                 log.warning("what-if not available: %s", exc)
 
         threading.Thread(target=work, name="load-networks", daemon=True).start()
 
+    def _network(self, mode: str) -> StreetNetwork:
+        """The run's ``mode`` network from the cache, checked against the run's record."""
+        src = Path(self.result.area.network.path)
+        if self._sha is None:
+            self._sha = file_sha256(src)
+        want = (self.meta.get("networks", {}).get(mode) or {}).get("sha256")
+        if want and want != self._sha:
+            raise NetworkChangedError(
+                f"{src} changed since this run was computed ({mode} network): what-if "
+                f"needs the run's streets; run 'lifecircle run' again / 路网文件在本次"
+                f"运行之后已改变，请重新运行 lifecircle run 后再做情景推演")
+        return load_network(src, mode, crs=self.result.crs, source_sha256=self._sha)
+
+    def _facility_outlines(self, fac: pd.DataFrame) -> np.ndarray | None:
+        if "outline_wkt" not in fac:
+            return None
+        wkt = fac["outline_wkt"].fillna("").astype(str).to_numpy()
+        return np.array([shapely.from_wkt(w) if w else None for w in wkt], dtype=object)
+
+    def _join(self, rb: RunResult, modes: list[str]) -> RunResult:
+        """``rb`` with the networks of ``modes`` loaded and cells and facilities joined."""
+        start = time.perf_counter()
+        snap_max = rb.area.network.snap_max_dist_m
+        nets = dict(rb.networks)
+        cells, fac = rb.cells, rb.facilities
+        new_cells: dict[str, np.ndarray] = {}
+        new_fac: dict[str, np.ndarray] = {}
+        outlines = self._facility_outlines(fac)
+        for m in modes:
+            net = self._network(m)
+            nets[m] = net
+            # snap_to_networks joins to the network given as "walk": the same rule
+            new_cells[f"{m}_node"] = snap_to_networks(
+                {"walk": net}, cells["x"].to_numpy(), cells["y"].to_numpy(),
+                max_dist_m=snap_max)["node"]
+            new_fac[f"{m}_node"] = snap_to_networks(
+                {"walk": net}, fac.geometry.x.to_numpy(), fac.geometry.y.to_numpy(),
+                max_dist_m=snap_max, outlines=outlines)["node"] if len(fac) else \
+                np.zeros(0, dtype=np.int64)
+        order = [m for m in self.meta.get("networks", {}) if m in nets]
+        # new frames: evaluations running on the previous ones keep them
+        out = dataclasses.replace(rb, networks={m: nets[m] for m in order},
+                                  cells=cells.assign(**new_cells),
+                                  facilities=fac.assign(**new_fac))
+        log.info("%s network(s) and joins loaded in %.1f s", ", ".join(modes),
+                 time.perf_counter() - start)
+        return out
+
     def _load_routable(self) -> RunResult:
+        """The walking network, every cell column, cells and facilities joined to walking."""
         start = time.perf_counter()
         base = self.result
-        area = base.area
-        src = Path(area.network.path)
-        nets_meta: dict[str, Any] = self.meta.get("networks", {}) or {"walk": {}}
-        sha = file_sha256(src)
-        for mode, m in nets_meta.items():
-            if m.get("sha256") and m["sha256"] != sha:
-                raise NetworkChangedError(
-                    f"{src} changed since this run was computed ({mode} network): what-if "
-                    f"needs the run's streets; run 'lifecircle run' again / 路网文件在本次"
-                    f"运行之后已改变，请重新运行 lifecircle run 后再做情景推演")
-        networks = {mode: load_network(src, mode, crs=base.crs, source_sha256=sha)
-                    for mode in nets_meta}
+        walk = self._network("walk")
         have = set(base.cells.columns)
         rest = [c for c in cell_column_names(self.path) if c not in have]
         more = read_cells(self.path, rest)
         cells = pd.concat([base.cells, more], axis=1) if len(rest) else base.cells.copy()
-        snap_max = area.network.snap_max_dist_m
-        joins = snap_to_networks(networks, cells["x"].to_numpy(), cells["y"].to_numpy(),
-                                 max_dist_m=snap_max)
+        snap_max = base.area.network.snap_max_dist_m
+        joins = snap_to_networks({"walk": walk}, cells["x"].to_numpy(),
+                                 cells["y"].to_numpy(), max_dist_m=snap_max)
         if "snap_dist_m" in cells and not np.allclose(
                 joins["snap_dist_m"], cells["snap_dist_m"].to_numpy(float), atol=0.01,
                 equal_nan=True):
             raise NetworkChangedError(
                 "the street network does not give the run's joins of cells to streets; run "
                 "'lifecircle run' again / 路网与本次运行不一致，请重新运行")
-        for k in ("node", *(f"{m}_node" for m in networks if m != "walk")):
-            cells[k] = joins[k]
+        cells["node"] = joins["node"]
         fac = base.facilities.copy()
-        if len(fac):
-            outlines = None
-            if "outline_wkt" in fac:
-                wkt = fac["outline_wkt"].fillna("").astype(str).to_numpy()
-                outlines = np.array([shapely.from_wkt(w) if w else None for w in wkt],
-                                    dtype=object)
-            fj = snap_to_networks(networks, fac.geometry.x.to_numpy(),
-                                  fac.geometry.y.to_numpy(), max_dist_m=snap_max,
-                                  outlines=outlines)
-            for k in ("node", *(f"{m}_node" for m in networks if m != "walk")):
-                fac[k] = fj[k]
-        else:
-            for k in ("node", *(f"{m}_node" for m in networks if m != "walk")):
-                fac[k] = np.zeros(0, dtype=np.int64)
-        out = dataclasses.replace(base, networks=networks, cells=cells, facilities=fac,
-                                  catchments=catchment_function(networks["walk"], cells, fac))
-        log.info("networks and joins for what-if loaded in %.1f s",
+        fac["node"] = snap_to_networks(
+            {"walk": walk}, fac.geometry.x.to_numpy(), fac.geometry.y.to_numpy(),
+            max_dist_m=snap_max, outlines=self._facility_outlines(fac))["node"] \
+            if len(fac) else np.zeros(0, dtype=np.int64)
+        out = dataclasses.replace(base, networks={"walk": walk}, cells=cells, facilities=fac,
+                                  catchments=catchment_function(walk, cells, fac))
+        log.info("walking network, cell columns and joins for what-if loaded in %.1f s",
                  time.perf_counter() - start)
         return out
 

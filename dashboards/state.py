@@ -19,7 +19,7 @@ import sqlite3
 import tempfile
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -35,7 +35,7 @@ from dashboards.overlay import Overlay, load_overlay
 from dashboards.store import ScenarioStore
 from lifecircle.pipeline import RunResult
 from lifecircle.results import check_complete, is_complete
-from lifecircle.scenario import Scenario, ScenarioError
+from lifecircle.scenario import Scenario, ScenarioError, target_modes
 from lifecircle.study_area import default_area_path
 
 __all__ = ["DashboardState", "ScenarioCache", "ServePlan", "View", "area_path_for",
@@ -393,15 +393,15 @@ class ScenarioCache:
     profiles
         Number of plan-profile variants of the run kept.
     routable
-        Returns the run with its networks and network joins (an opened run loads
-        them on first use, :meth:`dashboards.opened.OpenedRun.routable`); by default
-        ``base`` itself.
+        ``routable(modes=None)``: the run with its networks and the cells joined to
+        the networks of ``modes`` (an opened run loads them on first use,
+        :meth:`dashboards.opened.OpenedRun.routable`); by default ``base`` itself.
     """
 
     def __init__(self, base: RunResult, *, size: int = 16, profiles: int = 8,
-                 routable: Callable[[], RunResult] | None = None) -> None:
+                 routable: Callable[..., RunResult] | None = None) -> None:
         self.base = base
-        self.routable: Callable[[], RunResult] = routable or (lambda: base)
+        self.routable: Callable[..., RunResult] = routable or (lambda modes=None: base)
         self.size = size
         self.max_profiles = profiles
         self._items: OrderedDict[str, View] = OrderedDict()
@@ -468,9 +468,13 @@ class ScenarioCache:
                     hit = self._items[k]
                     return dataclasses.replace(hit, name=name) if edits else hit
             try:
-                base = self._profile_base(profile) if profile else self.routable()
+                base = self._profile_base(profile) if profile else self.routable(("walk",))
+                sc = build_scenario(base, edits, name=name)
                 # the pages show walking and what the targets use: other modes wait
-                res = build_scenario(base, edits, name=name).evaluate(only_target_modes=True)
+                modes = target_modes(base, sc.changed_categories())
+                if not profile and modes - {"walk"}:
+                    sc = build_scenario(self.routable(tuple(modes)), edits, name=name)
+                res = sc.evaluate(only_target_modes=True)
             except BaseException:
                 with self._lock:
                     self._key_locks.pop(k, None)
@@ -584,15 +588,17 @@ class DashboardState:
         log.warning("saved scenarios last only until %s is removed", folder)
         return ScenarioStore(folder)
 
-    def routable(self) -> RunResult:
+    def routable(self, modes: Iterable[str] | None = None) -> RunResult:
         """The run with its networks, for what-if and site selection (loaded on first use).
+
+        ``modes``: the networks the cells must be joined to (None: all).
 
         Raises
         ------
         access.errors.LifecircleError
             The networks cannot be loaded (the street file changed since the run).
         """
-        return self.opened.routable() if self.opened is not None else self.result
+        return self.opened.routable(modes) if self.opened is not None else self.result
 
     def warm(self) -> None:
         """Start loading :meth:`routable` in the background (a what-if page was opened)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -37,7 +38,8 @@ from lifecircle.pipeline import (
 )
 
 __all__ = ["Edit", "Scenario", "ScenarioError", "ScenarioResult", "base_catalogue",
-           "compare_scenarios", "load_scenarios", "merge_target_results", "save_scenarios"]
+           "compare_scenarios", "load_scenarios", "merge_target_results", "save_scenarios",
+           "target_modes"]
 
 #: Prefixes of the per-target columns of :attr:`access.targets.TargetResults.cell_flags`.
 FLAG_PREFIXES = ("covered__", "missing_types__", "score__")
@@ -58,6 +60,16 @@ def base_catalogue(base: RunResult) -> list[Target]:
         _CATALOGUES.clear()
     _CATALOGUES[key] = (area, cat)
     return cat
+
+
+def target_modes(base: RunResult, categories: Iterable[str]) -> set[str]:
+    """Travel modes the targets counting any of ``categories`` use (walking always)."""
+    cats = set(categories)
+    modes = {"walk"}
+    for t in base_catalogue(base):
+        if isinstance(t, RoutedTarget) and target_categories([t]) & cats:
+            modes.update(t.modes_used)
+    return modes
 
 
 def _flag_target(column: str) -> str:
@@ -329,10 +341,7 @@ class Scenario:
         if routed_cats:
             networks = base.networks
             if only_target_modes:  # walking always; other modes if a target uses them
-                modes = {"walk"}
-                for t in catalogue:
-                    if isinstance(t, RoutedTarget) and target_categories([t]) & set(changed):
-                        modes.update(t.modes_used)
+                modes = target_modes(base, changed)
                 networks = {m: n for m, n in networks.items() if m in modes}
             routed = route_categories(networks, cells, fac, routed_cats,
                                       travel=base.area.travel)

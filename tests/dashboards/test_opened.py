@@ -161,3 +161,40 @@ def test_scenarios_kept_inside_by_an_earlier_version_move_beside(tmp_path: Path)
     moved = ScenarioStore.for_results(out)
     assert moved.path == path_beside(out)
     assert [s.name for s in moved.list()] == ["a"]
+
+
+def test_cells_join_other_networks_only_when_asked(run_dir: Path,
+                                                   sample_result: RunResult) -> None:
+    o = open_run(run_dir)
+    walk = o.routable(("walk",))
+    others = [m for m in sample_result.networks if m != "walk"]
+    assert "node" in walk.cells
+    assert not any(f"{m}_node" in walk.cells for m in others)
+    full = o.routable()
+    for m in others:
+        np.testing.assert_array_equal(full.cells[f"{m}_node"].to_numpy(),
+                                      sample_result.cells[f"{m}_node"].to_numpy())
+    assert "node" in walk.cells  # the frame handed out before is left as it was
+    assert not any(f"{m}_node" in walk.cells for m in others)
+
+
+def test_dashboard_what_if_on_an_opened_run_equals_the_run(run_dir: Path,
+                                                          sample_result: RunResult) -> None:
+    """A scenario through the dashboard's cache (joins loaded as needed) equals the
+    same scenario evaluated on the run computed in this process."""
+    o = open_run(run_dir)
+    st = DashboardState(o.result, opened=o, out_dir=run_dir)
+    set_state(st)
+    fac = sample_result.facilities
+    clinic = fac[fac["category"] == "clinic"].iloc[0]
+    edits = [{"action": "add", "category": "clinic", "lon": float(clinic["lon"]) + 0.01,
+              "lat": float(clinic["lat"])},
+             {"action": "remove", "facility_id": str(clinic["facility_id"])}]
+    view = st.cache.view(edits)
+    sc = Scenario(sample_result)
+    sc.add("clinic", float(clinic["lon"]) + 0.01, float(clinic["lat"]))
+    sc.remove(str(clinic["facility_id"]))
+    ref = sc.evaluate(only_changed=False)
+    for name in ("targets", "units", "cell_flags", "gaps"):
+        pd.testing.assert_frame_equal(getattr(view.targets, name),
+                                      getattr(ref.targets, name), obj=name)
