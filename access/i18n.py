@@ -549,6 +549,20 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "rcle {version}",
         "Sources: streets and facilities © OpenStreetMap contributors (ODbL); population: {pop}"
         "; CRS {crs}; lifecircle {version}"),
+    "gap_title": ("各未达标目标最大的缺口区域（一处新设施可服务的范围）",
+                  "Largest gap area of each target not met (what one new facility could serve)"),
+    "gap_target": ("目标", "Target"),
+    "gap_residents": ("未覆盖人口", "Residents not covered"),
+    "gap_cells_n": ("网格数", "Cells"),
+    "gap_radius": ("半径（米）", "Radius (m)"),
+    "gap_unit": ("所在单元", "Unit"),
+    "gap_lonlat": ("中心经纬度（WGS-84）", "Centre lon, lat (WGS-84)"),
+    "gap_n_areas": ("缺口区域数", "Gap areas"),
+    "gap_note": ("缺口区域：以未覆盖人口最多的网格为中心、目标服务半径内的未覆盖网格，依次划分；"
+                 "全部区域见 gaps.csv，网格归属见 gap_cells.parquet",
+                 "Gap areas: around the cell with the most uncovered residents within the "
+                 "target's reach, the uncovered cells within that reach, one area after "
+                 "another; every area in gaps.csv, the cells of each in gap_cells.parquet"),
     # -- log messages (shown with -v; warnings always) ------------------------------
     "level_DEBUG": ("调试", "DEBUG"),
     "level_INFO": ("信息", "INFO"),

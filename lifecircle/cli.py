@@ -50,7 +50,7 @@ from lifecircle.results import (
 )
 from lifecircle.site import SiteProblem, SiteResult, check_problem, site_selection, write_sites
 from lifecircle.study_area import default_area_path, load_study_area
-from lifecircle.summary import access_table, population_rows
+from lifecircle.summary import access_table, gap_rows, population_rows
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="lifecircle: 公共服务设施可达性分析 / accessibility of public services.")
@@ -322,6 +322,20 @@ def print_summary(result: RunResult, files: dict[str, Path], *, lang: str = "zh"
         console.print(f"[bold]{t('targets', lang)}[/bold]")
         console.print(format_summary(r.targets, lang=lang), markup=False, soft_wrap=True)
 
+    gaps = gap_rows(r, lang=lang)
+    if gaps:
+        table = Table(title=t("gap_title", lang))
+        for key in ("gap_target", "gap_residents", "gap_cells_n", "gap_radius", "gap_unit",
+                    "gap_lonlat", "gap_n_areas"):
+            table.add_column(t(key, lang), justify="left" if key in (
+                "gap_target", "gap_unit", "gap_lonlat") else "right")
+        for g in gaps:
+            table.add_row(g["target"], f"{g['residents']:,.0f}", f"{g['n_cells']:,}",
+                          f"{g['radius_m']:,.0f}", g["unit"],
+                          f"{g['lon']:.5f}, {g['lat']:.5f}", f"{g['n_areas']:,}")
+        console.print(table)
+        console.print(f"  · {t('gap_note', lang)}")
+
     console.print(f"[bold]{t('outputs', lang)}[/bold]")
     for path in files.values():
         console.print(f"  {path}")
@@ -587,6 +601,20 @@ def print_sites(answer: SiteResult, files: dict[str, Path], *, lang: str = "zh",
             tt.add_row(r.id, getattr(r, name), fmt(r.value_before, r.status_before),
                        fmt(r.value_after, r.status_after))
         console.print(tt)
+    gaps = gap_rows(r, lang=lang)
+    if gaps:
+        table = Table(title=t("gap_title", lang))
+        for key in ("gap_target", "gap_residents", "gap_cells_n", "gap_radius", "gap_unit",
+                    "gap_lonlat", "gap_n_areas"):
+            table.add_column(t(key, lang), justify="left" if key in (
+                "gap_target", "gap_unit", "gap_lonlat") else "right")
+        for g in gaps:
+            table.add_row(g["target"], f"{g['residents']:,.0f}", f"{g['n_cells']:,}",
+                          f"{g['radius_m']:,.0f}", g["unit"],
+                          f"{g['lon']:.5f}, {g['lat']:.5f}", f"{g['n_areas']:,}")
+        console.print(table)
+        console.print(f"  · {t('gap_note', lang)}")
+
     console.print(f"[bold]{t('outputs', lang)}[/bold]")
     for path in files.values():
         console.print(f"  {path}")

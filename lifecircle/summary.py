@@ -9,7 +9,7 @@ import numpy as np
 from access.travel import dist_to_time_min
 from gridded_pop import GROUPS
 
-__all__ = ["access_table", "population_rows", "weighted_median"]
+__all__ = ["access_table", "gap_rows", "population_rows", "weighted_median"]
 
 
 def weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
@@ -69,4 +69,32 @@ def access_table(result: Any, *, lang: str = "zh", group: str = "total",
         for m in thresholds_min:
             row[f"within_{m}"] = float(pop[minutes <= m].sum() / total) if total > 0 else 0.0
         rows.append(row)
+    return rows
+
+
+def gap_rows(result: Any, *, lang: str = "zh") -> list[dict[str, Any]]:
+    """The largest gap area of each failed target: where one new facility serves most.
+
+    One row per target with gap areas, in the order the targets were evaluated:
+    ``target`` (its name),
+    ``residents``, ``n_cells``, ``radius_m``, ``unit`` (the name of the finest unit
+    level's unit the centre lies in, "" when none), ``lon``, ``lat`` and ``n_areas``
+    (how many areas the target's uncovered residents form).
+    """
+    tg = result.targets
+    if tg is None or tg.gaps is None or tg.gaps.empty:
+        return []
+    gaps = tg.gaps
+    names = dict(zip(tg.targets["id"], tg.targets["name_zh" if lang == "zh" else "name_en"],
+                     strict=True))
+    unit_cols = [c for c in gaps.columns if c.startswith("unit_name__")]
+    rows = []
+    for tid, g in gaps.groupby("target_id", sort=False):
+        top = g.sort_values("rank").iloc[0]
+        unit = next((str(top[c]) for c in reversed(unit_cols)
+                     if isinstance(top[c], str) and top[c]), "")
+        rows.append({"target": names.get(tid, tid), "residents": float(top["residents"]),
+                     "n_cells": int(top["n_cells"]), "radius_m": float(top["radius_m"]),
+                     "unit": unit, "lon": float(top["lon"]), "lat": float(top["lat"]),
+                     "n_areas": len(g)})
     return rows

@@ -161,6 +161,12 @@ def test_cli_run(tmp_path: Path) -> None:
     # residents reaching no clinic, as the summary's own column shows them
     assert "Residents" in res.output
     assert "Plan targets" in res.output or "targets" in res.output.lower()
+    # the largest gap area of each failed target, as gaps.csv has it
+    assert "Largest gap area of each target not met" in res.output
+    gaps = pd.read_csv(tmp_path / "o" / "gaps.csv", encoding="utf-8-sig")
+    top = gaps[gaps["rank"] == 1].iloc[0]
+    assert f"{top['lon']:.5f}, {top['lat']:.5f}" in res.output
+    assert f"{top['residents']:,.0f}" in res.output
     assert (tmp_path / "o" / "cells.parquet").exists()
     assert (tmp_path / "o" / MARKER).exists()
     data = read_run(tmp_path / "o", verify=True)
