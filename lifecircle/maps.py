@@ -203,6 +203,8 @@ class MapCanvas:
         self.map_w_in = width_in
         self.map_h_in = min(max(width_in * h / w, 3.0), 11.0)
         self._rc = _rc()
+        self._pixel_cache: dict[tuple[int, int, int, float],
+                                tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self._streets = self._street_backdrop(streets) if streets is not None else None
         self._to_lonlat = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
         self._from_lonlat = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
@@ -239,9 +241,16 @@ class MapCanvas:
             img = np.asarray(canvas.buffer_rgba())
         return img[:n_rows, :n_cols, 3].copy()
 
-    def _cell_raster(self, x: np.ndarray, y: np.ndarray, values: np.ndarray,
-                     cell_size_m: float, style: LayerStyle) -> np.ndarray:
-        """RGBA (uint8) of the classed cells on the raster, streets composited on top."""
+    def _pixel_cells(self, x: np.ndarray, y: np.ndarray, cell_size_m: float) -> np.ndarray:
+        """Index of the cell under each raster pixel (-1: none), computed once per layout.
+
+        Every map of a report draws the same cells, so the pixel -> cell lookup is kept
+        (keyed by the coordinate arrays, which are held so their ids stay theirs).
+        """
+        key = (id(x), id(y), len(x), float(cell_size_m))
+        hit = self._pixel_cache.get(key)
+        if hit is not None:
+            return hit[2]
         n_rows, n_cols = self.raster_shape
         x0, y0, x1, y1 = self.extent
         px = (x1 - x0) / n_cols
@@ -250,32 +259,45 @@ class MapCanvas:
         gx0, gy1 = x.min() - cs / 2, y.max() + cs / 2
         col = np.round((x - x.min()) / cs).astype(np.int64)
         row = np.round((y.max() - y) / cs).astype(np.int64)
-        cls = np.digitize(np.asarray(values, dtype=float), style.bounds) - 1
-        cls[~np.isfinite(values) | (cls < 0) | (cls >= len(style.colors))] = -1
-        grid = np.full((row.max() + 1, col.max() + 1), -1, dtype=np.int16)
-        grid[row, col] = cls
+        grid = np.full((row.max() + 1, col.max() + 1), -1, dtype=np.int64)
+        grid[row, col] = np.arange(len(x))
         cx = x0 + (np.arange(n_cols) + 0.5) * px
         cy = y1 - (np.arange(n_rows) + 0.5) * py
         gc = np.floor((cx - gx0) / cs).astype(np.int64)
         gr = np.floor((gy1 - cy) / cs).astype(np.int64)
         okc = (gc >= 0) & (gc < grid.shape[1])
         okr = (gr >= 0) & (gr < grid.shape[0])
-        pix = np.full((n_rows, n_cols), -1, dtype=np.int16)
+        pix = np.full((n_rows, n_cols), -1, dtype=np.int64)
         pix[np.ix_(okr, okc)] = grid[np.ix_(gr[okr], gc[okc])]
+        self._pixel_cache = {key: (x, y, pix)}  # one layout at a time
+        return pix
+
+    def _cell_raster(self, x: np.ndarray, y: np.ndarray, values: np.ndarray,
+                     cell_size_m: float, style: LayerStyle) -> np.ndarray:
+        """RGBA (uint8) of the classed cells on the raster, streets composited on top."""
+        cls = np.digitize(np.asarray(values, dtype=float), style.bounds) - 1
+        cls[~np.isfinite(values) | (cls < 0) | (cls >= len(style.colors))] = -1
+        # the class of each pixel's cell; a pixel without a cell reads the appended -1
+        pix = np.append(cls, -1).astype(np.int16)[self._pixel_cells(x, y, cell_size_m)]
         lut = np.zeros((len(style.colors) + 1, 4), dtype=np.float32)
         for i, c in enumerate(style.colors):
             lut[i] = (*to_rgb(c), 0.85)
-        rgba = lut[pix]  # -1 -> last row: transparent
-        if self._streets is not None:
-            a = (self._streets.astype(np.float32) / 255.0) * 0.55
-            grey = 0.45
-            out_a = a + rgba[..., 3] * (1 - a)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                for k in range(3):
-                    rgba[..., k] = np.where(out_a > 0, (grey * a + rgba[..., k] * rgba[..., 3]
-                                                        * (1 - a)) / out_a, 0)
-            rgba[..., 3] = out_a
-        return (np.clip(rgba, 0, 1) * 255).astype(np.uint8)
+        if self._streets is None:
+            return (lut[pix] * 255).astype(np.uint8)  # -1 -> last row: transparent
+        # grey streets over the cells ("over" compositing), tabulated once per class and
+        # street alpha level: one lookup per pixel instead of arithmetic on every pixel
+        a = (np.arange(256, dtype=np.float32) / 255.0 * 0.55)[None, :]  # street alpha
+        cell_a = lut[:, 3][:, None]
+        under = cell_a * (1 - a)
+        out_a = a + under
+        with np.errstate(invalid="ignore", divide="ignore"):
+            scale = np.where(out_a > 0, 1 / out_a, 0)
+        table = np.empty((len(lut), 256, 4), dtype=np.float32)
+        table[..., :3] = (0.45 * a[..., None] + lut[:, None, :3] * under[..., None]) \
+            * scale[..., None]
+        table[..., 3] = out_a
+        table8 = (np.clip(table, 0, 1) * 255).astype(np.uint8)
+        return table8[pix, self._streets]
 
     def _graticule(self, ax: Axes) -> None:
         x0, y0, x1, y1 = self.extent
