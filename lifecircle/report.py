@@ -65,6 +65,7 @@ from lifecircle.history import (
 from lifecircle.maps import LayerStyle, MapCanvas, save_figure, trend_chart
 from lifecircle.report_data import ReportData, street_segments
 from lifecircle.report_sites import GapSites, best_sites
+from lifecircle.results import gap_polygons
 
 __all__ = ["PdfError", "ReportExistsError", "ReportJob", "Trend", "find_browser",
            "neutralise_formula", "print_pdf", "printing_pdf", "report_run", "target_group",
@@ -485,6 +486,10 @@ def _exact_numbers() -> Iterator[None]:
         _openpyxl_writer.safe_string = original
 
 
+#: Gap areas are written with their outlines up to this many member cells in all (a
+#: larger run's gap layer holds the centres as points).
+MAX_GAP_OUTLINE_CELLS = 300_000
+
 #: GeoPackage layer names (ASCII table names; the Chinese title as the layer identifier).
 GPKG_LAYERS = {"cells": ("cells", "网格：人口、步行时间与覆盖", "Cells: population, walking time"
                                                " and coverage"),
@@ -529,6 +534,7 @@ def _write_gpkg(data: ReportData, path: Path, *, lang: str,
     write("cells", gpd.GeoDataFrame(cdf, geometry=geom, crs=data.crs))
     pop_style = _style(cdf["pop_total"].to_numpy(float) if "pop_total" in cdf else np.zeros(0),
                        POP_COLORS, _t("population_legend", lang))
+    gap_geometry = "point"
     fac = data.facilities
     fcols = [c for c in ("facility_id", "category", "name", "source", "capacity", "ownership",
                          "lon", "lat", "snap_dist_m", "reachable") if c in fac.columns]
@@ -553,8 +559,15 @@ def _write_gpkg(data: ReportData, path: Path, *, lang: str,
             pop_col = "residents" if "residents" in g.columns else "population"
             g = g.assign(rank=g.groupby("target_id")[pop_col].rank(
                 method="first", ascending=False).astype(int))
-        write("gaps", gpd.GeoDataFrame(g, geometry=gpd.points_from_xy(g["x"], g["y"]),
-                                       crs=data.crs))
+        members = data.gap_cells
+        if (members is not None and data.grid is not None and "rank" in data.gaps.columns
+                and len(members) <= MAX_GAP_OUTLINE_CELLS):
+            # each area's outline: the union of its cells (as the run's own gaps.gpkg)
+            write("gaps", gap_polygons(g, members, data.grid, data.crs))
+            gap_geometry = "polygon"
+        else:
+            write("gaps", gpd.GeoDataFrame(g, geometry=gpd.points_from_xy(g["x"], g["y"]),
+                                           crs=data.crs))
     found = [gs.sites.assign(target_id=gs.target_id, category=gs.category)
              for gs in (sites or {}).values() if not gs.sites.empty]
     if found:
@@ -563,7 +576,7 @@ def _write_gpkg(data: ReportData, path: Path, *, lang: str,
                  "cumulative_pop", "x", "y"]]
         write("sites", gpd.GeoDataFrame(sd, geometry=gpd.points_from_xy(sd["x"], sd["y"]),
                                         crs=data.crs))
-    write_layer_styles(tmp, _gpkg_styles(lang, pop_style))
+    write_layer_styles(tmp, _gpkg_styles(lang, pop_style, gap_geometry))
     tmp.replace(path)
     return path
 
@@ -575,7 +588,8 @@ def _graduated(column: str, style: LayerStyle, top: float) -> Graduated:
     return Graduated(column, bounds, list(style.colors), style.legend_labels())
 
 
-def _gpkg_styles(lang: str, pop_style: LayerStyle) -> list[LayerStyleDef]:
+def _gpkg_styles(lang: str, pop_style: LayerStyle,
+                 gap_geometry: str = "point") -> list[LayerStyleDef]:
     """Each report layer's default style for QGIS: the report maps' colours."""
     def name(key: str) -> str:
         _, zh, en = GPKG_LAYERS[key]
@@ -593,8 +607,11 @@ def _gpkg_styles(lang: str, pop_style: LayerStyle) -> list[LayerStyleDef]:
                       stroke_width_mm=0.4, label="name",
                       graduated=failing,
                       description=_t("units_style", lang)),
-        LayerStyleDef("gap_areas", name("gaps"), "point", fill="#c0392b", stroke="#ffffff",
-                      marker="circle", size_mm=4.0, label="rank"),
+        (LayerStyleDef("gap_areas", name("gaps"), "polygon", fill=None,
+                       stroke="#c0392b", stroke_width_mm=0.6, label="rank")
+         if gap_geometry == "polygon" else
+         LayerStyleDef("gap_areas", name("gaps"), "point", fill="#c0392b", stroke="#ffffff",
+                       marker="circle", size_mm=4.0, label="rank")),
         LayerStyleDef("new_sites", name("sites"), "point", fill="#1e8449", stroke="#ffffff",
                       marker="square", size_mm=3.6, label="rank"),
     ]

@@ -57,6 +57,9 @@ class ReportData:
         Level -> unit polygons in ``crs`` (``unit_id``, ``name``).
     unit_stats
         Level -> area, population and settlement type per unit.
+    gap_cells
+        The cell -> gap area table (``target_id, rank, cell_id``) of runs that write
+        it, else None.
     grid
         The analysis grid, when known.
     result
@@ -89,6 +92,7 @@ class ReportData:
     out_dir: Path | None = None
     notes: list[tuple[str, str]] = field(default_factory=list)
     unit_stats: dict[str, pd.DataFrame] = field(default_factory=dict)
+    gap_cells: pd.DataFrame | None = None
     grid: GridSpec | None = None
     result: RunResult | None = field(default=None, repr=False)
 
@@ -116,7 +120,8 @@ class ReportData:
             accounting=result.population.accounting,
             unit_polygons=dict(result.unit_polygons),
             meta=meta or _meta_of(result), out_dir=None if out_dir is None else Path(out_dir),
-            unit_stats=dict(result.units), grid=result.population.spec, result=result)
+            unit_stats=dict(result.units), grid=result.population.spec, result=result,
+            gap_cells=tg.gap_cells if tg is not None else None)
 
     @classmethod
     def from_folder(cls, out_dir: str | Path) -> ReportData:
@@ -170,7 +175,7 @@ class ReportData:
             completeness=run_data.completeness, accounting=run_data.population_accounting,
             unit_polygons=polygons or dict(run_data.unit_polygons), meta=meta,
             out_dir=d, notes=notes, unit_stats=dict(run_data.unit_stats),
-            grid=run_data.grid)
+            grid=run_data.grid, gap_cells=run_data.gap_cells)
 
 
 #: Cell columns a report reads (maps, GeoPackage, best new sites): the rest of a large

@@ -87,6 +87,7 @@ __all__ = [
     "cell_column_names",
     "check_complete",
     "check_replaceable",
+    "gap_polygons",
     "is_complete",
     "output_lock",
     "read_cells",
@@ -639,9 +640,12 @@ def _gpkg_safe(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _gap_polygons(gaps: pd.DataFrame, members: pd.DataFrame, grid: GridSpec,
-                  crs: CRS) -> gpd.GeoDataFrame:
-    """Gap areas with the union of their cells' squares as geometry."""
+def gap_polygons(gaps: pd.DataFrame, members: pd.DataFrame, grid: GridSpec,
+                 crs: CRS) -> gpd.GeoDataFrame:
+    """Gap areas with the union of their cells' squares as geometry.
+
+    ``members`` is the cell -> area table (``target_id, rank, cell_id``: ``gap_cells``).
+    """
     if members.empty:
         return gpd.GeoDataFrame(_gpkg_safe(gaps), geometry=gpd.GeoSeries([], crs=crs),
                                 crs=crs)
@@ -798,7 +802,7 @@ def _write_all(result: RunResult, folder: Path, fmt: str,
                        compression="zstd")
         done("gap_cells", "gap_cells.parquet")
         if fmt == "gpkg":
-            _gap_polygons(result.targets.gaps, members, grid, crs).to_file(
+            gap_polygons(result.targets.gaps, members, grid, crs).to_file(
                 folder / "gaps.gpkg", layer="gap_areas", driver="GPKG", engine="pyogrio")
             done("gaps.gpkg", "gaps.gpkg")
 

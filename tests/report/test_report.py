@@ -312,6 +312,17 @@ def test_gpkg_layers(report: dict[str, Path], runs: Runs) -> None:
     assert len(cells) == len(runs.second.cells)
     fac = pyogrio.read_dataframe(report["gpkg"], layer="facilities")
     assert len(fac) == len(runs.second.facilities)
+    # gap areas as outlines: the union of each area's cells, as the run's own gaps.gpkg
+    gaps = pyogrio.read_dataframe(report["gpkg"], layer="gap_areas")
+    want = runs.second.targets.gaps
+    assert len(gaps) == len(want)
+    assert set(gaps.geom_type) <= {"Polygon", "MultiPolygon"}
+    members = runs.second.targets.gap_cells
+    cell_m2 = 200.0 ** 2
+    got = gaps.set_index(["target_id", "rank"]).geometry.area
+    n = members.groupby(["target_id", "rank"]).size()
+    for key, k in n.items():
+        assert got[key] == pytest.approx(k * cell_m2, rel=1e-6)
 
 
 def test_report_is_never_overwritten_silently(report: dict[str, Path], runs: Runs) -> None:
