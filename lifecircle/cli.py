@@ -601,20 +601,6 @@ def print_sites(answer: SiteResult, files: dict[str, Path], *, lang: str = "zh",
             tt.add_row(r.id, getattr(r, name), fmt(r.value_before, r.status_before),
                        fmt(r.value_after, r.status_after))
         console.print(tt)
-    gaps = gap_rows(r, lang=lang)
-    if gaps:
-        table = Table(title=t("gap_title", lang))
-        for key in ("gap_target", "gap_residents", "gap_cells_n", "gap_radius", "gap_unit",
-                    "gap_lonlat", "gap_n_areas"):
-            table.add_column(t(key, lang), justify="left" if key in (
-                "gap_target", "gap_unit", "gap_lonlat") else "right")
-        for g in gaps:
-            table.add_row(g["target"], f"{g['residents']:,.0f}", f"{g['n_cells']:,}",
-                          f"{g['radius_m']:,.0f}", g["unit"],
-                          f"{g['lon']:.5f}, {g['lat']:.5f}", f"{g['n_areas']:,}")
-        console.print(table)
-        console.print(f"  · {t('gap_note', lang)}")
-
     console.print(f"[bold]{t('outputs', lang)}[/bold]")
     for path in files.values():
         console.print(f"  {path}")
