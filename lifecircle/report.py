@@ -48,8 +48,8 @@ from openpyxl.utils import get_column_letter
 from pyproj import Transformer
 
 from access.errors import LifecircleError
+from access.i18n import MESSAGES, t
 from access.i18n import say as i18n_say
-from access.i18n import t
 from access.network import file_sha256
 from access.safe_io import neutralise
 from lifecircle.compare import Comparison, compare_runs
@@ -110,24 +110,24 @@ def _t(key: str, lang: str, **kw: Any) -> str:
     return t(key if key in _SHARED_TEXTS else f"report_{key}", lang, **kw)
 
 
-#: Target id prefixes -> group (sheet name, zh / en).
-GROUPS: tuple[tuple[tuple[str, ...], str, str], ...] = (
-    (("life_circle", "convenience"), "生活圈", "Life circle"),
-    (("health", "emergency"), "医疗卫生", "Health"),
-    (("eldercare",), "养老", "Elder care"),
+#: Target id prefixes -> group (a sheet of the workbook; its name ``report_group_<key>``).
+GROUPS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("life_circle", "convenience"), "life_circle"),
+    (("health", "emergency"), "health"),
+    (("eldercare",), "eldercare"),
     (("kindergarten", "childcare", "nursery", "primary_school", "junior_middle", "schools"),
-     "教育托育", "Education"),
-    (("fitness", "sports", "park"), "体育健身", "Sport and parks"),
-    (("culture",), "文化", "Culture"),
+     "education"),
+    (("fitness", "sports", "park"), "sport"),
+    (("culture",), "culture"),
 )
 
 
 def target_group(target_id: str, lang: str = "zh") -> str:
     """The group (sheet) a target belongs to, from its id."""
-    for prefixes, zh, en in GROUPS:
+    for prefixes, key in GROUPS:
         if target_id.startswith(prefixes):
-            return zh if lang == "zh" else en
-    return "其他" if lang == "zh" else "Other"
+            return _t(f"group_{key}", lang)
+    return _t("group_other", lang)
 
 
 def _fmt(value: Any, unit: str, lang: str) -> str:
@@ -139,8 +139,7 @@ def _fmt(value: Any, unit: str, lang: str) -> str:
         return "—"
     if unit == "share":
         return f"{v:.1%}"
-    labels = {"per_1000": ("每千人", "per 1000"), "m2_per_person": ("平方米/人", "m²/person")}
-    lab = labels.get(unit, (unit, unit))[0 if lang == "zh" else 1]
+    lab = t(f"unit_{unit}", lang) if unit in ("per_1000", "m2_per_person") else unit
     return f"{v:.2f} {lab}"
 
 
@@ -372,35 +371,24 @@ def _source_files(data: ReportData, record: RunRecord | None) -> list[dict[str, 
 def _write_excel(data: ReportData, path: Path, *, lang: str,
                  meta_rows: list[tuple[str, str]]) -> Path:
     """The workbook: one sheet per target group, units, failing units, rejects, metadata."""
-    zh = lang == "zh"
-    tcols = {"id": ("编号", "Id"), "name_zh": ("目标名称", "Target (zh)"),
-             "name_en": ("目标名称（英文）", "Target (en)"), "kind": ("类型", "Kind"),
-             "value": ("现状值", "Value"), "value_area": ("现状值（按面积）", "Value (area)"),
-             "threshold": ("目标值", "Threshold"), "unit": ("单位", "Unit"),
-             "comparison": ("比较", "Comparison"), "met": ("是否达标", "Met"),
-             "status": ("结论", "Status"), "population_base": ("人口基数", "Population base"),
-             "n_units": ("单元数", "Units"), "scope": ("适用范围", "Scope"),
-             "source": ("依据", "Source"), "clause": ("条款", "Clause"),
-             "confidence": ("可信度", "Confidence"), "reason_zh": ("原因", "Reason (zh)"),
-             "reason_en": ("原因（英文）", "Reason (en)"), "warning_zh": ("提示", "Warning (zh)"),
-             "warning_en": ("提示（英文）", "Warning (en)"), "area_base": ("面积基数", "Area base"),
-             "mode": ("出行方式", "Travel mode"), "group": ("指标组", "Group")}
-    ucols = {"target_id": ("目标编号", "Target id"), "level": ("层级", "Level"),
-             "unit_id": ("单元编码", "Unit id"), "name": ("单元名称", "Unit"),
-             "value": ("现状值", "Value"), "threshold": ("目标值", "Threshold"),
-             "met": ("是否达标", "Met"), "detail": ("明细", "Detail"),
-             "mode": ("出行方式", "Travel mode")}
+    tcols = ("id", "name_zh", "name_en", "kind", "value", "value_area", "threshold", "unit",
+             "comparison", "met", "status", "population_base", "n_units", "scope", "source",
+             "clause", "confidence", "reason_zh", "reason_en", "warning_zh", "warning_en",
+             "area_base", "mode", "group")
+    ucols = ("target_id", "level", "unit_id", "name", "value", "threshold", "met", "detail",
+             "mode")
     share_cols = {"value", "value_area", "threshold"}
     wb = Workbook()
     wb.remove(wb.active)
     header_font = Font(bold=True)
     header_fill = PatternFill("solid", fgColor="DDE7F3")
 
-    def sheet(title: str, df: pd.DataFrame, names: dict[str, tuple[str, str]] | None,
+    def sheet(title: str, df: pd.DataFrame, names: tuple[str, ...] | None, prefix: str = "col",
               *, share_of: pd.Series | None = None) -> None:
         ws = wb.create_sheet(title[:31])
         cols = list(df.columns)
-        heads = [(names or {}).get(c, (c, c))[0 if zh else 1] for c in cols]
+        heads = [_t(f"{prefix}_{c}" if f"report_{prefix}_{c}" in MESSAGES else f"col_{c}",
+                    lang) if names and c in names else c for c in cols]
         ws.append(heads)
         for cell in ws[1]:
             cell.font = header_font
@@ -445,20 +433,19 @@ def _write_excel(data: ReportData, path: Path, *, lang: str,
     units_share = None
     if not un.empty and not tg.empty:
         units_share = un["target_id"].map(dict(zip(tg["id"], tg["unit"], strict=True)))
-    sheet("各单元结果" if zh else "Units", un, ucols,
+    sheet(_t("sheet_units", lang), un, ucols, "ucol",
           share_of=None if units_share is None else units_share.reset_index(drop=True))
     if not un.empty:
         failing_mask = ~pd.Series(_flags(un["met"])[1], index=un.index)
         failing = un[failing_mask].reset_index(drop=True)
-        sheet("未达标单元" if zh else "Failing units", failing, ucols,
+        sheet(_t("sheet_failing", lang), failing, ucols, "ucol",
               share_of=None if units_share is None
               else units_share[failing_mask].reset_index(drop=True))
     else:
-        sheet("未达标单元" if zh else "Failing units", un, ucols)
-    sheet("未采用记录" if zh else "Rejects", data.rejects, None)
+        sheet(_t("sheet_failing", lang), un, ucols, "ucol")
+    sheet(_t("sheet_rejects", lang), data.rejects, None)
     meta = pd.DataFrame(meta_rows, columns=["key", "value"])
-    sheet("元数据" if zh else "Metadata", meta,
-          {"key": ("项目", "Item"), "value": ("内容", "Value")})
+    sheet(_t("sheet_meta", lang), meta, ("key", "value"), "meta")
     tmp = path.with_suffix(".tmp.xlsx")
     with _exact_numbers():
         wb.save(tmp)
@@ -490,13 +477,10 @@ def _exact_numbers() -> Iterator[None]:
 #: larger run's gap layer holds the centres as points).
 MAX_GAP_OUTLINE_CELLS = 300_000
 
-#: GeoPackage layer names (ASCII table names; the Chinese title as the layer identifier).
-GPKG_LAYERS = {"cells": ("cells", "网格：人口、步行时间与覆盖", "Cells: population, walking time"
-                                               " and coverage"),
-               "facilities": ("facilities", "设施", "Facilities"),
-               "units": ("units", "单元与未达标目标", "Units and targets not met"),
-               "gaps": ("gap_areas", "缺口区域", "Gap areas"),
-               "sites": ("new_sites", "建议新增点位", "Proposed new sites")}
+#: GeoPackage layers: key -> ASCII table name (the title, ``report_layer_<key>``, is the
+#: layer's identifier in the reader's language).
+GPKG_LAYERS = {"cells": "cells", "facilities": "facilities", "units": "units",
+               "gaps": "gap_areas", "sites": "new_sites"}
 
 
 def _write_gpkg(data: ReportData, path: Path, *, lang: str,
@@ -507,14 +491,15 @@ def _write_gpkg(data: ReportData, path: Path, *, lang: str,
     tmp.unlink(missing_ok=True)
 
     def write(key: str, gdf: gpd.GeoDataFrame) -> None:
-        name, zh_title, en_title = GPKG_LAYERS[key]
+        name = GPKG_LAYERS[key]
         gdf = gdf.copy()
         for c in gdf.columns:
             if c != "geometry" and gdf[c].dtype == object:
                 gdf[c] = gdf[c].map(lambda v: None if v is None or v is pd.NA else str(v))
         gdf.to_file(tmp, layer=name, driver="GPKG", engine="pyogrio", use_arrow=True,
-                    layer_options={"IDENTIFIER": zh_title if lang == "zh" else en_title,
-                                   "DESCRIPTION": f"{zh_title} / {en_title}"})
+                    layer_options={"IDENTIFIER": _t(f"layer_{key}", lang),
+                                   "DESCRIPTION": f"{_t(f'layer_{key}', 'zh')} / "
+                                                  f"{_t(f'layer_{key}', 'en')}"})
 
     cells = data.cells
     keep = [c for c in cells.columns
@@ -592,8 +577,7 @@ def _gpkg_styles(lang: str, pop_style: LayerStyle,
                  gap_geometry: str = "point") -> list[LayerStyleDef]:
     """Each report layer's default style for QGIS: the report maps' colours."""
     def name(key: str) -> str:
-        _, zh, en = GPKG_LAYERS[key]
-        return zh if lang == "zh" else en
+        return _t(f"layer_{key}", lang)
 
     failing = Graduated("n_failing", (-0.5, 0.5, 2.5, 5.5, 1e6),
                         ("#f7f7f7", "#fcd5b5", "#f59e72", "#d7301f"), ("0", "1–2", "3–5", "6+"))

@@ -21,6 +21,7 @@ from pyproj import CRS
 
 from access.crs import to_metric
 from access.errors import LifecircleError
+from access.i18n import t
 from access.network import load_network
 from gridded_pop import GridSpec
 from lifecircle.pipeline import RunResult
@@ -150,9 +151,7 @@ class ReportData:
         try:
             area = load_study_area(area_path)
         except LifecircleError as exc:
-            notes.append((f"无法读取研究区文件，地图不含单元边界和路网：{exc}",
-                          f"the study-area file cannot be read; maps lack unit boundaries and "
-                          f"streets: {exc}"))
+            notes.append(_pair("report_note_area_unreadable", err=exc))
         polygons: dict[str, gpd.GeoDataFrame] = {}
         if area is not None:
             for spec in area.units:
@@ -160,7 +159,7 @@ class ReportData:
                     gdf = gpd.read_file(spec.path)
                     gdf = to_metric(gdf, crs, source=spec.path.name, stated=spec.crs)
                 except (LifecircleError, OSError, pyogrio.errors.DataSourceError) as exc:
-                    notes.append((f"单元文件无法读取：{exc}", f"units file unreadable: {exc}"))
+                    notes.append(_pair("report_note_units_unreadable", err=exc))
                     continue
                 gdf = gdf.rename(columns={spec.id_column: "unit_id", spec.name_column: "name"})
                 gdf["unit_id"] = gdf["unit_id"].astype(str)
@@ -187,6 +186,11 @@ REPORT_CELL_PREFIXES = ("pop_", "covered__", "time_min__", "dist_m__", "unit__")
 def report_column(name: str) -> bool:
     """Whether a report reads the cell column ``name``."""
     return name in REPORT_CELL_COLUMNS or name.startswith(REPORT_CELL_PREFIXES)
+
+
+def _pair(key: str, **fmt: object) -> tuple[str, str]:
+    """A catalogue message in both languages, for a note shown in either."""
+    return t(key, "zh", **fmt), t(key, "en", **fmt)
 
 
 def _meta_of(result: RunResult) -> dict[str, Any]:
@@ -219,7 +223,7 @@ def street_segments(data: ReportData, *, max_segments: int = 200_000) -> np.ndar
     try:
         net = load_network(data.area.network.path, mode, crs=data.crs)
     except LifecircleError as exc:
-        data.notes.append((f"路网无法读取：{exc}", f"street network unreadable: {exc}"))
+        data.notes.append(_pair("report_note_streets_unreadable", err=exc))
         return None
     u, v = net.edge_lines()
     if len(u) > max_segments and net.time_s is not None:

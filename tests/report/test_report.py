@@ -28,7 +28,9 @@ from typer.testing import CliRunner
 
 import lifecircle.maps as maps
 import lifecircle.report as rep
+import lifecircle.report_data as rd
 from access.crs import metric_to_lonlat
+from access.errors import LifecircleError
 from access.i18n import MESSAGES
 from lifecircle.cli import app
 from lifecircle.compare import compare_runs, match_facilities
@@ -631,3 +633,18 @@ def test_report_texts_come_from_the_one_catalogue() -> None:
             fields = re.findall(r"\{(\w+)", MESSAGES[full][0])
             assert rep._t(key, lang, **dict.fromkeys(fields, 1))
     assert not hasattr(rep, "T")  # no second table of report texts
+
+
+def test_unreadable_study_area_is_a_note_in_both_languages(
+        runs: Runs, monkeypatch: pytest.MonkeyPatch) -> None:
+    def gone(path: object) -> None:
+        raise LifecircleError("area.toml: file not found")
+
+    monkeypatch.setattr(rd, "load_study_area", gone)
+    data = ReportData.from_folder(runs.out2)
+    assert data.area is None
+    assert data.notes == [(
+        "无法读取研究区文件，地图不含单元边界和路网：area.toml: file not found",
+        "the study-area file cannot be read; maps lack unit boundaries and streets: "
+        "area.toml: file not found")]
+    assert best_sites(data, ["kindergarten_300"]) == {}  # no study area: no sites
