@@ -726,6 +726,23 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "log_no_facilities_for": ("数据中没有目标所需的 {n} 类设施：{cats}",
                               "no facilities in the data for {n} categories targets need: "
                               "{cats}"),
+    "log_whatif_unavailable": ("无法进行情景模拟：{why}", "what-if not available: {why}"),
+    "log_networks_loaded": ("{modes} 路网及接入关系已载入，用时 {s:.1f} 秒",
+                            "{modes} network(s) and joins loaded in {s:.1f} s"),
+    "log_whatif_loaded": ("情景模拟所需的步行路网、网格列和接入关系已载入，用时 {s:.1f} 秒",
+                          "walking network, cell columns and joins for what-if loaded in "
+                          "{s:.1f} s"),
+    "log_overlay_cache_bad": ("地图底图缓存 {path} 无法读取（{why}），正在重建",
+                              "map overlay cache {path} unreadable ({why}): rebuilding"),
+    "log_open_sample": ("没有 {path}：打开内置样例", "no {path}: opening the bundled sample"),
+    "log_scenario_evaluated": ("情景已评估，用时 {s:.2f} 秒（重新计算：{cats}）",
+                               "scenario evaluated in {s:.2f} s (rerouted {cats})"),
+    "log_scenarios_not_kept": ("无法在 {path} 旁保存情景（{why}）",
+                               "cannot keep scenarios beside {path} ({why})"),
+    "log_scenarios_temporary": ("保存的情景只保留到 {path} 被删除为止",
+                                "saved scenarios last only until {path} is removed"),
+    "log_no_background": ("无法从 {path} 生成地图底图（{why}）",
+                          "no map background from {path} ({why})"),
     # progress bars
     "bar_run": ("生命圈分析", "lifecircle"),
     "bar_targets": ("规划目标", "targets"),

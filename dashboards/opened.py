@@ -32,6 +32,7 @@ from pyproj import CRS
 
 from access.crs import WGS84
 from access.errors import LifecircleError
+from access.i18n import say
 from access.network import StreetNetwork, file_sha256, load_network
 from access.rejects import RejectLog
 from access.targets import TargetResults
@@ -160,7 +161,7 @@ class OpenedRun:
             try:
                 self.routable(("walk",))
             except Exception as exc:  # said again to the user at the first what-if
-                log.warning("what-if not available: %s", exc)
+                log.warning(say("log_whatif_unavailable", why=exc))
 
         threading.Thread(target=work, name="load-networks", daemon=True).start()
 
@@ -208,8 +209,8 @@ class OpenedRun:
         out = dataclasses.replace(rb, networks={m: nets[m] for m in order},
                                   cells=cells.assign(**new_cells),
                                   facilities=fac.assign(**new_fac))
-        log.info("%s network(s) and joins loaded in %.1f s", ", ".join(modes),
-                 time.perf_counter() - start)
+        log.info(say("log_networks_loaded", modes=", ".join(modes),
+                     s=time.perf_counter() - start))
         return out
 
     def _load_routable(self) -> RunResult:
@@ -238,8 +239,7 @@ class OpenedRun:
             if len(fac) else np.zeros(0, dtype=np.int64)
         out = dataclasses.replace(base, networks={"walk": walk}, cells=cells, facilities=fac,
                                   catchments=catchment_function(walk, cells, fac))
-        log.info("walking network, cell columns and joins for what-if loaded in %.1f s",
-                 time.perf_counter() - start)
+        log.info(say("log_whatif_loaded", s=time.perf_counter() - start))
         return out
 
 

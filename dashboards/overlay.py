@@ -20,6 +20,7 @@ import numpy as np
 import osmium
 import shapely
 
+from access.i18n import say
 from access.network import file_sha256
 
 __all__ = ["MAIN_STREETS", "Overlay", "build_overlay", "load_overlay"]
@@ -145,7 +146,7 @@ def load_overlay(osm_path: str | Path, folder: str | Path | None, *,
             if doc.get("osm_sha256") == sha and doc.get("lifecircle_overlay") == VERSION:
                 return _from_geojson(doc)
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            log.warning("map overlay cache %s unreadable (%s): rebuilding", cache, exc)
+            log.warning(say("log_overlay_cache_bad", path=cache, why=exc))
     ov = build_overlay(osm_path, tolerance_deg=tolerance_deg)
     if cache is not None:
         try:
@@ -155,5 +156,5 @@ def load_overlay(osm_path: str | Path, folder: str | Path | None, *,
                 json.dump(_to_geojson(ov, sha), fh, ensure_ascii=False)
             os.replace(tmp, cache)
         except OSError as exc:
-            log.warning("cannot cache the map overlay in %s (%s)", cache.parent, exc)
+            log.warning(say("log_cache_write", entry=cache.parent, why=exc))
     return ov

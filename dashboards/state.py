@@ -28,6 +28,7 @@ import geopandas as gpd
 import pandas as pd
 
 from access.errors import ConfigError, LifecircleError
+from access.i18n import say
 from access.targets import PROFILES
 from dashboards.mapview import MapContext
 from dashboards.opened import OpenedRun
@@ -95,7 +96,7 @@ def area_path_for(out_dir: str | Path, area: str | Path | None = None) -> Path:
         return Path(area)
     meta_path = Path(out_dir) / "run.json"
     if not meta_path.is_file():
-        log.info("no %s: opening the bundled sample", meta_path)
+        log.info(say("log_open_sample", path=meta_path))
         return default_area_path()
     check_complete(out_dir)  # never open a half-written run
     try:
@@ -481,8 +482,8 @@ class ScenarioCache:
                 raise
             view = View(name if edits else "base", res.cells, res.facilities, res.targets,
                         res.completeness, res.changed_categories, res.elapsed_s)
-            log.info("scenario evaluated in %.2f s (rerouted %s)", res.elapsed_s,
-                     ", ".join(res.changed_categories) or "nothing")
+            log.info(say("log_scenario_evaluated", s=res.elapsed_s,
+                         cats=", ".join(res.changed_categories) or "-"))
             with self._lock:
                 self._items[k] = view
                 self._key_locks.pop(k, None)
@@ -583,9 +584,9 @@ class DashboardState:
             try:
                 return ScenarioStore.for_results(self.out_dir)
             except (OSError, sqlite3.Error) as exc:
-                log.warning("cannot keep scenarios beside %s (%s)", self.out_dir, exc)
+                log.warning(say("log_scenarios_not_kept", path=self.out_dir, why=exc))
         folder = Path(tempfile.mkdtemp(prefix="lifecircle-scenarios-"))
-        log.warning("saved scenarios last only until %s is removed", folder)
+        log.warning(say("log_scenarios_temporary", path=folder))
         return ScenarioStore(folder)
 
     def routable(self, modes: Iterable[str] | None = None) -> RunResult:
@@ -612,7 +613,8 @@ class DashboardState:
             self.overlay = load_overlay(self.result.area.network.path, self.out_dir,
                                         tolerance_deg=max(lon1 - lon0, lat1 - lat0) / 4000)
         except Exception as exc:  # a background is optional: never stop the dashboard
-            log.warning("no map background from %s (%s)", self.result.area.network.path, exc)
+            log.warning(say("log_no_background", path=self.result.area.network.path,
+                            why=exc))
 
     def category_label(self, category: str, lang: str) -> str:
         """Display name of a category in ``lang`` (the key only when unknown)."""
