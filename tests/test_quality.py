@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -41,3 +43,29 @@ def test_mypy_clean() -> None:
     proc = subprocess.run([sys.executable, "-m", "mypy"], cwd=ROOT, env=env,
                           capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+_LOG_LEVELS = {"info", "warning", "error", "exception", "critical"}
+
+
+def test_log_messages_come_from_the_catalogue() -> None:
+    """Every log line a user can see is a catalogue message (``access.i18n.say``), so it is
+    Chinese by default and English with --lang en: no English text written into a log call."""
+    found = []
+    files = [ROOT / "app.py", *(p for pkg in ("access", "gridded_pop", "facilities",
+                                               "lifecircle", "dashboards")
+                                for p in sorted((ROOT / pkg).rglob("*.py")))]
+    for path in files:
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr in _LOG_LEVELS and isinstance(node.func.value, ast.Name)
+                    and node.func.value.id in ("log", "logger", "logging") and node.args):
+                continue
+            first = node.args[0]
+            text = (first.value if isinstance(first, ast.Constant) and isinstance(first.value, str)
+                    else "".join(v.value for v in first.values if isinstance(v, ast.Constant))
+                    if isinstance(first, ast.JoinedStr) else "")
+            if re.search(r"[A-Za-z]{3,}", text):
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno}: {text[:60]!r}")
+    assert not found, "log text outside access/i18n.py (use say(key, ...)):\n" + "\n".join(found)
