@@ -181,10 +181,11 @@ def serve(*, out_dir: str | Path = "out", area: str | Path | None = None,
                      opened=opened)
     install_guards(app.server, hosts=allowed_hosts(host, port, extra_hosts), users=uf,
                    log_requests=log_requests)
-    n = len(opened.result.cells)
-    print(f"lifecircle: {n:,} 个网格 / cells, {time.perf_counter() - start:.1f} s; "
-          f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/"
-          + ("" if uf is None else f" (login: {uf.path})"), file=sys.stderr)
+    n, secs = len(opened.result.cells), time.perf_counter() - start
+    url = (f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/"
+           + ("" if uf is None else f" (login: {uf.path})"))
+    print(f"lifecircle: {n:,} 个网格，用时 {secs:.1f} 秒；{url}" if lang == "zh" else
+          f"lifecircle: {n:,} cells, {secs:.1f} s; {url}", file=sys.stderr)
     if debug:
         app.run(host=host, port=port, debug=True)
     else:
