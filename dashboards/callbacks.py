@@ -590,7 +590,8 @@ def render_whatif(edits: Any, category: Any, lang: Any,
     base = _view([])
     frame = figures.scorecard_frame(
         base.targets.targets, lang=lang,
-        compare=view.targets.targets if view.targets is not None else None)
+        compare=view.targets.targets if view.targets is not None else None,
+        labels=state.key_labels(lang))
     shown = set(view.changed_categories) | {category}
     rows = figures.coverage_rows(result, view, lang=lang, categories=sorted(shown))
     base_rows = {r["category"]: r for r in figures.coverage_rows(result, base, lang=lang,

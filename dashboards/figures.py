@@ -10,6 +10,7 @@ The map lives in :mod:`dashboards.mapview`.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import re
 from typing import Any
@@ -30,6 +31,7 @@ __all__ = [
     "frame_to_csv_bytes",
     "frame_to_excel_bytes",
     "nearest_facility",
+    "readable",
     "scorecard_frame",
     "source_label",
     "time_classes",
@@ -74,8 +76,24 @@ def format_threshold(threshold: float, comparison: str, unit: str, lang: str) ->
     return f"{cmp} {format_value(threshold, unit, lang)}"
 
 
+def readable(text: str, labels: dict[str, str] | None) -> str:
+    """``text`` with every category or group key (``community_health_centre``) replaced
+    by its display name: the library's notes name categories by key."""
+    if not labels or not text:
+        return text
+    pattern = _key_pattern(tuple(sorted(labels, key=len, reverse=True)))
+    return pattern.sub(lambda m: labels.get(m.group(0), m.group(0)), text)
+
+
+@functools.lru_cache(maxsize=8)
+def _key_pattern(keys: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile(r"(?<![A-Za-z0-9_])(?:" + "|".join(re.escape(k) for k in keys)
+                      + r")(?![A-Za-z0-9_])")
+
+
 def scorecard_frame(targets: pd.DataFrame, *, lang: str = "zh",
-                    compare: pd.DataFrame | None = None) -> pd.DataFrame:
+                    compare: pd.DataFrame | None = None,
+                    labels: dict[str, str] | None = None) -> pd.DataFrame:
     """The scorecard: one row per target, display strings in ``lang``.
 
     Parameters
@@ -86,6 +104,8 @@ def scorecard_frame(targets: pd.DataFrame, *, lang: str = "zh",
         ``"zh"`` or ``"en"``.
     compare
         Targets table of a scenario: adds its value, result and the change.
+    labels
+        Category and group key -> display name, for the notes (:func:`readable`).
 
     Returns
     -------
@@ -108,7 +128,7 @@ def scorecard_frame(targets: pd.DataFrame, *, lang: str = "zh",
             "threshold": format_threshold(r.threshold, r.comparison, r.unit, lang),
             "status": tr(f"status_{r.status}", lang),
             "source": source_label(r.source, lang),
-            "note": note if isinstance(note, str) else "",
+            "note": readable(note, labels) if isinstance(note, str) else "",
             "status_key": r.status,
         }
         if other is not None:

@@ -34,6 +34,7 @@ from dashboards.mapview import MapContext
 from dashboards.opened import OpenedRun
 from dashboards.overlay import Overlay, load_overlay
 from dashboards.store import ScenarioStore
+from gridded_pop import GROUPS
 from lifecircle.pipeline import RunResult
 from lifecircle.results import check_complete, is_complete
 from lifecircle.scenario import Scenario, ScenarioError, target_modes
@@ -615,6 +616,13 @@ class DashboardState:
         except Exception as exc:  # a background is optional: never stop the dashboard
             log.warning(say("log_no_background", path=self.result.area.network.path,
                             why=exc))
+
+    def key_labels(self, lang: str) -> dict[str, str]:
+        """Category and population-group keys -> display names in ``lang``."""
+        out = {c: self.category_label(c, lang) for c in self.categories}
+        for g, (zh, en) in GROUPS.items():
+            out.setdefault(g, zh if lang == "zh" else en)
+        return out
 
     def category_label(self, category: str, lang: str) -> str:
         """Display name of a category in ``lang`` (the key only when unknown)."""

@@ -111,3 +111,12 @@ def test_units_page_population_is_the_library_unit_population(
     for uid, p in shown.items():
         assert p == round(by_cell[uid])
         assert p == round(units.at[uid, "pop_total"])
+
+
+def test_notes_name_categories_not_keys() -> None:
+    labels = {"community_health_centre": "社区卫生服务中心", "park": "公园",
+              "age_60_plus": "60岁及以上"}
+    text = "community_health_centre：数据中无此类设施；age_60_plus：由比例推算；parking park"
+    out = figures.readable(text, labels)
+    assert out == "社区卫生服务中心：数据中无此类设施；60岁及以上：由比例推算；parking 公园"
+    assert figures.readable(text, None) == text
