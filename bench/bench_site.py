@@ -197,7 +197,8 @@ def main() -> None:
                           time_limit_s=120, mip_rel_gap=1e-2)
     line("p-median N=50, trips capped at 1000 m", wall + build_s, pm, cpu=cpu + build_cpu,
          key="p-median N=50",
-         extra=f"formulation {'radius' if pm.stats.get('formulation_radius') else 'assign'}")
+         extra=("" if "formulation_radius" not in pm.stats else
+                f"formulation {'radius' if pm.stats['formulation_radius'] else 'assign'}"))
     print(f"    {load()}", flush=True)
     print(f"peak memory {peak_gb():.2f} GB", flush=True)
 
