@@ -45,16 +45,18 @@ def _push(v, bucket, head, pool_node, pool_next, free, top):
 
 
 @njit(cache=True, nogil=True)
-def _multi_source(indptr, indices, w, src_node, src_dist, max_dist, delta, dist, near):
+def _multi_source(indptr, indices, w, src_node, src_dist, max_dist, delta, dist, near,
+                  wmax=-1.0):
     n = len(indptr) - 1
     for i in range(n):
         dist[i] = np.inf
         near[i] = -1
     scanned = np.full(n, -1.0)
-    wmax = 0.0
-    for e in range(len(w)):
-        if w[e] > wmax:
-            wmax = w[e]
+    if wmax < 0:
+        wmax = 0.0
+        for e in range(len(w)):
+            if w[e] > wmax:
+                wmax = w[e]
     n_buckets = int(wmax / delta) + 2
     head = np.full(n_buckets, -1, np.int64)
     cap = len(src_node) + n + 16
@@ -63,25 +65,26 @@ def _multi_source(indptr, indices, w, src_node, src_dist, max_dist, delta, dist,
     free = -1
     top = 0
     count = 0
-    cur = -1
+    # the labelled source nodes, each once (the first source with the smallest label wins)
+    seeds = np.empty(len(src_node), np.int64)
+    n_seeds = 0
     for s in range(len(src_node)):
         v = src_node[s]
         d = src_dist[s]
         if d < dist[v] and d <= max_dist:
+            if near[v] < 0:
+                seeds[n_seeds] = v
+                n_seeds += 1
             dist[v] = d
             near[v] = s
-    for v in range(n):
-        if dist[v] < np.inf:
-            b = int(dist[v] / delta)
-            if cur < 0 or b < cur:
-                cur = b
     # first bucket holds the sources with the smallest labels; the others wait in theirs:
     # with a circular array of n_buckets they must all lie within wmax of cur, which
     # need not hold for arbitrary source offsets, so start sources in order of label
-    order = np.argsort(dist)
-    pending = 0
-    while pending < n and dist[order[pending]] < np.inf:
-        pending += 1
+    # (ties by node number)
+    seeds = np.sort(seeds[:n_seeds])
+    order = seeds[np.argsort(dist[seeds], kind="mergesort")]
+    pending = n_seeds
+    cur = int(dist[order[0]] / delta) if n_seeds else -1
     pi = 0
     while True:
         # release sources whose bucket is now within reach of the circular array
@@ -170,10 +173,14 @@ def _delta(w: np.ndarray, delta: float | None) -> float:
 @njit(cache=True, parallel=True)
 def _many(indptr, indices, w, src_node, src_dist, src_ptr, max_dist, delta, dist, near):
     n_cat = len(src_ptr) - 1
+    wmax = 0.0
+    for e in range(len(w)):
+        if w[e] > wmax:
+            wmax = w[e]
     for c in prange(n_cat):
         a, b = src_ptr[c], src_ptr[c + 1]
         _multi_source(indptr, indices, w, src_node[a:b], src_dist[a:b], max_dist, delta,
-                      dist[c], near[c])
+                      dist[c], near[c], wmax)
 
 
 def multi_source_many(indptr: np.ndarray, indices: np.ndarray, w: np.ndarray,

@@ -158,24 +158,26 @@ def nearest_facilities(
     w = net.weights(weight)
     leg_cost = _leg_cost(facility_leg, weight, leg_speed_kmh)
     members = []
-    sources = []
     for c in categories:
-        idx = np.flatnonzero((cat == c) & (facility_node >= 0))
-        members.append(idx)
-        sources.append((facility_node[idx], leg_cost[idx]))
+        members.append(np.flatnonzero((cat == c) & (facility_node >= 0)))
+    # categories without a reachable facility are not searched: their rows stay inf
+    searched = [i for i, idx in enumerate(members) if len(idx)]
     node_cost, node_near = _dijkstra.multi_source_many(
-        net.indptr, net.indices, w, sources, max_dist=max_cost)
+        net.indptr, net.indices, w,
+        [(facility_node[members[i]], leg_cost[members[i]]) for i in searched],
+        max_dist=max_cost)
     o_cost = _leg_cost(origin_leg, weight, leg_speed_kmh)
     ok = origin_node >= 0
+    o_node = origin_node[ok]
     cost = np.full((len(categories), len(origin_node)), np.inf)
     fac = np.full((len(categories), len(origin_node)), -1, dtype=np.int64)
-    for i, idx in enumerate(members):
-        c = node_cost[i, origin_node[ok]] + o_cost[ok]
-        nr = node_near[i, origin_node[ok]]
+    for row, i in enumerate(searched):
+        idx = members[i]
+        c = node_cost[row, o_node] + o_cost[ok]
+        nr = node_near[row, o_node]
         within = np.isfinite(c) & (c <= max_cost)
-        cost_i = np.where(within, c, np.inf)
-        cost[i, ok] = cost_i
-        fac[i, ok] = np.where(within, idx[np.maximum(nr, 0)], -1) if len(idx) else -1
+        cost[i, ok] = np.where(within, c, np.inf)
+        fac[i, ok] = np.where(within, idx[np.maximum(nr, 0)], -1)
     return Nearest(categories=categories, cost=cost, facility=fac)
 
 
