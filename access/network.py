@@ -450,7 +450,7 @@ def snap_points(net: StreetNetwork, x: np.ndarray, y: np.ndarray, *,
     n = len(pts)
     if n == 0:
         return Snapped(np.zeros(0, np.int64), np.zeros(0, float), np.zeros(0, bool))
-    dist, node = _kdtree(net, ground_only=False).query(pts, k=1)
+    dist, node = _kdtree(net, ground_only=False).query(pts, k=1, workers=-1)
     node = node.astype(np.int64)
     below = np.zeros(n, dtype=bool)
     ground = net.ground
@@ -459,7 +459,7 @@ def snap_points(net: StreetNetwork, x: np.ndarray, y: np.ndarray, *,
         g_dist = np.full(n, np.inf)
         g_node = np.full(n, -1, dtype=np.int64)
         if len(g_nodes):
-            g_dist, g_idx = _kdtree(net, ground_only=True).query(pts, k=1)
+            g_dist, g_idx = _kdtree(net, ground_only=True).query(pts, k=1, workers=-1)
             g_node = g_nodes[np.minimum(g_idx, len(g_nodes) - 1)]
         use_g = g_dist <= max_dist_m
         below = ~use_g & (dist <= max_dist_m) & ~ground[node]
@@ -541,19 +541,41 @@ def snap_outlines(net: StreetNetwork, outlines: np.ndarray, *, max_dist_m: float
 
 
 _TREES: dict[tuple[int, bool], tuple[StreetNetwork, Any]] = {}
+_TREES_BY_NODES: dict[tuple[str, bool], Any] = {}
+
+
+def _nodes_digest(net: StreetNetwork, ground_only: bool) -> str:
+    """sha256 of the node coordinates a snapping tree is built on."""
+    h = hashlib.sha256()
+    h.update(np.ascontiguousarray(net.x).data.cast("B"))
+    h.update(np.ascontiguousarray(net.y).data.cast("B"))
+    if ground_only and net.ground is not None:
+        h.update(np.ascontiguousarray(net.ground).data.cast("B"))
+    return h.hexdigest()
 
 
 def _kdtree(net: StreetNetwork, *, ground_only: bool) -> Any:
+    """KD-tree of the network's nodes (street-level ones with ``ground_only``).
+
+    Trees are kept per network and shared by networks with the same nodes (the
+    e-bike and driving networks often have exactly the same), so each is built once.
+    """
     from scipy.spatial import cKDTree
 
     key = (id(net), ground_only)
     hit = _TREES.get(key)
     if hit is not None and hit[0] is net:
         return hit[1]
-    sel = np.flatnonzero(net.ground) if ground_only and net.ground is not None \
-        else slice(None)
-    tree = cKDTree(np.column_stack([net.x[sel], net.y[sel]]))
+    nodes_key = (_nodes_digest(net, ground_only), ground_only)
+    tree = _TREES_BY_NODES.get(nodes_key)
+    if tree is None:
+        sel = np.flatnonzero(net.ground) if ground_only and net.ground is not None \
+            else slice(None)
+        tree = cKDTree(np.column_stack([net.x[sel], net.y[sel]]))
     if len(_TREES) > 16:
         _TREES.clear()
+    if len(_TREES_BY_NODES) > 8:
+        _TREES_BY_NODES.clear()
     _TREES[key] = (net, tree)
+    _TREES_BY_NODES[nodes_key] = tree
     return tree
