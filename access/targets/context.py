@@ -207,6 +207,7 @@ class Context:
                             if c.startswith("unit__")]
         self.fac_categories = set(fac["category"].astype(str))
         self._cell_units: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._settlement_codes: tuple[np.ndarray, list[Any]] | None = None
 
     def cell_units(self, level: str) -> tuple[np.ndarray, np.ndarray]:
         """Unit of each cell as ``(code, ids)``: ``ids[code]`` is the cell's unit id
@@ -290,8 +291,13 @@ class Context:
     def mode_per_cell(self, target: RoutedTarget) -> np.ndarray:
         """Travel mode of each cell: the target's mode for the cell's settlement class."""
         modes = dict(target.modes)
-        return np.array([modes.get(s, "") if s is not None else "" for s in self.settlement],
-                        dtype=object)
+        if self._settlement_codes is None:
+            code, uniq = pd.factorize(self.settlement, use_na_sentinel=True)
+            self._settlement_codes = (code, list(uniq))
+        code, uniq = self._settlement_codes
+        # one mode per settlement class; the last entry serves cells without a class (-1)
+        lookup = np.array([modes.get(s, "") for s in uniq] + [""], dtype=object)
+        return lookup[code]
 
     def units_table(self, level: str) -> tuple[pd.DataFrame, bool]:
         """Units of a level (unit_id as str); True when the list is complete."""
