@@ -58,7 +58,8 @@ from gridded_pop import GridSpec, PopulationGrid, build_population
 from lifecircle.study_area import StudyArea, TravelSettings, UnitsSpec
 
 __all__ = ["RunResult", "analysis_cells", "assign_units", "completeness_and_targets",
-           "read_units", "reject_unreachable", "run", "unit_of_cells", "unit_of_points",
+           "read_units", "reject_unreachable", "route_categories", "routed_frame", "run",
+           "unit_of_cells", "unit_of_points",
            "unit_population", "unit_table"]
 
 log = logging.getLogger(__name__)
@@ -244,12 +245,24 @@ def unit_of_points(units: gpd.GeoDataFrame, x: np.ndarray, y: np.ndarray) -> np.
     out = np.full(len(x), None, dtype=object)
     if not len(x):
         return out
-    pts = shapely.points(x, y)
-    tree = shapely.STRtree(units.geometry.to_numpy())
-    p_idx, u_idx = tree.query(pts, predicate="intersects")
-    # a point on a shared edge belongs to the first unit listed
-    first = np.unique(p_idx, return_index=True)[1]
-    out[p_idx[first]] = units["unit_id"].to_numpy()[u_idx[first]]
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    geoms = units.geometry.to_numpy()
+    ids = units["unit_id"].to_numpy()
+    by_x = np.argsort(x, kind="stable")
+    xs = x[by_x]
+    free = np.ones(len(x), dtype=bool)
+    # units in the order listed: a point on a shared edge belongs to the first one
+    for i, (x0, y0, x1, y1) in enumerate(shapely.bounds(geoms)):
+        if not np.isfinite(x0):
+            continue  # missing or empty geometry
+        cand = by_x[np.searchsorted(xs, x0, "left"):np.searchsorted(xs, x1, "right")]
+        cand = cand[free[cand] & (y[cand] >= y0) & (y[cand] <= y1)]
+        if not len(cand):
+            continue
+        shapely.prepare(geoms[i])
+        hit = cand[shapely.intersects_xy(geoms[i], x[cand], y[cand])]
+        out[hit] = ids[i]
+        free[hit] = False
     return out
 
 
@@ -443,9 +456,10 @@ def run(area: StudyArea, *, progress: bool = False, use_cache: bool = True) -> R
     categories, empty_notes = routed_categories(fac, catalogue, taxonomy)
     notes += empty_notes
     tr = area.travel
-    routed = route_categories(networks, cells, fac, categories, travel=tr)
+    routed = routed_frame(networks, cells, fac, categories, travel=tr)
     k_table = k_nearest_table(walk, cells, fac, categories, travel=tr)
-    cells = pd.concat([cells, pd.DataFrame(routed, index=cells.index)], axis=1)
+    cells = pd.concat([cells, routed], axis=1)
+    del routed
     clock.lap("routing")
 
     units = assign_units(unit_polygons, cells, fac, pop, boundary=boundary)
@@ -653,35 +667,66 @@ def route_categories(networks: dict[str, StreetNetwork], cells: pd.DataFrame,
     ``category`` and ``facility_id``. Returns ``dist_m__<c>``, ``time_min__<c>``,
     ``nearest__<c>`` and, per e-bike or driving network, ``ebike_time_min__<c>`` /
     ``drive_time_min__<c>`` per category (the prefixes :data:`ROUTED_PREFIXES`).
+    :func:`routed_frame` gives the same columns as one frame.
     """
-    walk = networks["walk"]
-    near = nearest_facilities(walk, cells["node"].to_numpy(), cells["snap_dist_m"].to_numpy(),
-                              fac["node"].to_numpy(), fac["snap_dist_m"].to_numpy(),
-                              fac["category"].to_numpy(dtype=object), categories=categories,
+    frame = routed_frame(networks, cells, fac, categories, travel=travel)
+    return {c: frame[c].to_numpy() for c in frame.columns}
+
+
+def routed_frame(networks: dict[str, StreetNetwork], cells: pd.DataFrame,
+                 fac: pd.DataFrame, categories: list[str], *,
+                 travel: TravelSettings) -> pd.DataFrame:
+    """The columns of :func:`route_categories` as a frame indexed like ``cells``.
+
+    Every number column is written straight into one float block (no copy when the
+    frame is built or joined to the cells); only categories with a reachable
+    facility are searched, the others keep their columns, empty.
+    """
+    n = len(cells)
+    modes = [m for m in TIME_MODES if m in networks]
+    number_cols = [f"{p}__{c}" for c in categories for p in ("dist_m", "time_min")] + \
+        [f"{m}_time_min__{c}" for m in modes for c in categories]
+    row = {name: i for i, name in enumerate(number_cols)}
+    block = np.full((len(number_cols), n), np.inf)
+    cat = fac["category"].to_numpy(dtype=object)
+    searched = [c for c in categories if bool(((cat == c) & (fac["node"].to_numpy() >= 0))
+                                               .any())]
+    near = nearest_facilities(networks["walk"], cells["node"].to_numpy(),
+                              cells["snap_dist_m"].to_numpy(), fac["node"].to_numpy(),
+                              fac["snap_dist_m"].to_numpy(), cat, categories=searched,
                               max_cost=travel.max_walk_dist_m)
     fid = fac["facility_id"].to_numpy(dtype=object)
     speed = travel.walk_speed_kmh["total"]
-    routed: dict[str, np.ndarray] = {}
-    for i, c in enumerate(categories):
-        routed[f"dist_m__{c}"] = near.cost[i]
-        routed[f"time_min__{c}"] = dist_to_time_min(near.cost[i], speed)
-        routed[f"nearest__{c}"] = np.where(near.facility[i] >= 0,
-                                           fid[np.maximum(near.facility[i], 0)],
-                                           np.array(None, dtype=object))
-    for mode in TIME_MODES:
-        if mode not in networks:
-            continue
+    nearest: dict[str, np.ndarray] = {}
+    none = np.array(None, dtype=object)
+    for c in categories:
+        if c in searched:
+            i = near.row(c)
+            block[row[f"dist_m__{c}"]] = near.cost[i]
+            block[row[f"time_min__{c}"]] = dist_to_time_min(near.cost[i], speed)
+            nearest[c] = np.where(near.facility[i] >= 0, fid[np.maximum(near.facility[i], 0)],
+                                  none)
+        else:
+            nearest[c] = np.full(n, None, dtype=object)
+    del near
+    for mode in modes:
+        m_node = fac[f"{mode}_node"].to_numpy()
+        m_searched = [c for c in categories if bool(((cat == c) & (m_node >= 0)).any())]
         max_min, leg_kmh = _time_mode_limits(mode, travel)
         tnear = nearest_facilities(networks[mode], cells[f"{mode}_node"].to_numpy(),
-                                   cells[f"{mode}_snap_dist_m"].to_numpy(),
-                                   fac[f"{mode}_node"].to_numpy(),
-                                   fac[f"{mode}_snap_dist_m"].to_numpy(),
-                                   fac["category"].to_numpy(dtype=object),
-                                   categories=categories, max_cost=max_min * 60,
+                                   cells[f"{mode}_snap_dist_m"].to_numpy(), m_node,
+                                   fac[f"{mode}_snap_dist_m"].to_numpy(), cat,
+                                   categories=m_searched, max_cost=max_min * 60,
                                    weight="time_s", leg_speed_kmh=leg_kmh)
-        for i, c in enumerate(categories):
-            routed[f"{mode}_time_min__{c}"] = tnear.cost[i] / 60.0
-    return routed
+        for i, c in enumerate(m_searched):
+            block[row[f"{mode}_time_min__{c}"]] = tnear.cost[i] / 60.0
+        del tnear
+    numbers = pd.DataFrame(block.T, index=cells.index, columns=number_cols, copy=False)
+    objects = pd.DataFrame({f"nearest__{c}": nearest[c] for c in categories},
+                           index=cells.index, copy=False)
+    order = [f"{p}__{c}" for c in categories for p in ("dist_m", "time_min", "nearest")] + \
+        [f"{m}_time_min__{c}" for m in modes for c in categories]
+    return pd.concat([numbers, objects], axis=1)[order]
 
 
 def _xy(fac: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:

@@ -565,16 +565,25 @@ def _json_default(v: Any) -> Any:
     return str(v)
 
 
+def _json_text(values: np.ndarray) -> np.ndarray:
+    """Object values as JSON text (None and pd.NA stay missing)."""
+    return np.array([None if v is None or v is pd.NA
+                     else json.dumps(v, ensure_ascii=False, default=_json_default)
+                     for v in values], dtype=object)
+
+
 def _arrow_table(df: pd.DataFrame) -> pa.Table:
-    """``df`` as an Arrow table; object columns (mixed values) stored as JSON text."""
+    """``df`` as an Arrow table; object columns (mixed values) stored as JSON text.
+
+    The frame's own arrays are handed to Arrow without copying the frame (only the
+    object columns are replaced, on a shallow copy).
+    """
     df = df.reset_index(drop=True)
     json_cols = [c for c in df.columns if df[c].dtype == object and c != "geometry"]
     if json_cols:
-        df = df.copy()
+        df = df.copy(deep=False)
         for c in json_cols:
-            df[c] = pd.array([None if v is None or v is pd.NA
-                              else json.dumps(v, ensure_ascii=False, default=_json_default)
-                              for v in df[c]], dtype=object)
+            df[c] = pd.Series(_json_text(df[c].to_numpy()), index=df.index, dtype=object)
     table = pa.Table.from_pandas(df, preserve_index=False)
     if json_cols:
         meta = dict(table.schema.metadata or {})
@@ -583,29 +592,64 @@ def _arrow_table(df: pd.DataFrame) -> pa.Table:
     return table
 
 
-def _geo_metadata(geom: np.ndarray, crs: CRS) -> dict[str, Any]:
-    """GeoParquet 1.0 ``geo`` metadata of one WKB geometry column."""
-    types = sorted({t for t in shapely.get_type_id(geom).tolist() if t >= 0})
-    names = {0: "Point", 1: "LineString", 3: "Polygon", 4: "MultiPoint",
-             5: "MultiLineString", 6: "MultiPolygon", 7: "GeometryCollection"}
-    col: dict[str, Any] = {"encoding": "WKB",
-                           "geometry_types": [names[t] for t in types if t in names],
+_GEOMETRY_NAMES = {0: "Point", 1: "LineString", 3: "Polygon", 4: "MultiPoint",
+                   5: "MultiLineString", 6: "MultiPolygon", 7: "GeometryCollection"}
+
+
+def _geo_metadata(geom: np.ndarray | None, crs: CRS, *,
+                  bbox: list[float] | None = None) -> dict[str, Any]:
+    """GeoParquet 1.0 ``geo`` metadata of one WKB geometry column.
+
+    ``geom`` None means points whose bounding box is ``bbox``.
+    """
+    if geom is None:
+        types, box = ["Point"], bbox
+    else:
+        ids = sorted({t for t in shapely.get_type_id(geom).tolist() if t >= 0})
+        types = [_GEOMETRY_NAMES[t] for t in ids if t in _GEOMETRY_NAMES]
+        box = [float(v) for v in shapely.total_bounds(geom)] if len(geom) else None
+    col: dict[str, Any] = {"encoding": "WKB", "geometry_types": types,
                            "crs": crs.to_json_dict()}
-    if len(geom):
-        col["bbox"] = [float(v) for v in shapely.total_bounds(geom)]
+    if box is not None:
+        col["bbox"] = box
     return {"version": "1.0.0", "primary_column": "geometry", "columns": {"geometry": col}}
 
 
-def _write_geoparquet(df: pd.DataFrame, geom: np.ndarray, crs: CRS, path: Path,
-                      extra: dict[str, Any] | None = None) -> None:
+def _point_wkb(x: np.ndarray, y: np.ndarray) -> pa.Array:
+    """Little-endian WKB points (21 bytes each) built from coordinates, as Arrow binary.
+
+    Byte for byte what ``shapely.to_wkb(shapely.points(x, y))`` gives for finite
+    coordinates, without making a geometry object per point.
+    """
+    n = len(x)
+    rec = np.empty(n, dtype=np.dtype([("order", "u1"), ("type", "<u4"), ("x", "<f8"),
+                                      ("y", "<f8")]))
+    rec["order"], rec["type"], rec["x"], rec["y"] = 1, 1, x, y
+    offsets = np.arange(0, 21 * (n + 1), 21, dtype=np.int32)
+    return pa.Array.from_buffers(pa.binary(), n, [None, pa.py_buffer(offsets),
+                                                  pa.py_buffer(rec.tobytes())])
+
+
+def _write_geoparquet(df: pd.DataFrame, geom: np.ndarray | tuple[np.ndarray, np.ndarray],
+                      crs: CRS, path: Path, extra: dict[str, Any] | None = None) -> None:
     """Write ``df`` with ``geom`` as GeoParquet (WKB ``geometry`` column, ``geo`` metadata).
 
-    Readable by geopandas, GDAL ≥ 3.5 and QGIS ≥ 3.32 (GeoParquet 1.0).
+    ``geom`` is an array of shapely geometries, or ``(x, y)`` of points (written
+    without making geometry objects). Readable by geopandas, GDAL ≥ 3.5 and
+    QGIS ≥ 3.32 (GeoParquet 1.0).
     """
     attrs = df.drop(columns=["geometry"], errors="ignore")
     table = _arrow_table(attrs)
     position = list(df.columns).index("geometry") if "geometry" in df.columns else None
-    wkb = pa.array(shapely.to_wkb(geom), type=pa.binary())
+    if isinstance(geom, tuple):
+        x, y = (np.asarray(v, dtype=np.float64) for v in geom)
+        wkb = _point_wkb(x, y)
+        bbox = ([float(x.min()), float(y.min()), float(x.max()), float(y.max())]
+                if len(x) else None)
+        geo = _geo_metadata(None, crs, bbox=bbox)
+    else:
+        wkb = pa.array(shapely.to_wkb(geom), type=pa.binary())
+        geo = _geo_metadata(geom, crs)
     if position is None:
         table = table.append_column("geometry", wkb)
     else:
@@ -618,7 +662,7 @@ def _write_geoparquet(df: pd.DataFrame, geom: np.ndarray, crs: CRS, path: Path,
             "name": "geometry", "field_name": "geometry", "pandas_type": "bytes",
             "numpy_type": "object", "metadata": None})
         meta[b"pandas"] = json.dumps(pandas_meta).encode()
-    meta[b"geo"] = json.dumps(_geo_metadata(geom, crs)).encode()
+    meta[b"geo"] = json.dumps(geo).encode()
     if extra is not None:
         meta[_GRID_KEY] = json.dumps(extra, ensure_ascii=False).encode()
     pq.write_table(table.replace_schema_metadata(meta), path, compression="zstd")
@@ -739,7 +783,7 @@ def _write_all(result: RunResult, folder: Path, fmt: str,
             x, y = cells["x"].to_numpy(), cells["y"].to_numpy()
         else:
             x, y = grid.cell_centres(cells["cell_id"].to_numpy())
-        _write_geoparquet(cells, shapely.points(x, y), crs, folder / "cells.parquet",
+        _write_geoparquet(cells, (x, y), crs, folder / "cells.parquet",
                           extra={"grid": _grid_meta(grid, crs),
                                  "geometry": "cell centre; polygons from the grid"})
         done("cells", "cells.parquet")
