@@ -30,10 +30,11 @@ from scipy.sparse.csgraph import connected_components
 
 from access.crs import lonlat_to_metric, utm_crs_for_lonlat
 from access.i18n import say
-from access.osm import MODES, RawArcs, _check_file, read_arcs
+from access.osm import MODES, RawArcs, _check_file, read_arcs_modes
 
 __all__ = ["CACHE_VERSION", "Snapped", "StreetNetwork", "build_network", "cache_dir",
-           "file_sha256", "load_network", "snap", "snap_outlines", "snap_points"]
+           "file_sha256", "load_network", "load_networks", "snap", "snap_outlines",
+           "snap_points"]
 
 log = logging.getLogger(__name__)
 
@@ -166,6 +167,33 @@ def _morton_order(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.argsort(code, kind="stable")
 
 
+def _cheapest_parallel(u: np.ndarray, v: np.ndarray, cost: np.ndarray, n: int) -> np.ndarray:
+    """Arcs sorted by ``(u, v)``, one per pair: the cheapest, the first listed among ties.
+
+    The same arcs, in the same order, as the first of each ``(u, v)`` run of
+    ``np.lexsort((cost, v, u))``, with one fast sort of a single integer key; only
+    the few pairs with parallel arcs are ordered by cost.
+    """
+    key = u.astype(np.int64) * n + v
+    srt = np.argsort(key)
+    ks = key[srt]
+    start = np.ones(len(ks), dtype=bool)
+    start[1:] = ks[1:] != ks[:-1]
+    if start.all():
+        return srt
+    group = np.cumsum(start) - 1
+    size = np.bincount(group)
+    dup = np.flatnonzero(size[group] > 1)  # positions (in srt) of arcs with a parallel one
+    arcs = srt[dup]
+    # within each pair: by cost (NaN last), then as listed
+    best = dup[np.lexsort((arcs, cost[arcs], group[dup]))]
+    lead = np.ones(len(best), dtype=bool)
+    lead[1:] = group[best[1:]] != group[best[:-1]]
+    pick = srt.copy()
+    pick[start.nonzero()[0][group[best[lead]]]] = srt[best[lead]]
+    return pick[start]
+
+
 def build_network(raw: RawArcs, *, mode: str, crs: CRS | None = None,
                   source: str = "", source_sha256: str = "") -> StreetNetwork:
     """Turn raw arcs into a :class:`StreetNetwork`.
@@ -212,13 +240,11 @@ def build_network(raw: RawArcs, *, mode: str, crs: CRS | None = None,
     speed = raw.speed_kmh[arc_keep]
     time = length / (speed / 3.6) if mode != "walk" else None
     cost = time if time is not None else length
-    # parallel arcs: keep the cheapest (sort by u, v, cost; first of each (u, v) run)
-    srt = np.lexsort((cost, v, u))
-    u, v, length, cost = u[srt], v[srt], length[srt], cost[srt]
-    first = np.ones(len(u), dtype=bool)
-    first[1:] = (u[1:] != u[:-1]) | (v[1:] != v[:-1])
-    u, v, length, cost = u[first], v[first], length[first], cost[first]
     m = len(old_nodes)
+    # parallel arcs: keep the cheapest (the first listed among equally cheap ones)
+    keep_arcs = _cheapest_parallel(u, v, cost, m)
+    n_merged = len(u) - len(keep_arcs)
+    u, v, length, cost = u[keep_arcs], v[keep_arcs], length[keep_arcs], cost[keep_arcs]
     indptr = np.zeros(m + 1, dtype=np.int64)
     np.cumsum(np.bincount(u, minlength=m), out=indptr[1:])
 
@@ -235,7 +261,7 @@ def build_network(raw: RawArcs, *, mode: str, crs: CRS | None = None,
         "arcs_read": len(raw.u),
         "arcs_kept": len(u),
         "arcs_dropped_disconnected": int((~arc_keep).sum()),
-        "arcs_merged_parallel": int((~first).sum()),
+        "arcs_merged_parallel": int(n_merged),
     }
     ground = None if raw.ground is None else np.asarray(raw.ground, dtype=bool)[old_nodes]
     if ground is not None:
@@ -380,32 +406,61 @@ def load_network(path: str | Path, mode: str = "walk", *, crs: CRS | None = None
         The file's SHA-256 when the caller already knows it (saves hashing a large
         file once per partition).
     """
-    path = Path(path)
+    return load_networks(path, (mode,), crs=crs, use_cache=use_cache, progress=progress,
+                         bbox_lonlat=bbox_lonlat, source_sha256=source_sha256)[mode]
 
+
+def _cache_entry(sha: str, mode: str, crs: CRS,
+                 bbox_lonlat: tuple[float, float, float, float] | None) -> Path:
+    box = "" if bbox_lonlat is None else "|" + ",".join(f"{v:.7f}" for v in bbox_lonlat)
+    digest = hashlib.sha256(f"{sha}|{mode}|{crs.to_wkt()}|{CACHE_VERSION}{box}".encode())
+    return cache_dir() / f"network-{digest.hexdigest()[:32]}.npz"
+
+
+def load_networks(path: str | Path, modes: tuple[str, ...] | list[str], *,
+                  crs: CRS | None = None, use_cache: bool = True, progress: bool = False,
+                  bbox_lonlat: tuple[float, float, float, float] | None = None,
+                  source_sha256: str | None = None) -> dict[str, StreetNetwork]:
+    """:func:`load_network` for several modes: the file is read once for all the
+    modes not found in the cache (:func:`access.osm.read_arcs_modes`).
+
+    Returns
+    -------
+    dict
+        Mode -> network, in the order of ``modes``.
+    """
+    path = Path(path)
     _check_file(path)
+    modes = tuple(dict.fromkeys(modes))
     sha = source_sha256 or file_sha256(path)
-    entry = None
+    found: dict[str, StreetNetwork] = {}
+    entries: dict[str, Path] = {}
     if use_cache and crs is not None:
-        key = _cache_key(sha, mode, crs)
-        box = "" if bbox_lonlat is None else "|" + ",".join(f"{v:.7f}" for v in bbox_lonlat)
-        digest = hashlib.sha256(f"{sha}|{mode}|{crs.to_wkt()}|{CACHE_VERSION}{box}".encode())
-        entry = cache_dir() / f"network-{digest.hexdigest()[:32]}.npz"
-        if entry.exists():
+        for mode in modes:
+            key = _cache_key(sha, mode, crs)
+            entry = entries[mode] = _cache_entry(sha, mode, crs, bbox_lonlat)
+            if not entry.exists():
+                continue
             try:
-                net = _load(entry, key)
+                found[mode] = _load(entry, key)
                 log.info(say("log_cache_hit", mode=say(mode), file=path.name, entry=entry))
-                return net
             except _BadCacheEntryError as exc:
                 log.warning(say("log_cache_bad", entry=entry, mode=say(mode), file=path.name,
                                 why=exc))
-    raw = read_arcs(path, mode, progress=progress, bbox_lonlat=bbox_lonlat)
-    net = build_network(raw, mode=mode, crs=crs, source=path.name, source_sha256=sha)
-    if entry is not None:
-        try:
-            _save(net, entry)
-        except OSError as exc:
-            log.warning(say("log_cache_write", entry=entry, why=exc))
-    return net
+    todo = [m for m in modes if m not in found]
+    if todo:
+        raws = read_arcs_modes(path, todo, progress=progress, bbox_lonlat=bbox_lonlat)
+        for mode in todo:
+            net = build_network(raws.pop(mode), mode=mode, crs=crs, source=path.name,
+                                source_sha256=sha)
+            found[mode] = net
+            entry = entries.get(mode)
+            if entry is not None:
+                try:
+                    _save(net, entry)
+                except OSError as exc:
+                    log.warning(say("log_cache_write", entry=entry, why=exc))
+    return {m: found[m] for m in modes}
 
 
 @dataclass(frozen=True)

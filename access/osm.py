@@ -35,6 +35,7 @@ __all__ = [
     "is_ground_level",
     "osm_bounds",
     "read_arcs",
+    "read_arcs_modes",
     "street_extent",
 ]
 
@@ -272,6 +273,30 @@ class RawArcs:
     ground: np.ndarray | None = None
 
 
+def _way_permissions(mode: str, tags: dict[str, str]) -> tuple[bool, bool, float]:
+    """``(forward, backward, speed_kmh)`` of a way for ``mode`` (speed NaN for walking)."""
+    if mode == "walk":
+        ok = walk_allowed(tags)
+        return ok, ok, np.nan
+    if mode == "ebike":
+        fwd, bwd = ebike_directions(tags)
+        return fwd, bwd, (ebike_speed_kmh(tags) if fwd or bwd else np.nan)
+    fwd, bwd = drive_directions(tags)
+    return fwd, bwd, (drive_speed_kmh(tags) if fwd or bwd else np.nan)
+
+
+@dataclass
+class _ModeWays:
+    """What one mode takes from the ways read (offsets into the shared node arrays)."""
+
+    pieces: list[tuple[int, int, bool, bool, float]] = field(default_factory=list)
+    spans: list[tuple[int, int]] = field(default_factory=list)
+    by_hw: dict[str, int] = field(default_factory=dict)
+    ways_used: int = 0
+    missing: int = 0
+    ways_missing: int = 0
+
+
 def read_arcs(path: str | Path, mode: str = "walk", *, progress: bool = False,
               bbox_lonlat: tuple[float, float, float, float] | None = None) -> RawArcs:
     """Read the arcs a travel mode may use from an OSM XML or PBF file.
@@ -298,133 +323,155 @@ def read_arcs(path: str | Path, mode: str = "walk", *, progress: bool = False,
     NoWalkableWaysError
         No way in the file (or in ``bbox_lonlat``) is usable by ``mode``.
     """
+    return read_arcs_modes(path, (mode,), progress=progress, bbox_lonlat=bbox_lonlat)[mode]
+
+
+def read_arcs_modes(path: str | Path, modes: tuple[str, ...] | list[str], *,
+                    progress: bool = False,
+                    bbox_lonlat: tuple[float, float, float, float] | None = None,
+                    ) -> dict[str, RawArcs]:
+    """:func:`read_arcs` for several travel modes in one pass over the file.
+
+    Each way's tags are read once and its nodes are collected once, whatever the
+    number of modes using it; each mode gets exactly what :func:`read_arcs` alone
+    would give it.
+
+    Raises
+    ------
+    NotOsmFileError
+        The file is not OSM XML/PBF or cannot be parsed.
+    NoWalkableWaysError
+        No way in the file (or in ``bbox_lonlat``) is usable by one of ``modes``.
+    """
     import osmium
     from osmium.osm import NODE, WAY
     from tqdm import tqdm
 
-
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    modes = tuple(dict.fromkeys(modes))
+    for mode in modes:
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     path = Path(path)
     _check_file(path)
     refs: list[int] = []
-    lons: list[float] = []
-    lats: list[float] = []
+    xs: list[int] = []
+    ys: list[int] = []
     ref_ground: list[bool] = []
-    # one entry per way piece: (start offset into refs, end offset, fwd, bwd, speed)
-    pieces: list[tuple[int, int, bool, bool, float]] = []
-    by_hw: dict[str, int] = {}
-    missing = 0
-    ways_missing = 0
-    ways_used = 0
+    taken = {m: _ModeWays() for m in modes}
     clip = bbox_lonlat is not None
     x0, y0, x1, y1 = bbox_lonlat if bbox_lonlat is not None else (0.0, 0.0, 0.0, 0.0)
+    way_pieces: list[tuple[int, int]] = []
     try:
         fp = (osmium.FileProcessor(str(path), WAY | NODE).with_locations()
               .with_filter(osmium.filter.EntityFilter(WAY))
               .with_filter(osmium.filter.KeyFilter("highway")))
-        bar = tqdm(desc=i18n_bar("bar_ways", mode=say(mode)), unit=i18n_bar("unit_ways"),
+        label = "/".join(say(m) for m in modes)
+        bar = tqdm(desc=i18n_bar("bar_ways", mode=label), unit=i18n_bar("unit_ways"),
                    disable=not progress, leave=False)
         for way in fp:
             bar.update()
             tags = dict(way.tags)
-            if mode == "walk":
-                fwd = bwd = walk_allowed(tags)
-                speed = np.nan
-            elif mode == "ebike":
-                fwd, bwd = ebike_directions(tags)
-                speed = ebike_speed_kmh(tags) if fwd or bwd else np.nan
-            else:
-                fwd, bwd = drive_directions(tags)
-                speed = drive_speed_kmh(tags) if fwd or bwd else np.nan
-            if not (fwd or bwd):
+            usable = [(m, *perm) for m in modes
+                      if (perm := _way_permissions(m, tags))[0] or perm[1]]
+            if not usable:
                 continue
-            if clip:
-                pieces_before = len(pieces)
-                ground = is_ground_level(tags)
-                start = len(refs)
-                for nr in way.nodes:
-                    loc = nr.location
-                    if not loc.valid() or not (x0 <= loc.lon <= x1 and y0 <= loc.lat <= y1):
-                        missing += not loc.valid()
-                        if len(refs) - start >= 2:
-                            pieces.append((start, len(refs), fwd, bwd, speed))
-                        else:
-                            del refs[start:], lons[start:], lats[start:], ref_ground[start:]
-                        start = len(refs)
-                        continue
-                    refs.append(nr.ref)
-                    ref_ground.append(ground)
-                    lons.append(loc.lon)
-                    lats.append(loc.lat)
-                if len(refs) - start >= 2:
-                    pieces.append((start, len(refs), fwd, bwd, speed))
-                else:
-                    del refs[start:], lons[start:], lats[start:], ref_ground[start:]
-                if len(pieces) > pieces_before:
-                    ways_used += 1
-                    by_hw[tags["highway"]] = by_hw.get(tags["highway"], 0) + 1
-                continue
-            ways_used += 1
-            hw = tags["highway"]
-            by_hw[hw] = by_hw.get(hw, 0) + 1
             ground = is_ground_level(tags)
             start = len(refs)
-            missing_before = missing
+            piece_start = start
+            missing = 0
+            way_pieces.clear()
             for nr in way.nodes:
                 loc = nr.location
-                if not loc.valid():
-                    # a clipped extract: end the piece here, start a new one after
-                    missing += 1
-                    if len(refs) - start >= 2:
-                        pieces.append((start, len(refs), fwd, bwd, speed))
-                    start = len(refs)
+                valid = loc.valid()
+                if not valid or (clip and not (x0 <= loc.lon <= x1 and y0 <= loc.lat <= y1)):
+                    # a clipped extract or the edge of the box: end the piece here
+                    missing += not valid
+                    if len(refs) - piece_start >= 2:
+                        way_pieces.append((piece_start, len(refs)))
+                    elif clip:  # inside a box, nodes of no piece are not kept
+                        del refs[piece_start:], xs[piece_start:], ys[piece_start:], \
+                            ref_ground[piece_start:]
+                    piece_start = len(refs)
                     continue
                 refs.append(nr.ref)
                 ref_ground.append(ground)
-                lons.append(loc.lon)
-                lats.append(loc.lat)
-            if len(refs) - start >= 2:
-                pieces.append((start, len(refs), fwd, bwd, speed))
-            ways_missing += missing > missing_before
+                xs.append(loc.x)
+                ys.append(loc.y)
+            if len(refs) - piece_start >= 2:
+                way_pieces.append((piece_start, len(refs)))
+            elif clip:
+                del refs[piece_start:], xs[piece_start:], ys[piece_start:], \
+                    ref_ground[piece_start:]
+            hw = tags["highway"]
+            for m, fwd, bwd, speed in usable:
+                t = taken[m]
+                t.missing += missing
+                t.pieces.extend((ps, pe, fwd, bwd, speed) for ps, pe in way_pieces)
+                if len(refs) > start:
+                    t.spans.append((start, len(refs)))
+                if clip:
+                    if way_pieces:
+                        t.ways_used += 1
+                        t.by_hw[hw] = t.by_hw.get(hw, 0) + 1
+                    continue
+                t.ways_used += 1
+                t.by_hw[hw] = t.by_hw.get(hw, 0) + 1
+                t.ways_missing += missing > 0
         bar.close()
     except RuntimeError as exc:
         raise NotOsmFileError(f"cannot be read as OSM data ({exc})", path=path) from exc
-    if not pieces:
-        raise NoWalkableWaysError(
-            f"no way usable for '{mode}' (highway=* ways open to that mode) in the file",
-            path=path)
+    for m in modes:
+        if not taken[m].pieces:
+            raise NoWalkableWaysError(
+                f"no way usable for '{m}' (highway=* ways open to that mode) in the file",
+                path=path)
+    ref_all = np.asarray(refs, dtype=np.int64)
+    # the coordinates osmium keeps (1e-7 degree integers), as Location.lon/lat give them
+    lon_all = np.asarray(xs, dtype=np.int64) / 10_000_000.0
+    lat_all = np.asarray(ys, dtype=np.int64) / 10_000_000.0
+    ground_all = np.asarray(ref_ground, dtype=bool)
+    return {m: _mode_arcs(path, m, taken[m], ref_all, lon_all, lat_all, ground_all)
+            for m in modes}
 
-    ref_arr = np.asarray(refs, dtype=np.int64)
-    lon_arr = np.asarray(lons, dtype=np.float64)
-    lat_arr = np.asarray(lats, dtype=np.float64)
-    node_id, first, inverse = np.unique(ref_arr, return_index=True, return_inverse=True)
-    p = np.asarray([(s, e) for s, e, *_ in pieces], dtype=np.int64)
+
+def _mode_arcs(path: Path, mode: str, t: _ModeWays, ref_all: np.ndarray, lon_all: np.ndarray,
+               lat_all: np.ndarray, ground_all: np.ndarray) -> RawArcs:
+    """One mode's :class:`RawArcs` from the node arrays shared by every mode read."""
+    sp = np.asarray(t.spans, dtype=np.int64).reshape(-1, 2)
+    span_len = sp[:, 1] - sp[:, 0]
+    # positions in the shared arrays of the nodes this mode's ways hold, in order
+    pos = np.repeat(sp[:, 0] - np.cumsum(span_len) + span_len, span_len) + \
+        np.arange(int(span_len.sum()))
+    node_id, first, inverse = np.unique(ref_all[pos], return_index=True, return_inverse=True)
+    node_of = np.full(len(ref_all), -1, dtype=np.int64)
+    node_of[pos] = inverse
+    lon_arr, lat_arr = lon_all[pos], lat_all[pos]
+    p = np.asarray([(s, e) for s, e, *_ in t.pieces], dtype=np.int64)
     n_pairs = p[:, 1] - p[:, 0] - 1
-    # position of the first ref of every consecutive pair inside the refs array
-    piece_of_pair = np.repeat(np.arange(len(pieces)), n_pairs)
+    # position of the first ref of every consecutive pair inside the shared arrays
+    piece_of_pair = np.repeat(np.arange(len(t.pieces)), n_pairs)
     offset = np.arange(n_pairs.sum()) - np.repeat(np.cumsum(n_pairs) - n_pairs, n_pairs)
     a = p[piece_of_pair, 0] + offset
     b = a + 1
-    length = haversine_m(lon_arr[a], lat_arr[a], lon_arr[b], lat_arr[b])
-    flags = np.asarray([(f, w, s) for _, _, f, w, s in pieces], dtype=np.float64)
+    length = haversine_m(lon_all[a], lat_all[a], lon_all[b], lat_all[b])
+    flags = np.asarray([(f, w, s) for _, _, f, w, s in t.pieces], dtype=np.float64)
     fwd = flags[piece_of_pair, 0].astype(bool)
     bwd = flags[piece_of_pair, 1].astype(bool)
     speed = flags[piece_of_pair, 2]
-    ua, va = inverse[a], inverse[b]
+    ua, va = node_of[a], node_of[b]
     u = np.concatenate([ua[fwd], va[bwd]])
     v = np.concatenate([va[fwd], ua[bwd]])
     length_m = np.concatenate([length[fwd], length[bwd]])
     speed_kmh = np.concatenate([speed[fwd], speed[bwd]])
     node_ground = np.zeros(len(node_id), dtype=bool)
-    node_ground[inverse[np.asarray(ref_ground, dtype=bool)]] = True
+    node_ground[inverse[ground_all[pos]]] = True
     keep = u != v
-    log.info(say("log_osm_ways", file=path.name, ways=ways_used, mode=say(mode),
-                 nodes=len(node_id), arcs=int(keep.sum()), missing=missing))
+    log.info(say("log_osm_ways", file=path.name, ways=t.ways_used, mode=say(mode),
+                 nodes=len(node_id), arcs=int(keep.sum()), missing=t.missing))
     return RawArcs(node_id=node_id, lon=lon_arr[first], lat=lat_arr[first], u=u[keep],
                    v=v[keep], length_m=length_m[keep], speed_kmh=speed_kmh[keep],
-                   ways_used=ways_used, missing_refs=missing,
-                   ways_with_missing_refs=ways_missing, ways_by_highway=by_hw,
+                   ways_used=t.ways_used, missing_refs=t.missing,
+                   ways_with_missing_refs=t.ways_missing, ways_by_highway=t.by_hw,
                    ground=node_ground)
 
 

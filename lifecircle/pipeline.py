@@ -27,7 +27,7 @@ from access.errors import ConfigError, InputFileError
 from access.i18n import Say, bar, say
 from access.modes import MODES as MODE_TABLE
 from access.modes import TIME_MODES
-from access.network import Snapped, StreetNetwork, load_network, snap_outlines, snap_points
+from access.network import Snapped, StreetNetwork, load_networks, snap_outlines, snap_points
 from access.osm import MODES as NETWORK_MODES
 from access.osm import osm_bounds
 from access.rejects import RejectLog
@@ -412,9 +412,8 @@ def run(area: StudyArea, *, progress: bool = False, use_cache: bool = True) -> R
 
     catalogue = load_catalogue(overrides=area.targets, base_dir=area.base_dir,
                                config_path=area.path)
-    networks = {mode: load_network(area.network.path, mode, crs=crs, use_cache=use_cache,
-                                   progress=progress)
-                for mode in modes_to_build(area.network.modes, catalogue)}
+    networks = load_networks(area.network.path, modes_to_build(area.network.modes, catalogue),
+                             crs=crs, use_cache=use_cache, progress=progress)
     walk = networks["walk"]
     _reject_missing_refs(networks, rejects)
     clock.lap("network")

@@ -11,8 +11,15 @@ import pytest
 
 from access import network as network_mod
 from access.errors import InputFileError, NotOsmFileError, NoWalkableWaysError
-from access.network import load_network, snap
-from access.osm import drive_directions, drive_speed_kmh, osm_bounds, walk_allowed
+from access.network import _cheapest_parallel, load_network, snap
+from access.osm import (
+    drive_directions,
+    drive_speed_kmh,
+    osm_bounds,
+    read_arcs,
+    read_arcs_modes,
+    walk_allowed,
+)
 from access.rejects import RejectLog
 from lifecircle.pipeline import _reject_missing_refs
 from tests.conftest import write_osm
@@ -84,7 +91,7 @@ def test_cache_keyed_by_content_not_path(sample_osm: Path, tmp_path: Path,
     def boom(*a: object, **k: object) -> None:
         raise AssertionError("the cache should have answered")
 
-    monkeypatch.setattr(network_mod, "read_arcs", boom)
+    monkeypatch.setattr(network_mod, "read_arcs_modes", boom)
     again = load_network(copy, "walk", crs=first.crs)
     for name in ("node_id", "x", "y", "indptr", "indices", "length_m"):
         np.testing.assert_array_equal(getattr(first, name), getattr(again, name))
@@ -191,3 +198,36 @@ def test_missing_node_references_counted_and_rejected(tmp_path: Path) -> None:
     whole = write_osm(tmp_path / "whole.osm", nodes, [([1, 2, 3, 4], {"highway": "path"})])
     _reject_missing_refs({"walk": load_network(whole, "walk", use_cache=False)}, empty)
     assert len(empty) == 0
+
+
+def test_cheapest_parallel_arcs_as_lexsort() -> None:
+    """One arc per (u, v): the cheapest, the first listed among ties (NaN costs last),
+    in (u, v) order -- the first of each run of np.lexsort((cost, v, u))."""
+    rng = np.random.default_rng(0)
+    for trial in range(300):
+        n = int(rng.integers(2, 30))
+        m = int(rng.integers(1, 200))
+        u, v = rng.integers(0, n, m), rng.integers(0, n, m)
+        cost = rng.integers(0, 5, m).astype(float)
+        if trial % 3 == 0:
+            cost[rng.random(m) < 0.2] = np.nan
+        srt = np.lexsort((cost, v, u))
+        first = np.ones(m, dtype=bool)
+        first[1:] = (u[srt][1:] != u[srt][:-1]) | (v[srt][1:] != v[srt][:-1])
+        np.testing.assert_array_equal(_cheapest_parallel(u, v, cost, n), srt[first])
+
+
+@pytest.mark.parametrize("box", [None, (104.05, 30.64, 104.08, 30.67)])
+def test_one_pass_gives_each_mode_what_it_reads_alone(sample_osm: Path,
+                                                      box: tuple[float, ...] | None) -> None:
+    """Reading walk, e-bike and car together shares each way's nodes between the modes;
+    every mode still gets exactly the arcs, nodes and counts it gets read alone."""
+    together = read_arcs_modes(sample_osm, ("walk", "ebike", "drive"), bbox_lonlat=box)
+    for mode, raw in together.items():
+        alone = read_arcs(sample_osm, mode, bbox_lonlat=box)
+        for name in ("node_id", "lon", "lat", "u", "v", "length_m", "ground"):
+            np.testing.assert_array_equal(getattr(raw, name), getattr(alone, name))
+        np.testing.assert_array_equal(raw.speed_kmh, alone.speed_kmh)
+        assert (raw.ways_used, raw.missing_refs, raw.ways_with_missing_refs,
+                raw.ways_by_highway) == (alone.ways_used, alone.missing_refs,
+                                         alone.ways_with_missing_refs, alone.ways_by_highway)
