@@ -454,12 +454,12 @@ def load_networks(path: str | Path, modes: tuple[str, ...] | list[str], *,
             net = build_network(raws.pop(mode), mode=mode, crs=crs, source=path.name,
                                 source_sha256=sha)
             found[mode] = net
-            entry = entries.get(mode)
-            if entry is not None:
+            dest = entries.get(mode)
+            if dest is not None:
                 try:
-                    _save(net, entry)
+                    _save(net, dest)
                 except OSError as exc:
-                    log.warning(say("log_cache_write", entry=entry, why=exc))
+                    log.warning(say("log_cache_write", entry=dest, why=exc))
     return {m: found[m] for m in modes}
 
 
