@@ -33,8 +33,8 @@ from access.i18n import say
 from access.osm import MODES, RawArcs, _check_file, read_arcs_modes
 
 __all__ = ["CACHE_VERSION", "Snapped", "StreetNetwork", "build_network", "cache_dir",
-           "file_sha256", "load_network", "load_networks", "snap", "snap_outlines",
-           "snap_points"]
+           "cache_networks", "file_sha256", "load_network", "load_networks", "snap",
+           "snap_outlines", "snap_points"]
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +132,34 @@ class StreetNetwork:
             zip(self.arc_tails().tolist(), self.indices.tolist(), w.tolist(), strict=True),
             weight=weight)
         return g
+
+    def clip(self, bbox_lonlat: tuple[float, float, float, float]) -> StreetNetwork:
+        """The part of the network inside a longitude/latitude box.
+
+        Keeps the nodes inside ``(lon_min, lat_min, lon_max, lat_max)`` (edges
+        included) and the arcs with both ends kept, in their order; nodes keep
+        their relative order. Every route that stays inside the box keeps its
+        length, so searches from points well inside it (a partition and its
+        buffer) give the answers of the whole network.
+        """
+        x0, y0, x1, y1 = bbox_lonlat
+        keep = (self.lon >= x0) & (self.lon <= x1) & (self.lat >= y0) & (self.lat <= y1)
+        new_of_old = np.cumsum(keep) - 1
+        tails = self.arc_tails()
+        arc = keep[tails] & keep[self.indices]
+        m = int(keep.sum())
+        indptr = np.zeros(m + 1, dtype=np.int64)
+        np.cumsum(np.bincount(new_of_old[tails[arc]], minlength=m), out=indptr[1:])
+        report = {**self.report, "clipped_to_lonlat": [float(v) for v in bbox_lonlat],
+                  "nodes_before_clip": self.n_nodes, "arcs_before_clip": self.n_arcs}
+        return StreetNetwork(
+            mode=self.mode, crs=self.crs, node_id=self.node_id[keep], x=self.x[keep],
+            y=self.y[keep], lon=self.lon[keep], lat=self.lat[keep], indptr=indptr,
+            indices=new_of_old[self.indices[arc]].astype(np.int32),
+            length_m=self.length_m[arc],
+            time_s=None if self.time_s is None else self.time_s[arc], source=self.source,
+            source_sha256=self.source_sha256, report=report,
+            ground=None if self.ground is None else self.ground[keep])
 
     def edge_lines(self) -> tuple[np.ndarray, np.ndarray]:
         """Unique undirected street segments as endpoint node pairs ``(u, v)``, ``u < v``."""
@@ -461,6 +489,24 @@ def load_networks(path: str | Path, modes: tuple[str, ...] | list[str], *,
                 except OSError as exc:
                     log.warning(say("log_cache_write", entry=dest, why=exc))
     return {m: found[m] for m in modes}
+
+
+def cache_networks(path: str | Path, modes: tuple[str, ...] | list[str], *, crs: CRS,
+                   progress: bool = False, source_sha256: str | None = None) -> list[str]:
+    """Make sure the cache holds the whole network of every mode, without loading them.
+
+    Modes whose entry is missing are built in one pass over the file
+    (:func:`load_networks`) and written; entries present are left to be checked by
+    whoever loads them. Returns the modes built.
+    """
+    path = Path(path)
+    _check_file(path)
+    sha = source_sha256 or file_sha256(path)
+    todo = [m for m in dict.fromkeys(modes) if not _cache_entry(sha, m, crs, None).exists()]
+    if todo:
+        load_networks(path, todo, crs=crs, use_cache=True, progress=progress,
+                      source_sha256=sha)
+    return todo
 
 
 @dataclass(frozen=True)

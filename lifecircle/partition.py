@@ -10,11 +10,13 @@ each partition as a separate task on a ``dask.distributed`` cluster (a
 2. every cell and facility is owned by one partition: the unit of the chosen level
    containing it (the nearest unit for the few edge cells whose centre lies in
    none), or a square tile;
-3. each partition reads its own networks, clipped while reading to its cells'
-   bounding box plus a buffer of the longest trip a search may take (the walking
-   search limit, or the driving limit at the network's top speed) plus the
-   snapping distance, so every route that can count lies inside and its results
-   are exact; it snaps and routes its own cells and returns their columns;
+3. the driver makes sure the network cache holds every mode's whole network (one
+   pass over the OSM file for all modes when it does not); each partition clips
+   those networks to its cells' bounding box plus a buffer of the longest trip a
+   search may take (the walking search limit, or the time limit at the network's
+   top speed) plus the snapping distance, so every route that can count lies
+   inside and its results are exact; it snaps and routes its own cells and
+   returns their columns;
 4. the driver merges the cells (each from the partition owning it), then assigns
    units and evaluates the targets on the merged cells; 2SFCA catchments are
    asked of the partitions owning the facilities, on the same cluster.
@@ -52,7 +54,14 @@ from access.crs import WGS84
 from access.errors import ConfigError, PartitionError, SchedulerUnreachableError
 from access.i18n import bar as i18n_bar
 from access.i18n import say
-from access.network import StreetNetwork, cache_dir, file_sha256, load_network
+from access.network import (
+    StreetNetwork,
+    cache_dir,
+    cache_networks,
+    file_sha256,
+    load_network,
+    load_networks,
+)
 from access.osm import EBIKE_HIGHWAY_SPEED_KMH, StreetExtent, street_extent
 from access.rejects import RejectLog
 from access.targets import load_catalogue
@@ -76,6 +85,7 @@ from lifecircle.pipeline import (
     routed_categories,
     snap_to_networks,
     study_boundary,
+    with_search_limits,
 )
 from lifecircle.study_area import StudyArea, TravelSettings
 
@@ -85,7 +95,7 @@ __all__ = ["PartitionOptions", "PartitionSpec", "partition_catchments", "run_par
 log = logging.getLogger(__name__)
 
 #: Part of every partition's cache key: bump when a partition's results change meaning.
-PARTITION_VERSION = 1
+PARTITION_VERSION = 2
 #: Haversine arc lengths and UTM straight legs differ by up to ~0.1% (UTM scale
 #: factor); the buffer is widened by this factor so no route that counts is cut.
 _BUFFER_SAFETY = 1.05
@@ -166,7 +176,7 @@ class PartitionSpec:
                 "cats": list(self.categories), "snap": self.snap_max_dist_m,
                 "travel": [self.travel.walk_speed_kmh, self.travel.max_walk_dist_m,
                            self.travel.k_nearest, self.travel.drive_leg_speed_kmh,
-                           self.travel.max_drive_time_min]}
+                           self.travel.max_drive_time_min, self.travel.max_ebike_time_min]}
         h.update(json.dumps(head, sort_keys=True).encode())
         for a in (self.cell_pos, self.cell_x, self.cell_y, self.cell_id, self.owned,
                   self.fac_pos, self.fac_x, self.fac_y, self.fac_owned):
@@ -179,11 +189,29 @@ class PartitionSpec:
 # ---------------------------------------------------------------------------
 # the task a worker runs
 # ---------------------------------------------------------------------------
+#: The whole networks a worker loaded last (key: file hash, CRS, mode): partitions
+#: run one after another on a worker clip the same networks.
+_WHOLE: dict[tuple[str, str, str], StreetNetwork] = {}
+
+
 def _networks(spec: PartitionSpec) -> dict[str, StreetNetwork]:
+    """The partition's networks: each mode's whole network from the cache (written by
+    the driver before any partition starts), clipped to the mode's box. Without the
+    cache, each mode is read from the file clipped to its box."""
     crs = CRS.from_wkt(spec.crs_wkt)
-    return {m: load_network(spec.network_path, m, crs=crs, use_cache=spec.use_cache,
-                            bbox_lonlat=spec.bbox_lonlat[m], source_sha256=spec.network_sha256)
-            for m in spec.modes}
+    if not spec.use_cache:
+        return {m: load_network(spec.network_path, m, crs=crs, use_cache=False,
+                                bbox_lonlat=spec.bbox_lonlat[m],
+                                source_sha256=spec.network_sha256)
+                for m in spec.modes}
+    keys = {m: (spec.network_sha256, spec.crs_wkt, m) for m in spec.modes}
+    missing = [m for m in spec.modes if keys[m] not in _WHOLE]
+    if missing:
+        _WHOLE.clear()
+        loaded = load_networks(spec.network_path, spec.modes, crs=crs, use_cache=True,
+                               source_sha256=spec.network_sha256)
+        _WHOLE.update({keys[m]: loaded[m] for m in spec.modes})
+    return {m: _WHOLE[keys[m]].clip(spec.bbox_lonlat[m]) for m in spec.modes}
 
 
 def _facilities_frame(spec: PartitionSpec) -> pd.DataFrame:
@@ -679,8 +707,12 @@ def run_partitioned(area: StudyArea, options: PartitionOptions | None = None, *,
                                                     np.asarray(sy), ext.step_deg * 111_320.0)
     catalogue = load_catalogue(overrides=area.targets, base_dir=area.base_dir,
                                config_path=area.path)
+    area = with_search_limits(area, catalogue)
     categories, notes = routed_categories(fac, catalogue, taxonomy)
     modes = modes_to_build(area.network.modes, catalogue)
+    if use_cache:  # one pass over the file for every mode, here, not one per partition
+        cache_networks(area.network.path, modes, crs=crs, progress=progress,
+                       source_sha256=sha)
     buffers = _buffers(area, ext, modes)
     specs = _specs(area, crs, names, cell_owner, fac_owner, streets, cells, fac, categories,
                    buffers, sha, use_cache, options.by == "tiles")

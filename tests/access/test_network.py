@@ -231,3 +231,24 @@ def test_one_pass_gives_each_mode_what_it_reads_alone(sample_osm: Path,
         assert (raw.ways_used, raw.missing_refs, raw.ways_with_missing_refs,
                 raw.ways_by_highway) == (alone.ways_used, alone.missing_refs,
                                          alone.ways_with_missing_refs, alone.ways_by_highway)
+
+
+def test_clip_keeps_exactly_the_arcs_inside(sample_osm: Path) -> None:
+    """A clipped network is the subgraph of the nodes inside the box: every arc with both
+    ends inside, with its length and time, nodes in their order."""
+    net = load_network(sample_osm, "drive", use_cache=False)
+    box = (104.05, 30.64, 104.08, 30.67)
+    sub = net.clip(box)
+    inside = ((net.lon >= box[0]) & (net.lon <= box[2]) & (net.lat >= box[1])
+              & (net.lat <= box[3]))
+    assert 0 < sub.n_nodes < net.n_nodes
+    np.testing.assert_array_equal(sub.node_id, net.node_id[inside])
+    tails, heads = net.arc_tails(), net.indices
+    keep = inside[tails] & inside[heads]
+    want = {(int(net.node_id[a]), int(net.node_id[b])): (w, t) for a, b, w, t in zip(
+        tails[keep], heads[keep], net.length_m[keep], net.time_s[keep], strict=True)}
+    assert sub.time_s is not None
+    got = {(int(sub.node_id[a]), int(sub.node_id[b])): (w, t) for a, b, w, t in zip(
+        sub.arc_tails(), sub.indices, sub.length_m, sub.time_s, strict=True)}
+    assert got == want
+    assert np.all(np.diff(sub.arc_tails()) >= 0)  # still CSR
