@@ -39,8 +39,14 @@ from access.targets import TargetResults
 from facilities import load_taxonomy
 from gridded_pop import GridSpec, PopulationGrid
 from gridded_pop.groups import GROUPS
-from lifecircle.pipeline import RunResult, catchment_function, snap_to_networks
+from lifecircle.pipeline import (
+    RunResult,
+    catchment_function,
+    snap_to_networks,
+    with_search_limits,
+)
 from lifecircle.results import RunData, cell_column_names, read_cells, read_run
+from lifecircle.scenario import base_catalogue
 from lifecircle.study_area import load_study_area
 
 __all__ = ["DISPLAY_COLUMNS", "DISPLAY_PREFIXES", "NetworkChangedError", "OpenedRun",
@@ -237,8 +243,10 @@ class OpenedRun:
             {"walk": walk}, fac.geometry.x.to_numpy(), fac.geometry.y.to_numpy(),
             max_dist_m=snap_max, outlines=self._facility_outlines(fac))["node"] \
             if len(fac) else np.zeros(0, dtype=np.int64)
-        out = dataclasses.replace(base, networks={"walk": walk}, cells=cells, facilities=fac,
-                                  catchments=catchment_function(walk, cells, fac))
+        # the search limits the run used, so what-if columns match the run's
+        area = with_search_limits(base.area, base_catalogue(base))
+        out = dataclasses.replace(base, area=area, networks={"walk": walk}, cells=cells,
+                                  facilities=fac, catchments=catchment_function(walk, cells, fac))
         log.info(say("log_whatif_loaded", s=time.perf_counter() - start))
         return out
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -58,9 +58,9 @@ from gridded_pop import GridSpec, PopulationGrid, build_population
 from lifecircle.study_area import StudyArea, TravelSettings, UnitsSpec
 
 __all__ = ["RunResult", "analysis_cells", "assign_units", "completeness_and_targets",
-           "read_units", "reject_unreachable", "route_categories", "routed_frame", "run",
-           "unit_of_cells", "unit_of_points",
-           "unit_population", "unit_table"]
+           "longest_trip_min", "read_units", "reject_unreachable", "route_categories",
+           "routed_frame", "run", "unit_of_cells", "unit_of_points", "unit_population",
+           "unit_table", "with_search_limits"]
 
 log = logging.getLogger(__name__)
 
@@ -412,6 +412,7 @@ def run(area: StudyArea, *, progress: bool = False, use_cache: bool = True) -> R
 
     catalogue = load_catalogue(overrides=area.targets, base_dir=area.base_dir,
                                config_path=area.path)
+    area = with_search_limits(area, catalogue)
     networks = load_networks(area.network.path, modes_to_build(area.network.modes, catalogue),
                              crs=crs, use_cache=use_cache, progress=progress)
     walk = networks["walk"]
@@ -650,11 +651,49 @@ def snap_to_networks(networks: dict[str, StreetNetwork], x: np.ndarray, y: np.nd
 def _time_mode_limits(mode: str, travel: Any) -> tuple[float, float]:
     """Search limit (minutes) and access-leg speed (km/h) of a time-routed mode.
 
-    The car's come from the study area's ``[travel]``; the others from the mode table.
+    The car's come from the study area's ``[travel]``; the others from the mode table,
+    the e-bike's limit from ``travel.max_ebike_time_min`` when a run set it
+    (:func:`with_search_limits`).
     """
     if mode == "drive":
         return travel.max_drive_time_min, travel.drive_leg_speed_kmh
-    return MODE_TABLE[mode].max_time_min, MODE_TABLE[mode].leg_speed_kmh
+    limit = getattr(travel, f"max_{mode}_time_min", None)
+    return (MODE_TABLE[mode].max_time_min if limit is None else float(limit),
+            MODE_TABLE[mode].leg_speed_kmh)
+
+
+def longest_trip_min(catalogue: list[Any], mode: str) -> float | None:
+    """The longest trip (minutes) any target of ``catalogue`` takes by ``mode``; None if none.
+
+    E-bike and car reaches are always in minutes.
+    """
+    out = None
+    for t in catalogue:
+        if not isinstance(t, RoutedTarget) or mode not in t.modes_used:
+            continue
+        reach = dict(t.max_time_min or ())
+        for settlement, m in t.modes:
+            if m == mode and settlement in t.scope and settlement in reach:
+                out = max(out or 0.0, float(reach[settlement]))
+    return out
+
+
+def with_search_limits(area: StudyArea, catalogue: list[Any]) -> StudyArea:
+    """The study area with the e-bike search limit a run uses.
+
+    When the e-bike network is built only because targets need it (``"ebike"`` is not
+    in ``[network] modes``), e-bike times are searched as far as the longest e-bike
+    trip a target takes (at most the mode table's limit): farther times count for
+    no target, and a shorter search keeps partitions' buffers small. With
+    ``"ebike"`` in ``[network] modes`` the mode table's limit (60 min) stands.
+    """
+    if "ebike" in area.network.modes or area.travel.max_ebike_time_min is not None:
+        return area
+    need = longest_trip_min(catalogue, "ebike")
+    if need is None:
+        return area
+    limit = min(need, MODE_TABLE["ebike"].max_time_min)
+    return replace(area, travel=replace(area.travel, max_ebike_time_min=limit))
 
 
 def route_categories(networks: dict[str, StreetNetwork], cells: pd.DataFrame,

@@ -121,6 +121,11 @@ class TravelSettings:
         Speed on the straight legs to and from the driving network.
     max_drive_time_min
         Search limit for driving times.
+    max_ebike_time_min
+        Search limit for e-bike times; None: the mode table's (``modes.toml``). Not a
+        key of the file: a run sets it to the longest e-bike trip a target takes when
+        the e-bike network is built only for targets
+        (:func:`lifecircle.pipeline.with_search_limits`).
     """
 
     walk_speed_kmh: dict[str, float] = field(
@@ -129,6 +134,7 @@ class TravelSettings:
     k_nearest: int = 1
     drive_leg_speed_kmh: float = 15.0
     max_drive_time_min: float = 90.0
+    max_ebike_time_min: float | None = None
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ import importlib.util
 import os
 import shutil
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -179,3 +180,26 @@ def test_clipped_reading_keeps_exactly_the_arcs_inside(region: Path) -> None:
                                                   clip.length_m, strict=True)}
     assert got == want
     assert 0 < len(got) < len(full.u)
+
+
+def test_ebike_searched_as_far_as_targets_need(region: Path, plain: RunResult) -> None:
+    """An e-bike network built only for targets is searched as far as the longest e-bike
+    trip a target takes (Kaifeng's health_15: 15 min), so a partition's e-bike buffer is
+    that trip, not the mode's 60-minute limit; every verdict is that of a 60-minute
+    search."""
+    assert "ebike" not in plain.area.network.modes
+    assert plain.area.travel.max_ebike_time_min == 15.0
+    cols = [c for c in plain.cells.columns if c.startswith("ebike_time_min__")]
+    t = plain.cells[cols].to_numpy(dtype=float)
+    assert np.isfinite(t).any()
+    assert (t[np.isfinite(t)] <= 15.0).all()
+    area = load_study_area(region / "area.toml")
+    wide = run(replace(area, travel=replace(area.travel, max_ebike_time_min=60.0)))
+    assert wide.area.travel.max_ebike_time_min == 60.0
+    w = wide.cells[cols].to_numpy(dtype=float)
+    assert (w[np.isfinite(w)] > 15.0).any()
+    np.testing.assert_array_equal(np.where(w <= 15.0, w, np.inf), np.where(t <= 15.0, t,
+                                                                            np.inf))
+    for name in ("targets", "units", "gaps", "cell_flags"):
+        pd.testing.assert_frame_equal(getattr(wide.targets, name),
+                                      getattr(plain.targets, name))
