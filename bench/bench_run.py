@@ -1,11 +1,14 @@
 """Time the whole ``lifecircle run`` on the synthetic municipality, as a planner meets it.
 
 Runs the command in a subprocess twice: with an empty network cache (first build)
-and again with the cache filled. Prints, per run, the wall time, the stages from
-``run.json`` (``timings_s``), the peak memory of the process (``/usr/bin/time``, or
-``getrusage`` of children where it is missing), the size of the outputs, and the
-figures of issue 10 beside them ("today": 259 s, 2.6 GB, 1.15 GB of outputs;
-network 28 s, routing 83 s, units 23 s, targets 16 s, writing ~100 s).
+and again with the cache filled. Prints, per run, the wall and CPU seconds, the
+stages from ``run.json`` (``timings_s``), the peak memory of the process
+(``/usr/bin/time``, or ``getrusage`` of children where it is missing), the size of
+the outputs and the load average, beside two earlier sets of figures: the code
+before the speed work on this box ("before", main at d06b2f1, cached run at load
+0.4-1.3, first build at load 0.5) and the figures the work started from ("issue":
+259 s, 2.6 GB, 1.15 GB of outputs; network 28 s, routing 83 s, units 23 s, targets
+16 s, writing ~100 s).
 
 Usage::
 
@@ -28,8 +31,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = Path(__file__).resolve().parent / "_work"
-TODAY = {"wall_s": 259.0, "peak_gb": 2.6, "outputs_mb": 1150.0, "network": 28.0,
-         "routing": 83.0, "units": 23.0, "targets": 16.0, "writing": 100.0}
+TODAY = {"wall_s": 259.0, "cpu_s": float("nan"), "peak_gb": 2.6, "outputs_mb": 1150.0,
+         "network": 28.0, "routing": 83.0, "units": 23.0, "targets": 16.0, "writing": 100.0}
+#: main at d06b2f1 on this box, same inputs: network cached / first build.
+BEFORE = {"wall_s": 47.9, "cpu_s": 42.9, "peak_gb": 3.22, "outputs_mb": 155.0,
+          "network": 1.2, "routing": 24.7, "units": 2.4, "targets": 7.0, "writing": 9.2}
+BEFORE_COLD = {"wall_s": 49.0, "cpu_s": 53.3, "peak_gb": 3.18, "outputs_mb": 155.0,
+               "network": 21.3, "routing": 8.4, "units": 2.0, "targets": 5.5,
+               "writing": 8.8}
 GOALS = {"wall_s": 30.0, "peak_gb": 2.0, "outputs_mb": 200.0, "first_network_s": 20.0}
 
 
@@ -43,7 +52,7 @@ def timed_run(area: Path, out: Path, cache: Path, extra: list[str]) -> dict[str,
     timer = shutil.which("time") or ("/usr/bin/time" if Path("/usr/bin/time").exists()
                                      else None)
     if timer:
-        cmd = [timer, "-f", "%M %e", "-o", str(stats), *cmd]
+        cmd = [timer, "-f", "%M %e %U %S", "-o", str(stats), *cmd]
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=ROOT, check=False)
@@ -52,29 +61,33 @@ def timed_run(area: Path, out: Path, cache: Path, extra: list[str]) -> dict[str,
         sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-3000:])
         raise SystemExit(f"lifecircle run failed ({proc.returncode})")
     if timer:
-        kb = float(stats.read_text().split()[0])
+        fields = stats.read_text().split()
+        kb, cpu = float(fields[0]), float(fields[2]) + float(fields[3])
     else:
-        kb = float(max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))
+        ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+        kb, cpu = float(max(before, ru.ru_maxrss)), ru.ru_utime + ru.ru_stime
     stats.unlink(missing_ok=True)
     meta = json.loads((out / "run.json").read_text(encoding="utf-8"))
     timings = meta["timings_s"]
     out_mb = sum(p.stat().st_size for p in out.rglob("*") if p.is_file()) / 1e6
-    res = {"wall_s": wall, "peak_gb": kb / 1024 ** 2, "outputs_mb": out_mb, **timings}
+    res = {"wall_s": wall, "cpu_s": cpu, "peak_gb": kb / 1024 ** 2, "outputs_mb": out_mb,
+           "load": os.getloadavg()[0], **timings}
     res["writing"] = wall - sum(timings.values())  # start-up, writing and summary
     res["files_mb"] = {p.name: round(p.stat().st_size / 1e6, 1) for p in sorted(out.iterdir())
                        if p.is_file()}
     return res
 
 
-def report(label: str, r: dict[str, float]) -> None:
-    print(f"\n== {label} ==")
-    print(f"{'figure':<14}{'now':>10}{'today':>10}{'ratio':>8}")
-    for key in ("wall_s", "peak_gb", "outputs_mb", "network", "routing", "units", "targets",
-                "writing"):
-        now, before = float(r.get(key, float("nan"))), TODAY[key]
-        print(f"{key:<14}{now:>10.2f}{before:>10.2f}{now / before:>8.2f}")
+def report(label: str, r: dict[str, float], before: dict[str, float]) -> None:
+    print(f"\n== {label} (load average {r['load']:.1f} on {os.cpu_count()} cores) ==")
+    print(f"{'figure':<14}{'now':>10}{'before':>10}{'issue':>10}{'now/before':>12}")
+    for key in ("wall_s", "cpu_s", "peak_gb", "outputs_mb", "network", "routing", "units",
+                "targets", "writing"):
+        now = float(r.get(key, float("nan")))
+        print(f"{key:<14}{now:>10.2f}{before[key]:>10.2f}{TODAY[key]:>10.2f}"
+              f"{now / before[key]:>12.2f}")
     others = {k: round(v, 2) for k, v in r.items()
-              if k not in TODAY and isinstance(v, float)}
+              if k not in TODAY and k != "load" and isinstance(v, float)}
     print("other stages:", others)
     print("files (MB):", r["files_mb"])
 
@@ -94,11 +107,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if not a.cached_only:
             cold = timed_run(a.area, tmp / "out_cold", cache, a.extra)
-            report("first run (network built)", cold)
+            report("first run (network built)", cold, BEFORE_COLD)
             print(f"first network build: {cold['network']:.1f} s "
                   f"(goal < {GOALS['first_network_s']:g} s)")
         warm = timed_run(a.area, tmp / "out_warm", cache, a.extra)
-        report("network cached", warm)
+        report("network cached", warm, BEFORE)
         print(f"\ngoals (cached): wall < {GOALS['wall_s']:g} s: {warm['wall_s']:.1f}; "
               f"peak < {GOALS['peak_gb']:g} GB: {warm['peak_gb']:.2f}; outputs < "
               f"{GOALS['outputs_mb']:g} MB: {warm['outputs_mb']:.0f}")
