@@ -8,7 +8,9 @@ whole ``lifecircle run`` in a subprocess:
 * ``--partition county --workers 2``, the partitions' clipped networks cached but
   no finished partition kept (each partition routed again).
 
-Prints both, their ratio (goal: at most 1.3x, the cost of the buffers) and the
+Prints both (wall and CPU seconds, the load average), their ratio (goal: at most
+1.3x, the cost of the buffers) beside the earlier figures (plain 85.8 s,
+partitioned 156.7 s: 1.83x, at load ~13, before the speed work) and the
 per-partition figures that feed the cost model of ``docs/scale.md``: cells, nodes,
 seconds and worker peak memory per partition.
 
@@ -30,6 +32,8 @@ from bench_run import timed_run
 from synthetic_municipality import write_region
 
 WORK = Path(__file__).resolve().parent / "_work"
+#: wall seconds before the speed work (load ~13 on 2 cores)
+EARLIER = {"plain": 85.8, "partitioned": 156.7}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,21 +56,26 @@ def main(argv: list[str] | None = None) -> int:
         parted = timed_run(area, tmp / "part", cache, part)
         meta = json.loads((tmp / "part" / "run.json").read_text(encoding="utf-8"))
         print(f"\n{'':<24}{'plain':>10}{'partitioned':>13}")
-        for key in ("wall_s", "peak_gb", "routing", "units", "targets"):
+        for key in ("wall_s", "cpu_s", "peak_gb", "routing", "units", "targets", "load"):
             print(f"{key:<24}{plain[key]:>10.2f}{parted[key]:>13.2f}")
         ratio = parted["wall_s"] / plain["wall_s"]
-        print(f"\npartitioned / plain wall time: {ratio:.2f}x (goal <= 1.3x)")
+        print(f"\npartitioned / plain wall time: {ratio:.2f}x (goal <= 1.3x; before: "
+              f"{EARLIER['partitioned'] / EARLIER['plain']:.2f}x = "
+              f"{EARLIER['partitioned']:g} / {EARLIER['plain']:g} s)")
+        print(f"partitioned / plain CPU time (driver and workers): "
+              f"{parted['cpu_s'] / plain['cpu_s']:.2f}x")
         print("\npartitions (worker figures):")
         rows = meta.get("partitions", [])
         for r in rows:
             print("  " + ", ".join(f"{k}={v}" for k, v in r.items()))
         if rows:
             cells = sum(r["cells"] for r in rows)
-            nodes = sum(r.get("walk_nodes", 0) + r.get("drive_nodes", 0) for r in rows)
+            nodes = sum(r.get("walk_nodes", 0) + r.get("ebike_nodes", 0)
+                        + r.get("drive_nodes", 0) for r in rows)
             secs = sum(r["seconds"] for r in rows)
             peak = max(r["peak_rss_mb"] for r in rows)
             print(f"per million cells: {secs / cells * 1e6:.1f} s; per million nodes "
-                  f"(walk + drive): {secs / nodes * 1e6:.1f} s; worker peak {peak:.0f} MB "
+                  f"(all modes): {secs / nodes * 1e6:.1f} s; worker peak {peak:.0f} MB "
                   f"for {max(r['cells'] for r in rows):,} cells")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
