@@ -365,7 +365,7 @@ def read_arcs_modes(path: str | Path, modes: tuple[str, ...] | list[str], *,
         fp = (osmium.FileProcessor(str(path), WAY | NODE).with_locations()
               .with_filter(osmium.filter.EntityFilter(WAY))
               .with_filter(osmium.filter.KeyFilter("highway")))
-        label = "/".join(say(m) for m in modes)
+        label = "/".join(str(say(m)) for m in modes)
         bar = tqdm(desc=i18n_bar("bar_ways", mode=label), unit=i18n_bar("unit_ways"),
                    disable=not progress, leave=False)
         for way in fp:
