@@ -73,12 +73,14 @@ from lifecircle.pipeline import (
     RunResult,
     _Clock,
     _metric_crs,
+    _outline_to_wkt,
     _time_mode_limits,
     _xy,
     analysis_cells,
     assign_units,
     completeness_and_targets,
     k_nearest_table,
+    label_unnamed,
     modes_to_build,
     read_units,
     reject_unreachable,
@@ -168,6 +170,7 @@ class PartitionSpec:
     snap_max_dist_m: float
     use_cache: bool = True
     key: str = ""
+    fac_outline: np.ndarray | None = None
 
     def checksum(self) -> str:
         """SHA-256 of the partition's inputs and parameters (its cache key)."""
@@ -184,6 +187,9 @@ class PartitionSpec:
             h.update(np.ascontiguousarray(a).tobytes())
         for a in (self.fac_category, self.fac_id):
             h.update("\x1f".join(map(str, a)).encode())
+        if self.fac_outline is not None:
+            h.update(b"".join(shapely.to_wkb(g) if isinstance(g, shapely.Geometry) else b"-"
+                              for g in self.fac_outline))
         return h.hexdigest()
 
 
@@ -250,8 +256,8 @@ def run_partition(spec: PartitionSpec) -> dict[str, Any]:
                                  max_dist_m=snap_max).items():
         cells[k] = v
     fac = _facilities_frame(spec)
-    for k, v in snap_to_networks(networks, spec.fac_x, spec.fac_y,
-                                 max_dist_m=snap_max).items():
+    for k, v in snap_to_networks(networks, spec.fac_x, spec.fac_y, max_dist_m=snap_max,
+                                 outlines=spec.fac_outline).items():
         fac[k] = v
     routed = route_categories(networks, cells, fac, spec.categories, travel=spec.travel)
     k_table = k_nearest_table(networks["walk"], cells, fac, spec.categories,
@@ -285,7 +291,8 @@ def partition_catchments(spec: PartitionSpec, category: str, max_dist_m: float,
     if not len(sel):
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
     walk = {"walk": _networks(replace(spec, modes=("walk",)))["walk"]}
-    f = snap_to_networks(walk, spec.fac_x[sel], spec.fac_y[sel], max_dist_m=spec.snap_max_dist_m)
+    f = snap_to_networks(walk, spec.fac_x[sel], spec.fac_y[sel], max_dist_m=spec.snap_max_dist_m,
+                         outlines=None if spec.fac_outline is None else spec.fac_outline[sel])
     c = snap_to_networks(walk, spec.cell_x, spec.cell_y, max_dist_m=spec.snap_max_dist_m)
     fi, ci, d = catchment_pairs(walk["walk"], f["node"], f["snap_dist_m"], c["node"],
                                 c["snap_dist_m"], max_dist_m=max_dist_m)
@@ -470,6 +477,7 @@ def _specs(area: StudyArea, crs: CRS, names: list[str], cell_owner: np.ndarray,
     pop = cells["pop_total"].to_numpy()
     fx, fy = _xy(fac)
     fcat = fac["category"].to_numpy(dtype=object)
+    outline = fac["outline"].to_numpy(dtype=object) if "outline" in fac else None
     fid = fac["facility_id"].to_numpy(dtype=object)
     walk_buf = buffers["walk"]
     wide_buf = max(buffers.values())
@@ -499,6 +507,7 @@ def _specs(area: StudyArea, crs: CRS, names: list[str], cell_owner: np.ndarray,
             buffer_m=dict(buffers), cell_pos=cpos, cell_x=cx[cpos], cell_y=cy[cpos],
             cell_id=cid[cpos], owned=own_c[cpos], fac_pos=fpos, fac_x=fx[fpos],
             fac_y=fy[fpos], fac_category=fcat[fpos], fac_id=fid[fpos],
+            fac_outline=None if outline is None else outline[fpos],
             fac_owned=own_f[fpos], categories=list(categories), travel=area.travel,
             snap_max_dist_m=area.network.snap_max_dist_m, use_cache=use_cache)
         s.key = s.checksum()
@@ -747,12 +756,14 @@ def _run_on(client: Any, area: StudyArea, options: PartitionOptions, *, progress
     results = _run_specs(client, specs, root if use_cache else None,
                          progress=progress, task=task)
     cells, fac = _merge(cells, fac, results, categories, tuple(modes))
+    fac = _outline_to_wkt(fac)  # as a plain run: the outline kept as text
     reject_unreachable(cells, fac, rejects, crs, area.network.snap_max_dist_m)
     k_table = _k_table(results, cells)
     clock.lap("routing")
 
     units = assign_units(unit_polygons, cells, fac, pop, boundary=boundary)
     clock.lap("units")
+    fac = label_unnamed(fac, taxonomy, unit_polygons)
 
     catchments = _catchment_function(client, specs, fac)
     completeness, targets, cells = completeness_and_targets(
