@@ -50,7 +50,6 @@ import pandas as pd
 import shapely
 from pyproj import CRS, Transformer
 
-from access import _dijkstra
 from access.crs import WGS84
 from access.errors import ConfigError, PartitionError, SchedulerUnreachableError
 from access.i18n import bar as i18n_bar
@@ -686,28 +685,6 @@ def run_partitioned(area: StudyArea, options: PartitionOptions | None = None, *,
     if options.workers < 1:
         raise ConfigError(f"need at least 1 worker, got {options.workers}", key="--workers")
     _check_scheduler(options)
-    with _client(options) as client:
-        # the workers load the routing code while the driver reads the inputs
-        from distributed import fire_and_forget
-
-        for address in client.scheduler_info().get("workers", {}):
-            fire_and_forget(client.submit(_warm_up, workers=[address], pure=False,
-                                          allow_other_workers=False))
-        return _run_on(client, area, options, progress=progress, use_cache=use_cache,
-                       task=task or run_partition)
-
-
-def _warm_up() -> None:
-    """Load the routing kernels in a worker (compiled code from numba's cache)."""
-    indptr, indices = np.array([0, 1, 2]), np.array([1, 0], dtype=np.int32)
-    w = np.ones(2)
-    route = (np.array([0]), np.zeros(1))
-    _dijkstra.multi_source_many(indptr, indices, w, [route, route], max_dist=10.0)
-
-
-def _run_on(client: Any, area: StudyArea, options: PartitionOptions, *, progress: bool,
-            use_cache: bool, task: Callable[[PartitionSpec], dict[str, Any]]) -> RunResult:
-    """:func:`run_partitioned` on a connected client."""
     clock = _Clock(progress)
     rejects = RejectLog()
     boundary_lonlat = study_boundary(area)
@@ -753,22 +730,23 @@ def _run_on(client: Any, area: StudyArea, options: PartitionOptions, *, progress
     clock.lap("snapping")
 
     root = _cache_root(options)
-    results = _run_specs(client, specs, root if use_cache else None,
-                         progress=progress, task=task)
-    cells, fac = _merge(cells, fac, results, categories, tuple(modes))
-    fac = _outline_to_wkt(fac)  # as a plain run: the outline kept as text
-    reject_unreachable(cells, fac, rejects, crs, area.network.snap_max_dist_m)
-    k_table = _k_table(results, cells)
-    clock.lap("routing")
+    with _client(options) as client:
+        results = _run_specs(client, specs, root if use_cache else None,
+                             progress=progress, task=task or run_partition)
+        cells, fac = _merge(cells, fac, results, categories, tuple(modes))
+        fac = _outline_to_wkt(fac)  # as a plain run: the outline kept as text
+        reject_unreachable(cells, fac, rejects, crs, area.network.snap_max_dist_m)
+        k_table = _k_table(results, cells)
+        clock.lap("routing")
 
-    units = assign_units(unit_polygons, cells, fac, pop, boundary=boundary)
-    clock.lap("units")
-    fac = label_unnamed(fac, taxonomy, unit_polygons)
+        units = assign_units(unit_polygons, cells, fac, pop, boundary=boundary)
+        clock.lap("units")
+        fac = label_unnamed(fac, taxonomy, unit_polygons)
 
-    catchments = _catchment_function(client, specs, fac)
-    completeness, targets, cells = completeness_and_targets(
-        area, cells, fac, units, pop, taxonomy, catchments, catalogue=catalogue)
-    clock.lap("targets")
+        catchments = _catchment_function(client, specs, fac)
+        completeness, targets, cells = completeness_and_targets(
+            area, cells, fac, units, pop, taxonomy, catchments, catalogue=catalogue)
+        clock.lap("targets")
 
     table = pd.DataFrame([{
         "partition": r["name"], "cells": len(r["cells"]["pos"]),
