@@ -40,7 +40,8 @@ __all__ = ["SITE_MODELS", "accept_sites", "candidate_file", "model_options", "ru
            "sites_map", "sites_status", "sites_table", "target_name", "target_options"]
 
 #: Questions the page asks, in the order shown.
-SITE_MODELS = ("mclp", "lscp", "p_median", "p_center", "capacitated", "least_important")
+SITE_MODELS = ("mclp", "lscp", "p_median", "p_center", "capacitated", "least_important",
+               "colocated")
 #: Candidate files the page accepts (uploaded or inside the study-area folder).
 CANDIDATE_SUFFIXES = (".geojson", ".json", ".gpkg", ".zip", ".shp", ".kml", ".fgb")
 #: Largest candidate file the page takes as an upload, bytes.
@@ -185,7 +186,8 @@ def candidate_file(contents: Any, filename: Any, path: Any, lang: str,
 def run_sites(model: Any, category: Any, n: Any, threshold_pct: Any, spacing_m: Any,
               target: Any, lang: Any, *, capacity: Any = None, existing_capacity: Any = None,
               budget: Any = None, cost_per_site: Any = None, upload: Any = None,
-              upload_name: Any = None, candidates_path: Any = None) -> dict[str, Any]:
+              upload_name: Any = None, candidates_path: Any = None,
+              complex_categories: Any = None) -> dict[str, Any]:
     """Answer one siting question on the dashboard's run.
 
     Parameters
@@ -215,6 +217,9 @@ def run_sites(model: Any, category: Any, n: Any, threshold_pct: Any, spacing_m: 
         An uploaded candidate file (``dcc.Upload`` contents, a data URL) and its name.
     candidates_path
         Or a candidate file inside the study-area folder (relative to it).
+    complex_categories
+        ``colocated``: the categories one service complex (社区综合服务中心) hosts;
+        each chosen site becomes one new facility of every one of them.
 
     Returns
     -------
@@ -231,6 +236,11 @@ def run_sites(model: Any, category: Any, n: Any, threshold_pct: Any, spacing_m: 
         raise BadRequest(f"unknown model {str(model)[:40]!r}")
     if target is not None and target != "" and not isinstance(target, str):
         raise BadRequest("target must be text")
+    if complex_categories in (None, ""):
+        complex_categories = []
+    if not isinstance(complex_categories, list):
+        raise BadRequest("the complex's categories are a list")
+    hosted = tuple(dict.fromkeys(checked_category(c) for c in complex_categories))
     base = {"ok": False, "model": model, "category": category, "target": target or None}
     try:
         n_int = _int_arg(n, tr("sites_bad_n", lang))
@@ -250,6 +260,8 @@ def run_sites(model: Any, category: Any, n: Any, threshold_pct: Any, spacing_m: 
     except ValueError as exc:
         return {**base, "message": str(exc)}
     try:
+        if model == "colocated" and len(hosted) < 2:
+            return {**base, "message": tr("sites_need_complex", lang)}
         if model != "lscp" and n_int is None and not (model == "mclp"
                                                       and numbers["budget"] is not None):
             return {**base, "message": tr("sites_need_n", lang)}
@@ -266,6 +278,8 @@ def run_sites(model: Any, category: Any, n: Any, threshold_pct: Any, spacing_m: 
             fields["existing_capacity"] = numbers["existing_capacity"]
         if model == "mclp":
             fields["budget"] = numbers["budget"]
+        if model == "colocated":
+            fields["complex"] = hosted
         fields["cost_per_site"] = numbers["cost_per_site"]
         if cand_file is not None:
             fields["candidates"] = cand_file
@@ -301,11 +315,12 @@ def run_sites(model: Any, category: Any, n: Any, threshold_pct: Any, spacing_m: 
     else:
         edits = []
         for r in records:
-            e = {"action": "add", "category": category, "lon": r["lon"], "lat": r["lat"],
-                 "name": str(r["name"])[:200]}
-            if r.get("capacity") is not None:
-                e["capacity"] = r["capacity"]
-            edits.append(e)
+            for cat in (hosted if model == "colocated" else (category,)):
+                e = {"action": "add", "category": cat, "lon": r["lon"], "lat": r["lat"],
+                     "name": str(r["name"])[:200]}
+                if r.get("capacity") is not None:
+                    e["capacity"] = r["capacity"]
+                edits.append(e)
     cand = res.candidates
     cands: dict[str, list[Any]] = {"lon": [], "lat": [], "chosen": []}
     if len(cand) and "lon" in cand.columns:

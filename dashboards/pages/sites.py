@@ -50,6 +50,10 @@ def layout(**_query: Any) -> html.Div:
             id="site-category", labels=dropdown_labels("zh"),
             options=category_options("zh"), value=_default_category(),
             clearable=False, style={"width": "220px"}, **KEEP)),
+        field("sites_complex", dcc.Dropdown(
+            id="site-complex", labels=dropdown_labels("zh"),
+            options=category_options("zh"), value=[], multi=True,
+            style={"width": "300px"}, **KEEP)),
         field("sites_target_field", dcc.Dropdown(
             id="site-target", labels=dropdown_labels("zh"), options=target_options("zh"),
             value=None, style={"width": "230px"}, placeholder="—", **KEEP)),
@@ -101,13 +105,13 @@ def layout(**_query: Any) -> html.Div:
 
 def _run(n_clicks: int, model: Any, category: Any, n: Any, threshold: Any, spacing: Any,
          target: Any, capacity: Any, existing_capacity: Any, budget: Any, cost: Any,
-         upload: Any, upload_name: Any, cand_path: Any, lang: str) -> Any:
+         upload: Any, upload_name: Any, cand_path: Any, hosted: Any, lang: str) -> Any:
     if not n_clicks:
         return dash.no_update
     return run_sites(model, category, n, threshold, spacing, target, lang,
                      capacity=capacity, existing_capacity=existing_capacity, budget=budget,
                      cost_per_site=cost, upload=upload, upload_name=upload_name,
-                     candidates_path=cand_path)
+                     candidates_path=cand_path, complex_categories=hosted)
 
 
 def _upload_name(name: Any, contents: Any) -> str:
@@ -129,12 +133,13 @@ def _accept(n_clicks: int, data: Any, name: Any, lang: str) -> Any:
 def _options(lang: str) -> tuple[Any, ...]:
     labels = dropdown_labels(lang)
     return (model_options(lang), category_options(lang), target_options(lang),
-            labels, labels, labels)
+            category_options(lang), labels, labels, labels, labels)
 
 
 callback(Output("site-model", "options"), Output("site-category", "options"),
-         Output("site-target", "options"), Output("site-model", "labels"),
-         Output("site-category", "labels"), Output("site-target", "labels"),
+         Output("site-target", "options"), Output("site-complex", "options"),
+         Output("site-model", "labels"), Output("site-category", "labels"),
+         Output("site-target", "labels"), Output("site-complex", "labels"),
          Input("app-lang", "value"))(_options)
 callback(Output("site-result", "data"), Input("site-run", "n_clicks"),
          State("site-model", "value"), State("site-category", "value"),
@@ -143,7 +148,7 @@ callback(Output("site-result", "data"), Input("site-run", "n_clicks"),
          State("site-capacity", "value"), State("site-existing-capacity", "value"),
          State("site-budget", "value"), State("site-cost", "value"),
          State("site-upload", "contents"), State("site-upload", "filename"),
-         State("site-cand-path", "value"),
+         State("site-cand-path", "value"), State("site-complex", "value"),
          State("app-lang", "value"), prevent_initial_call=True)(_run)
 callback(Output("site-upload-name", "children"), Input("site-upload", "filename"),
          Input("site-upload", "contents"))(_upload_name)

@@ -193,3 +193,39 @@ def test_candidate_file_upload_and_path(state: DashboardState, tmp_path: Path,
     with pytest.raises(BadRequest):
         sites.run_sites("mclp", "kindergarten", 1, None, None, None, "en", upload=5,
                         upload_name="x.geojson")
+
+
+COMPLEX = ["kindergarten", "nursery", "community_health_station", "eldercare_daycare",
+           "community_service_station", "fitness_site"]
+
+
+def test_colocated_complexes_accepted_as_a_scenario(state: DashboardState) -> None:
+    """Service complexes asked from the page: each site becomes one facility of every
+    hosted category, and the saved scenario keeps the promised completeness."""
+    data = sites.run_sites("colocated", "kindergarten", 2, None, None, None, "zh",
+                           complex_categories=COMPLEX)
+    json.dumps(data)
+    assert data["ok"], data["message"]
+    assert data["target"] == "life_circle_5"
+    assert len(data["sites"]) == 2
+    assert len(data["edits"]) == 2 * len(COMPLEX)
+    assert {e["category"] for e in data["edits"]} == set(COMPLEX)
+    assert "life_circle_5" not in str(sites.sites_status(data, "zh"))
+    msg = sites.accept_sites(data, "综合服务中心 2 处", "zh")
+    assert "综合服务中心 2 处" in msg
+    view = state.cache.view(callbacks.load_saved("综合服务中心 2 处"), profile=None,
+                            name="综合服务中心 2 处")
+    row = next(t for t in data["targets"] if t["id"] == "life_circle_5")
+    value = view.targets.targets.set_index("id").loc["life_circle_5", "value"]
+    assert value == pytest.approx(row["promised"], abs=1e-12)
+    assert value > 0  # before: no data (the sample has none of several hosted types)
+    one = sites.run_sites("colocated", "kindergarten", 1, None, None, None, "en",
+                          complex_categories=["kindergarten"])
+    assert not one["ok"]
+    assert "two or more" in one["message"]
+    with pytest.raises(BadRequest):
+        sites.run_sites("colocated", "kindergarten", 1, None, None, None, "en",
+                        complex_categories="kindergarten")
+    with pytest.raises(BadRequest):
+        sites.run_sites("colocated", "kindergarten", 1, None, None, None, "en",
+                        complex_categories=["no_such_category"])
