@@ -36,7 +36,7 @@ from dashboards.server import (
     is_loopback,
     serve_wsgi,
 )
-from dashboards.state import DashboardState, ServePlan, serve_plan, set_state
+from dashboards.state import DashboardState, ServePlan, get_state, serve_plan, set_state
 from lifecircle.cli import app as cli_app
 from lifecircle.cli import logging_to_stderr
 from lifecircle.cli import run as cli_run
@@ -48,6 +48,10 @@ DEFAULT_PORT = 8050
 PAGES_DIR = Path(__file__).resolve().parent / "dashboards" / "pages"
 
 log = logging.getLogger(__name__)
+
+
+#: Milliseconds after the first page is drawn at which plotly.js is loaded.
+PRELOAD_MS = 300
 
 
 def create_app(result: Any, *, tiles_url: str | None = None, lang: str = "zh",
@@ -68,7 +72,8 @@ def create_app(result: Any, *, tiles_url: str | None = None, lang: str = "zh",
         (``<folder>.scenarios.sqlite``).
     opened
         The run folder ``result`` was read from (:func:`dashboards.opened.open_run`):
-        its networks are loaded when a what-if first needs them.
+        its walking network and the joins to it start loading in the background once
+        the first page is served; the other networks when a what-if first needs them.
     """
     if lang not in ("zh", "en"):
         raise ValueError(f"lang must be 'zh' or 'en', got {lang!r}")
@@ -77,6 +82,7 @@ def create_app(result: Any, *, tiles_url: str | None = None, lang: str = "zh",
                              opened=opened))
     app = Dash(__name__, use_pages=True, pages_folder=str(PAGES_DIR),
                suppress_callback_exceptions=True, title="lifecircle",
+
                assets_folder=str(PAGES_DIR.parent / "assets"))
     area = result.area
 
@@ -103,11 +109,29 @@ def create_app(result: Any, *, tiles_url: str | None = None, lang: str = "zh",
                                     {"label": "English", "value": "en"}]),
         ], className="lc-header"),
         html.Main(dash.page_container),
+        # plotly.js loads while the first page is read (a hidden graph, shortly after
+        # that page is drawn), not when a map is first opened: its parse took most of
+        # a second of the map page
+        dcc.Interval(id="app-preload-timer", interval=PRELOAD_MS, max_intervals=1),
+        html.Div(id="app-preload", style={"display": "none"}),
     ])
+    callback(Output("app-preload", "children"), Input("app-preload-timer", "n_intervals"),
+             prevent_initial_call=True)(
+        lambda _n: dcc.Graph(id="app-plotly-preload", config={"staticPlot": True}))
     callback(Output("app-navbar", "children"), Input("app-lang", "value"))(navbar)
     callback(Output({"type": TR_TYPE, "key": ALL}, "children"), Input("app-lang", "value"),
              State({"type": TR_TYPE, "key": ALL}, "id"))(
         lambda lang_value, ids: translate_all(ids, lang_value))
+    state = get_state()
+
+    @app.server.after_request
+    def _warm(resp: Any) -> Any:
+        # once a page is served, what-if's walking network and joins load in the
+        # background, so the first edit does not wait for them (start is not delayed)
+        if resp.mimetype == "text/html" and resp.status_code == 200:
+            state.warm()
+        return resp
+
     return app
 
 

@@ -7,6 +7,7 @@ lon/lat, population class breaks). :func:`map_figure` draws one window of one vi
 - a transparent hover lattice (one point every few pixels) whose hover and click
   events the server answers by looking up the cell under the pointer
   (:func:`cell_info`);
+- main streets, water and green drawn into that image (:func:`overlay_masks`);
 - unit outlines clipped to the window, unit names (the finest level that stays
   readable), facilities in the window, a scale bar.
 
@@ -25,14 +26,17 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import shapely
+from matplotlib.path import Path as MplPath
 
 from access.crs import WGS84
 from dashboards import raster
 from dashboards.i18n import STRINGS, tr
 from dashboards.overlay import Overlay
+from lifecircle.maps import geometry_path, path_masks
 
 __all__ = ["CLASS_COLOURS", "HOVER_PX", "LAYERS", "MapContext", "cell_classes", "cell_info",
-           "legend_items", "map_figure", "tile_images", "window_from_view"]
+           "legend_items", "map_figure", "overlay_masks", "tile_images",
+           "window_from_view"]
 
 #: Walking-time classes (upper bounds, minutes) and their colours.
 TIME_BOUNDS_MIN = (5.0, 10.0, 15.0, 20.0)
@@ -47,10 +51,6 @@ HOVER_PX = 6
 MAX_LABELS = 40
 #: Most facility markers of one kind drawn at once.
 MAX_MARKERS = 4000
-#: Most street vertices one map update sends (about 150 KB of figure JSON): streets
-#: are simplified to the window's pixel size, lines shorter than a few pixels left
-#: out, and finer classes dropped when a wide window holds more.
-MAX_STREET_POINTS = 8_000
 #: Margins of the map figure around the plot area, in pixels.
 MARGIN_PX = {"l": 70, "r": 10, "t": 16, "b": 40}
 _FAC_COLOUR = "#1f4e9e"
@@ -236,29 +236,15 @@ def _in_window(lon: np.ndarray, lat: np.ndarray, w: raster.Window) -> np.ndarray
     return (lon >= w.lon0) & (lon <= w.lon1) & (lat >= w.lat0) & (lat <= w.lat1)
 
 
-def _lines(geoms: np.ndarray, w: raster.Window, *, px: float | None = None,
-           max_points: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def _lines(geoms: np.ndarray, w: raster.Window) -> tuple[np.ndarray, np.ndarray]:
     """Outlines clipped to the window as lon/lat arrays with NaN separators.
 
     Arrays, not lists: plotly validates a list element by element, an array at once.
-    With ``px`` (pixels), lines are simplified to that many pixels of the window and
-    lines shorter than three times it are left out; with ``max_points``, only the
-    longest lines that fit in that many vertices are kept.
     """
     geoms = geoms[shapely.intersects(geoms, shapely.box(w.lon0, w.lat0, w.lon1, w.lat1))]
     clipped = shapely.clip_by_rect(geoms, w.lon0, w.lat0, w.lon1, w.lat1)
     parts = shapely.get_parts(shapely.get_parts(clipped[~shapely.is_empty(clipped)]))
     parts = parts[np.isin(shapely.get_type_id(parts), (1, 2))]  # LineString, LinearRing
-    if px is not None and len(parts):
-        deg = px * (w.lon1 - w.lon0) / max(w.width_px, 1)
-        parts = shapely.simplify(parts, deg)
-        parts = parts[shapely.length(parts) >= 3 * deg]
-    if max_points is not None and len(parts):
-        n = shapely.get_num_coordinates(parts)
-        if n.sum() > max_points:
-            order = np.argsort(-shapely.length(parts), kind="stable")
-            keep = order[np.cumsum(n[order] + 1) <= max_points]
-            parts = parts[np.sort(keep)]
     if not len(parts):
         return np.empty(0), np.empty(0)
     coords, idx = shapely.get_coordinates(parts, return_index=True)
@@ -304,14 +290,17 @@ def map_figure(ctx: MapContext, view: Any, *, window: raster.Window, category: s
         grid (the browser loads the tiles from it); none by default.
     overlay
         Main streets, water and green of the study area's OSM file
-        (:mod:`dashboards.overlay`), drawn over the grid.
+        (:mod:`dashboards.overlay`), drawn into the grid image (one image per update,
+        however many streets are in view; :func:`overlay_masks`), with legend entries.
     """
     if layer not in LAYERS:
         raise ValueError(f"layer must be one of {LAYERS}, got {layer!r}")
     cls, colours = cell_classes(view.cells, layer=layer, category=category, group=group,
                                 highlight=highlight, pop_breaks=ctx.pop_breaks)
     positions = ctx.lookup.cells_in_window(window)
-    png = raster.render_png(cls, positions, colours)
+    drawn = overlay is not None and len(overlay) > 0
+    png = raster.render_png(cls, positions, colours,
+                            overlay_masks(overlay, window) if drawn and overlay else ())
     fig = go.Figure()
     # hover lattice: events only, never drawn
     nx = max(2, math.ceil(window.width_px / HOVER_PX))
@@ -321,8 +310,8 @@ def map_figure(ctx: MapContext, view: Any, *, window: raster.Window, category: s
     fig.add_trace(go.Heatmap(x=hx, y=hy, z=np.zeros((ny, nx), np.int8), opacity=0,
                              showscale=False, hoverinfo="none", name="hover",
                              showlegend=False))
-    if overlay is not None and len(overlay):
-        _add_overlay(fig, overlay, window, lang)
+    if drawn and overlay:
+        _add_overlay_legend(fig, overlay, lang)
     if show_units and ctx.levels:
         widths = np.linspace(2.2, 0.8, len(ctx.levels))
         for level, width in zip(ctx.levels, widths, strict=True):
@@ -407,33 +396,71 @@ def tile_images(w: raster.Window, url: str, *, max_tiles: int = 64) -> list[dict
     return out
 
 
-_STREET_STYLE = {"major": ("rgba(70,70,70,0.85)", 2.4), "secondary": ("rgba(80,80,80,0.7)", 1.6),
-                 "tertiary": ("rgba(90,90,90,0.55)", 1.0)}
+#: Street class -> colour, opacity and width in pixels.
+STREET_STYLE = {"major": ("#464646", 0.85, 2.4), "secondary": ("#505050", 0.7, 1.6),
+                "tertiary": ("#5a5a5a", 0.55, 1.0)}
+#: Area kind -> fill colour and opacity, outline colour and opacity.
+AREA_STYLE = {"water": ("#5096e6", 0.45, "#286ec8", 0.8),
+              "green": ("#5ab45a", 0.25, "#288c3c", 0.6)}
+_PT_PER_PX = 0.72  # masks are drawn at 100 pixels per inch
+_LINE_ON, _FILL_ON = 96, 128  # mask alpha from which a pixel is drawn
 
 
-def _add_overlay(fig: go.Figure, ov: Overlay, w: raster.Window, lang: str) -> None:
-    for kind, geoms, line, fill in (
-            ("water", ov.water, "rgba(40,110,200,0.8)", "rgba(80,150,230,0.35)"),
-            ("green", ov.green, "rgba(40,140,60,0.6)", "rgba(90,180,90,0.18)")):
-        if not len(geoms):
+def overlay_masks(ov: Overlay, w: raster.Window) -> list[tuple[np.ndarray, str, float]]:
+    """Green, water and streets (main streets last) in the window as image overlays.
+
+    ``(mask, colour, opacity)`` per layer, for :func:`dashboards.raster.render_png`:
+    the shapes, simplified to about a pixel (:meth:`Overlay.at_scale`) and taken where
+    their bounds meet the window, are rasterised by :func:`lifecircle.maps.path_masks`,
+    the report maps' own drawing (which clips them to the image).
+    """
+    deg = (w.lon1 - w.lon0) / max(w.width_px, 1)
+
+    def visible(kind: str) -> np.ndarray:
+        geoms, b = ov.at_scale(kind, deg)
+        return geoms[(b[:, 2] >= w.lon0) & (b[:, 0] <= w.lon1) & (b[:, 3] >= w.lat0)
+                     & (b[:, 1] <= w.lat1)]
+
+    layers: list[tuple[MplPath, float, bool]] = []
+    styles: list[tuple[str, float, int]] = []
+    for kind in ("green", "water"):
+        if not len(getattr(ov, kind)):
             continue
-        xs, ys = _lines(shapely.boundary(geoms), w)
-        if len(xs):
-            fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", fill="toself", fillcolor=fill,
-                                     line={"color": line, "width": 0.8}, hoverinfo="skip",
-                                     name=_esc(tr(f"legend_{kind}", lang)), showlegend=True))
-    budget = MAX_STREET_POINTS
-    for cls, geoms in ov.streets.items():  # widest class first
-        if budget <= 0:
-            break
-        xs, ys = _lines(geoms, w, px=1.0, max_points=budget)
-        budget -= len(xs)
-        if len(xs):
-            colour, width = _STREET_STYLE.get(cls, ("rgba(90,90,90,0.5)", 1.0))
-            fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", hoverinfo="skip",
-                                     name=_esc(tr(f"legend_street_{cls}", lang)),
-                                     showlegend=cls == "major",
-                                     line={"color": colour, "width": width}))
+        fill, fill_op, line, line_op = AREA_STYLE[kind]
+        polys = visible(kind)
+        path = geometry_path(polys[shapely.area(polys) >= deg ** 2], filled=True)
+        if path is not None:
+            layers += [(path, 0.0, True), (path, 0.8 * _PT_PER_PX, False)]
+            styles += [(fill, fill_op, _FILL_ON), (line, line_op, _LINE_ON)]
+    for cls in reversed(list(ov.streets)):  # finest first: the main streets on top
+        lines = visible(cls)
+        path = geometry_path(lines[shapely.length(lines) >= 3 * deg])
+        if path is not None:
+            colour, opacity, width_px = STREET_STYLE.get(cls, ("#5a5a5a", 0.5, 1.0))
+            layers.append((path, width_px * _PT_PER_PX, False))
+            styles.append((colour, opacity, _LINE_ON))
+    if not layers:
+        return []
+    masks = path_masks(layers, (w.lon0, w.lon1, w.lat0, w.lat1),
+                       (w.height_px, w.width_px))
+    return [(m >= on, colour, opacity)
+            for m, (colour, opacity, on) in zip(masks, styles, strict=True)]
+
+
+def _add_overlay_legend(fig: go.Figure, ov: Overlay, lang: str) -> None:
+    """Legend entries of the overlay drawn in the image (traces with no points)."""
+    for kind in ("water", "green"):
+        if len(getattr(ov, kind)):
+            fill, _, line, _ = AREA_STYLE[kind]
+            fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", hoverinfo="skip",
+                                     name=_esc(tr(f"legend_{kind}", lang)),
+                                     marker={"symbol": "square", "size": 12, "color": fill,
+                                             "line": {"color": line, "width": 1}}))
+    if "major" in ov.streets and len(ov.streets["major"]):
+        colour, _, width_px = STREET_STYLE["major"]
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", hoverinfo="skip",
+                                 name=_esc(tr("legend_street_major", lang)),
+                                 line={"color": colour, "width": width_px}))
 
 
 def _labels_for(ctx: MapContext, w: raster.Window) -> pd.DataFrame | None:

@@ -15,8 +15,10 @@ street file is still the one the run used.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
+import os
 import threading
 import time
 from collections.abc import Iterable
@@ -36,6 +38,7 @@ from access.i18n import say
 from access.network import StreetNetwork, file_sha256, load_network
 from access.rejects import RejectLog
 from access.targets import TargetResults
+from access.travel import nearest_facilities
 from facilities import load_taxonomy
 from gridded_pop import GridSpec, PopulationGrid
 from gridded_pop.groups import GROUPS
@@ -53,6 +56,9 @@ __all__ = ["DISPLAY_COLUMNS", "DISPLAY_PREFIXES", "NetworkChangedError", "Opened
            "open_run"]
 
 log = logging.getLogger(__name__)
+
+#: Niceness of the thread loading what-if's networks in the background.
+WARM_NICE = 10
 
 #: Cell columns the pages draw, read when the run is opened.
 DISPLAY_COLUMNS = ("cell_id", "row", "col", "x", "y", "in_area", "area_m2", "residential_m2",
@@ -126,6 +132,8 @@ class OpenedRun:
     _routable: RunResult | None = field(default=None, repr=False)
     _sha: str | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _warm_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _warming: bool = field(default=False, repr=False)
 
     @property
     def ready(self) -> bool:
@@ -159,15 +167,30 @@ class OpenedRun:
             return rb
 
     def warm(self) -> None:
-        """Start loading :meth:`routable` in the background (errors are logged)."""
-        if self.ready:
-            return
+        """Start loading :meth:`routable` in the background, once (errors are logged)."""
+        with self._warm_lock:  # not _lock: that one is held while loading
+            if self.ready or self._warming:
+                return
+            self._warming = True
 
         def work() -> None:
+            # below the threads serving pages (Linux: a thread's own niceness), so the
+            # pages opened meanwhile keep their speed on a busy machine
+            with contextlib.suppress(AttributeError, OSError):
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WARM_NICE)
             try:
-                self.routable(("walk",))
+                rb = self.routable(("walk",))
             except Exception as exc:  # said again to the user at the first what-if
                 log.warning(say("log_whatif_unavailable", why=exc))
+                return
+            net = rb.networks.get("walk")
+            if net is not None and len(net.indptr) > 1:
+                # the routing kernels load from numba's on-disk cache at their first
+                # call (about 0.25 s): make that call here, on one node
+                one = np.zeros(1, np.int64)
+                with contextlib.suppress(Exception):
+                    nearest_facilities(net, one, np.zeros(1), one, np.zeros(1), ["x"],
+                                       max_cost=0.0)
 
         threading.Thread(target=work, name="load-networks", daemon=True).start()
 

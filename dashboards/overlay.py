@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -50,8 +51,29 @@ class Overlay:
     water: np.ndarray = field(default_factory=lambda: np.empty(0, object))
     green: np.ndarray = field(default_factory=lambda: np.empty(0, object))
 
+    _scaled: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = field(
+        default_factory=dict, repr=False, compare=False)
+
     def __len__(self) -> int:
         return sum(len(v) for v in self.streets.values()) + len(self.water) + len(self.green)
+
+    def at_scale(self, kind: str, deg: float) -> tuple[np.ndarray, np.ndarray]:
+        """Geometries of ``kind`` simplified to about ``deg`` degrees, and their bounds.
+
+        ``kind`` is ``"water"``, ``"green"`` or a street class. The tolerance is the
+        power of two at or below ``deg``; each is computed once (a map window at a
+        zoom seen before costs no simplification).
+        """
+        level = math.floor(math.log2(deg)) if deg > 0 else -60
+        hit = self._scaled.get((kind, level))
+        if hit is None:
+            geoms = getattr(self, kind) if kind in ("water", "green") \
+                else self.streets.get(kind, np.empty(0, object))
+            simple = shapely.simplify(geoms, 2.0 ** level, preserve_topology=False)
+            simple = simple[~shapely.is_empty(simple)]
+            hit = (simple, shapely.bounds(simple).reshape(-1, 4))
+            self._scaled[(kind, level)] = hit
+        return hit
 
 
 class _Reader(osmium.SimpleHandler):

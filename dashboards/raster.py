@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import io
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -166,11 +167,21 @@ def class_values(values: np.ndarray, bounds: tuple[float, ...], *,
     return cls
 
 
+def _rgb(colour: str) -> tuple[int, int, int]:
+    return int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)
+
+
 def render_png(cell_class: np.ndarray, positions: np.ndarray,
-               colours: tuple[str, ...]) -> bytes:
+               colours: tuple[str, ...],
+               overlays: Sequence[tuple[np.ndarray, str, float]] = ()) -> bytes:
     """A palette PNG: pixel ``(j, i)`` has colour ``colours[cell_class[positions[j, i]]]``.
 
     Pixels with no cell (position -1) or class :data:`NO_CLASS` are transparent.
+    ``overlays`` are ``(mask, "#rrggbb", opacity)`` drawn over the classes in turn
+    where the mask (boolean, the image's shape) is set, e.g. streets, water, green:
+    each blend of an overlay colour with what lies under it gets a palette entry of
+    its own after the classes', so pixels of class ``k`` left uncovered keep index
+    ``k``.
     """
     cls = np.asarray(cell_class, np.uint8)
     pos = np.asarray(positions)
@@ -178,13 +189,39 @@ def render_png(cell_class: np.ndarray, positions: np.ndarray,
     inside = pos >= 0
     img[inside] = cls[pos[inside]]
     img[img >= len(colours)] = NO_CLASS
+    entries: list[tuple[float, ...]] = [(*(v / 255 for v in _rgb(c)), 1.0) for c in colours]
+    under_none = (0.0, 0.0, 0.0, 0.0)
+    for mask, colour, opacity in overlays:
+        m = np.asarray(mask, bool)
+        if not m.any():
+            continue
+        top = tuple(v / 255 for v in _rgb(colour))
+        remap = np.arange(256, dtype=np.uint8)
+        for u in np.unique(img[m]):
+            r, g, b, a = entries[u] if u != NO_CLASS else under_none
+            out_a = opacity + a * (1 - opacity)
+            blend = tuple((t * opacity + v * a * (1 - opacity)) / out_a
+                          for t, v in zip(top, (r, g, b), strict=True))
+            entry = (*blend, out_a)
+            if entry not in entries:
+                if len(entries) >= NO_CLASS:
+                    raise ValueError("too many overlay colours for one palette image")
+                entries.append(entry)
+            remap[u] = entries.index(entry)
+        img[m] = remap[img[m]]
     palette = np.zeros((256, 3), np.uint8)
-    for k, c in enumerate(colours):
-        palette[k] = [int(c[i:i + 2], 16) for i in (1, 3, 5)]
+    alpha = np.full(256, 255, np.uint8)
+    alpha[NO_CLASS] = 0
+    for k, (r, g, b, a) in enumerate(entries):
+        palette[k] = [round(r * 255), round(g * 255), round(b * 255)]
+        alpha[k] = round(a * 255)
     im = Image.frombytes("P", (img.shape[1], img.shape[0]), img.tobytes())
     im.putpalette(palette.ravel().tolist())
     buf = io.BytesIO()
-    im.save(buf, format="PNG", transparency=NO_CLASS, compress_level=6)
+    if (alpha[:NO_CLASS] == 255).all():
+        im.save(buf, format="PNG", transparency=NO_CLASS, compress_level=6)
+    else:
+        im.save(buf, format="PNG", transparency=alpha.tobytes(), compress_level=6)
     return buf.getvalue()
 
 

@@ -603,7 +603,7 @@ class DashboardState:
         return self.opened.routable(modes) if self.opened is not None else self.result
 
     def warm(self) -> None:
-        """Start loading :meth:`routable` in the background (a what-if page was opened)."""
+        """Start loading :meth:`routable` in the background (a page was served)."""
         if self.opened is not None:
             self.opened.warm()
 

@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from matplotlib.typing import RcKeyType
 
 __all__ = ["CJK_FAMILIES", "FontNotFoundError", "LayerStyle", "MapCanvas", "cjk_font",
-           "trend_chart"]
+           "geometry_path", "path_masks", "trend_chart"]
 
 log = logging.getLogger(__name__)
 
@@ -164,6 +164,66 @@ def _nice(x: float) -> float:
     return k
 
 
+def path_masks(paths: Sequence[tuple[MplPath, float, bool]],
+               extent: tuple[float, float, float, float], shape: tuple[int, int]
+               ) -> list[np.ndarray]:
+    """Alpha masks (uint8, ``shape``) of matplotlib paths drawn over ``extent``.
+
+    Parameters
+    ----------
+    paths
+        ``(path, line width in points, filled)`` per mask; the raster has 100 pixels
+        per inch, so one point is 100/72 pixels.
+    extent
+        ``(x0, x1, y0, y1)`` of the raster in the paths' coordinates; row 0 is the
+        top (``y1``) edge and pixel ``(j, i)`` covers one ``shape``-th of it.
+    shape
+        Rows and columns of the raster.
+    """
+    n_rows, n_cols = shape
+    out: list[np.ndarray] = []
+    with mpl.rc_context({"agg.path.chunksize": 20000}):
+        # a hair more than the size: Agg rounds the canvas down, never a pixel short
+        fig = Figure(figsize=((n_cols + 0.01) / 100, (n_rows + 0.01) / 100), dpi=100)
+        ax = fig.add_axes((0, 0, 1, 1))
+        ax.set_axis_off()
+        ax.set_xlim(extent[0], extent[1])
+        ax.set_ylim(extent[2], extent[3])
+        fig.patch.set_alpha(0)
+        canvas = FigureCanvasAgg(fig)
+        for path, width_pt, filled in paths:
+            # add_artist, not add_patch: the limits are set, and add_patch would walk
+            # every vertex in Python to update them
+            patch = PathPatch(path, fill=filled, facecolor="black" if filled else "none",
+                              edgecolor="black", linewidth=width_pt, antialiased=True)
+            ax.add_artist(patch)
+            canvas.draw()
+            out.append(np.asarray(canvas.buffer_rgba())[:n_rows, :n_cols, 3].copy())
+            patch.remove()
+    return out
+
+
+def geometry_path(geoms: np.ndarray, *, filled: bool = False) -> MplPath | None:
+    """One compound matplotlib path of shapely lines (or of polygon rings, ``filled``).
+
+    None when there is nothing to draw.
+    """
+    parts = shapely.get_parts(np.asarray(geoms, object))
+    if filled:
+        parts = parts[shapely.get_type_id(parts) == 3]  # Polygon
+        parts = shapely.get_rings(parts)
+    else:
+        # lines as they are, polygons by their rings
+        parts = np.concatenate([parts[np.isin(shapely.get_type_id(parts), (1, 2))],
+                                shapely.get_rings(parts[shapely.get_type_id(parts) == 3])])
+    if not len(parts):
+        return None
+    coords, idx = shapely.get_coordinates(parts, return_index=True)
+    codes = np.full(len(coords), MplPath.LINETO, MplPath.code_type)
+    codes[np.r_[0, np.flatnonzero(np.diff(idx)) + 1]] = MplPath.MOVETO
+    return MplPath(coords, codes)
+
+
 class MapCanvas:
     """The shared part of every map of one study area.
 
@@ -219,27 +279,15 @@ class MapCanvas:
 
     def _street_backdrop(self, segments: np.ndarray) -> np.ndarray:
         """The street network drawn once: an alpha mask (uint8) of the raster's shape."""
-        n_rows, n_cols = self.raster_shape
-        with mpl.rc_context({**self._rc, "agg.path.chunksize": 20000}):
-            fig = Figure(figsize=(n_cols / 100, n_rows / 100), dpi=100)
-            ax = fig.add_axes((0, 0, 1, 1))
-            ax.set_axis_off()
-            ax.set_xlim(self.extent[0], self.extent[2])
-            ax.set_ylim(self.extent[1], self.extent[3])
-            # one compound path (move-to, line-to per segment): Agg strokes it in C, where a
-            # LineCollection builds a Python Path per segment (minutes for a municipality)
-            seg = np.asarray(segments, dtype=float).reshape(-1, 2, 2)
-            codes = np.tile(np.array([MplPath.MOVETO, MplPath.LINETO], MplPath.code_type),
-                            len(seg))
-            # add_artist, not add_patch: the limits are set, and add_patch would walk every
-            # segment in Python to update them
-            ax.add_artist(PathPatch(MplPath(seg.reshape(-1, 2), codes), fill=False,
-                                    edgecolor="black", linewidth=0.4, antialiased=True))
-            fig.patch.set_alpha(0)
-            canvas = FigureCanvasAgg(fig)
-            canvas.draw()
-            img = np.asarray(canvas.buffer_rgba())
-        return img[:n_rows, :n_cols, 3].copy()
+        # one compound path (move-to, line-to per segment): Agg strokes it in C, where a
+        # LineCollection builds a Python Path per segment (minutes for a municipality)
+        seg = np.asarray(segments, dtype=float).reshape(-1, 2, 2)
+        codes = np.tile(np.array([MplPath.MOVETO, MplPath.LINETO], MplPath.code_type),
+                        len(seg))
+        x0, y0, x1, y1 = self.extent
+        with mpl.rc_context(self._rc):
+            return path_masks([(MplPath(seg.reshape(-1, 2), codes), 0.4, False)],
+                              (x0, x1, y0, y1), self.raster_shape)[0]
 
     def _pixel_cells(self, x: np.ndarray, y: np.ndarray, cell_size_m: float) -> np.ndarray:
         """Index of the cell under each raster pixel (-1: none), computed once per layout.

@@ -2,8 +2,13 @@
 window.dash_clientside = Object.assign({}, window.dash_clientside, {
   lifecircle: {
     mapView: function (relayout, figure, graphId, previous) {
+      // after a pan or zoom plotly has the new ranges already: ask at once; after a new
+      // figure, wait for plotly to draw it
+      var cc = window.dash_clientside.callback_context;
+      var fromFigure = !cc || !cc.triggered || cc.triggered.some(function (t) {
+        return t.prop_id && t.prop_id.slice(-7) === ".figure";
+      });
       return new Promise(function (resolve) {
-        // wait for plotly to draw the figure the server just sent
         setTimeout(function () {
           var root = document.getElementById(graphId);
           var gd = root && root.querySelector(".js-plotly-plot");
@@ -45,7 +50,7 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
             return;
           }
           resolve(v);
-        }, 60);
+        }, fromFigure ? 60 : 0);
       });
     }
   }

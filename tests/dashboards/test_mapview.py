@@ -49,6 +49,40 @@ def test_map_image_equals_the_cells_classes(sample_result: RunResult,
                              highlight=None, lang="zh", cat_label="小学")
     got = _png_indices(fig)
     assert got.shape == (size[1], size[0])
+    expected, sel = _oracle_classes(sample_result, w)
+    np.testing.assert_array_equal(got.ravel()[sel], expected[sel])
+    assert (expected != raster.NO_CLASS).any()
+
+
+def test_streets_in_the_image_leave_the_other_pixels_to_the_cells(
+        sample_result: RunResult, ctx: mapview.MapContext, tmp_path: Path) -> None:
+    """Streets, water and green are drawn into the grid image; elsewhere the classes hold."""
+    ov = load_overlay(sample_result.area.network.path, tmp_path, tolerance_deg=1e-4)
+    lon0, lat0, lon1, lat1 = ctx.bounds
+    w = raster.Window(lon0 + 0.3 * (lon1 - lon0), lon0 + 0.6 * (lon1 - lon0),
+                      lat0 + 0.35 * (lat1 - lat0), lat0 + 0.6 * (lat1 - lat0), 360, 300)
+    fig = mapview.map_figure(ctx, base_view(sample_result), window=w,
+                             category="primary_school", layer="time", group="total",
+                             highlight=None, lang="zh", cat_label="小学", overlay=ov)
+    got = _png_indices(fig).ravel()
+    masks = mapview.overlay_masks(ov, w)
+    drawn = np.zeros(got.shape, bool)
+    for m, _, _ in masks:
+        drawn |= m.ravel()
+    assert 0.01 < drawn.mean() < 0.6  # streets are there, and most pixels are cells
+    n_classes = len(mapview.CLASS_COLOURS)
+    assert (got[drawn] >= n_classes).all()
+    assert (got[drawn] != raster.NO_CLASS).all()
+    expected, sel = _oracle_classes(sample_result, w)
+    keep = sel & ~drawn
+    np.testing.assert_array_equal(got[keep], expected[keep])
+    assert not any(t.type == "scatter" and t.x is not None and len(t.x) > 1
+                   and t.name == "主干路" for t in fig.data)  # no street vertices sent
+
+
+def _oracle_classes(sample_result: RunResult, w: raster.Window
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Walking-time class of the cell under each pixel centre, and pixels clear of edges."""
     # oracle: exact projection of every pixel centre, nearest cell centre (Chebyshev)
     cells = sample_result.cells
     spec = sample_result.population.spec
@@ -64,10 +98,8 @@ def test_map_image_equals_the_cells_classes(sample_result: RunResult,
     expected = np.full(len(x), raster.NO_CLASS)
     cls = time_classes(cells["time_min__primary_school"].to_numpy()).astype(int)
     expected[inside] = cls[i[inside]]
-    sel = clear
-    assert sel.mean() > 0.95
-    np.testing.assert_array_equal(got.ravel()[sel], expected[sel])
-    assert (expected != raster.NO_CLASS).any()
+    assert clear.mean() > 0.95
+    return expected, clear
 
 
 def test_population_and_uncovered_layers(sample_result: RunResult,
