@@ -28,8 +28,6 @@ from typing import IO, Any
 
 import numpy as np
 import pandas as pd
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
 
 __all__ = [
     "FORMULA_TRIGGERS",
@@ -182,6 +180,11 @@ def _cell_value(v: Any) -> Any:
 def _write_xlsx_to(sheets: Mapping[str, pd.DataFrame], target: str | Path | IO[bytes]) -> None:
     if not sheets:
         raise ValueError("write_xlsx needs at least one sheet")
+    # Imported here, not at the top, for start-up speed: every run imports this module
+    # (CSV writing) but only workbook writers need openpyxl (~60 ms to import).
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+
     wb = Workbook(write_only=True)
     used: set[str] = set()
     for name, df in sheets.items():
@@ -203,6 +206,8 @@ def _write_xlsx_to(sheets: Mapping[str, pd.DataFrame], target: str | Path | IO[b
 
 def _text_cell(ws: Any, value: str) -> Any:
     """A cell holding ``value`` as text (data type ``s``), never as a formula."""
+    from openpyxl.cell import WriteOnlyCell  # loaded by _write_xlsx_to already
+
     cell = WriteOnlyCell(ws, value=value)
     cell.data_type = "s"
     return cell

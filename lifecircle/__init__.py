@@ -23,7 +23,9 @@ Examples
 
 from __future__ import annotations
 
+import importlib as _importlib
 import importlib.metadata as _metadata
+from typing import TYPE_CHECKING, Any
 
 from lifecircle._check import check_engine_package
 
@@ -48,27 +50,61 @@ from lifecircle.api import (  # noqa: E402
     with_profile,
 )
 from lifecircle.area_models import study_area_schema  # noqa: E402
-from lifecircle.compare import Comparison, compare_runs  # noqa: E402
-from lifecircle.history import History, HistoryError, RunRecord, record_run  # noqa: E402
-from lifecircle.interop import (  # noqa: E402
-    network_from_graphml,
-    network_from_osmnx,
-    network_from_pandana,
-    network_to_osmnx,
-)
 from lifecircle.pipeline import RunResult, run  # noqa: E402
-from lifecircle.report import ReportExistsError, report_run, write_report  # noqa: E402
-from lifecircle.report_data import ReportData  # noqa: E402
 from lifecircle.results import RunData, read_run, write_outputs, write_run  # noqa: E402
 from lifecircle.scenario import Scenario  # noqa: E402
-from lifecircle.site import (  # noqa: E402
-    SiteError,
-    SiteProblem,
-    SiteResult,
-    site_selection,
-    write_sites,
-)
 from lifecircle.study_area import StudyArea, load_study_area  # noqa: E402
+
+if TYPE_CHECKING:  # the lazily loaded names below, for type checkers
+    from lifecircle.compare import Comparison, compare_runs
+    from lifecircle.history import History, HistoryError, RunRecord, record_run
+    from lifecircle.interop import (
+        network_from_graphml,
+        network_from_osmnx,
+        network_from_pandana,
+        network_to_osmnx,
+    )
+    from lifecircle.report import ReportExistsError, report_run, write_report
+    from lifecircle.report_data import ReportData
+    from lifecircle.site import (
+        SiteError,
+        SiteProblem,
+        SiteResult,
+        site_selection,
+        write_sites,
+    )
+
+#: Public names loaded on first use (PEP 562), for start-up speed: the report stack
+#: (matplotlib, openpyxl), networkx (interop), site selection and the run history are
+#: not needed by a run, so ``import lifecircle`` -- paid by every command, by the
+#: dashboard and by every Dask worker of a partitioned run -- does not import them.
+#: ``lc.report_run`` etc. import their module the first time they are looked up.
+_LAZY: dict[str, str] = {
+    **dict.fromkeys(("Comparison", "compare_runs"), "lifecircle.compare"),
+    **dict.fromkeys(("History", "HistoryError", "RunRecord", "record_run"),
+                    "lifecircle.history"),
+    **dict.fromkeys(("network_from_graphml", "network_from_osmnx", "network_from_pandana",
+                     "network_to_osmnx"), "lifecircle.interop"),
+    **dict.fromkeys(("ReportExistsError", "report_run", "write_report"), "lifecircle.report"),
+    "ReportData": "lifecircle.report_data",
+    **dict.fromkeys(("SiteError", "SiteProblem", "SiteResult", "site_selection",
+                     "write_sites"), "lifecircle.site"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import a lazily loaded public name (:data:`_LAZY`) on first use."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(_importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "Comparison",

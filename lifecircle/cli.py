@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, cast
+from typing import TYPE_CHECKING, Annotated, cast
 
 import numpy as np
 import typer
@@ -39,7 +39,6 @@ from lifecircle.history import (
 from lifecircle.partition import PartitionOptions, run_partitioned
 from lifecircle.pipeline import RunResult, study_boundary
 from lifecircle.pipeline import run as run_pipeline
-from lifecircle.report import report_run
 from lifecircle.results import (
     FORMATS,
     Fmt,
@@ -48,9 +47,11 @@ from lifecircle.results import (
     recover_stale,
     write_run,
 )
-from lifecircle.site import SiteProblem, SiteResult, check_problem, site_selection, write_sites
 from lifecircle.study_area import default_area_path, load_study_area
 from lifecircle.summary import access_table, gap_rows, population_rows
+
+if TYPE_CHECKING:
+    from lifecircle.site import SiteResult
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="lifecircle: 公共服务设施可达性分析 / accessibility of public services.")
@@ -410,6 +411,10 @@ def report(
     """生成评估报告 / Write the coverage report (HTML, PDF, Excel, GeoPackage, maps)."""
     if lang not in ("zh", "en"):
         raise typer.BadParameter("use 'zh' or 'en'", param_hint="--lang")
+    # Imported here, not at the top, for start-up speed: the report stack (matplotlib,
+    # openpyxl, ~0.5 s) is needed by this command only, not by every other command.
+    from lifecircle.report import report_run
+
     console = _console()
     start = time.perf_counter()
     try:
@@ -498,6 +503,10 @@ def site(
         "--no-cache", help="不使用路网缓存 / rebuild networks")] = False,
 ) -> None:
     """选址 / Where the next facilities should go (writes sites.gpkg, sites.csv)."""
+    # Imported here, not at the top, for start-up speed: site selection (the solvers,
+    # ~0.1 s) is needed by this command only.
+    from lifecircle.site import SiteProblem, check_problem, site_selection, write_sites
+
     if lang not in ("zh", "en"):
         raise typer.BadParameter("use 'zh' or 'en'", param_hint="--lang")
     console = _console()
