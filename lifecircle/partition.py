@@ -37,6 +37,7 @@ import logging
 import os
 import pickle
 import resource
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -50,6 +51,7 @@ import pandas as pd
 import shapely
 from pyproj import CRS, Transformer
 
+from access import _dijkstra
 from access.crs import WGS84
 from access.errors import ConfigError, PartitionError, SchedulerUnreachableError
 from access.i18n import bar as i18n_bar
@@ -301,31 +303,114 @@ def partition_catchments(spec: PartitionSpec, category: str, max_dist_m: float,
 # ---------------------------------------------------------------------------
 # the driver
 # ---------------------------------------------------------------------------
-@contextmanager
-def _client(options: PartitionOptions) -> Iterator[Any]:
-    """A Dask client: to ``options.scheduler``, or to a new ``LocalCluster``."""
+def _connect(options: PartitionOptions) -> tuple[Any, Any]:
+    """``(client, cluster)``: a client of ``options.scheduler`` (cluster None), or of a
+    new ``LocalCluster``."""
     from distributed import Client, LocalCluster
 
     if options.scheduler:
         try:
-            client = Client(options.scheduler, timeout=f"{options.connect_timeout_s}s")
+            return Client(options.scheduler,
+                          timeout=f"{options.connect_timeout_s}s"), None
         except (OSError, TimeoutError) as exc:
             raise SchedulerUnreachableError(
                 f"cannot reach the Dask scheduler at {options.scheduler} ({exc})") from None
-        try:
-            yield client
-        finally:
-            client.close()
-        return
     cluster = LocalCluster(n_workers=options.workers, threads_per_worker=1, processes=True,
                            dashboard_address=":0", memory_limit=options.worker_memory,
                            scheduler_port=0, silence_logs=logging.ERROR)
-    client = Client(cluster)
+    try:
+        return Client(cluster), cluster
+    except BaseException:
+        cluster.close()
+        raise
+
+
+def _close(client: Any, cluster: Any) -> None:
+    client.close()
+    if cluster is not None:
+        cluster.close()
+
+
+@contextmanager
+def _client(options: PartitionOptions) -> Iterator[Any]:
+    """A Dask client: to ``options.scheduler``, or to a new ``LocalCluster``."""
+    client, cluster = _connect(options)
     try:
         yield client
     finally:
-        client.close()
-        cluster.close()
+        _close(client, cluster)
+
+
+def _warm_up() -> None:
+    """Load the routing kernels in a worker from numba's on-disk cache (``cache=True``),
+    with the argument types of a partition's networks (int64 offsets, int32 heads,
+    float64 weights), so the first partition does not wait for them."""
+    indptr, indices = np.array([0, 1, 2], np.int64), np.array([1, 0], np.int32)
+    w, node, leg = np.ones(2), np.zeros(1, np.int64), np.zeros(1)
+    _dijkstra.multi_source_many(indptr, indices, w, [(node, leg), (node, leg)], max_dist=10.0)
+    _dijkstra.k_nearest(indptr, indices, w, node, leg, 1, max_dist=10.0)
+    _dijkstra.bounded_from_each(indptr, indices, w, node, leg, max_dist=10.0)
+
+
+class _StartingCluster:
+    """The cluster, started in a background thread while the driver reads the inputs.
+
+    Starting a ``LocalCluster`` (a scheduler and the worker processes, each importing
+    the library) and loading the routing kernels in every worker (:func:`_warm_up`)
+    takes seconds the driver would otherwise wait for after reading its inputs.
+    :meth:`client` waits for the start to finish. :meth:`close` also waits for it
+    first, so a run refused for bad input shuts down a cluster with nothing in flight
+    (no Dask traceback), and silences Dask's logging while it does.
+    """
+
+    def __init__(self, options: PartitionOptions) -> None:
+        self._options = options
+        self._dask_log = logging.getLogger("distributed")
+        self._dask_level: int | None = None
+        self._client: Any = None
+        self._cluster: Any = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._start, name="lifecircle-cluster-start",
+                                        daemon=True)
+        self._thread.start()
+
+    def _start(self) -> None:
+        try:
+            # Imported here, in the background, for start-up speed (as in _connect);
+            # importing it sets up Dask's logging, adjusted just below.
+            import distributed  # noqa: F401
+
+            # Dask's own messages (scheduler and nanny start and stop) are not the
+            # run's: warnings and errors only while the cluster lives, nothing while it
+            # shuts down (close()), then Dask's level again
+            self._dask_level = self._dask_log.level
+            self._dask_log.setLevel(max(self._dask_log.getEffectiveLevel(), logging.WARNING))
+            self._client, self._cluster = _connect(self._options)
+        except BaseException as exc:  # re-raised by client(), in the driver's thread
+            self._error = exc
+            return
+        try:
+            self._client.run(_warm_up)
+        except Exception as exc:  # only a speed-up: the tasks load the kernels anyway
+            log.debug("warm-up of the workers failed: %s", exc)
+
+    def client(self) -> Any:
+        """The connected client, once the cluster is up and warmed up."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._client
+
+    def close(self) -> None:
+        """Wait for the start to finish, then shut the cluster down."""
+        self._thread.join()
+        self._dask_log.setLevel(logging.CRITICAL + 1)
+        try:
+            if self._client is not None:
+                _close(self._client, self._cluster)
+        finally:
+            if self._dask_level is not None:
+                self._dask_log.setLevel(self._dask_level)
 
 
 def _check_scheduler(options: PartitionOptions) -> None:
@@ -685,6 +770,18 @@ def run_partitioned(area: StudyArea, options: PartitionOptions | None = None, *,
     if options.workers < 1:
         raise ConfigError(f"need at least 1 worker, got {options.workers}", key="--workers")
     _check_scheduler(options)
+    starting = _StartingCluster(options)
+    try:
+        return _run_on(starting, area, options, progress=progress, use_cache=use_cache,
+                       task=task or run_partition)
+    finally:
+        starting.close()
+
+
+def _run_on(starting: _StartingCluster, area: StudyArea, options: PartitionOptions, *,
+            progress: bool, use_cache: bool,
+            task: Callable[[PartitionSpec], dict[str, Any]]) -> RunResult:
+    """:func:`run_partitioned` while ``starting`` starts the cluster."""
     clock = _Clock(progress)
     rejects = RejectLog()
     boundary_lonlat = study_boundary(area)
@@ -730,23 +827,23 @@ def run_partitioned(area: StudyArea, options: PartitionOptions | None = None, *,
     clock.lap("snapping")
 
     root = _cache_root(options)
-    with _client(options) as client:
-        results = _run_specs(client, specs, root if use_cache else None,
-                             progress=progress, task=task or run_partition)
-        cells, fac = _merge(cells, fac, results, categories, tuple(modes))
-        fac = _outline_to_wkt(fac)  # as a plain run: the outline kept as text
-        reject_unreachable(cells, fac, rejects, crs, area.network.snap_max_dist_m)
-        k_table = _k_table(results, cells)
-        clock.lap("routing")
+    client = starting.client()
+    results = _run_specs(client, specs, root if use_cache else None,
+                         progress=progress, task=task)
+    cells, fac = _merge(cells, fac, results, categories, tuple(modes))
+    fac = _outline_to_wkt(fac)  # as a plain run: the outline kept as text
+    reject_unreachable(cells, fac, rejects, crs, area.network.snap_max_dist_m)
+    k_table = _k_table(results, cells)
+    clock.lap("routing")
 
-        units = assign_units(unit_polygons, cells, fac, pop, boundary=boundary)
-        clock.lap("units")
-        fac = label_unnamed(fac, taxonomy, unit_polygons)
+    units = assign_units(unit_polygons, cells, fac, pop, boundary=boundary)
+    clock.lap("units")
+    fac = label_unnamed(fac, taxonomy, unit_polygons)
 
-        catchments = _catchment_function(client, specs, fac)
-        completeness, targets, cells = completeness_and_targets(
-            area, cells, fac, units, pop, taxonomy, catchments, catalogue=catalogue)
-        clock.lap("targets")
+    catchments = _catchment_function(client, specs, fac)
+    completeness, targets, cells = completeness_and_targets(
+        area, cells, fac, units, pop, taxonomy, catchments, catalogue=catalogue)
+    clock.lap("targets")
 
     table = pd.DataFrame([{
         "partition": r["name"], "cells": len(r["cells"]["pos"]),
