@@ -315,6 +315,7 @@ def _connect(options: PartitionOptions) -> tuple[Any, Any]:
         except (OSError, TimeoutError) as exc:
             raise SchedulerUnreachableError(
                 f"cannot reach the Dask scheduler at {options.scheduler} ({exc})") from None
+    _fork_workers()
     cluster = LocalCluster(n_workers=options.workers, threads_per_worker=1, processes=True,
                            dashboard_address=":0", memory_limit=options.worker_memory,
                            scheduler_port=0, silence_logs=logging.ERROR)
@@ -323,6 +324,31 @@ def _connect(options: PartitionOptions) -> tuple[Any, Any]:
     except BaseException:
         cluster.close()
         raise
+
+
+def _fork_workers() -> None:
+    """Local workers forked from a server process that has imported the library once.
+
+    Dask starts local workers by ``spawn`` by default: every worker process is a new
+    interpreter importing the library (and the program that started the run) on its
+    own, seconds each on a small machine. With ``forkserver`` they are forked from
+    one server process that imported them once, which is as safe (the server has no
+    threads). Set for this process once; where ``forkserver`` is not available
+    (Windows) or the user configured another method, nothing changes.
+    """
+    import multiprocessing
+
+    import dask
+    from distributed.utils import get_mp_context
+
+    key = "distributed.worker.multiprocessing-method"
+    if ("forkserver" not in multiprocessing.get_all_start_methods()
+            or dask.config.get(key) != "spawn"):
+        return
+    dask.config.set({key: "forkserver"})
+    get_mp_context()  # Dask sets its own preload list on first use: extend it after
+    multiprocessing.get_context("forkserver").set_forkserver_preload(
+        ["distributed", "lifecircle.partition"])
 
 
 def _close(client: Any, cluster: Any) -> None:
