@@ -8,9 +8,13 @@ whole ``lifecircle run`` in a subprocess:
 * ``--partition county --workers 2``, the partitions' clipped networks cached but
   no finished partition kept (each partition routed again).
 
+CPU seconds are those of the whole process tree (the command, Dask's forkserver and
+the workers it forks), sampled every 50 ms.
+
 Prints both (wall and CPU seconds, the load average), their ratio (goal: at most
 1.3x, the cost of the buffers) beside the earlier figures (plain 85.8 s,
-partitioned 156.7 s: 1.83x, at load ~13, before the speed work) and the
+partitioned 156.7 s: 1.83x, at load ~13, before the speed work; plain 5.21 s,
+partitioned 9.71 s: 1.86x, at load 1.1-1.5, before the start-up work) and the
 per-partition figures that feed the cost model of ``docs/scale.md``: cells, nodes,
 seconds and worker peak memory per partition.
 
@@ -34,6 +38,8 @@ from synthetic_municipality import write_region
 WORK = Path(__file__).resolve().parent / "_work"
 #: wall seconds before the speed work (load ~13 on 2 cores)
 EARLIER = {"plain": 85.8, "partitioned": 156.7}
+#: before the start-up work (main at ad08ba4, load 1.1-1.5): wall and CPU seconds
+BEFORE_STARTUP = {"plain": (5.21, 5.69), "partitioned": (9.71, 13.77)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,6 +70,10 @@ def main(argv: list[str] | None = None) -> int:
               f"{EARLIER['partitioned']:g} / {EARLIER['plain']:g} s)")
         print(f"partitioned / plain CPU time (driver and workers): "
               f"{parted['cpu_s'] / plain['cpu_s']:.2f}x")
+        (bpw, bpc), (bqw, bqc) = BEFORE_STARTUP["plain"], BEFORE_STARTUP["partitioned"]
+        print(f"before the start-up work (load 1.1-1.5): plain {bpw:g} s wall / {bpc:g} s "
+              f"CPU, partitioned {bqw:g} s / {bqc:g} s: {bqw / bpw:.2f}x wall, "
+              f"{bqc / bpc:.2f}x CPU")
         print("\npartitions (worker figures):")
         rows = meta.get("partitions", [])
         for r in rows:
