@@ -8,8 +8,9 @@ dashboard start in seconds on a city of 640,000 cells.
 
 What-if and site selection need more: the street networks and every cell and
 facility joined to them. :meth:`OpenedRun.routable` loads those once, on first use
-(the networks from the on-disk cache, the remaining cell columns from the run
-folder, the joins recomputed exactly as the run made them), and checks that the
+(the networks from the on-disk cache, the cell columns what-if reads from the run
+folder, each mode's with its network, the joins recomputed exactly as the run made
+them), and checks that the
 street file is still the one the run used.
 """
 
@@ -68,6 +69,8 @@ DISPLAY_COLUMNS = ("cell_id", "row", "col", "x", "y", "in_area", "area_m2", "res
 DISPLAY_PREFIXES = ("pop_", "dist_m__", "time_min__", "unit__", "covered__", "missing_types__",
                     "score__")
 _FLAG_PREFIXES = ("covered__", "missing_types__", "score__")
+#: Prefix of the cells' nearest facility ids, read only with every network.
+_NEAREST_PREFIX = "nearest__"
 
 
 class NetworkChangedError(LifecircleError, ValueError):
@@ -134,6 +137,7 @@ class OpenedRun:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _warm_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _warming: bool = field(default=False, repr=False)
+    _names: list[str] | None = field(default=None, repr=False)
 
     @property
     def ready(self) -> bool:
@@ -164,7 +168,29 @@ class OpenedRun:
             if missing:
                 rb = self._join(rb, missing)
                 self._routable = rb
+            if modes is None:  # every column: the nearest facility ids too
+                rb = self._with_columns(rb, [c for c in self._column_names()
+                                             if c.startswith(_NEAREST_PREFIX)])
+                self._routable = rb
             return rb
+
+    def _column_names(self) -> list[str]:
+        """The run folder's cell column names (read once)."""
+        if self._names is None:
+            self._names = cell_column_names(self.path)
+        return self._names
+
+    def _with_columns(self, rb: RunResult, names: list[str]) -> RunResult:
+        """``rb`` with the cell columns ``names`` read from the run folder (new frame)."""
+        rest = [c for c in names if c not in rb.cells.columns]
+        if not rest:
+            return rb
+        more = read_cells(self.path, rest)
+        return dataclasses.replace(rb, cells=pd.concat([rb.cells, more], axis=1))
+
+    def _mode_columns(self, mode: str) -> list[str]:
+        """The cell columns of the run's ``mode`` network (``<mode>_snap_dist_m`` ...)."""
+        return [c for c in self._column_names() if c.startswith(f"{mode}_")]
 
     def warm(self) -> None:
         """Start loading :meth:`routable` in the background, once (errors are logged)."""
@@ -234,6 +260,10 @@ class OpenedRun:
                 max_dist_m=snap_max, outlines=outlines)["node"] if len(fac) else \
                 np.zeros(0, dtype=np.int64)
         order = [m for m in self.meta.get("networks", {}) if m in nets]
+        # the modes' own cell columns (times by e-bike, by car) come with their network
+        more = [c for m in modes for c in self._mode_columns(m) if c not in cells.columns]
+        if more:
+            cells = pd.concat([cells, read_cells(self.path, more)], axis=1)
         # new frames: evaluations running on the previous ones keep them
         out = dataclasses.replace(rb, networks={m: nets[m] for m in order},
                                   cells=cells.assign(**new_cells),
@@ -243,12 +273,19 @@ class OpenedRun:
         return out
 
     def _load_routable(self) -> RunResult:
-        """The walking network, every cell column, cells and facilities joined to walking."""
+        """The walking network, cells and facilities joined to walking.
+
+        Of the cell columns the pages do not draw, only those what-if reads are
+        added: not the other modes' (they come with their network, :meth:`_join`),
+        nor the nearest facility ids (:meth:`routable` with every mode).
+        """
         start = time.perf_counter()
         base = self.result
         walk = self._network("walk")
         have = set(base.cells.columns)
-        rest = [c for c in cell_column_names(self.path) if c not in have]
+        others = tuple(f"{m}_" for m in self.meta.get("networks", {}) if m != "walk")
+        rest = [c for c in self._column_names() if c not in have
+                and not c.startswith((_NEAREST_PREFIX, *others))]
         more = read_cells(self.path, rest)
         cells = pd.concat([base.cells, more], axis=1) if len(rest) else base.cells.copy()
         snap_max = base.area.network.snap_max_dist_m
