@@ -855,11 +855,14 @@ def target_categories(catalogue: list[Any]) -> set[str]:
 def evaluate_area_targets(area: StudyArea, cells: pd.DataFrame, fac: gpd.GeoDataFrame,
                           units: dict[str, pd.DataFrame], pop: PopulationGrid,
                           completeness: pd.DataFrame, catchments: Callable[..., Any] | None,
-                          *, catalogue: list[Target] | None = None) -> TargetResults | None:
+                          *, catalogue: list[Target] | None = None,
+                          shared: dict[str, Any] | None = None) -> TargetResults | None:
     """Evaluate the study area's target catalogue on routed cells.
 
     Categories without any facility keep their (empty) columns in the outputs, but
     the targets see them as absent: a target needing them says no data, never 0 %.
+    ``shared`` keeps per-cell work for the next evaluation on the same cells and
+    units (:attr:`access.targets.TargetInputs.shared`).
     """
     if catalogue is None:
         catalogue = load_catalogue(overrides=area.targets, base_dir=area.base_dir,
@@ -878,7 +881,7 @@ def evaluate_area_targets(area: StudyArea, cells: pd.DataFrame, fac: gpd.GeoData
     inputs = TargetInputs(
         cells=cells, facilities=fac_in, units=units, walk_speed_kmh=area.travel.walk_speed_kmh,
         catchments=catchments, data_warnings=warnings,
-        groups_derived=pop.derived_groups, crs=pop.spec.crs)
+        groups_derived=pop.derived_groups, crs=pop.spec.crs, shared=shared)
     if "settlement" in area.targets:
         inputs = apply_settlement(inputs, area.targets["settlement"], path=area.path)
     return evaluate_targets(catalogue, inputs)

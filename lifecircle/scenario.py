@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import time
+import weakref
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -45,6 +46,24 @@ __all__ = ["Edit", "Scenario", "ScenarioError", "ScenarioResult", "base_catalogu
 FLAG_PREFIXES = ("covered__", "missing_types__", "score__")
 
 _CATALOGUES: dict[tuple[int, int], tuple[Any, list[Target]]] = {}
+_SHARED: dict[int, tuple[weakref.ref[RunResult], dict[str, Any]]] = {}
+
+
+def _shared_work(base: RunResult) -> dict[str, Any]:
+    """Per-cell target work kept across the scenarios of ``base``.
+
+    A scenario changes facilities and times, never the cells' rows, units or
+    settlement classes, so each cell's settlement and unit codes are worked out
+    once per base run (:attr:`access.targets.TargetInputs.shared`).
+    """
+    hit = _SHARED.get(id(base))
+    if hit is not None and hit[0]() is base:
+        return hit[1]
+    for k in [k for k, (ref, _) in _SHARED.items() if ref() is None]:
+        del _SHARED[k]
+    shared: dict[str, Any] = {}
+    _SHARED[id(base)] = (weakref.ref(base), shared)
+    return shared
 
 
 def base_catalogue(base: RunResult) -> list[Target]:
@@ -362,7 +381,9 @@ class Scenario:
         if redo or not same:
             catchments = catchment_function(base.networks["walk"], cells, fac)
             fresh = evaluate_area_targets(base.area, cells, fac, base.units, base.population,
-                                          completeness, catchments, catalogue=redo)
+                                          completeness, catchments, catalogue=redo,
+                                          shared=_shared_work(base) if only_changed
+                                          else None)
             targets = fresh if not same or base.targets is None or fresh is None or \
                 len(redo) == len(catalogue) else merge_target_results(
                     base.targets, fresh, [t.id for t in catalogue])

@@ -76,6 +76,12 @@ class TargetInputs:
     crs
         The metric CRS of the cells' ``x``/``y``, for the gap areas' lon/lat (NaN
         without it).
+    shared
+        Per-cell work kept for the next evaluation on the same cells (each cell's
+        settlement class and unit codes): a dict the caller keeps, valid while the
+        rows, the ``unit__`` and ``settlement`` columns and ``units`` stay the same
+        (what-if scenarios of one run change only facilities and times). None:
+        computed for each evaluation.
     """
 
     cells: pd.DataFrame
@@ -86,6 +92,7 @@ class TargetInputs:
     data_warnings: dict[str, tuple[str, str]] = field(default_factory=dict)
     groups_derived: dict[str, tuple[str, str]] = field(default_factory=dict)
     crs: Any = None
+    shared: dict[str, Any] | None = None
 
 
 @dataclass
@@ -186,6 +193,25 @@ class Context:
         self.fac = fac
         self.n = len(cells)
         self.settlement_note: tuple[str, str] | None = None
+        shared = inputs.shared
+        hit = shared.get("settlement") if shared is not None else None
+        if hit is not None and len(hit[1]) == self.n:
+            self.settlement_known, self.settlement, self.settlement_note = hit
+        else:
+            self._settle(cells, inputs)
+            if shared is not None:
+                shared["settlement"] = (self.settlement_known, self.settlement,
+                                        self.settlement_note)
+        self.unit_levels = [c.removeprefix("unit__") for c in cells.columns
+                            if c.startswith("unit__")]
+        self.fac_categories = set(fac["category"].astype(str))
+        self._cell_units: dict[str, tuple[np.ndarray, np.ndarray]] = \
+            shared.setdefault("cell_units", {}) if shared is not None else {}
+        self._settlement_codes: tuple[np.ndarray, list[Any]] | None = \
+            shared.get("settlement_codes") if shared is not None else None
+
+    def _settle(self, cells: pd.DataFrame, inputs: TargetInputs) -> None:
+        """Each cell's settlement class, from its column or the unit tables."""
         settlement = self._settlement_from_units(cells, inputs.units)
         if "settlement" in cells.columns:
             settlement = list(cells["settlement"].astype(object)
@@ -203,11 +229,6 @@ class Context:
                     f"{n_none} cells without a settlement class are outside every scope")
         else:
             self.settlement = np.full(self.n, "urban", dtype=object)
-        self.unit_levels = [c.removeprefix("unit__") for c in cells.columns
-                            if c.startswith("unit__")]
-        self.fac_categories = set(fac["category"].astype(str))
-        self._cell_units: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        self._settlement_codes: tuple[np.ndarray, list[Any]] | None = None
 
     def cell_units(self, level: str) -> tuple[np.ndarray, np.ndarray]:
         """Unit of each cell as ``(code, ids)``: ``ids[code]`` is the cell's unit id
@@ -294,6 +315,8 @@ class Context:
         if self._settlement_codes is None:
             code, uniq = pd.factorize(self.settlement, use_na_sentinel=True)
             self._settlement_codes = (code, list(uniq))
+            if self.inputs.shared is not None:
+                self.inputs.shared["settlement_codes"] = self._settlement_codes
         code, uniq = self._settlement_codes
         # one mode per settlement class; the last entry serves cells without a class (-1)
         lookup = np.array([modes.get(s, "") for s in uniq] + [""], dtype=object)

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import lifecircle.scenario as scenario_module
 from access.crs import metric_to_lonlat
 from access.travel import nearest_facilities
 from lifecircle.pipeline import RunResult, run
@@ -120,6 +121,23 @@ def test_save_load_compare(base: RunResult, tmp_path: Path) -> None:
     table = compare_scenarios([again[0].evaluate(), again[1].evaluate()], base=base)
     assert {"base:value", "甲:value", "乙:value", "甲:status"} <= set(table.columns)
     assert len(table) == len(base.targets.targets)
+
+
+def test_scenarios_of_one_run_share_the_cells_work(base: RunResult) -> None:
+    """The second scenario on a base reuses the cells' settlement and unit codes and
+    still equals a full re-evaluation (which works them out afresh)."""
+    fac = base.facilities
+    clinics = fac[fac["category"] == "clinic"]["facility_id"].astype(str).tolist()
+    for fid in clinics[:2]:
+        sc = Scenario(base)
+        sc.remove(fid)
+        fast, full = sc.evaluate(), sc.evaluate(only_changed=False)
+        for name in ("targets", "units", "cell_flags", "gaps"):
+            pd.testing.assert_frame_equal(getattr(fast.targets, name),
+                                          getattr(full.targets, name), obj=name)
+    shared = scenario_module._shared_work(base)
+    assert "settlement" in shared
+    assert shared["cell_units"]
 
 
 @pytest.mark.parametrize("edit", ["add_kindergarten", "remove_clinic", "add_new_category",
