@@ -94,6 +94,13 @@ def _settle(page: Any, ms: int = 400) -> None:
     page.wait_for_timeout(ms)
 
 
+def _whatif_text(page: Any) -> str:
+    """The what-if outputs one edit updates together: the status line (which may read
+    the same after two edits, e.g. "Recomputed Clinic in 0.05 s") and the edit list."""
+    return page.locator("#wi-status").inner_text() + "\n" + \
+        page.locator("#wi-edits").inner_text()
+
+
 def main() -> int:
     from playwright.sync_api import expect, sync_playwright
 
@@ -199,7 +206,7 @@ def main() -> int:
 
             box = page.locator("#wi-graph .nsewdrag").first.bounding_box()
             px, py = box["x"] + box["width"] * 0.45, box["y"] + box["height"] * 0.5
-            status = page.locator("#wi-status").inner_text()
+            status = _whatif_text(page)
             t = time.perf_counter()
             page.mouse.move(px - 4, py - 4)
             page.mouse.move(px, py)
@@ -207,7 +214,7 @@ def main() -> int:
             t = time.perf_counter()
             page.mouse.click(px, py)
             deadline = time.monotonic() + 120
-            while page.locator("#wi-status").inner_text() == status:
+            while _whatif_text(page) == status:
                 if time.monotonic() > deadline:
                     raise TimeoutError("what-if edit did not update the page")
                 page.wait_for_timeout(20)
@@ -217,7 +224,7 @@ def main() -> int:
             _settle(page)
             rows[-1] = (rows[-1][0], rows[-1][1], nbytes.take())
 
-            status = page.locator("#wi-status").inner_text()
+            status = _whatif_text(page)
             qx, qy = box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.4
             page.mouse.move(qx - 4, qy - 4)
             page.mouse.move(qx, qy)
@@ -225,7 +232,7 @@ def main() -> int:
             t = time.perf_counter()
             page.mouse.click(qx, qy)
             deadline = time.monotonic() + 120
-            while page.locator("#wi-status").inner_text() == status:
+            while _whatif_text(page) == status:
                 if time.monotonic() > deadline:
                     raise TimeoutError("second what-if edit did not update the page")
                 page.wait_for_timeout(20)
