@@ -100,14 +100,7 @@ def area_path_for(out_dir: str | Path, area: str | Path | None = None) -> Path:
         log.info(say("log_open_sample", path=meta_path))
         return default_area_path()
     check_complete(out_dir)  # never open a half-written run
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"cannot read the run record ({exc})", path=meta_path) from exc
-    if not isinstance(meta, dict) or not meta.get("study_area"):
-        raise ConfigError("the run record names no study area", path=meta_path,
-                          key="study_area")
-    return Path(meta["study_area"])
+    return Path(_run_record(Path(out_dir))["study_area"])
 
 
 @dataclass(frozen=True)
