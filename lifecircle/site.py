@@ -31,9 +31,10 @@ import math
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import geopandas as gpd
 import numpy as np
@@ -222,22 +223,31 @@ def _catalogue(result: RunResult) -> list[Target]:
                           config_path=area.path)
 
 
+_T = TypeVar("_T", bound=Target)
+
+
+def _named_target(targets: Sequence[Target], target_id: str, usable: Sequence[_T],
+                  kind: str) -> _T:
+    """The target named ``target_id``, which must be one of ``usable`` (``kind`` says
+    what those are in the error)."""
+    if all(t.id != target_id for t in targets):
+        raise SiteError(f"unknown target '{target_id}'"
+                        f"{suggest(target_id, [t.id for t in targets])}")
+    chosen = next((t for t in usable if t.id == target_id), None)
+    if chosen is None:
+        raise SiteError(f"target '{target_id}' is not {kind}; usable: "
+                        f"{', '.join(t.id for t in usable) or 'none'}")
+    return chosen
+
+
 def _pick_target(result: RunResult, problem: SiteProblem) -> CircleTarget:
     cat = problem.category
     targets = _catalogue(result)
     usable = [t for t in targets if isinstance(t, CircleTarget) and t.mode == "walk"
               and not t.radius_by_area and cat in t.categories]
     if problem.target is not None:
-        hit = [t for t in targets if t.id == problem.target]
-        if not hit:
-            raise SiteError(f"unknown target '{problem.target}'"
-                            f"{suggest(problem.target, [t.id for t in targets])}")
-        chosen = hit[0]
-        if not isinstance(chosen, CircleTarget) or chosen not in usable:
-            raise SiteError(f"target '{problem.target}' is not a walking circle target "
-                            f"involving '{cat}'; usable: "
-                            f"{', '.join(t.id for t in usable) or 'none'}")
-        return chosen
+        return _named_target(targets, problem.target, usable,
+                             f"a walking circle target involving '{cat}'")
     if not usable:
         raise SiteError(f"no walking circle target involves '{cat}'; add one to the "
                         "study area's [[targets.add]] or name a category that has one")
@@ -848,16 +858,8 @@ def _pick_completeness(result: RunResult, p: SiteProblem) -> CompletenessTarget:
     usable = [t for t in targets if isinstance(t, CompletenessTarget)
               and any(r.category in p.complex for r in t.requirements)]
     if p.target is not None:
-        hit = [t for t in targets if t.id == p.target]
-        if not hit:
-            raise SiteError(f"unknown target '{p.target}'"
-                            f"{suggest(p.target, [t.id for t in targets])}")
-        chosen = hit[0]
-        if not isinstance(chosen, CompletenessTarget) or chosen not in usable:
-            raise SiteError(f"target '{p.target}' is not a life-circle completeness target "
-                            f"requiring a category of the complex; usable: "
-                            f"{', '.join(t.id for t in usable) or 'none'}")
-        return chosen
+        return _named_target(targets, p.target, usable, "a life-circle completeness "
+                             "target requiring a category of the complex")
     if not usable:
         raise SiteError(f"no life-circle completeness target requires any of "
                         f"{', '.join(p.complex)}")
