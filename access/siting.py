@@ -1014,6 +1014,17 @@ def _base(base_dist: np.ndarray, unreached_dist: float) -> np.ndarray:
     return np.minimum(b, unreached_dist)
 
 
+def _base_and_weight(base_dist: np.ndarray, unreached_dist: float, weight: np.ndarray,
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Each demand row's trip today (capped at ``unreached_dist``) and its weight,
+    checked to be one value per row."""
+    base = _base(base_dist, unreached_dist)
+    w = np.asarray(weight, dtype=float)
+    if w.shape != base.shape:
+        raise ValueError("weight and base_dist need one value per demand row")
+    return base, w
+
+
 def greedy_p_median(demand: np.ndarray, candidate: np.ndarray, dist: np.ndarray,
                     weight: np.ndarray, base_dist: np.ndarray, n: int, *,
                     n_candidates: int, unreached_dist: float) -> Solution:
@@ -1118,10 +1129,7 @@ def p_median(demand: np.ndarray, candidate: np.ndarray, dist: np.ndarray,
     Solution
         ``objective`` = Σ weight × distance, ``bound`` its proven lower bound.
     """
-    base = _base(base_dist, unreached_dist)
-    w = np.asarray(weight, dtype=float)
-    if w.shape != base.shape:
-        raise ValueError("weight and base_dist need one value per demand row")
+    base, w = _base_and_weight(base_dist, unreached_dist, weight)
     _check_n(n, n_candidates)
     t0 = time.perf_counter()
     m = _pairs_matrix(demand, candidate, dist, base, n_candidates)
@@ -1346,10 +1354,7 @@ def p_center(demand: np.ndarray, candidate: np.ndarray, dist: np.ndarray,
         ``sites_to_lower``, ``sites_to_lower_bound`` (NaN when the worst trip is
         lowered), and ``helpable`` (bool per demand row).
     """
-    base = _base(base_dist, unreached_dist)
-    w = np.asarray(weight, dtype=float)
-    if w.shape != base.shape:
-        raise ValueError("weight and base_dist need one value per demand row")
+    base, w = _base_and_weight(base_dist, unreached_dist, weight)
     _check_n(n, n_candidates)
     t0 = time.perf_counter()
     live = w > 0
