@@ -40,6 +40,7 @@ from access.targets import (
     apply_settlement,
     evaluate_targets,
     load_catalogue,
+    prepare_targets,
 )
 from access.travel import (
     catchment_pairs,
@@ -58,9 +59,9 @@ from gridded_pop import GridSpec, PopulationGrid, build_population
 from lifecircle.study_area import StudyArea, TravelSettings, UnitsSpec
 
 __all__ = ["RunResult", "analysis_cells", "assign_units", "completeness_and_targets",
-           "longest_trip_min", "read_units", "reject_unreachable", "route_categories",
-           "routed_frame", "run", "unit_of_cells", "unit_of_points", "unit_population",
-           "unit_table", "with_search_limits"]
+           "longest_trip_min", "prepare_area_targets", "read_units", "reject_unreachable",
+           "route_categories", "routed_frame", "run", "unit_of_cells", "unit_of_points",
+           "unit_population", "unit_table", "with_search_limits"]
 
 log = logging.getLogger(__name__)
 
@@ -867,12 +868,38 @@ def evaluate_area_targets(area: StudyArea, cells: pd.DataFrame, fac: gpd.GeoData
     if catalogue is None:
         catalogue = load_catalogue(overrides=area.targets, base_dir=area.base_dir,
                                    config_path=area.path)
+    inputs = _area_target_inputs(area, cells, fac, units, pop, completeness, catchments,
+                                 catalogue, shared)
+    return evaluate_targets(catalogue, inputs)
+
+
+def prepare_area_targets(area: StudyArea, cells: pd.DataFrame, fac: gpd.GeoDataFrame,
+                         units: dict[str, pd.DataFrame], pop: PopulationGrid, *,
+                         shared: dict[str, Any]) -> None:
+    """Fill ``shared`` now with the per-cell work :func:`evaluate_area_targets` on these
+    cells and units would do at its first call (:func:`access.targets.prepare_targets`).
+
+    For what-if: done in the background when a run is opened, the first edit's
+    evaluation then costs what the next ones do.
+    """
+    prepare_targets(_area_target_inputs(area, cells, fac, units, pop, None, None, [],
+                                        shared))
+
+
+def _area_target_inputs(area: StudyArea, cells: pd.DataFrame, fac: gpd.GeoDataFrame,
+                        units: dict[str, pd.DataFrame], pop: PopulationGrid,
+                        completeness: pd.DataFrame | None,
+                        catchments: Callable[..., Any] | None, catalogue: list[Target],
+                        shared: dict[str, Any] | None) -> TargetInputs:
+    """The engine's inputs of a study area's routed cells (the study area's
+    ``[targets.settlement]`` applied)."""
     present = set(fac["category"]) if len(fac) else set()
     routed = [c[len("dist_m__"):] for c in cells.columns if c.startswith("dist_m__")]
     empty_cols = [f"{p}__{c}" for p in ROUTED_PREFIXES for c in routed if c not in present]
     cells = cells.drop(columns=[c for c in empty_cols if c in cells.columns])
     # a warning only reaches targets counting its category
-    warnings = completeness_warnings_by_category(completeness, target_categories(catalogue))
+    warnings = {} if completeness is None else \
+        completeness_warnings_by_category(completeness, target_categories(catalogue))
     fac_cols = [c for c in ("facility_id", "category", "capacity", "ownership", "area_m2")
                 if c in fac.columns]
     fac_in = pd.DataFrame(fac[fac_cols + [c for c in fac.columns if c.startswith("unit__")]])
@@ -884,4 +911,4 @@ def evaluate_area_targets(area: StudyArea, cells: pd.DataFrame, fac: gpd.GeoData
         groups_derived=pop.derived_groups, crs=pop.spec.crs, shared=shared)
     if "settlement" in area.targets:
         inputs = apply_settlement(inputs, area.targets["settlement"], path=area.path)
-    return evaluate_targets(catalogue, inputs)
+    return inputs

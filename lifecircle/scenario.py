@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 import time
 import weakref
 from collections.abc import Iterable
@@ -32,21 +33,46 @@ from lifecircle.pipeline import (
     RunResult,
     catchment_function,
     evaluate_area_targets,
-    route_categories,
+    prepare_area_targets,
+    routed_frame,
     snap_to_networks,
     target_categories,
     unit_of_points,
 )
 
 __all__ = ["Edit", "Scenario", "ScenarioError", "ScenarioResult", "base_catalogue",
-           "compare_scenarios", "load_scenarios", "merge_target_results", "save_scenarios",
-           "target_modes"]
+           "compare_scenarios", "load_scenarios", "merge_target_results", "prepare_scenarios",
+           "save_scenarios", "target_modes"]
 
 #: Prefixes of the per-target columns of :attr:`access.targets.TargetResults.cell_flags`.
 FLAG_PREFIXES = ("covered__", "missing_types__", "score__")
 
 _CATALOGUES: dict[tuple[int, int], tuple[Any, list[Target]]] = {}
-_SHARED: dict[int, tuple[weakref.ref[RunResult], dict[str, Any]]] = {}
+_SHARED: dict[int, _Shared] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+@dataclass
+class _Shared:
+    """Per-cell target work of one base run (:func:`_shared_work`)."""
+
+    base: weakref.ref[RunResult]
+    work: dict[str, Any] = field(default_factory=dict)
+    #: held while :func:`prepare_scenarios` fills ``work``
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    prepared: bool = False
+
+
+def _shared_entry(base: RunResult) -> _Shared:
+    with _SHARED_LOCK:
+        hit = _SHARED.get(id(base))
+        if hit is not None and hit.base() is base:
+            return hit
+        for k in [k for k, e in _SHARED.items() if e.base() is None]:
+            del _SHARED[k]
+        entry = _Shared(weakref.ref(base))
+        _SHARED[id(base)] = entry
+        return entry
 
 
 def _shared_work(base: RunResult) -> dict[str, Any]:
@@ -54,16 +80,31 @@ def _shared_work(base: RunResult) -> dict[str, Any]:
 
     A scenario changes facilities and times, never the cells' rows, units or
     settlement classes, so each cell's settlement and unit codes are worked out
-    once per base run (:attr:`access.targets.TargetInputs.shared`).
+    once per base run (:attr:`access.targets.TargetInputs.shared`). Waits for a
+    :func:`prepare_scenarios` of ``base`` in progress (its work is then reused).
     """
-    hit = _SHARED.get(id(base))
-    if hit is not None and hit[0]() is base:
-        return hit[1]
-    for k in [k for k, (ref, _) in _SHARED.items() if ref() is None]:
-        del _SHARED[k]
-    shared: dict[str, Any] = {}
-    _SHARED[id(base)] = (weakref.ref(base), shared)
-    return shared
+    entry = _shared_entry(base)
+    with entry.lock:
+        return entry.work
+
+
+def prepare_scenarios(base: RunResult) -> None:
+    """Do now the per-cell work the first scenario evaluated on ``base`` would do.
+
+    Each cell's settlement class and unit codes (:func:`_shared_work`) are worked
+    out once per base run: the first what-if edit otherwise pays for them. Meant to
+    run in the background once a run is opened; a scenario evaluated meanwhile
+    waits for it instead of doing the same work twice. The results are the same
+    with or without it.
+    """
+    entry = _shared_entry(base)
+    with entry.lock:
+        if entry.prepared:
+            return
+        base_catalogue(base)
+        prepare_area_targets(base.area, base.cells, base.facilities, base.units,
+                             base.population, shared=entry.work)
+        entry.prepared = True
 
 
 def base_catalogue(base: RunResult) -> list[Target]:
@@ -129,6 +170,19 @@ def merge_target_results(base: TargetResults, fresh: TargetResults,
                                key=lambda c: rank.get(_flag_target(c), len(rank)))]
     return TargetResults(targets=targets, units=merged(base.units, fresh.units, "target_id"),
                          cell_flags=flags[cols], gaps=merged(base.gaps, fresh.gaps, "target_id"))
+
+
+def _with_flags(cells: pd.DataFrame, flags: pd.DataFrame) -> pd.DataFrame:
+    """``cells`` with the target flag columns of ``flags`` joined on ``cell_id``.
+
+    The engine gives the flags in the cells' own row order: then they are put side
+    by side (a join on 640,000 ids costs more than the rest of the step).
+    """
+    ids = flags["cell_id"].to_numpy()
+    if len(ids) == len(cells) and np.array_equal(ids, cells["cell_id"].to_numpy()):
+        return pd.concat([cells, flags.drop(columns="cell_id").set_axis(cells.index)],
+                         axis=1)
+    return cells.join(flags.set_index("cell_id"), on="cell_id")
 
 
 class ScenarioError(LifecircleError, ValueError):
@@ -362,9 +416,8 @@ class Scenario:
             if only_target_modes:  # walking always; other modes if a target uses them
                 modes = target_modes(base, changed)
                 networks = {m: n for m, n in networks.items() if m in modes}
-            routed = route_categories(networks, cells, fac, routed_cats,
-                                      travel=base.area.travel)
-            cells = pd.concat([cells, pd.DataFrame(routed, index=cells.index)], axis=1)
+            routed = routed_frame(networks, cells, fac, routed_cats, travel=base.area.travel)
+            cells = pd.concat([cells, routed], axis=1)
         completeness = completeness_check(fac, base.population.total(), base.taxonomy,
                                           warn=False)
         # the base verdicts can be kept only if they are of this very catalogue
@@ -388,7 +441,7 @@ class Scenario:
                 len(redo) == len(catalogue) else merge_target_results(
                     base.targets, fresh, [t.id for t in catalogue])
             if fresh is not None:
-                cells = cells.join(fresh.cell_flags.set_index("cell_id"), on="cell_id")
+                cells = _with_flags(cells, fresh.cell_flags)
         return ScenarioResult(name=self.name, cells=cells, facilities=fac, targets=targets,
                               completeness=completeness, changed_categories=changed,
                               elapsed_s=time.perf_counter() - start)

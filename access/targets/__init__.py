@@ -60,7 +60,7 @@ The package is split by concern:
 
 from access.targets.catalogue import CATALOGUE_DIR, PROFILES, CatalogueError, load_catalogue
 from access.targets.context import TargetInputs, TargetResults
-from access.targets.engine import apply_settlement, evaluate_targets
+from access.targets.engine import apply_settlement, evaluate_targets, prepare_targets
 from access.targets.model import (
     CATEGORY_KEYS,
     GROUPS,
@@ -111,4 +111,5 @@ __all__ = [
     "evaluate_targets",
     "format_summary",
     "load_catalogue",
+    "prepare_targets",
 ]

@@ -150,13 +150,19 @@ def unit_ids(values: pd.Series | Iterable[Any]) -> list[str | None]:
     Each distinct value is converted once: a column of 640,000 cells holds a few
     hundred units.
     """
-    arr = (values.to_numpy(dtype=object) if isinstance(values, pd.Series)
-           else np.asarray(list(values), dtype=object))
+    arr = values if isinstance(values, pd.Series) \
+        else np.asarray(list(values), dtype=object)
     if not len(arr):
         return []
-    codes, uniq = pd.factorize(arr, use_na_sentinel=True)
-    conv = [_unit_id(v) for v in uniq] + [None]  # code -1 (missing) picks the last
+    codes, conv = _unit_codes(arr)
     return [conv[c] for c in codes]
+
+
+def _unit_codes(values: pd.Series | np.ndarray) -> tuple[np.ndarray, list[str | None]]:
+    """``(codes, ids)``: ``ids[codes[i]]`` is :func:`unit_ids` of item ``i``; the last
+    id is None (code -1, missing, picks it). Each distinct value is converted once."""
+    codes, uniq = pd.factorize(values, use_na_sentinel=True)
+    return np.asarray(codes), [_unit_id(v) for v in uniq] + [None]
 
 
 @dataclass
@@ -214,15 +220,16 @@ class Context:
         """Each cell's settlement class, from its column or the unit tables."""
         settlement = self._settlement_from_units(cells, inputs.units)
         if "settlement" in cells.columns:
-            settlement = list(cells["settlement"].astype(object)
-                              .where(cells["settlement"].notna(), None))
+            settlement = cells["settlement"].astype(object).where(
+                cells["settlement"].notna(), None).to_numpy(dtype=object)
         self.settlement_known = settlement is not None
         if settlement is not None:
-            bad = sorted({str(v) for v in settlement if v is not None and v not in SETTLEMENTS})
+            missing = pd.isna(settlement)  # None: the values are classes or None
+            bad = sorted({str(v) for v in pd.unique(settlement[~missing])} - set(SETTLEMENTS))
             if bad:
                 raise ValueError(f"settlement has values {bad}; valid: {SETTLEMENTS}")
-            self.settlement = np.array(settlement, dtype=object)
-            n_none = int(sum(v is None for v in settlement))
+            self.settlement = settlement
+            n_none = int(missing.sum())
             if n_none:
                 self.settlement_note = (
                     f"{n_none} 个网格无城乡分类，不计入任何范围",
@@ -236,16 +243,36 @@ class Context:
         once per level, so per-unit sums are group-bys on integer codes."""
         hit = self._cell_units.get(level)
         if hit is None:
-            ids = pd.Series(unit_ids(self.cells[f"unit__{level}"]), dtype=object)
-            code, uniq = pd.factorize(ids, sort=True, use_na_sentinel=True)
-            hit = (code.astype(np.int64), np.asarray(uniq, dtype=object))
+            # the distinct values' ids, sorted: no conversion per cell
+            codes, conv = _unit_codes(self.cells[f"unit__{level}"])
+            ucode, uniq = pd.factorize(pd.Series(conv[:-1], dtype=object), sort=True,
+                                       use_na_sentinel=True)
+            hit = (np.append(ucode, -1)[codes].astype(np.int64),
+                   np.asarray(uniq, dtype=object))
             self._cell_units[level] = hit
         return hit
 
+    def prepare(self) -> None:
+        """Work out now what evaluations read later: each unit level's cell codes and
+        the settlement codes (kept in :attr:`TargetInputs.shared` when given)."""
+        for level in self.unit_levels:
+            self.cell_units(level)
+        self._settlement_code()
+
+    def _settlement_code(self) -> tuple[np.ndarray, list[Any]]:
+        """Each cell's settlement as ``(code, classes)``, code -1 for none."""
+        if self._settlement_codes is None:
+            code, uniq = pd.factorize(self.settlement, use_na_sentinel=True)
+            self._settlement_codes = (code, list(uniq))
+            if self.inputs.shared is not None:
+                self.inputs.shared["settlement_codes"] = self._settlement_codes
+        return self._settlement_codes
+
     @staticmethod
     def _settlement_from_units(cells: pd.DataFrame, units: Mapping[str, pd.DataFrame],
-                               ) -> list[str | None] | None:
-        """Settlement class of each cell from a unit table's ``settlement`` column."""
+                               ) -> np.ndarray | None:
+        """Settlement class of each cell (object array, None for none) from a unit
+        table's ``settlement`` column."""
         for level, table in units.items():
             col = f"unit__{level}"
             if "settlement" not in table.columns or col not in cells.columns:
@@ -257,7 +284,10 @@ class Context:
             if not mapping:
                 continue
             log.info(say("log_settlement_from_units", level=level))
-            return [mapping.get(u) if u is not None else None for u in unit_ids(cells[col])]
+            codes, ids = _unit_codes(cells[col])  # one lookup per unit, not per cell
+            lookup = np.array([mapping.get(u) if u is not None else None for u in ids],
+                              dtype=object)
+            return lookup[codes]
         return None
 
     # -- columns -----------------------------------------------------------
@@ -312,12 +342,7 @@ class Context:
     def mode_per_cell(self, target: RoutedTarget) -> np.ndarray:
         """Travel mode of each cell: the target's mode for the cell's settlement class."""
         modes = dict(target.modes)
-        if self._settlement_codes is None:
-            code, uniq = pd.factorize(self.settlement, use_na_sentinel=True)
-            self._settlement_codes = (code, list(uniq))
-            if self.inputs.shared is not None:
-                self.inputs.shared["settlement_codes"] = self._settlement_codes
-        code, uniq = self._settlement_codes
+        code, uniq = self._settlement_code()
         # one mode per settlement class; the last entry serves cells without a class (-1)
         lookup = np.array([modes.get(s, "") for s in uniq] + [""], dtype=object)
         return lookup[code]

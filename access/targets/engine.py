@@ -20,7 +20,8 @@ from access.targets.evaluators import evaluate_one
 from access.targets.gaps import GAP_CELL_COLUMNS, empty_gaps, gap_areas
 from access.targets.model import SETTLEMENTS, RoutedTarget, Target
 
-__all__ = ["TARGET_COLUMNS", "UNIT_COLUMNS", "apply_settlement", "evaluate_targets"]
+__all__ = ["TARGET_COLUMNS", "UNIT_COLUMNS", "apply_settlement", "evaluate_targets",
+           "prepare_targets"]
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,18 @@ def apply_settlement(inputs: TargetInputs, table: Mapping[str, Any], *,
         log.warning(say("log_settlement_unknown", units=", ".join(unknown[:10])))
     return replace(inputs, cells=cells)
 
+
+
+def prepare_targets(inputs: TargetInputs) -> None:
+    """Work out the per-cell work evaluations share, into ``inputs.shared``, now.
+
+    Each cell's settlement class and the cells' unit codes of every level are what
+    :func:`evaluate_targets` on the same cells (other facilities, other times)
+    reuses from :attr:`TargetInputs.shared`; an evaluation that follows then costs
+    what the next ones do. Nothing is done when ``inputs.shared`` is None.
+    """
+    if inputs.shared is not None:
+        Context(inputs).prepare()
 
 
 def evaluate_targets(targets: list[Target], inputs: TargetInputs, *,

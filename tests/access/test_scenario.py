@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +19,7 @@ from lifecircle.scenario import (
     ScenarioError,
     compare_scenarios,
     load_scenarios,
+    prepare_scenarios,
     save_scenarios,
 )
 from lifecircle.study_area import default_area_path, load_study_area
@@ -138,6 +141,50 @@ def test_scenarios_of_one_run_share_the_cells_work(base: RunResult) -> None:
     shared = scenario_module._shared_work(base)
     assert "settlement" in shared
     assert shared["cell_units"]
+
+
+def _kindergarten_added(base: RunResult) -> Scenario:
+    sc = Scenario(base)
+    sc.add("kindergarten", *worst_served_lonlat(base, "kindergarten"), capacity=90)
+    return sc
+
+
+def test_first_scenario_on_a_prepared_base_equals_one_on_a_fresh_base(base: RunResult,
+                                                                       ) -> None:
+    """The work done ahead (in the dashboard, when a run is opened) changes no result:
+    the first scenario on a prepared base equals the same scenario on a base never
+    prepared, and the full re-evaluation."""
+    prepared, fresh = dataclasses.replace(base), dataclasses.replace(base)
+    prepare_scenarios(prepared)
+    shared = scenario_module._shared_work(prepared)
+    levels = {c.removeprefix("unit__") for c in base.cells.columns if c.startswith("unit__")}
+    assert {"settlement", "settlement_codes"} <= set(shared)
+    assert set(shared["cell_units"]) == levels
+    assert not scenario_module._shared_work(fresh)
+    prepare_scenarios(prepared)  # once per base: the work is kept, not redone
+    assert scenario_module._shared_work(prepared) is shared
+    a = _kindergarten_added(prepared).evaluate()
+    b = _kindergarten_added(fresh).evaluate()
+    full = _kindergarten_added(fresh).evaluate(only_changed=False)
+    for name in ("targets", "units", "cell_flags", "gaps"):
+        pd.testing.assert_frame_equal(getattr(a.targets, name), getattr(b.targets, name),
+                                      obj=name)
+        pd.testing.assert_frame_equal(getattr(a.targets, name),
+                                      getattr(full.targets, name), obj=name)
+    pd.testing.assert_frame_equal(a.cells, b.cells)
+
+
+def test_scenario_evaluated_while_the_base_is_prepared(base: RunResult) -> None:
+    """A scenario evaluated while another thread prepares its base waits for that work
+    and gives the same result."""
+    want = _kindergarten_added(dataclasses.replace(base)).evaluate()
+    prepared = dataclasses.replace(base)
+    worker = threading.Thread(target=prepare_scenarios, args=(prepared,))
+    worker.start()
+    got = _kindergarten_added(prepared).evaluate()
+    worker.join()
+    pd.testing.assert_frame_equal(got.targets.targets, want.targets.targets)
+    pd.testing.assert_frame_equal(got.cells, want.cells)
 
 
 @pytest.mark.parametrize("edit", ["add_kindergarten", "remove_clinic", "add_new_category",
