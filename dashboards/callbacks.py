@@ -592,10 +592,17 @@ def render_whatif(edits: Any, category: Any, lang: Any,
         base.targets.targets, lang=lang,
         compare=view.targets.targets if view.targets is not None else None,
         labels=state.key_labels(lang))
-    shown = set(view.changed_categories) | {category}
-    rows = figures.coverage_rows(result, view, lang=lang, categories=sorted(shown))
-    base_rows = {r["category"]: r for r in figures.coverage_rows(result, base, lang=lang,
-                                                                  categories=sorted(shown))}
+    shown = sorted(set(view.changed_categories) | {category})
+    # the base run's lines do not change with the edits: computed once per category
+    key = ("whatif-base", tuple(shown), lang)
+    base_rows = state.summaries.get(key)
+    if base_rows is None:
+        base_rows = {r["category"]: r for r in figures.coverage_rows(
+            result, base, lang=lang, categories=shown)}
+        state.summaries.put(key, base_rows)
+    same = view.cells is base.cells and view.facilities is base.facilities
+    rows = list(base_rows.values()) if same else \
+        figures.coverage_rows(result, view, lang=lang, categories=shown)
     cov = html.Ul([html.Li(
         f"{r['label']}: {r['count']} · ≤15 {tr('unit_min', lang)} "
         f"{base_rows[r['category']]['within_15'] if r['category'] in base_rows else 0:.1%}"

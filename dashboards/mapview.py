@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import html
 import math
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -300,7 +302,7 @@ def map_figure(ctx: MapContext, view: Any, *, window: raster.Window, category: s
     positions = ctx.lookup.cells_in_window(window)
     drawn = overlay is not None and len(overlay) > 0
     png = raster.render_png(cls, positions, colours,
-                            overlay_masks(overlay, window) if drawn and overlay else ())
+                            window_masks(overlay, window) if drawn and overlay else ())
     fig = go.Figure()
     # hover lattice: events only, never drawn
     nx = max(2, math.ceil(window.width_px / HOVER_PX))
@@ -406,6 +408,34 @@ _PT_PER_PX = 0.72  # masks are drawn at 100 pixels per inch
 _LINE_ON, _FILL_ON = 96, 128  # mask alpha from which a pixel is drawn
 
 
+#: Overlay masks of the last windows drawn (a what-if edit redraws the window shown).
+_MASKS: OrderedDict[tuple[int, raster.Window], tuple[Overlay, list[Any]]] = OrderedDict()
+_MASKS_LOCK = threading.Lock()
+_MASKS_KEPT = 6
+
+
+def window_masks(ov: Overlay, w: raster.Window) -> list[tuple[np.ndarray, str, float]]:
+    """:func:`overlay_masks`, kept for the last few windows.
+
+    The streets do not change with the cells drawn under them: redrawing the same
+    window (a what-if edit, another layer) reuses its masks. The masks are read only.
+    """
+    key = (id(ov), w)
+    with _MASKS_LOCK:
+        hit = _MASKS.get(key)
+        if hit is not None and hit[0] is ov:
+            _MASKS.move_to_end(key)
+            return list(hit[1])
+    masks = overlay_masks(ov, w)
+    for m, _, _ in masks:
+        m.flags.writeable = False
+    with _MASKS_LOCK:
+        _MASKS[key] = (ov, masks)
+        while len(_MASKS) > _MASKS_KEPT:
+            _MASKS.popitem(last=False)
+    return list(masks)
+
+
 def overlay_masks(ov: Overlay, w: raster.Window) -> list[tuple[np.ndarray, str, float]]:
     """Green, water and streets (main streets last) in the window as image overlays.
 
@@ -494,7 +524,9 @@ def _add_facilities(fig: go.Figure, view: Any, w: raster.Window, *, category: st
     sel = fac[fac["category"] == category]
     sel = sel[_in_window(sel["lon"].to_numpy(float), sel["lat"].to_numpy(float), w)]
     if base_ids is not None:
-        is_new = ~sel["facility_id"].isin(base_ids)
+        # the few shown, looked up in the set (isin would convert the whole set)
+        is_new = np.array([f not in base_ids for f in sel["facility_id"].to_numpy(object)],
+                          dtype=bool)
         kept, added = sel[~is_new], sel[is_new]
     else:
         kept, added = sel, sel.iloc[:0]

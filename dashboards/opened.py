@@ -50,7 +50,7 @@ from lifecircle.pipeline import (
     with_search_limits,
 )
 from lifecircle.results import RunData, cell_column_names, read_cells, read_run
-from lifecircle.scenario import base_catalogue
+from lifecircle.scenario import base_catalogue, prepare_scenarios
 from lifecircle.study_area import load_study_area
 
 __all__ = ["DISPLAY_COLUMNS", "DISPLAY_PREFIXES", "NetworkChangedError", "OpenedRun",
@@ -217,6 +217,10 @@ class OpenedRun:
                 with contextlib.suppress(Exception):
                     nearest_facilities(net, one, np.zeros(1), one, np.zeros(1), ["x"],
                                        max_cost=0.0)
+            try:  # the cells' settlement and unit codes: the first edit would pay them
+                prepare_scenarios(rb)
+            except Exception as exc:  # the first edit does it then, and says what fails
+                log.warning(say("log_whatif_unavailable", why=exc))
 
         threading.Thread(target=work, name="load-networks", daemon=True).start()
 

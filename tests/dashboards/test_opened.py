@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+import lifecircle.scenario as scenario_module
 from access.errors import ConfigError, IncompleteRunError
 from dashboards.opened import NetworkChangedError, OpenedRun, open_run
 from dashboards.state import DashboardState, serve_plan, set_state
@@ -194,6 +196,36 @@ def test_dashboard_what_if_on_an_opened_run_equals_the_run(run_dir: Path,
     sc = Scenario(sample_result)
     sc.add("clinic", float(clinic["lon"]) + 0.01, float(clinic["lat"]))
     sc.remove(str(clinic["facility_id"]))
+    ref = sc.evaluate(only_changed=False)
+    for name in ("targets", "units", "cell_flags", "gaps"):
+        pd.testing.assert_frame_equal(getattr(view.targets, name),
+                                      getattr(ref.targets, name), obj=name)
+
+
+def test_warm_prepares_the_first_edit_and_changes_no_result(run_dir: Path,
+                                                           sample_result: RunResult) -> None:
+    """Opening what-if loads the walking joins and works out the cells' settlement and
+    unit codes in the background; the first edit then reuses that work and gives the
+    same scorecard as a full re-evaluation on the run computed in this process."""
+    o = open_run(run_dir)
+    st = DashboardState(o.result, opened=o, out_dir=run_dir)
+    set_state(st)
+    st.warm()
+    for t in [t for t in threading.enumerate() if t.name == "load-networks"]:
+        t.join(timeout=120)
+    assert o.ready
+    rb = o.routable(("walk",))
+    shared = scenario_module._shared_work(rb)
+    assert {"settlement", "settlement_codes", "cell_units"} <= set(shared)
+    kept = dict(shared["cell_units"])
+    fac = sample_result.facilities
+    k = fac[fac["category"] == "kindergarten"].iloc[0]
+    edits = [{"action": "add", "category": "kindergarten", "lon": float(k["lon"]) + 0.004,
+              "lat": float(k["lat"]) - 0.003}]
+    view = st.cache.view(edits)
+    assert all(shared["cell_units"][lv] is v for lv, v in kept.items())  # reused
+    sc = Scenario(sample_result)
+    sc.add("kindergarten", float(k["lon"]) + 0.004, float(k["lat"]) - 0.003)
     ref = sc.evaluate(only_changed=False)
     for name in ("targets", "units", "cell_flags", "gaps"):
         pd.testing.assert_frame_equal(getattr(view.targets, name),
