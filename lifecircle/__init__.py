@@ -39,23 +39,13 @@ from access.errors import (  # noqa: E402  (after the name-clash check)
     NoCrsError,
     StudyAreaError,
 )
-from access.network import StreetNetwork, load_network  # noqa: E402
-from access.targets import TargetResults, load_catalogue  # noqa: E402
-from lifecircle import datasets  # noqa: E402
-from lifecircle.api import (  # noqa: E402
-    coverage,
-    evaluate_targets,
-    nearest,
-    travel_times,
-    with_profile,
-)
-from lifecircle.area_models import study_area_schema  # noqa: E402
-from lifecircle.pipeline import RunResult, run  # noqa: E402
-from lifecircle.results import RunData, read_run, write_outputs, write_run  # noqa: E402
-from lifecircle.scenario import Scenario  # noqa: E402
-from lifecircle.study_area import StudyArea, load_study_area  # noqa: E402
 
 if TYPE_CHECKING:  # the lazily loaded names below, for type checkers
+    from access.network import StreetNetwork, load_network
+    from access.targets import TargetResults, load_catalogue
+    from lifecircle import datasets
+    from lifecircle.api import coverage, evaluate_targets, nearest, travel_times, with_profile
+    from lifecircle.area_models import study_area_schema
     from lifecircle.compare import Comparison, compare_runs
     from lifecircle.history import History, HistoryError, RunRecord, record_run
     from lifecircle.interop import (
@@ -64,8 +54,11 @@ if TYPE_CHECKING:  # the lazily loaded names below, for type checkers
         network_from_pandana,
         network_to_osmnx,
     )
+    from lifecircle.pipeline import RunResult, run
     from lifecircle.report import ReportExistsError, report_run, write_report
     from lifecircle.report_data import ReportData
+    from lifecircle.results import RunData, read_run, write_outputs, write_run
+    from lifecircle.scenario import Scenario
     from lifecircle.site import (
         SiteError,
         SiteProblem,
@@ -73,22 +66,35 @@ if TYPE_CHECKING:  # the lazily loaded names below, for type checkers
         site_selection,
         write_sites,
     )
+    from lifecircle.study_area import StudyArea, load_study_area
 
-#: Public names loaded on first use (PEP 562), for start-up speed: the report stack
-#: (matplotlib, openpyxl), networkx (interop), site selection and the run history are
-#: not needed by a run, so ``import lifecircle`` -- paid by every command, by the
-#: dashboard and by every Dask worker of a partitioned run -- does not import them.
-#: ``lc.report_run`` etc. import their module the first time they are looked up.
+#: Public names loaded on first use (PEP 562), for start-up speed: ``import
+#: lifecircle`` -- paid by every command, by the dashboard and by every Dask worker
+#: of a partitioned run -- imports only the error types. ``lc.run``,
+#: ``lc.report_run`` etc. import their module the first time they are looked up, so
+#: a command or a worker pays for what it uses (a partitioned run's worker does not
+#: import the targets engine, the report stack or geopandas' readers it never calls).
 _LAZY: dict[str, str] = {
+    **dict.fromkeys(("StreetNetwork", "load_network"), "access.network"),
+    **dict.fromkeys(("TargetResults", "load_catalogue"), "access.targets"),
+    **dict.fromkeys(("coverage", "evaluate_targets", "nearest", "travel_times",
+                     "with_profile"), "lifecircle.api"),
+    "study_area_schema": "lifecircle.area_models",
+    "datasets": "lifecircle.datasets",
     **dict.fromkeys(("Comparison", "compare_runs"), "lifecircle.compare"),
     **dict.fromkeys(("History", "HistoryError", "RunRecord", "record_run"),
                     "lifecircle.history"),
     **dict.fromkeys(("network_from_graphml", "network_from_osmnx", "network_from_pandana",
                      "network_to_osmnx"), "lifecircle.interop"),
+    **dict.fromkeys(("RunResult", "run"), "lifecircle.pipeline"),
     **dict.fromkeys(("ReportExistsError", "report_run", "write_report"), "lifecircle.report"),
     "ReportData": "lifecircle.report_data",
+    **dict.fromkeys(("RunData", "read_run", "write_outputs", "write_run"),
+                    "lifecircle.results"),
+    "Scenario": "lifecircle.scenario",
     **dict.fromkeys(("SiteError", "SiteProblem", "SiteResult", "site_selection",
                      "write_sites"), "lifecircle.site"),
+    **dict.fromkeys(("StudyArea", "load_study_area"), "lifecircle.study_area"),
 }
 
 
@@ -97,7 +103,8 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(_importlib.import_module(module), name)
+    imported = _importlib.import_module(module)
+    value = imported if module == f"{__name__}.{name}" else getattr(imported, name)
     globals()[name] = value  # later look-ups skip this function
     return value
 

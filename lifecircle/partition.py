@@ -92,6 +92,7 @@ from lifecircle.pipeline import (
     with_search_limits,
 )
 from lifecircle.study_area import StudyArea, TravelSettings
+from lifecircle.workers import WORKER_MODULES
 
 __all__ = ["PartitionOptions", "PartitionSpec", "partition_catchments", "run_partition",
            "run_partitioned"]
@@ -334,7 +335,9 @@ def _fork_workers() -> None:
     own, seconds each on a small machine. With ``forkserver`` they are forked from
     one server process that imported them once, which is as safe (the server has no
     threads). Set for this process once; where ``forkserver`` is not available
-    (Windows) or the user configured another method, nothing changes.
+    (Windows) or the user configured another method, nothing changes. The
+    ``lifecircle`` command may have started the server already, before it imported
+    the library (:func:`lifecircle.workers.start_worker_server`); it is used as it is.
     """
     import multiprocessing
 
@@ -347,8 +350,7 @@ def _fork_workers() -> None:
         return
     dask.config.set({key: "forkserver"})
     get_mp_context()  # Dask sets its own preload list on first use: extend it after
-    multiprocessing.get_context("forkserver").set_forkserver_preload(
-        ["distributed", "lifecircle.partition"])
+    multiprocessing.get_context("forkserver").set_forkserver_preload(list(WORKER_MODULES))
 
 
 def _close(client: Any, cluster: Any) -> None:

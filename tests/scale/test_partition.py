@@ -7,6 +7,7 @@ import functools
 import importlib.util
 import os
 import shutil
+import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -26,7 +27,8 @@ from lifecircle.partition import PartitionOptions, PartitionSpec, run_partition,
 from lifecircle.pipeline import RunResult, run
 from lifecircle.study_area import load_study_area
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "synthetic_municipality.py"
+ROOT = Path(__file__).resolve().parents[2]
+BENCH = ROOT / "bench" / "synthetic_municipality.py"
 
 
 def _generator() -> Any:
@@ -203,3 +205,27 @@ def test_ebike_searched_as_far_as_targets_need(region: Path, plain: RunResult) -
     for name in ("targets", "units", "gaps", "cell_flags"):
         pd.testing.assert_frame_equal(getattr(wide.targets, name),
                                       getattr(plain.targets, name))
+
+
+def test_command_starts_workers_before_the_library(region: Path, tmp_path: Path) -> None:
+    """``lifecircle run --partition`` (the console script's own path, which starts the
+    worker processes before it imports the library) writes the same results as a plain
+    ``lifecircle run``."""
+    import lifecircle as lc
+
+    env = dict(os.environ, LIFECIRCLE_CACHE_DIR=str(tmp_path / "cache"),
+               PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    outs = {}
+    for name, extra in (("plain", []), ("part", ["--partition", "county", "--workers", "2"])):
+        outs[name] = tmp_path / name
+        subprocess.run([sys.executable, "-c", "import app; app.cli()", "run", "--area",
+                        str(region / "area.toml"), "--out", str(outs[name]), "-q",
+                        "--no-history", *extra], env=env, cwd=tmp_path, check=True,
+                       capture_output=True)
+    plain, part = lc.read_run(outs["plain"]), lc.read_run(outs["part"])
+    pd.testing.assert_frame_equal(part.cells, plain.cells)
+    pd.testing.assert_frame_equal(part.targets, plain.targets)
+    assert len(part.meta["partitions"]) == 4
+    assert "partitions" not in plain.meta
+    pd.testing.assert_frame_equal(part.units, plain.units)
+    pd.testing.assert_frame_equal(part.gaps, plain.gaps)
