@@ -491,6 +491,12 @@ def load_networks(path: str | Path, modes: tuple[str, ...] | list[str], *,
     return {m: found[m] for m in modes}
 
 
+def is_cached(source_sha256: str, mode: str, crs: CRS) -> bool:
+    """Whether the cache holds an entry for the whole network of ``mode`` (not checked:
+    whoever loads it checks it)."""
+    return _cache_entry(source_sha256, mode, crs, None).exists()
+
+
 def cache_networks(path: str | Path, modes: tuple[str, ...] | list[str], *, crs: CRS,
                    progress: bool = False, source_sha256: str | None = None) -> list[str]:
     """Make sure the cache holds the whole network of every mode, without loading them.

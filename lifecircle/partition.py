@@ -31,17 +31,13 @@ stopped; a task whose worker dies is run again on another worker.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
 import pickle
-import resource
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -51,47 +47,47 @@ import pandas as pd
 import shapely
 from pyproj import CRS, Transformer
 
-from access import _dijkstra
 from access.crs import WGS84
 from access.errors import ConfigError, PartitionError, SchedulerUnreachableError
 from access.i18n import bar as i18n_bar
 from access.i18n import say
 from access.network import (
-    StreetNetwork,
     cache_dir,
     cache_networks,
     file_sha256,
-    load_network,
-    load_networks,
+    is_cached,
 )
 from access.osm import EBIKE_HIGHWAY_SPEED_KMH, StreetExtent, street_extent
 from access.rejects import RejectLog
 from access.targets import load_catalogue
-from access.travel import catchment_pairs
 from facilities import load_facilities, load_taxonomy
 from gridded_pop import GridSpec, build_population
+from lifecircle.partition_worker import (
+    PartitionSpec,
+    partition_catchments,
+    prefetch,
+    run_partition,
+    warm_up,
+)
 from lifecircle.pipeline import (
     RunResult,
     _Clock,
     _metric_crs,
     _outline_to_wkt,
-    _time_mode_limits,
     _xy,
     analysis_cells,
     assign_units,
     completeness_and_targets,
-    k_nearest_table,
     label_unnamed,
     modes_to_build,
     read_units,
     reject_unreachable,
-    route_categories,
     routed_categories,
-    snap_to_networks,
     study_boundary,
     with_search_limits,
 )
-from lifecircle.study_area import StudyArea, TravelSettings
+from lifecircle.routing import time_mode_limits
+from lifecircle.study_area import StudyArea
 from lifecircle.workers import WORKER_MODULES
 
 __all__ = ["PartitionOptions", "PartitionSpec", "partition_catchments", "run_partition",
@@ -99,8 +95,6 @@ __all__ = ["PartitionOptions", "PartitionSpec", "partition_catchments", "run_par
 
 log = logging.getLogger(__name__)
 
-#: Part of every partition's cache key: bump when a partition's results change meaning.
-PARTITION_VERSION = 2
 #: Haversine arc lengths and UTM straight legs differ by up to ~0.1% (UTM scale
 #: factor); the buffer is widened by this factor so no route that counts is cut.
 _BUFFER_SAFETY = 1.05
@@ -139,166 +133,6 @@ class PartitionOptions:
     connect_timeout_s: float = 10.0
 
 
-@dataclass
-class PartitionSpec:
-    """Everything one partition task reads (picklable; sent to a worker).
-
-    ``cell_*`` hold every analysis cell inside the partition's walking box (its own
-    cells, ``owned``, and the halo its facilities' catchments may reach);
-    ``fac_*`` every facility inside its widest box, ``fac_owned`` marks its own.
-    ``*_pos`` are positions in the driver's cell and facility tables.
-    """
-
-    name: str
-    network_path: str
-    network_sha256: str
-    crs_wkt: str
-    modes: tuple[str, ...]
-    bbox_lonlat: dict[str, tuple[float, float, float, float]]
-    buffer_m: dict[str, float]
-    cell_pos: np.ndarray
-    cell_x: np.ndarray
-    cell_y: np.ndarray
-    cell_id: np.ndarray
-    owned: np.ndarray
-    fac_pos: np.ndarray
-    fac_x: np.ndarray
-    fac_y: np.ndarray
-    fac_category: np.ndarray
-    fac_id: np.ndarray
-    fac_owned: np.ndarray
-    categories: list[str]
-    travel: TravelSettings
-    snap_max_dist_m: float
-    use_cache: bool = True
-    key: str = ""
-    fac_outline: np.ndarray | None = None
-
-    def checksum(self) -> str:
-        """SHA-256 of the partition's inputs and parameters (its cache key)."""
-        h = hashlib.sha256()
-        head = {"v": PARTITION_VERSION, "sha": self.network_sha256, "crs": self.crs_wkt,
-                "modes": list(self.modes), "bbox": self.bbox_lonlat,
-                "cats": list(self.categories), "snap": self.snap_max_dist_m,
-                "travel": [self.travel.walk_speed_kmh, self.travel.max_walk_dist_m,
-                           self.travel.k_nearest, self.travel.drive_leg_speed_kmh,
-                           self.travel.max_drive_time_min, self.travel.max_ebike_time_min]}
-        h.update(json.dumps(head, sort_keys=True).encode())
-        for a in (self.cell_pos, self.cell_x, self.cell_y, self.cell_id, self.owned,
-                  self.fac_pos, self.fac_x, self.fac_y, self.fac_owned):
-            h.update(np.ascontiguousarray(a).tobytes())
-        for a in (self.fac_category, self.fac_id):
-            h.update("\x1f".join(map(str, a)).encode())
-        if self.fac_outline is not None:
-            h.update(b"".join(shapely.to_wkb(g) if isinstance(g, shapely.Geometry) else b"-"
-                              for g in self.fac_outline))
-        return h.hexdigest()
-
-
-# ---------------------------------------------------------------------------
-# the task a worker runs
-# ---------------------------------------------------------------------------
-#: The whole networks a worker loaded last (key: file hash, CRS, mode): partitions
-#: run one after another on a worker clip the same networks.
-_WHOLE: dict[tuple[str, str, str], StreetNetwork] = {}
-
-
-def _networks(spec: PartitionSpec) -> dict[str, StreetNetwork]:
-    """The partition's networks: each mode's whole network from the cache (written by
-    the driver before any partition starts), clipped to the mode's box. Without the
-    cache, each mode is read from the file clipped to its box."""
-    crs = CRS.from_wkt(spec.crs_wkt)
-    if not spec.use_cache:
-        return {m: load_network(spec.network_path, m, crs=crs, use_cache=False,
-                                bbox_lonlat=spec.bbox_lonlat[m],
-                                source_sha256=spec.network_sha256)
-                for m in spec.modes}
-    keys = {m: (spec.network_sha256, spec.crs_wkt, m) for m in spec.modes}
-    missing = [m for m in spec.modes if keys[m] not in _WHOLE]
-    if missing:
-        _WHOLE.clear()
-        loaded = load_networks(spec.network_path, spec.modes, crs=crs, use_cache=True,
-                               source_sha256=spec.network_sha256)
-        _WHOLE.update({keys[m]: loaded[m] for m in spec.modes})
-    return {m: _WHOLE[keys[m]].clip(spec.bbox_lonlat[m]) for m in spec.modes}
-
-
-def _facilities_frame(spec: PartitionSpec) -> pd.DataFrame:
-    return pd.DataFrame({"facility_id": spec.fac_id, "category": spec.fac_category,
-                         "x": spec.fac_x, "y": spec.fac_y})
-
-
-def _internal(column: str) -> bool:
-    """Graph node indices: meaningful only inside one partition's networks."""
-    return column == "node" or column.endswith("_node")
-
-
-def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
-def run_partition(spec: PartitionSpec) -> dict[str, Any]:
-    """Route one partition: snapping and routed columns of its own cells and facilities.
-
-    Returns
-    -------
-    dict
-        ``cells`` (column -> array: ``pos`` plus the snapping columns and the
-        :data:`ROUTED_PREFIXES` columns of
-        :func:`~lifecircle.pipeline.route_categories`), ``facilities``
-        (``pos`` and snapping columns), ``k_nearest``, ``networks`` (nodes and arcs
-        per mode), ``seconds`` and ``peak_rss_mb`` of the worker.
-    """
-    t0 = time.perf_counter()
-    networks = _networks(spec)
-    own = np.flatnonzero(spec.owned)
-    cells = pd.DataFrame({"cell_id": spec.cell_id[own]})
-    snap_max = spec.snap_max_dist_m
-    for k, v in snap_to_networks(networks, spec.cell_x[own], spec.cell_y[own],
-                                 max_dist_m=snap_max).items():
-        cells[k] = v
-    fac = _facilities_frame(spec)
-    for k, v in snap_to_networks(networks, spec.fac_x, spec.fac_y, max_dist_m=snap_max,
-                                 outlines=spec.fac_outline).items():
-        fac[k] = v
-    routed = route_categories(networks, cells, fac, spec.categories, travel=spec.travel)
-    k_table = k_nearest_table(networks["walk"], cells, fac, spec.categories,
-                              travel=spec.travel)
-    columns = {"pos": spec.cell_pos[own],
-               **{k: v for k, v in cells.items() if k != "cell_id" and not _internal(k)},
-               **routed}
-    out_cells = {k: np.asarray(v) for k, v in columns.items()}
-    fo = np.flatnonzero(spec.fac_owned)
-    out_fac = fac.iloc[fo].drop(columns=["facility_id", "category", "x", "y",
-                                         *[c for c in fac.columns if _internal(c)]])
-    out_fac.insert(0, "pos", spec.fac_pos[fo])
-    return {"name": spec.name, "cells": out_cells, "routed_columns": list(routed),
-            "facilities": out_fac.reset_index(drop=True), "k_nearest": k_table,
-            "networks": {m: {"nodes": n.n_nodes, "arcs": n.n_arcs}
-                         for m, n in networks.items()},
-            "seconds": time.perf_counter() - t0, "peak_rss_mb": _peak_rss_mb()}
-
-
-def partition_catchments(spec: PartitionSpec, category: str, max_dist_m: float,
-                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Catchment pairs of the partition's own facilities of ``category``.
-
-    Returns ``(facility_pos, cell_pos, dist_m)`` in the driver's tables. The
-    networks come from the on-disk cache the partition's routing task wrote.
-    """
-    if max_dist_m > spec.buffer_m["walk"]:
-        raise ValueError(f"catchment radius {max_dist_m:g} m exceeds the partition buffer "
-                         f"{spec.buffer_m['walk']:g} m")
-    sel = np.flatnonzero(spec.fac_owned & (spec.fac_category == category))
-    if not len(sel):
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
-    walk = {"walk": _networks(replace(spec, modes=("walk",)))["walk"]}
-    f = snap_to_networks(walk, spec.fac_x[sel], spec.fac_y[sel], max_dist_m=spec.snap_max_dist_m,
-                         outlines=None if spec.fac_outline is None else spec.fac_outline[sel])
-    c = snap_to_networks(walk, spec.cell_x, spec.cell_y, max_dist_m=spec.snap_max_dist_m)
-    fi, ci, d = catchment_pairs(walk["walk"], f["node"], f["snap_dist_m"], c["node"],
-                                c["snap_dist_m"], max_dist_m=max_dist_m)
-    return spec.fac_pos[sel][fi], spec.cell_pos[ci], d
 
 
 # ---------------------------------------------------------------------------
@@ -369,26 +203,17 @@ def _client(options: PartitionOptions) -> Iterator[Any]:
         _close(client, cluster)
 
 
-def _warm_up() -> None:
-    """Load the routing kernels in a worker from numba's on-disk cache (``cache=True``),
-    with the argument types of a partition's networks (int64 offsets, int32 heads,
-    float64 weights), so the first partition does not wait for them."""
-    indptr, indices = np.array([0, 1, 2], np.int64), np.array([1, 0], np.int32)
-    w, node, leg = np.ones(2), np.zeros(1, np.int64), np.zeros(1)
-    _dijkstra.multi_source_many(indptr, indices, w, [(node, leg), (node, leg)], max_dist=10.0)
-    _dijkstra.k_nearest(indptr, indices, w, node, leg, 1, max_dist=10.0)
-    _dijkstra.bounded_from_each(indptr, indices, w, node, leg, max_dist=10.0)
-
-
 class _StartingCluster:
     """The cluster, started in a background thread while the driver reads the inputs.
 
     Starting a ``LocalCluster`` (a scheduler and the worker processes, each importing
-    the library) and loading the routing kernels in every worker (:func:`_warm_up`)
-    takes seconds the driver would otherwise wait for after reading its inputs.
-    :meth:`client` waits for the start to finish. :meth:`close` also waits for it
-    first, so a run refused for bad input shuts down a cluster with nothing in flight
-    (no Dask traceback), and silences Dask's logging while it does.
+    the library), loading the routing kernels in every worker
+    (:func:`~lifecircle.partition_worker.warm_up`) and then the whole networks the
+    partitions clip (:meth:`prefetch`) takes seconds the driver would otherwise wait
+    for after reading its inputs. :meth:`client` waits for the start to finish.
+    :meth:`close` also waits for it first, so a run refused for bad input shuts down
+    a cluster with nothing in flight (no Dask traceback), and silences Dask's logging
+    while it does.
     """
 
     def __init__(self, options: PartitionOptions) -> None:
@@ -398,6 +223,8 @@ class _StartingCluster:
         self._client: Any = None
         self._cluster: Any = None
         self._error: BaseException | None = None
+        self._networks: tuple[str, str, str, tuple[str, ...]] | None = None
+        self._posted = threading.Event()  # set once the driver said what to prefetch
         self._thread = threading.Thread(target=self._start, name="lifecircle-cluster-start",
                                         daemon=True)
         self._thread.start()
@@ -418,12 +245,27 @@ class _StartingCluster:
             self._error = exc
             return
         try:
-            self._client.run(_warm_up)
+            self._client.run(warm_up)
         except Exception as exc:  # only a speed-up: the tasks load the kernels anyway
             log.debug("warm-up of the workers failed: %s", exc)
+        self._posted.wait()
+        if self._networks is not None:
+            try:
+                self._client.run(prefetch, *self._networks)
+            except Exception as exc:  # only a speed-up: the tasks load them anyway
+                log.debug("loading the networks on the workers failed: %s", exc)
+
+    def prefetch(self, network_path: str, network_sha256: str, crs_wkt: str,
+                 modes: tuple[str, ...]) -> None:
+        """Have every worker load these cached whole networks once it is up, while
+        the driver goes on reading its inputs (the partitions clip them)."""
+        self._networks = (network_path, network_sha256, crs_wkt, modes)
+        self._posted.set()
 
     def client(self) -> Any:
-        """The connected client, once the cluster is up and warmed up."""
+        """The connected client, once the cluster is up, warmed up and has loaded the
+        networks :meth:`prefetch` named."""
+        self._posted.set()  # nothing (more) to prefetch
         self._thread.join()
         if self._error is not None:
             raise self._error
@@ -431,6 +273,7 @@ class _StartingCluster:
 
     def close(self) -> None:
         """Wait for the start to finish, then shut the cluster down."""
+        self._posted.set()
         self._thread.join()
         self._dask_log.setLevel(logging.CRITICAL + 1)
         try:
@@ -477,7 +320,7 @@ def _buffers(area: StudyArea, ext: StreetExtent, modes: list[str]) -> dict[str, 
         if m == "walk":
             out[m] = tr.max_walk_dist_m * _BUFFER_SAFETY + snap
             continue
-        limit_min, leg_kmh = _time_mode_limits(m, tr)
+        limit_min, leg_kmh = time_mode_limits(m, tr)
         if m == "drive":
             top = ext.max_drive_speed_kmh if np.isfinite(ext.max_drive_speed_kmh) else 0.0
         else:
@@ -692,24 +535,23 @@ def _merge(cells: pd.DataFrame, fac: gpd.GeoDataFrame, results: list[dict[str, A
     """Cells and facilities with the columns their owning partitions computed."""
     pos = np.concatenate([r["cells"]["pos"] for r in results])
     n = len(cells)
-    if len(pos) != n or not np.array_equal(np.sort(pos), np.arange(n)):
+    order = np.argsort(pos, kind="stable")
+    if len(pos) != n or not np.array_equal(pos[order], np.arange(n)):
         raise RuntimeError("partitions did not cover every cell exactly once")
     routed_cols = list(results[0]["routed_columns"])
     snap_cols = [c for c in results[0]["cells"] if c != "pos" and c not in routed_cols]
 
     def column(name: str) -> np.ndarray:
-        parts = [r["cells"][name] for r in results]
-        out = np.empty(n, dtype=np.result_type(*parts))
-        if out.dtype == object:
-            out[:] = None
-        out[pos] = np.concatenate(parts)
-        return out
+        # the partitions' rows, put in the driver's order (a gather, one pass)
+        return np.concatenate([r["cells"][name] for r in results])[order]
 
-    cells = cells.copy()
-    for c in snap_cols:
-        cells[c] = column(c)
-    cells = pd.concat([cells, pd.DataFrame({c: column(c) for c in routed_cols},
-                                           index=cells.index)], axis=1)
+    new = {c: column(c) for c in [*snap_cols, *routed_cols]}
+    if cells.columns.intersection(list(new)).empty:
+        cells = pd.concat([cells, pd.DataFrame(new, index=cells.index)], axis=1)
+    else:  # a column the driver already has is replaced where it stands
+        cells = cells.copy()
+        for c, v in new.items():
+            cells[c] = v
     fac = fac.copy()
     if len(fac):
         fac_parts = pd.concat([r["facilities"] for r in results], ignore_index=True)
@@ -819,6 +661,13 @@ def _run_on(starting: _StartingCluster, area: StudyArea, options: PartitionOptio
 
     sha = file_sha256(area.network.path)
     ext = _extent(area.network.path, sha, use_cache)
+    catalogue = load_catalogue(overrides=area.targets, base_dir=area.base_dir,
+                               config_path=area.path)
+    area = with_search_limits(area, catalogue)
+    modes = modes_to_build(area.network.modes, catalogue)
+    if use_cache and all(is_cached(sha, m, crs) for m in modes):
+        # the workers load the whole networks while this process reads the inputs
+        starting.prefetch(str(area.network.path), sha, crs.to_wkt(), tuple(modes))
     clock.lap("network")
 
     unit_polygons = {u.level: read_units(u, crs) for u in area.units}
@@ -839,11 +688,7 @@ def _run_on(starting: _StartingCluster, area: StudyArea, options: PartitionOptio
     names, cell_owner, fac_owner, streets = _owners(area, options, boundary, unit_polygons,
                                                     grid, cells, fx, fy, np.asarray(sx),
                                                     np.asarray(sy), ext.step_deg * 111_320.0)
-    catalogue = load_catalogue(overrides=area.targets, base_dir=area.base_dir,
-                               config_path=area.path)
-    area = with_search_limits(area, catalogue)
     categories, notes = routed_categories(fac, catalogue, taxonomy)
-    modes = modes_to_build(area.network.modes, catalogue)
     if use_cache:  # one pass over the file for every mode, here, not one per partition
         cache_networks(area.network.path, modes, crs=crs, progress=progress,
                        source_sha256=sha)

@@ -26,8 +26,7 @@ from access.crs import WGS84, metric_to_lonlat, parse_crs, to_metric, utm_crs_fo
 from access.errors import ConfigError, InputFileError
 from access.i18n import Say, bar, say
 from access.modes import MODES as MODE_TABLE
-from access.modes import TIME_MODES
-from access.network import Snapped, StreetNetwork, load_networks, snap_outlines, snap_points
+from access.network import StreetNetwork, load_networks
 from access.osm import MODES as NETWORK_MODES
 from access.osm import osm_bounds
 from access.rejects import RejectLog
@@ -42,12 +41,6 @@ from access.targets import (
     load_catalogue,
     prepare_targets,
 )
-from access.travel import (
-    catchment_pairs,
-    dist_to_time_min,
-    k_nearest_facilities,
-    nearest_facilities,
-)
 from facilities import (
     Taxonomy,
     completeness_check,
@@ -56,12 +49,19 @@ from facilities import (
     load_taxonomy,
 )
 from gridded_pop import GridSpec, PopulationGrid, build_population
-from lifecircle.study_area import StudyArea, TravelSettings, UnitsSpec
+from lifecircle.routing import (
+    ROUTED_PREFIXES,
+    catchment_function,
+    k_nearest_table,
+    routed_frame,
+    snap_to_networks,
+)
+from lifecircle.study_area import StudyArea, UnitsSpec
 
 __all__ = ["RunResult", "analysis_cells", "assign_units", "completeness_and_targets",
            "longest_trip_min", "prepare_area_targets", "read_units", "reject_unreachable",
-           "route_categories", "routed_frame", "run", "unit_of_cells", "unit_of_points",
-           "unit_population", "unit_table", "with_search_limits"]
+           "run", "unit_of_cells", "unit_of_points", "unit_population", "unit_table",
+           "with_search_limits"]
 
 log = logging.getLogger(__name__)
 
@@ -597,11 +597,6 @@ def _note_below_street(table: pd.DataFrame, rejects: RejectLog, crs: CRS, snap_m
                     kind=kind, lon=float(lo), lat=float(la))
 
 
-#: Column prefixes :func:`route_categories` writes, one column per prefix and category.
-ROUTED_PREFIXES = ("dist_m", "time_min", "nearest",
-                   *(f"{m}_time_min" for m in TIME_MODES))
-
-
 def modes_to_build(modes: tuple[str, ...] | list[str], targets: list[Target]) -> list[str]:
     """Networks a run needs: walking, the study area's ``modes`` and every mode a target names.
 
@@ -612,55 +607,6 @@ def modes_to_build(modes: tuple[str, ...] | list[str], targets: list[Target]) ->
         if isinstance(t, RoutedTarget):
             need.update(t.modes_used)
     return [m for m in NETWORK_MODES if m in need]
-
-
-def snap_to_networks(networks: dict[str, StreetNetwork], x: np.ndarray, y: np.ndarray, *,
-                     max_dist_m: float, outlines: np.ndarray | None = None,
-                     ) -> dict[str, np.ndarray]:
-    """Snap points to every network: the snapping columns of cells and facilities.
-
-    Points join the nearest street-level node (:func:`access.network.snap_points`);
-    where ``outlines`` holds a polygon (an OSM area without an entrance), the
-    point joins the street-level node nearest to that outline instead.
-
-    Returns ``node``, ``snap_dist_m``, ``reachable`` and ``snap_below_street``
-    (walking) and, per other network, ``<mode>_node`` and ``<mode>_snap_dist_m``
-    (``drive_node`` ...).
-    """
-    def both(net: StreetNetwork) -> Snapped:
-        s = snap_points(net, x, y, max_dist_m=max_dist_m)
-        if outlines is None:
-            return s
-        has = np.flatnonzero([isinstance(g, shapely.Geometry) for g in outlines])
-        if not len(has):
-            return s
-        o = snap_outlines(net, np.asarray(outlines, dtype=object)[has], max_dist_m=max_dist_m)
-        node, dist, below = s.node.copy(), s.dist_m.copy(), s.below_street.copy()
-        node[has], dist[has], below[has] = o.node, o.dist_m, o.below_street
-        return Snapped(node=node, dist_m=dist, below_street=below)
-
-    w = both(networks["walk"])
-    out = {"node": w.node, "snap_dist_m": w.dist_m, "reachable": w.node >= 0,
-           "snap_below_street": w.below_street}
-    for mode in TIME_MODES:
-        if mode in networks:
-            d = both(networks[mode])
-            out[f"{mode}_node"], out[f"{mode}_snap_dist_m"] = d.node, d.dist_m
-    return out
-
-
-def _time_mode_limits(mode: str, travel: Any) -> tuple[float, float]:
-    """Search limit (minutes) and access-leg speed (km/h) of a time-routed mode.
-
-    The car's come from the study area's ``[travel]``; the others from the mode table,
-    the e-bike's limit from ``travel.max_ebike_time_min`` when a run set it
-    (:func:`with_search_limits`).
-    """
-    if mode == "drive":
-        return travel.max_drive_time_min, travel.drive_leg_speed_kmh
-    limit = getattr(travel, f"max_{mode}_time_min", None)
-    return (MODE_TABLE[mode].max_time_min if limit is None else float(limit),
-            MODE_TABLE[mode].leg_speed_kmh)
 
 
 def longest_trip_min(catalogue: list[Any], mode: str) -> float | None:
@@ -697,122 +643,10 @@ def with_search_limits(area: StudyArea, catalogue: list[Any]) -> StudyArea:
     return replace(area, travel=replace(area.travel, max_ebike_time_min=limit))
 
 
-def route_categories(networks: dict[str, StreetNetwork], cells: pd.DataFrame,
-                     fac: pd.DataFrame, categories: list[str], *,
-                     travel: TravelSettings) -> dict[str, np.ndarray]:
-    """Nearest facility of each category for every cell: the routed columns of ``cells``.
-
-    ``cells`` and ``fac`` carry the columns of :func:`snap_to_networks`; ``fac`` also
-    ``category`` and ``facility_id``. Returns ``dist_m__<c>``, ``time_min__<c>``,
-    ``nearest__<c>`` and, per e-bike or driving network, ``ebike_time_min__<c>`` /
-    ``drive_time_min__<c>`` per category (the prefixes :data:`ROUTED_PREFIXES`).
-    :func:`routed_frame` gives the same columns as one frame.
-    """
-    frame = routed_frame(networks, cells, fac, categories, travel=travel)
-    return {c: frame[c].to_numpy() for c in frame.columns}
-
-
-def routed_frame(networks: dict[str, StreetNetwork], cells: pd.DataFrame,
-                 fac: pd.DataFrame, categories: list[str], *,
-                 travel: TravelSettings) -> pd.DataFrame:
-    """The columns of :func:`route_categories` as a frame indexed like ``cells``.
-
-    Every number column is written straight into one float block (no copy when the
-    frame is built or joined to the cells); only categories with a reachable
-    facility are searched, the others keep their columns, empty.
-    """
-    n = len(cells)
-    modes = [m for m in TIME_MODES if m in networks]
-    number_cols = [f"{p}__{c}" for c in categories for p in ("dist_m", "time_min")] + \
-        [f"{m}_time_min__{c}" for m in modes for c in categories]
-    row = {name: i for i, name in enumerate(number_cols)}
-    block = np.full((len(number_cols), n), np.inf)
-    cat = fac["category"].to_numpy(dtype=object)
-    searched = [c for c in categories if bool(((cat == c) & (fac["node"].to_numpy() >= 0))
-                                               .any())]
-    near = nearest_facilities(networks["walk"], cells["node"].to_numpy(),
-                              cells["snap_dist_m"].to_numpy(), fac["node"].to_numpy(),
-                              fac["snap_dist_m"].to_numpy(), cat, categories=searched,
-                              max_cost=travel.max_walk_dist_m)
-    fid = fac["facility_id"].to_numpy(dtype=object)
-    speed = travel.walk_speed_kmh["total"]
-    nearest: dict[str, np.ndarray] = {}
-    none = np.array(None, dtype=object)
-    for c in categories:
-        if c in searched:
-            i = near.row(c)
-            block[row[f"dist_m__{c}"]] = near.cost[i]
-            block[row[f"time_min__{c}"]] = dist_to_time_min(near.cost[i], speed)
-            nearest[c] = np.where(near.facility[i] >= 0, fid[np.maximum(near.facility[i], 0)],
-                                  none)
-        else:
-            nearest[c] = np.full(n, None, dtype=object)
-    del near
-    for mode in modes:
-        m_node = fac[f"{mode}_node"].to_numpy()
-        m_searched = [c for c in categories if bool(((cat == c) & (m_node >= 0)).any())]
-        max_min, leg_kmh = _time_mode_limits(mode, travel)
-        tnear = nearest_facilities(networks[mode], cells[f"{mode}_node"].to_numpy(),
-                                   cells[f"{mode}_snap_dist_m"].to_numpy(), m_node,
-                                   fac[f"{mode}_snap_dist_m"].to_numpy(), cat,
-                                   categories=m_searched, max_cost=max_min * 60,
-                                   weight="time_s", leg_speed_kmh=leg_kmh)
-        for i, c in enumerate(m_searched):
-            block[row[f"{mode}_time_min__{c}"]] = tnear.cost[i] / 60.0
-        del tnear
-    numbers = pd.DataFrame(block.T, index=cells.index, columns=number_cols, copy=False)
-    objects = pd.DataFrame({f"nearest__{c}": nearest[c] for c in categories},
-                           index=cells.index, copy=False)
-    order = [f"{p}__{c}" for c in categories for p in ("dist_m", "time_min", "nearest")] + \
-        [f"{m}_time_min__{c}" for m in modes for c in categories]
-    return pd.concat([numbers, objects], axis=1)[order]
-
-
 def _xy(fac: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     if not len(fac):
         return np.zeros(0), np.zeros(0)
     return fac.geometry.x.to_numpy(), fac.geometry.y.to_numpy()
-
-
-def k_nearest_table(walk: StreetNetwork, cells: pd.DataFrame, fac: pd.DataFrame,
-                    categories: list[str], *, travel: TravelSettings) -> pd.DataFrame:
-    """Long table of the ``travel.k_nearest`` nearest facilities per cell and category."""
-    cols = ["cell_id", "category", "rank", "facility_id", "dist_m"]
-    if travel.k_nearest < 2:
-        return pd.DataFrame(columns=cols)
-    fid = fac["facility_id"].to_numpy(dtype=object)
-    cat = fac["category"].to_numpy()
-    f_node, f_leg = fac["node"].to_numpy(), fac["snap_dist_m"].to_numpy()
-    parts = []
-    for c in categories:
-        sel = np.flatnonzero(cat == c)
-        if not len(sel):
-            continue
-        cost, which = k_nearest_facilities(walk, cells["node"].to_numpy(),
-                                           cells["snap_dist_m"].to_numpy(), f_node[sel],
-                                           f_leg[sel], travel.k_nearest,
-                                           max_cost=travel.max_walk_dist_m)
-        ci, rank = np.nonzero(which >= 0)
-        parts.append(pd.DataFrame({
-            "cell_id": cells["cell_id"].to_numpy()[ci], "category": c, "rank": rank + 1,
-            "facility_id": fid[sel][which[ci, rank]], "dist_m": cost[ci, rank]}))
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=cols)
-
-
-def catchment_function(walk: StreetNetwork, cells: pd.DataFrame, fac: pd.DataFrame,
-                       ) -> Callable[[str, float], tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """``catchments(category, max_dist_m)`` for the targets engine (2SFCA)."""
-    cat = fac["category"].to_numpy()
-    f_node, f_leg = fac["node"].to_numpy(), fac["snap_dist_m"].to_numpy()
-    c_node, c_leg = cells["node"].to_numpy(), cells["snap_dist_m"].to_numpy()
-
-    def catchments(category: str, max_dist_m: float
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        sel = np.flatnonzero(cat == category)
-        return catchment_pairs(walk, f_node[sel], f_leg[sel], c_node, c_leg,
-                               max_dist_m=max_dist_m)
-
-    return catchments
 
 
 def routed_categories(fac: pd.DataFrame, catalogue: list[Any], taxonomy: Taxonomy,

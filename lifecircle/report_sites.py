@@ -32,8 +32,9 @@ from access.rejects import RejectLog
 from access.targets import CircleTarget, Target, load_catalogue
 from facilities import load_taxonomy
 from gridded_pop import GridSpec, PopulationGrid
-from lifecircle.pipeline import RunResult, snap_to_networks
+from lifecircle.pipeline import RunResult
 from lifecircle.report_data import ReportData
+from lifecircle.routing import snap_to_networks
 from lifecircle.site import SiteProblem, site_selection
 
 __all__ = ["GapSites", "best_sites", "candidate_spacing_m", "sited_targets"]

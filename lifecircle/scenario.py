@@ -29,15 +29,17 @@ from access.errors import LifecircleError, suggest
 from access.targets import RoutedTarget, Target, TargetResults, load_catalogue
 from facilities import completeness_check
 from lifecircle.pipeline import (
-    ROUTED_PREFIXES,
     RunResult,
-    catchment_function,
     evaluate_area_targets,
     prepare_area_targets,
-    routed_frame,
-    snap_to_networks,
     target_categories,
     unit_of_points,
+)
+from lifecircle.routing import (
+    ROUTED_PREFIXES,
+    catchment_function,
+    routed_frame,
+    snap_to_networks,
 )
 
 __all__ = ["Edit", "Scenario", "ScenarioError", "ScenarioResult", "base_catalogue",

@@ -58,7 +58,8 @@ from access.targets import (
 from access.travel import catchment_pairs, time_to_dist_m
 from facilities.coords import wgs84_to_gcj02
 from gridded_pop.ancillary import read_osm_water
-from lifecircle.pipeline import RunResult, snap_to_networks, unit_of_points
+from lifecircle.pipeline import RunResult, unit_of_points
+from lifecircle.routing import snap_to_networks
 from lifecircle.scenario import Scenario
 
 __all__ = ["MODELS", "SiteError", "SiteProblem", "SiteResult", "check_problem",

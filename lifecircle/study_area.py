@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +65,7 @@ from lifecircle.area_models import (
     UnitsTable,
 )
 from lifecircle.datasets import get_path as dataset_path
+from lifecircle.routing import TravelSettings
 
 __all__ = ["GridSettings", "NetworkSettings", "StudyArea", "TravelSettings", "UnitsSpec",
            "default_area_path", "load_study_area", "validate_study_area"]
@@ -99,42 +100,6 @@ class GridSettings:
     """``[grid]``: the analysis grid."""
 
     cell_size_m: float = 100.0
-
-
-@dataclass(frozen=True)
-class TravelSettings:
-    """``[travel]``: speeds and search limits.
-
-    Attributes
-    ----------
-    walk_speed_kmh
-        Walking speed per population group; ``total`` is the default for every group.
-        4.0 km/h gives 1000 m in 15 minutes, as GB 50180-2018 implies; the elderly
-        walk 3.2 km/h (800 m in 15 minutes).
-    max_walk_dist_m
-        Search limit for walking distances (legs included); farther is "not reached".
-    k_nearest
-        How many nearest facilities per category to list per cell (``k_nearest.parquet``);
-        1 (the default) lists only the nearest, which the cell table always holds, and
-        skips the k-nearest search: it is computed only when asked for.
-    drive_leg_speed_kmh
-        Speed on the straight legs to and from the driving network.
-    max_drive_time_min
-        Search limit for driving times.
-    max_ebike_time_min
-        Search limit for e-bike times; None: the mode table's (``modes.toml``). Not a
-        key of the file: a run sets it to the longest e-bike trip a target takes when
-        the e-bike network is built only for targets
-        (:func:`lifecircle.pipeline.with_search_limits`).
-    """
-
-    walk_speed_kmh: dict[str, float] = field(
-        default_factory=lambda: {"total": 4.0, "age_60_plus": 3.2})
-    max_walk_dist_m: float = 3000.0
-    k_nearest: int = 1
-    drive_leg_speed_kmh: float = 15.0
-    max_drive_time_min: float = 90.0
-    max_ebike_time_min: float | None = None
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,9 @@ from multiprocessing import forkserver
 
 __all__ = ["WORKER_MODULES", "start_worker_server", "starts_local_workers"]
 
-#: Modules every local worker process needs: Dask's worker and the partition task.
-WORKER_MODULES = ("distributed", "lifecircle.partition")
+#: Modules every local worker process needs: Dask's worker and the partition task
+#: (which imports routing, not the loaders or the targets engine).
+WORKER_MODULES = ("distributed", "lifecircle.partition_worker")
 
 #: Dask's setting of how local workers are started (``spawn`` unless configured).
 _METHOD_ENV = "DASK_DISTRIBUTED__WORKER__MULTIPROCESSING_METHOD"

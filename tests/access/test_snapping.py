@@ -17,7 +17,7 @@ from access.osm import haversine_m, is_ground_level
 from access.travel import nearest_facilities
 from facilities import load_taxonomy
 from facilities.read_osm import read_osm
-from lifecircle.pipeline import snap_to_networks
+from lifecircle.routing import snap_to_networks
 from tests.conftest import write_osm
 
 UTM48 = CRS.from_epsg(32648)

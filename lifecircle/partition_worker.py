@@ -1,0 +1,230 @@
+"""The task of a partitioned run: one partition routed on a Dask worker.
+
+:func:`run_partition` snaps and routes the cells a partition owns on the
+networks clipped to its box; :func:`partition_catchments` answers the 2SFCA
+catchments of its facilities. Both take a :class:`PartitionSpec`, which the
+driver (:mod:`lifecircle.partition`) builds and sends. A worker process imports
+this module and what routing needs (:mod:`lifecircle.routing`, the engine's
+networks and searches), not the loaders, the targets engine or the report stack
+the driver uses.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import resource
+import time
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS
+
+from access import _dijkstra
+from access.network import StreetNetwork, load_network, load_networks
+from access.travel import catchment_pairs
+from lifecircle.routing import (
+    TravelSettings,
+    k_nearest_table,
+    route_categories,
+    snap_to_networks,
+)
+
+__all__ = ["PARTITION_VERSION", "PartitionSpec", "internal_column", "load_whole",
+           "partition_catchments", "prefetch", "run_partition", "warm_up"]
+
+#: Part of every partition's cache key: bump when a partition's results change meaning.
+PARTITION_VERSION = 2
+
+
+@dataclass
+class PartitionSpec:
+    """Everything one partition task reads (picklable; sent to a worker).
+
+    ``cell_*`` hold every analysis cell inside the partition's walking box (its own
+    cells, ``owned``, and the halo its facilities' catchments may reach);
+    ``fac_*`` every facility inside its widest box, ``fac_owned`` marks its own.
+    ``*_pos`` are positions in the driver's cell and facility tables.
+    """
+
+    name: str
+    network_path: str
+    network_sha256: str
+    crs_wkt: str
+    modes: tuple[str, ...]
+    bbox_lonlat: dict[str, tuple[float, float, float, float]]
+    buffer_m: dict[str, float]
+    cell_pos: np.ndarray
+    cell_x: np.ndarray
+    cell_y: np.ndarray
+    cell_id: np.ndarray
+    owned: np.ndarray
+    fac_pos: np.ndarray
+    fac_x: np.ndarray
+    fac_y: np.ndarray
+    fac_category: np.ndarray
+    fac_id: np.ndarray
+    fac_owned: np.ndarray
+    categories: list[str]
+    travel: TravelSettings
+    snap_max_dist_m: float
+    use_cache: bool = True
+    key: str = ""
+    fac_outline: np.ndarray | None = None
+
+    def checksum(self) -> str:
+        """SHA-256 of the partition's inputs and parameters (its cache key)."""
+        h = hashlib.sha256()
+        head = {"v": PARTITION_VERSION, "sha": self.network_sha256, "crs": self.crs_wkt,
+                "modes": list(self.modes), "bbox": self.bbox_lonlat,
+                "cats": list(self.categories), "snap": self.snap_max_dist_m,
+                "travel": [self.travel.walk_speed_kmh, self.travel.max_walk_dist_m,
+                           self.travel.k_nearest, self.travel.drive_leg_speed_kmh,
+                           self.travel.max_drive_time_min, self.travel.max_ebike_time_min]}
+        h.update(json.dumps(head, sort_keys=True).encode())
+        for a in (self.cell_pos, self.cell_x, self.cell_y, self.cell_id, self.owned,
+                  self.fac_pos, self.fac_x, self.fac_y, self.fac_owned):
+            h.update(np.ascontiguousarray(a).tobytes())
+        for a in (self.fac_category, self.fac_id):
+            h.update("\x1f".join(map(str, a)).encode())
+        if self.fac_outline is not None:
+            h.update(b"".join(shapely.to_wkb(g) if isinstance(g, shapely.Geometry) else b"-"
+                              for g in self.fac_outline))
+        return h.hexdigest()
+
+
+# ---------------------------------------------------------------------------
+# the task a worker runs
+# ---------------------------------------------------------------------------
+#: The whole networks a worker loaded last (key: file hash, CRS, mode): partitions
+#: run one after another on a worker clip the same networks.
+_WHOLE: dict[tuple[str, str, str], StreetNetwork] = {}
+
+
+def load_whole(network_path: str, network_sha256: str, crs_wkt: str,
+               modes: tuple[str, ...]) -> dict[str, StreetNetwork]:
+    """Each mode's whole network from the cache, kept in this worker (:data:`_WHOLE`)
+    for the partitions it runs next; loaded once per worker. The driver also asks
+    every worker for them while it still reads its inputs
+    (:meth:`lifecircle.partition._StartingCluster.prefetch`)."""
+    keys = {m: (network_sha256, crs_wkt, m) for m in modes}
+    if any(keys[m] not in _WHOLE for m in modes):
+        _WHOLE.clear()
+        loaded = load_networks(network_path, modes, crs=CRS.from_wkt(crs_wkt), use_cache=True,
+                               source_sha256=network_sha256)
+        _WHOLE.update({keys[m]: loaded[m] for m in modes})
+    return {m: _WHOLE[keys[m]] for m in modes}
+
+
+def _networks(spec: PartitionSpec) -> dict[str, StreetNetwork]:
+    """The partition's networks: each mode's whole network from the cache (written by
+    the driver before any partition starts), clipped to the mode's box. Without the
+    cache, each mode is read from the file clipped to its box."""
+    if not spec.use_cache:
+        crs = CRS.from_wkt(spec.crs_wkt)
+        return {m: load_network(spec.network_path, m, crs=crs, use_cache=False,
+                                bbox_lonlat=spec.bbox_lonlat[m],
+                                source_sha256=spec.network_sha256)
+                for m in spec.modes}
+    whole = load_whole(spec.network_path, spec.network_sha256, spec.crs_wkt, spec.modes)
+    return {m: whole[m].clip(spec.bbox_lonlat[m]) for m in spec.modes}
+
+
+def _facilities_frame(spec: PartitionSpec) -> pd.DataFrame:
+    return pd.DataFrame({"facility_id": spec.fac_id, "category": spec.fac_category,
+                         "x": spec.fac_x, "y": spec.fac_y})
+
+
+def internal_column(column: str) -> bool:
+    """Graph node indices: meaningful only inside one partition's networks."""
+    return column == "node" or column.endswith("_node")
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def run_partition(spec: PartitionSpec) -> dict[str, Any]:
+    """Route one partition: snapping and routed columns of its own cells and facilities.
+
+    Returns
+    -------
+    dict
+        ``cells`` (column -> array: ``pos`` plus the snapping columns and the
+        :data:`ROUTED_PREFIXES` columns of
+        :func:`~lifecircle.pipeline.route_categories`), ``facilities``
+        (``pos`` and snapping columns), ``k_nearest``, ``networks`` (nodes and arcs
+        per mode), ``seconds`` and ``peak_rss_mb`` of the worker.
+    """
+    t0 = time.perf_counter()
+    networks = _networks(spec)
+    own = np.flatnonzero(spec.owned)
+    cells = pd.DataFrame({"cell_id": spec.cell_id[own]})
+    snap_max = spec.snap_max_dist_m
+    for k, v in snap_to_networks(networks, spec.cell_x[own], spec.cell_y[own],
+                                 max_dist_m=snap_max).items():
+        cells[k] = v
+    fac = _facilities_frame(spec)
+    for k, v in snap_to_networks(networks, spec.fac_x, spec.fac_y, max_dist_m=snap_max,
+                                 outlines=spec.fac_outline).items():
+        fac[k] = v
+    routed = route_categories(networks, cells, fac, spec.categories, travel=spec.travel)
+    k_table = k_nearest_table(networks["walk"], cells, fac, spec.categories,
+                              travel=spec.travel)
+    columns = {"pos": spec.cell_pos[own],
+               **{k: v for k, v in cells.items() if k != "cell_id" and not internal_column(k)},
+               **routed}
+    out_cells = {k: np.asarray(v) for k, v in columns.items()}
+    fo = np.flatnonzero(spec.fac_owned)
+    out_fac = fac.iloc[fo].drop(columns=["facility_id", "category", "x", "y",
+                                         *[c for c in fac.columns if internal_column(c)]])
+    out_fac.insert(0, "pos", spec.fac_pos[fo])
+    return {"name": spec.name, "cells": out_cells, "routed_columns": list(routed),
+            "facilities": out_fac.reset_index(drop=True), "k_nearest": k_table,
+            "networks": {m: {"nodes": n.n_nodes, "arcs": n.n_arcs}
+                         for m, n in networks.items()},
+            "seconds": time.perf_counter() - t0, "peak_rss_mb": _peak_rss_mb()}
+
+
+def partition_catchments(spec: PartitionSpec, category: str, max_dist_m: float,
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Catchment pairs of the partition's own facilities of ``category``.
+
+    Returns ``(facility_pos, cell_pos, dist_m)`` in the driver's tables. The
+    networks come from the on-disk cache the partition's routing task wrote.
+    """
+    if max_dist_m > spec.buffer_m["walk"]:
+        raise ValueError(f"catchment radius {max_dist_m:g} m exceeds the partition buffer "
+                         f"{spec.buffer_m['walk']:g} m")
+    sel = np.flatnonzero(spec.fac_owned & (spec.fac_category == category))
+    if not len(sel):
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+    walk = {"walk": _networks(replace(spec, modes=("walk",)))["walk"]}
+    f = snap_to_networks(walk, spec.fac_x[sel], spec.fac_y[sel], max_dist_m=spec.snap_max_dist_m,
+                         outlines=None if spec.fac_outline is None else spec.fac_outline[sel])
+    c = snap_to_networks(walk, spec.cell_x, spec.cell_y, max_dist_m=spec.snap_max_dist_m)
+    fi, ci, d = catchment_pairs(walk["walk"], f["node"], f["snap_dist_m"], c["node"],
+                                c["snap_dist_m"], max_dist_m=max_dist_m)
+    return spec.fac_pos[sel][fi], spec.cell_pos[ci], d
+
+
+def prefetch(network_path: str, network_sha256: str, crs_wkt: str,
+             modes: tuple[str, ...]) -> None:
+    """:func:`load_whole`, run on every worker before its first partition."""
+    load_whole(network_path, network_sha256, crs_wkt, modes)
+
+
+def warm_up() -> None:
+    """Load the routing kernels in a worker from numba's on-disk cache (``cache=True``),
+    with the argument types of a partition's networks (int64 offsets, int32 heads,
+    float64 weights), so the first partition does not wait for them."""
+    indptr, indices = np.array([0, 1, 2], np.int64), np.array([1, 0], np.int32)
+    w, node, leg = np.ones(2), np.zeros(1, np.int64), np.zeros(1)
+    _dijkstra.multi_source_many(indptr, indices, w, [(node, leg), (node, leg)], max_dist=10.0)
+    _dijkstra.k_nearest(indptr, indices, w, node, leg, 1, max_dist=10.0)
+    _dijkstra.bounded_from_each(indptr, indices, w, node, leg, max_dist=10.0)
+
+
