@@ -5,7 +5,8 @@
   label-correcting: a node whose label falls again is scanned again, so results
   are exact for any ``delta`` > 0; with ``delta`` no larger than the shortest arc,
   no node is scanned twice (Dial/Dinitz).
-* :func:`multi_source_many` -- the same for several categories in parallel threads.
+* :func:`multi_source_many` -- the same for several categories in parallel threads
+  (one after another in a process set to :func:`use_threads` ``(False)``).
 * :func:`k_nearest` -- the k nearest distinct sources per node (k-label search with a
   binary heap).
 * :func:`bounded_from_each` -- a bounded search from every source separately, giving
@@ -19,7 +20,21 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-__all__ = ["bounded_from_each", "k_nearest", "multi_source", "multi_source_many"]
+__all__ = ["bounded_from_each", "k_nearest", "multi_source", "multi_source_many",
+           "use_threads"]
+
+#: Whether :func:`multi_source_many` runs categories in parallel threads (OpenMP or
+#: numba's own pool). A worker process of a local cluster, one of several sharing
+#: the cores, runs them one after another instead: the same work without its
+#: threads, and without loading the parallel kernel.
+_THREADS = True
+
+
+def use_threads(enabled: bool) -> None:
+    """Run :func:`multi_source_many`'s categories in parallel threads (the default) or
+    one after another, in this process."""
+    global _THREADS
+    _THREADS = bool(enabled)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -208,8 +223,16 @@ def multi_source_many(indptr: np.ndarray, indices: np.ndarray, w: np.ndarray,
         else np.zeros(0, np.float64)
     dist = np.empty((len(sources), n), np.float64)
     near = np.empty((len(sources), n), np.int64)
-    _many(indptr, indices, np.asarray(w, np.float64), nodes, offs, ptr, float(max_dist),
-          _delta(w, delta), dist, near)
+    w = np.asarray(w, np.float64)
+    if _THREADS:
+        _many(indptr, indices, w, nodes, offs, ptr, float(max_dist), _delta(w, delta), dist,
+              near)
+        return dist, near
+    step, wmax = _delta(w, delta), max(float(w.max()), 0.0) if len(w) else 0.0
+    for c in range(len(sources)):
+        a, b = ptr[c], ptr[c + 1]
+        _multi_source(indptr, indices, w, nodes[a:b], offs[a:b], float(max_dist), step,
+                      dist[c], near[c], wmax)
     return dist, near
 
 

@@ -244,8 +244,13 @@ class _StartingCluster:
         except BaseException as exc:  # re-raised by client(), in the driver's thread
             self._error = exc
             return
+        # a local worker shares the cores with the others: it searches categories one
+        # after another unless it has cores of its own (the remote workers of a
+        # scheduler keep their threads)
+        options = self._options
+        threads = bool(options.scheduler) or (os.cpu_count() or 1) // options.workers > 1
         try:
-            self._client.run(warm_up)
+            self._client.run(warm_up, threads=threads)
         except Exception as exc:  # only a speed-up: the tasks load the kernels anyway
             log.debug("warm-up of the workers failed: %s", exc)
         self._posted.wait()

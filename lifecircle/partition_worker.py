@@ -217,14 +217,21 @@ def prefetch(network_path: str, network_sha256: str, crs_wkt: str,
     load_whole(network_path, network_sha256, crs_wkt, modes)
 
 
-def warm_up() -> None:
-    """Load the routing kernels in a worker from numba's on-disk cache (``cache=True``),
-    with the argument types of a partition's networks (int64 offsets, int32 heads,
-    float64 weights), so the first partition does not wait for them."""
+def warm_up(threads: bool = True) -> None:
+    """Set how this worker searches several categories (parallel threads or one after
+    another, :func:`access._dijkstra.use_threads`) and load the routing kernels from
+    numba's on-disk cache (``cache=True``) with the argument types of a partition's
+    networks (int64 offsets, int32 heads, float64 weights), so the first partition
+    does not wait for them.
+
+    With ``threads=False`` only kernels that start no threads are loaded: that is
+    what the process local workers are forked from runs
+    (:mod:`lifecircle.worker_process`), and a process that has started OpenMP
+    threads cannot fork safely.
+    """
+    _dijkstra.use_threads(threads)
     indptr, indices = np.array([0, 1, 2], np.int64), np.array([1, 0], np.int32)
     w, node, leg = np.ones(2), np.zeros(1, np.int64), np.zeros(1)
     _dijkstra.multi_source_many(indptr, indices, w, [(node, leg), (node, leg)], max_dist=10.0)
     _dijkstra.k_nearest(indptr, indices, w, node, leg, 1, max_dist=10.0)
     _dijkstra.bounded_from_each(indptr, indices, w, node, leg, max_dist=10.0)
-
-

@@ -22,8 +22,9 @@ from multiprocessing import forkserver
 __all__ = ["WORKER_MODULES", "start_worker_server", "starts_local_workers"]
 
 #: Modules every local worker process needs: Dask's worker and the partition task
-#: (which imports routing, not the loaders or the targets engine).
-WORKER_MODULES = ("distributed", "lifecircle.partition_worker")
+#: (which imports routing, not the loaders or the targets engine), then the routing
+#: kernels loaded once for every worker (:mod:`lifecircle.worker_process`).
+WORKER_MODULES = ("distributed", "lifecircle.partition_worker", "lifecircle.worker_process")
 
 #: Dask's setting of how local workers are started (``spawn`` unless configured).
 _METHOD_ENV = "DASK_DISTRIBUTED__WORKER__MULTIPROCESSING_METHOD"

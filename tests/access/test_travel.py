@@ -126,6 +126,29 @@ def test_sample_against_scipy_all_nodes(sample_osm: Path) -> None:
     assert np.max(np.abs(got - ref)) < 0.5
 
 
+def test_many_categories_with_and_without_threads(sample_osm: Path) -> None:
+    """Categories searched in parallel threads or one after another (a worker of a
+    local cluster) give the same labels and nearest sources, each equal to scipy's."""
+    net = load_network(sample_osm, "walk")
+    rng = np.random.default_rng(11)
+    sources = [(rng.choice(net.n_nodes, k, replace=False), rng.uniform(0, 300, k))
+               for k in (1, 7, 40)]
+    par = _dijkstra.multi_source_many(net.indptr, net.indices, net.length_m, sources,
+                                      max_dist=2500.0)
+    try:
+        _dijkstra.use_threads(False)
+        ser = _dijkstra.multi_source_many(net.indptr, net.indices, net.length_m, sources,
+                                          max_dist=2500.0)
+    finally:
+        _dijkstra.use_threads(True)
+    np.testing.assert_array_equal(ser[0], par[0])
+    np.testing.assert_array_equal(ser[1], par[1])
+    for c, (src, leg) in enumerate(sources):
+        ref = super_source_oracle(net, src, leg)
+        ref = np.where(ref <= 2500.0, ref, np.inf)
+        np.testing.assert_allclose(ser[0][c], ref, atol=0.5)
+
+
 def test_k_nearest_against_scipy(sample_osm: Path) -> None:
     net = load_network(sample_osm, "walk")
     rng = np.random.default_rng(11)
