@@ -43,13 +43,9 @@ from access.travel import nearest_facilities
 from facilities import load_taxonomy
 from gridded_pop import GridSpec, PopulationGrid
 from gridded_pop.groups import GROUPS
-from lifecircle.pipeline import (
-    RunResult,
-    catchment_function,
-    snap_to_networks,
-    with_search_limits,
-)
+from lifecircle.pipeline import RunResult, with_search_limits
 from lifecircle.results import RunData, cell_column_names, read_cells, read_run
+from lifecircle.routing import catchment_function, snap_to_networks
 from lifecircle.scenario import base_catalogue, prepare_scenarios
 from lifecircle.study_area import load_study_area
 

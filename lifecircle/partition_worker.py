@@ -155,7 +155,7 @@ def run_partition(spec: PartitionSpec) -> dict[str, Any]:
     dict
         ``cells`` (column -> array: ``pos`` plus the snapping columns and the
         :data:`ROUTED_PREFIXES` columns of
-        :func:`~lifecircle.pipeline.route_categories`), ``facilities``
+        :func:`~lifecircle.routing.route_categories`), ``facilities``
         (``pos`` and snapping columns), ``k_nearest``, ``networks`` (nodes and arcs
         per mode), ``seconds`` and ``peak_rss_mb`` of the worker.
     """
