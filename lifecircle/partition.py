@@ -86,7 +86,7 @@ from lifecircle.pipeline import (
     study_boundary,
     with_search_limits,
 )
-from lifecircle.routing import time_mode_limits
+from lifecircle.routing import RoutedArrays, time_mode_limits
 from lifecircle.study_area import StudyArea
 from lifecircle.workers import WORKER_MODULES
 
@@ -536,27 +536,32 @@ def _run_specs(client: Any, specs: list[PartitionSpec], root: Path | None, *, pr
 
 
 def _merge(cells: pd.DataFrame, fac: gpd.GeoDataFrame, results: list[dict[str, Any]],
-           categories: list[str], modes: tuple[str, ...]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Cells and facilities with the columns their owning partitions computed."""
+           ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Cells and facilities with the columns their owning partitions computed, in the
+    order and with the types of a plain run."""
     pos = np.concatenate([r["cells"]["pos"] for r in results])
     n = len(cells)
     order = np.argsort(pos, kind="stable")
     if len(pos) != n or not np.array_equal(pos[order], np.arange(n)):
         raise RuntimeError("partitions did not cover every cell exactly once")
-    routed_cols = list(results[0]["routed_columns"])
-    snap_cols = [c for c in results[0]["cells"] if c != "pos" and c not in routed_cols]
 
-    def column(name: str) -> np.ndarray:
-        # the partitions' rows, put in the driver's order (a gather, one pass)
-        return np.concatenate([r["cells"][name] for r in results])[order]
+    def gather(parts: list[np.ndarray]) -> np.ndarray:
+        # the partitions' cells side by side, then in the driver's order (one take)
+        return np.take(np.concatenate(parts, axis=-1), order, axis=-1)
 
-    new = {c: column(c) for c in [*snap_cols, *routed_cols]}
-    if cells.columns.intersection(list(new)).empty:
-        cells = pd.concat([cells, pd.DataFrame(new, index=cells.index)], axis=1)
-    else:  # a column the driver already has is replaced where it stands
-        cells = cells.copy()
-        for c, v in new.items():
-            cells[c] = v
+    snap_cols = [c for c in results[0]["cells"] if c != "pos"]
+    snap = pd.DataFrame({c: gather([r["cells"][c] for r in results]) for c in snap_cols},
+                        index=cells.index)
+    first: RoutedArrays = results[0]["routed"]
+    routed = RoutedArrays(categories=first.categories, modes=first.modes,
+                          number_columns=first.number_columns,
+                          numbers=gather([r["routed"].numbers for r in results]),
+                          nearest=gather([r["routed"].nearest for r in results]))
+    frame = routed.frame(fac["facility_id"].to_numpy(dtype=object), cells.index)
+    clash = cells.columns.intersection([*snap.columns, *frame.columns])
+    if len(clash):
+        raise RuntimeError(f"cells already hold routed columns: {list(clash)[:3]}")
+    cells = pd.concat([cells, snap, frame], axis=1)
     fac = fac.copy()
     if len(fac):
         fac_parts = pd.concat([r["facilities"] for r in results], ignore_index=True)
@@ -708,7 +713,7 @@ def _run_on(starting: _StartingCluster, area: StudyArea, options: PartitionOptio
     client = starting.client()
     results = _run_specs(client, specs, root if use_cache else None,
                          progress=progress, task=task)
-    cells, fac = _merge(cells, fac, results, categories, tuple(modes))
+    cells, fac = _merge(cells, fac, results)
     fac = _outline_to_wkt(fac)  # as a plain run: the outline kept as text
     reject_unreachable(cells, fac, rejects, crs, area.network.snap_max_dist_m)
     k_table = _k_table(results, cells)

@@ -29,15 +29,16 @@ from access.travel import catchment_pairs
 from lifecircle.routing import (
     TravelSettings,
     k_nearest_table,
-    route_categories,
+    routed_arrays,
     snap_to_networks,
 )
 
 __all__ = ["PARTITION_VERSION", "PartitionSpec", "internal_column", "load_whole",
            "partition_catchments", "prefetch", "run_partition", "warm_up"]
 
-#: Part of every partition's cache key: bump when a partition's results change meaning.
-PARTITION_VERSION = 2
+#: Part of every partition's cache key: bump when a partition's results change meaning
+#: or form.
+PARTITION_VERSION = 3
 
 
 @dataclass
@@ -153,11 +154,12 @@ def run_partition(spec: PartitionSpec) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``cells`` (column -> array: ``pos`` plus the snapping columns and the
-        :data:`ROUTED_PREFIXES` columns of
-        :func:`~lifecircle.routing.route_categories`), ``facilities``
-        (``pos`` and snapping columns), ``k_nearest``, ``networks`` (nodes and arcs
-        per mode), ``seconds`` and ``peak_rss_mb`` of the worker.
+        ``cells`` (column -> array: ``pos`` and the snapping columns), ``routed`` (a
+        :class:`~lifecircle.routing.RoutedArrays` of the own cells, its ``nearest``
+        given as positions in the driver's facility table), ``facilities`` (``pos``
+        and snapping columns), ``k_nearest``, ``networks`` (nodes and arcs per mode),
+        ``seconds`` and ``peak_rss_mb`` of the worker. Arrays, not frames: they travel
+        to the driver and the partition cache as plain buffers.
     """
     t0 = time.perf_counter()
     networks = _networks(spec)
@@ -171,18 +173,19 @@ def run_partition(spec: PartitionSpec) -> dict[str, Any]:
     for k, v in snap_to_networks(networks, spec.fac_x, spec.fac_y, max_dist_m=snap_max,
                                  outlines=spec.fac_outline).items():
         fac[k] = v
-    routed = route_categories(networks, cells, fac, spec.categories, travel=spec.travel)
+    routed = routed_arrays(networks, cells, fac, spec.categories, travel=spec.travel)
+    # the facility rows of this partition -> the driver's (-1, none, stays -1)
+    routed.nearest = np.append(spec.fac_pos, -1)[routed.nearest]
     k_table = k_nearest_table(networks["walk"], cells, fac, spec.categories,
                               travel=spec.travel)
-    columns = {"pos": spec.cell_pos[own],
-               **{k: v for k, v in cells.items() if k != "cell_id" and not internal_column(k)},
-               **routed}
-    out_cells = {k: np.asarray(v) for k, v in columns.items()}
+    out_cells = {"pos": spec.cell_pos[own],
+                 **{k: np.asarray(v) for k, v in cells.items()
+                    if k != "cell_id" and not internal_column(k)}}
     fo = np.flatnonzero(spec.fac_owned)
     out_fac = fac.iloc[fo].drop(columns=["facility_id", "category", "x", "y",
                                          *[c for c in fac.columns if internal_column(c)]])
     out_fac.insert(0, "pos", spec.fac_pos[fo])
-    return {"name": spec.name, "cells": out_cells, "routed_columns": list(routed),
+    return {"name": spec.name, "cells": out_cells, "routed": routed,
             "facilities": out_fac.reset_index(drop=True), "k_nearest": k_table,
             "networks": {m: {"nodes": n.n_nodes, "arcs": n.n_arcs}
                          for m, n in networks.items()},

@@ -2,8 +2,8 @@
 category and mode.
 
 :func:`snap_to_networks` joins cells and facilities to every network;
-:func:`route_categories` (:func:`routed_frame`) finds each cell's nearest facility
-of every category by walking, and its time by e-bike and car;
+:func:`routed_frame` (:func:`routed_arrays`) finds each cell's nearest facility of
+every category by walking, and its time by e-bike and car;
 :func:`k_nearest_table` and :func:`catchment_function` answer the k-nearest table
 and the 2SFCA catchments. :class:`TravelSettings` holds the speeds and search
 limits they use.
@@ -34,8 +34,9 @@ from access.travel import (
     nearest_facilities,
 )
 
-__all__ = ["ROUTED_PREFIXES", "TravelSettings", "catchment_function", "k_nearest_table",
-           "route_categories", "routed_frame", "snap_to_networks", "time_mode_limits"]
+__all__ = ["ROUTED_PREFIXES", "RoutedArrays", "TravelSettings", "catchment_function",
+           "k_nearest_table", "routed_arrays", "routed_frame", "snap_to_networks",
+           "time_mode_limits"]
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ class TravelSettings:
 
 
 
-#: Column prefixes :func:`route_categories` writes, one column per prefix and category.
+#: Column prefixes :func:`routed_frame` writes, one column per prefix and category.
 ROUTED_PREFIXES = ("dist_m", "time_min", "nearest",
                    *(f"{m}_time_min" for m in TIME_MODES))
 
@@ -129,36 +130,75 @@ def time_mode_limits(mode: str, travel: Any) -> tuple[float, float]:
             MODE_TABLE[mode].leg_speed_kmh)
 
 
-def route_categories(networks: dict[str, StreetNetwork], cells: pd.DataFrame,
-                     fac: pd.DataFrame, categories: list[str], *,
-                     travel: TravelSettings) -> dict[str, np.ndarray]:
-    """Nearest facility of each category for every cell: the routed columns of ``cells``.
+@dataclass
+class RoutedArrays:
+    """The routed columns of cells as arrays (:func:`routed_arrays`).
 
-    ``cells`` and ``fac`` carry the columns of :func:`snap_to_networks`; ``fac`` also
-    ``category`` and ``facility_id``. Returns ``dist_m__<c>``, ``time_min__<c>``,
-    ``nearest__<c>`` and, per e-bike or driving network, ``ebike_time_min__<c>`` /
-    ``drive_time_min__<c>`` per category (the prefixes :data:`ROUTED_PREFIXES`).
-    :func:`routed_frame` gives the same columns as one frame.
+    Attributes
+    ----------
+    categories, modes
+        The categories routed, and the time modes routed beyond walking.
+    number_columns
+        Names of the rows of ``numbers``: ``dist_m__<c>``, ``time_min__<c>`` per
+        category, then ``<mode>_time_min__<c>`` per mode and category.
+    numbers
+        float64, shape ``(len(number_columns), n_cells)``; infinity where unreached.
+    nearest
+        int64, shape ``(len(categories), n_cells)``: each cell's nearest facility of a
+        category as a row of the facility table, -1 for none.
     """
-    frame = routed_frame(networks, cells, fac, categories, travel=travel)
-    return {c: frame[c].to_numpy() for c in frame.columns}
+
+    categories: list[str]
+    modes: list[str]
+    number_columns: list[str]
+    numbers: np.ndarray
+    nearest: np.ndarray
+
+    def frame(self, facility_id: np.ndarray, index: pd.Index) -> pd.DataFrame:
+        """The columns of :func:`routed_frame`: ``nearest__<c>`` holds ``facility_id``
+        of the nearest facility's row (None for none)."""
+        numbers = pd.DataFrame(self.numbers.T, index=index, columns=self.number_columns,
+                               copy=False)
+        ids = np.empty(len(facility_id) + 1, dtype=object)  # the last one, None: row -1
+        ids[:-1] = facility_id
+        objects = pd.DataFrame({f"nearest__{c}": ids[self.nearest[i]]
+                                for i, c in enumerate(self.categories)},
+                               index=index, copy=False)
+        order = [f"{p}__{c}" for c in self.categories
+                 for p in ("dist_m", "time_min", "nearest")] + \
+            [f"{m}_time_min__{c}" for m in self.modes for c in self.categories]
+        return pd.concat([numbers, objects], axis=1)[order]
 
 
 def routed_frame(networks: dict[str, StreetNetwork], cells: pd.DataFrame,
                  fac: pd.DataFrame, categories: list[str], *,
                  travel: TravelSettings) -> pd.DataFrame:
-    """The columns of :func:`route_categories` as a frame indexed like ``cells``.
+    """Nearest facility of each category for every cell: the routed columns of ``cells``,
+    as a frame indexed like ``cells``.
 
-    Every number column is written straight into one float block (no copy when the
-    frame is built or joined to the cells); only categories with a reachable
-    facility are searched, the others keep their columns, empty.
+    ``cells`` and ``fac`` carry the columns of :func:`snap_to_networks`; ``fac`` also
+    ``category`` and ``facility_id``. The columns are ``dist_m__<c>``,
+    ``time_min__<c>``, ``nearest__<c>`` and, per e-bike or driving network,
+    ``ebike_time_min__<c>`` / ``drive_time_min__<c>`` per category (the prefixes
+    :data:`ROUTED_PREFIXES`). Every number column is written straight into one float
+    block (no copy when the frame is built or joined to the cells).
     """
+    routed = routed_arrays(networks, cells, fac, categories, travel=travel)
+    return routed.frame(fac["facility_id"].to_numpy(dtype=object), cells.index)
+
+
+def routed_arrays(networks: dict[str, StreetNetwork], cells: pd.DataFrame,
+                  fac: pd.DataFrame, categories: list[str], *,
+                  travel: TravelSettings) -> RoutedArrays:
+    """:func:`routed_frame` as arrays: only categories with a reachable facility are
+    searched, the others keep their rows, unreached."""
     n = len(cells)
     modes = [m for m in TIME_MODES if m in networks]
     number_cols = [f"{p}__{c}" for c in categories for p in ("dist_m", "time_min")] + \
         [f"{m}_time_min__{c}" for m in modes for c in categories]
     row = {name: i for i, name in enumerate(number_cols)}
     block = np.full((len(number_cols), n), np.inf)
+    nearest = np.full((len(categories), n), -1, dtype=np.int64)
     cat = fac["category"].to_numpy(dtype=object)
     searched = [c for c in categories if bool(((cat == c) & (fac["node"].to_numpy() >= 0))
                                                .any())]
@@ -166,19 +206,13 @@ def routed_frame(networks: dict[str, StreetNetwork], cells: pd.DataFrame,
                               cells["snap_dist_m"].to_numpy(), fac["node"].to_numpy(),
                               fac["snap_dist_m"].to_numpy(), cat, categories=searched,
                               max_cost=travel.max_walk_dist_m)
-    fid = fac["facility_id"].to_numpy(dtype=object)
     speed = travel.walk_speed_kmh["total"]
-    nearest: dict[str, np.ndarray] = {}
-    none = np.array(None, dtype=object)
-    for c in categories:
+    for k, c in enumerate(categories):
         if c in searched:
             i = near.row(c)
             block[row[f"dist_m__{c}"]] = near.cost[i]
             block[row[f"time_min__{c}"]] = dist_to_time_min(near.cost[i], speed)
-            nearest[c] = np.where(near.facility[i] >= 0, fid[np.maximum(near.facility[i], 0)],
-                                  none)
-        else:
-            nearest[c] = np.full(n, None, dtype=object)
+            nearest[k] = near.facility[i]
     del near
     for mode in modes:
         m_node = fac[f"{mode}_node"].to_numpy()
@@ -192,12 +226,8 @@ def routed_frame(networks: dict[str, StreetNetwork], cells: pd.DataFrame,
         for i, c in enumerate(m_searched):
             block[row[f"{mode}_time_min__{c}"]] = tnear.cost[i] / 60.0
         del tnear
-    numbers = pd.DataFrame(block.T, index=cells.index, columns=number_cols, copy=False)
-    objects = pd.DataFrame({f"nearest__{c}": nearest[c] for c in categories},
-                           index=cells.index, copy=False)
-    order = [f"{p}__{c}" for c in categories for p in ("dist_m", "time_min", "nearest")] + \
-        [f"{m}_time_min__{c}" for m in modes for c in categories]
-    return pd.concat([numbers, objects], axis=1)[order]
+    return RoutedArrays(categories=list(categories), modes=modes, number_columns=number_cols,
+                        numbers=block, nearest=nearest)
 
 
 def k_nearest_table(walk: StreetNetwork, cells: pd.DataFrame, fac: pd.DataFrame,
