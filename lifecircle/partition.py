@@ -60,6 +60,7 @@ from access.network import (
 from access.osm import EBIKE_HIGHWAY_SPEED_KMH, StreetExtent, street_extent
 from access.rejects import RejectLog
 from access.targets import load_catalogue
+from access.targets.gaps import load_kernels as load_gap_kernels
 from facilities import load_facilities, load_taxonomy
 from gridded_pop import GridSpec, build_population
 from lifecircle.partition_worker import (
@@ -522,6 +523,8 @@ def _run_specs(client: Any, specs: list[PartitionSpec], root: Path | None, *, pr
                      root=root))
     futures = {client.submit(task, specs[i], key=f"partition-{specs[i].key[:24]}",
                              retries=2, pure=False): i for i in todo}
+    if todo:  # the driver waits for the partitions: it loads the targets' kernels meanwhile
+        load_gap_kernels()
     try:
         for fut in as_completed(list(futures)):
             i = futures[fut]

@@ -34,7 +34,8 @@ from pyproj import CRS
 from access.crs import metric_to_lonlat
 from access.targets.context import Context, unit_ids
 
-__all__ = ["GAP_CELL_COLUMNS", "GAP_COLUMNS", "empty_gaps", "gap_areas", "grid_areas"]
+__all__ = ["GAP_CELL_COLUMNS", "GAP_COLUMNS", "empty_gaps", "gap_areas", "grid_areas",
+           "load_kernels"]
 
 #: Leading columns of the gap list (``gaps.csv``); ``unit__<level>`` and
 #: ``unit_name__<level>`` follow for every units level of the cells.
@@ -174,6 +175,15 @@ def grid_areas(row: np.ndarray, col: np.ndarray, weight: np.ndarray, key: np.nda
     return _greedy(row - r0, col - c0, np.asarray(weight, dtype=float),
                    np.asarray(key, dtype=np.int64), int(row.max()) - r0 + 1,
                    int(col.max()) - c0 + 1, half)
+
+
+def load_kernels() -> None:
+    """Load the compiled greedy kernel from numba's on-disk cache now (a fraction of a
+    second, more in a process that has used no compiled kernel yet), e.g. while a
+    partitioned run's driver waits for its partitions, instead of at the first
+    target's gap areas."""
+    one = np.zeros(1, dtype=np.int64)
+    grid_areas(one, one, np.ones(1), one, 100.0, 100.0)
 
 
 def empty_gaps(levels: list[str]) -> pd.DataFrame:
