@@ -37,7 +37,7 @@ import pickle
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -503,8 +503,14 @@ def _write_cached(path: Path, result: dict[str, Any]) -> None:
 
 
 def _run_specs(client: Any, specs: list[PartitionSpec], root: Path | None, *, progress: bool,
-               task: Callable[[PartitionSpec], dict[str, Any]]) -> list[dict[str, Any]]:
-    """Run every partition not in the cache (``root``, None for none); results in order."""
+               task: Callable[[PartitionSpec], dict[str, Any]],
+               on_result: Callable[[dict[str, Any]], None] | None = None,
+               ) -> list[dict[str, Any]]:
+    """Run every partition not in the cache (``root``, None for none); results in order.
+
+    ``on_result`` is called with each result as it comes (cached ones first), while
+    the other partitions still run.
+    """
     from distributed import as_completed
     from tqdm import tqdm
 
@@ -514,6 +520,8 @@ def _run_specs(client: Any, specs: list[PartitionSpec], root: Path | None, *, pr
         hit = _read_cached(root / f"{s.key}.pkl") if root is not None else None
         if hit is not None:
             results[i] = hit
+            if on_result is not None:
+                on_result(hit)
         else:
             todo.append(i)
     bar = tqdm(total=len(specs), initial=len(specs) - len(todo), desc=i18n_bar("bar_partitions"),
@@ -532,39 +540,61 @@ def _run_specs(client: Any, specs: list[PartitionSpec], root: Path | None, *, pr
             if root is not None:
                 _write_cached(root / f"{specs[i].key}.pkl", res)
             results[i] = res
+            if on_result is not None:
+                on_result(res)
             bar.update()
     finally:
         bar.close()
     return [r for r in results if r is not None]
 
 
-def _merge(cells: pd.DataFrame, fac: gpd.GeoDataFrame, results: list[dict[str, Any]],
-           ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Cells and facilities with the columns their owning partitions computed, in the
-    order and with the types of a plain run."""
-    pos = np.concatenate([r["cells"]["pos"] for r in results])
-    n = len(cells)
-    order = np.argsort(pos, kind="stable")
-    if len(pos) != n or not np.array_equal(pos[order], np.arange(n)):
-        raise RuntimeError("partitions did not cover every cell exactly once")
+class _Merge:
+    """The partitions' cell columns, put in the driver's order as each result comes.
 
-    def gather(parts: list[np.ndarray]) -> np.ndarray:
-        # the partitions' cells side by side, then in the driver's order (one take)
-        return np.take(np.concatenate(parts, axis=-1), order, axis=-1)
+    :meth:`add` writes a partition's rows into arrays of every cell while the other
+    partitions still run; :meth:`finish` checks that every cell came exactly once and
+    gives the cells and facilities with the columns, in the order and with the types
+    of a plain run.
+    """
 
-    snap_cols = [c for c in results[0]["cells"] if c != "pos"]
-    snap = pd.DataFrame({c: gather([r["cells"][c] for r in results]) for c in snap_cols},
-                        index=cells.index)
-    first: RoutedArrays = results[0]["routed"]
-    routed = RoutedArrays(categories=first.categories, modes=first.modes,
-                          number_columns=first.number_columns,
-                          numbers=gather([r["routed"].numbers for r in results]),
-                          nearest=gather([r["routed"].nearest for r in results]))
-    frame = routed.frame(fac["facility_id"].to_numpy(dtype=object), cells.index)
-    clash = cells.columns.intersection([*snap.columns, *frame.columns])
-    if len(clash):
-        raise RuntimeError(f"cells already hold routed columns: {list(clash)[:3]}")
-    cells = pd.concat([cells, snap, frame], axis=1)
+    def __init__(self, n_cells: int) -> None:
+        self._n = n_cells
+        self._seen = np.zeros(n_cells, np.int64)
+        self._snap: dict[str, np.ndarray] = {}
+        self._routed: RoutedArrays | None = None
+
+    def add(self, result: dict[str, Any]) -> None:
+        pos = result["cells"]["pos"]
+        part: RoutedArrays = result["routed"]
+        if self._routed is None:
+            self._snap = {c: np.empty(self._n, dtype=a.dtype)
+                          for c, a in result["cells"].items() if c != "pos"}
+            self._routed = replace(part, numbers=np.full((len(part.number_columns), self._n),
+                                                         np.inf),
+                                   nearest=np.full((len(part.categories), self._n), -1,
+                                                   dtype=np.int64))
+        for c, a in self._snap.items():
+            a[pos] = result["cells"][c]
+        self._routed.numbers[:, pos] = part.numbers
+        self._routed.nearest[:, pos] = part.nearest
+        self._seen[pos] += 1
+
+    def finish(self, cells: pd.DataFrame, fac: gpd.GeoDataFrame,
+               results: list[dict[str, Any]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+        if self._routed is None or len(cells) != self._n or (self._seen != 1).any():
+            raise RuntimeError("partitions did not cover every cell exactly once")
+        snap = pd.DataFrame(self._snap, index=cells.index)
+        frame = self._routed.frame(fac["facility_id"].to_numpy(dtype=object), cells.index)
+        clash = cells.columns.intersection([*snap.columns, *frame.columns])
+        if len(clash):
+            raise RuntimeError(f"cells already hold routed columns: {list(clash)[:3]}")
+        return pd.concat([cells, snap, frame], axis=1), _merge_facilities(fac, results,
+                                                                           list(self._snap))
+
+
+def _merge_facilities(fac: gpd.GeoDataFrame, results: list[dict[str, Any]],
+                      snap_cols: list[str]) -> gpd.GeoDataFrame:
+    """Facilities with the snapping columns their owning partitions computed."""
     fac = fac.copy()
     if len(fac):
         fac_parts = pd.concat([r["facilities"] for r in results], ignore_index=True)
@@ -574,7 +604,7 @@ def _merge(cells: pd.DataFrame, fac: gpd.GeoDataFrame, results: list[dict[str, A
     else:
         for c in snap_cols:
             fac[c] = pd.Series(dtype=bool if c == "reachable" else float)
-    return cells, fac
+    return fac
 
 
 def _k_table(results: list[dict[str, Any]], cells: pd.DataFrame) -> pd.DataFrame:
@@ -714,9 +744,10 @@ def _run_on(starting: _StartingCluster, area: StudyArea, options: PartitionOptio
 
     root = _cache_root(options)
     client = starting.client()
+    merge = _Merge(len(cells))
     results = _run_specs(client, specs, root if use_cache else None,
-                         progress=progress, task=task)
-    cells, fac = _merge(cells, fac, results)
+                         progress=progress, task=task, on_result=merge.add)
+    cells, fac = merge.finish(cells, fac, results)
     fac = _outline_to_wkt(fac)  # as a plain run: the outline kept as text
     reject_unreachable(cells, fac, rejects, crs, area.network.snap_max_dist_m)
     k_table = _k_table(results, cells)
