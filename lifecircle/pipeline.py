@@ -663,7 +663,7 @@ def routed_categories(fac: pd.DataFrame, catalogue: list[Any], taxonomy: Taxonom
     notes : list of (zh, en)
         One per category without facilities.
     """
-    present = set(fac["category"]) if len(fac) else set()
+    present = set(fac["category"].unique()) if len(fac) else set()
     empty = sorted(c for c in target_categories(catalogue) - present if c in taxonomy)
     notes = []
     for c in empty:
@@ -727,7 +727,7 @@ def _area_target_inputs(area: StudyArea, cells: pd.DataFrame, fac: gpd.GeoDataFr
                         shared: dict[str, Any] | None) -> TargetInputs:
     """The engine's inputs of a study area's routed cells (the study area's
     ``[targets.settlement]`` applied)."""
-    present = set(fac["category"]) if len(fac) else set()
+    present = set(fac["category"].unique()) if len(fac) else set()
     routed = [c[len("dist_m__"):] for c in cells.columns if c.startswith("dist_m__")]
     empty_cols = [f"{p}__{c}" for p in ROUTED_PREFIXES for c in routed if c not in present]
     cells = cells.drop(columns=[c for c in empty_cols if c in cells.columns])

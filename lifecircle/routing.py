@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import shapely
 
 from access.modes import MODES as MODE_TABLE
@@ -159,9 +160,8 @@ class RoutedArrays:
         of the nearest facility's row (None for none)."""
         numbers = pd.DataFrame(self.numbers.T, index=index, columns=self.number_columns,
                                copy=False)
-        ids = np.empty(len(facility_id) + 1, dtype=object)  # the last one, None: row -1
-        ids[:-1] = facility_id
-        objects = pd.DataFrame({f"nearest__{c}": ids[self.nearest[i]]
+        ids = _IdTaker(facility_id)
+        objects = pd.DataFrame({f"nearest__{c}": ids.take(self.nearest[i])
                                 for i, c in enumerate(self.categories)},
                                index=index, copy=False)
         order = [f"{p}__{c}" for c in self.categories
@@ -228,6 +228,32 @@ def routed_arrays(networks: dict[str, StreetNetwork], cells: pd.DataFrame,
         del tnear
     return RoutedArrays(categories=list(categories), modes=modes, number_columns=number_cols,
                         numbers=block, nearest=nearest)
+
+
+class _IdTaker:
+    """Facility id of each row (None where the index is -1), as the frame would hold it.
+
+    Text ids are taken in Arrow (an id column of 640,000 cells is otherwise 640,000
+    Python strings converted one by one); the column is what pandas infers from the
+    same ids as Python objects, so the result does not depend on the path.
+    """
+
+    def __init__(self, fid: np.ndarray) -> None:
+        self.fid = fid
+        probe = pd.DataFrame({"id": np.array(["x"], dtype=object)})["id"].dtype
+        text = isinstance(probe, pd.StringDtype) and probe.storage == "pyarrow" and \
+            all(isinstance(v, str) for v in fid)
+        self.dtype = probe if text else None
+        self.arrow = pa.array(list(fid), type=pa.large_string()) if text else None
+
+    def take(self, which: np.ndarray) -> Any:
+        """The ids of ``which`` (positions in ``fid``, -1 for none)."""
+        found = which >= 0
+        if self.arrow is not None and found.any():
+            col = self.arrow.take(pa.array(np.maximum(which, 0), mask=~found))
+            return pd.array(col, dtype=self.dtype)
+        # no id at all: pandas keeps the all-None column as objects
+        return np.where(found, self.fid[np.maximum(which, 0)], np.array(None, dtype=object))
 
 
 def k_nearest_table(walk: StreetNetwork, cells: pd.DataFrame, fac: pd.DataFrame,

@@ -347,7 +347,8 @@ class Scenario:
         self.edits.append(Edit("remove", str(hit["category"].iloc[0]), facility_id))
 
     def _ids(self) -> set[str]:
-        return set(self.base.facilities["facility_id"]) | {e.facility_id for e in self.edits}
+        return set(self.base.facilities["facility_id"].unique()) | \
+            {e.facility_id for e in self.edits}
 
     def changed_categories(self) -> list[str]:
         """Categories touched by the edits, sorted."""
@@ -410,7 +411,7 @@ class Scenario:
         cells = base.cells
         stale = [f"{p}__{c}" for p in ROUTED_PREFIXES for c in changed]
         cells = cells.drop(columns=[c for c in stale if c in cells.columns])
-        present = set(fac["category"])
+        present = set(fac["category"].unique())
         routed_cats = [c for c in changed if c in present]
         catalogue = base_catalogue(base)
         if routed_cats:
