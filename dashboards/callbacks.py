@@ -14,6 +14,7 @@ import contextlib
 import dataclasses
 import logging
 import math
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -537,7 +538,25 @@ def edit_from_click(edits: Any, *, action: Any, category: Any, lang: Any,
         return edits, tr("bad_number", lang)
     except LifecircleError as exc:
         return edits, f"{tr('error', lang)}: {exc}"
-    return [*edits, new], ""
+    edits = [*edits, new]
+    _evaluate_soon(edits)
+    return edits, ""
+
+
+def _evaluate_soon(edits: Edits) -> None:
+    """Start evaluating ``edits`` now, while the browser asks for the pages' update.
+
+    The scorecard and the map callbacks that follow find the evaluation running (the
+    cache lets them wait for it) or done, instead of starting it a round trip later.
+    An error is left for them to report.
+    """
+    cache = get_state().cache
+
+    def work() -> None:
+        with contextlib.suppress(Exception):
+            cache.view(edits)
+
+    threading.Thread(target=work, name="evaluate-edit", daemon=True).start()
 
 
 def metric_to_lonlat_one(x_m: float, y_m: float) -> tuple[float, float]:
