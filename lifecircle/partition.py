@@ -21,6 +21,10 @@ each partition as a separate task on a ``dask.distributed`` cluster (a
    units and evaluates the targets on the merged cells; 2SFCA catchments are
    asked of the partitions owning the facilities, on the same cluster.
 
+The task itself, and what a worker process imports, is
+:mod:`lifecircle.partition_worker`; the process local workers are forked from is
+started by :mod:`lifecircle.workers`.
+
 Before any partition starts, the run checks what would make one fail: a scheduler
 that cannot be reached, unit polygons that leave part of the study area
 uncovered, a partition with no street near its cells. Finished partitions are
