@@ -133,6 +133,7 @@ class OpenedRun:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _warm_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _warming: bool = field(default=False, repr=False)
+    _preparing: bool = field(default=False, repr=False)
     _names: list[str] | None = field(default=None, repr=False)
 
     @property
@@ -188,37 +189,52 @@ class OpenedRun:
         """The cell columns of the run's ``mode`` network (``<mode>_snap_dist_m`` ...)."""
         return [c for c in self._column_names() if c.startswith(f"{mode}_")]
 
-    def warm(self) -> None:
-        """Start loading :meth:`routable` in the background, once (errors are logged)."""
+    def warm(self, *, whatif: bool = False) -> None:
+        """Start loading :meth:`routable` in the background, once (errors are logged).
+
+        ``whatif``: a what-if page is shown; then also work out the cells' per-cell
+        target work the first edit would otherwise pay
+        (:func:`lifecircle.scenario.prepare_scenarios`), once, after the load.
+        """
         with self._warm_lock:  # not _lock: that one is held while loading
-            if self.ready or self._warming:
+            load = not (self.ready or self._warming)
+            prepare = whatif and not self._preparing
+            if not (load or prepare):
                 return
-            self._warming = True
+            self._warming = self._warming or load
+            self._preparing = self._preparing or prepare
 
         def work() -> None:
             # below the threads serving pages (Linux: a thread's own niceness), so the
             # pages opened meanwhile keep their speed on a busy machine
             with contextlib.suppress(AttributeError, OSError):
                 os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WARM_NICE)
-            try:
-                rb = self.routable(("walk",))
-            except Exception as exc:  # said again to the user at the first what-if
-                log.warning(say("log_whatif_unavailable", why=exc))
+            if load and not self._load_and_call_kernels():
                 return
-            net = rb.networks.get("walk")
-            if net is not None and len(net.indptr) > 1:
-                # the routing kernels load from numba's on-disk cache at their first
-                # call (about 0.25 s): make that call here, on one node
-                one = np.zeros(1, np.int64)
+            if prepare:
+                # waits for a load in progress; a failed one was logged and is said
+                # again at the first edit
                 with contextlib.suppress(Exception):
-                    nearest_facilities(net, one, np.zeros(1), one, np.zeros(1), ["x"],
-                                       max_cost=0.0)
-            try:  # the cells' settlement and unit codes: the first edit would pay them
-                prepare_scenarios(rb)
-            except Exception as exc:  # the first edit does it then, and says what fails
-                log.warning(say("log_whatif_unavailable", why=exc))
+                    prepare_scenarios(self.routable(("walk",)))
 
         threading.Thread(target=work, name="load-networks", daemon=True).start()
+
+    def _load_and_call_kernels(self) -> bool:
+        """Load :meth:`routable` for walking and call the routing kernels once."""
+        try:
+            rb = self.routable(("walk",))
+        except Exception as exc:  # said again to the user at the first what-if
+            log.warning(say("log_whatif_unavailable", why=exc))
+            return False
+        net = rb.networks.get("walk")
+        if net is not None and len(net.indptr) > 1:
+            # the routing kernels load from numba's on-disk cache at their first
+            # call (about 0.25 s): make that call here, on one node
+            one = np.zeros(1, np.int64)
+            with contextlib.suppress(Exception):
+                nearest_facilities(net, one, np.zeros(1), one, np.zeros(1), ["x"],
+                                   max_cost=0.0)
+        return True
 
     def _network(self, mode: str) -> StreetNetwork:
         """The run's ``mode`` network from the cache, checked against the run's record."""

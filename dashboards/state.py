@@ -595,10 +595,12 @@ class DashboardState:
         """
         return self.opened.routable(modes) if self.opened is not None else self.result
 
-    def warm(self) -> None:
-        """Start loading :meth:`routable` in the background (a page was served)."""
+    def warm(self, *, whatif: bool = False) -> None:
+        """Start loading :meth:`routable` in the background (a page was served);
+        ``whatif``: the what-if page is shown, prepare its first edit too
+        (:meth:`dashboards.opened.OpenedRun.warm`)."""
         if self.opened is not None:
-            self.opened.warm()
+            self.opened.warm(whatif=whatif)
 
     def _load_overlay(self) -> None:
         """Read the map background from the study area's OSM file (in the background)."""

@@ -44,7 +44,8 @@ def _action_options(lang: str) -> list[dict[str, str]]:
 
 def layout(**_query: Any) -> html.Div:
     """Controls, map, scorecard, saved scenarios and comparison (filled by callbacks)."""
-    get_state().warm()  # networks for the first edit, loaded while the page is read
+    # networks and the cells' target work for the first edit, done while the page is read
+    get_state().warm(whatif=True)
     edit_controls = [
         field("category", dcc.Dropdown(
             id="wi-category", labels=dropdown_labels("zh"),

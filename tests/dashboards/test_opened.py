@@ -204,17 +204,23 @@ def test_dashboard_what_if_on_an_opened_run_equals_the_run(run_dir: Path,
 
 def test_warm_prepares_the_first_edit_and_changes_no_result(run_dir: Path,
                                                            sample_result: RunResult) -> None:
-    """Opening what-if loads the walking joins and works out the cells' settlement and
-    unit codes in the background; the first edit then reuses that work and gives the
-    same scorecard as a full re-evaluation on the run computed in this process."""
+    """A served page loads the walking joins in the background, the what-if page then
+    works out the cells' settlement and unit codes; the first edit reuses that work and
+    gives the same scorecard as a full re-evaluation on the run computed in this
+    process."""
     o = open_run(run_dir)
     st = DashboardState(o.result, opened=o, out_dir=run_dir)
     set_state(st)
-    st.warm()
+    st.warm()  # a page was served: the networks load
     for t in [t for t in threading.enumerate() if t.name == "load-networks"]:
         t.join(timeout=120)
     assert o.ready
     rb = o.routable(("walk",))
+    assert not scenario_module._shared_entry(rb).prepared
+    st.warm(whatif=True)  # the what-if page is shown: its first edit is prepared
+    for t in [t for t in threading.enumerate() if t.name == "load-networks"]:
+        t.join(timeout=120)
+    assert scenario_module._shared_entry(rb).prepared
     shared = scenario_module._shared_work(rb)
     assert {"settlement", "settlement_codes", "cell_units"} <= set(shared)
     kept = dict(shared["cell_units"])
