@@ -579,8 +579,8 @@ class _Merge:
                                                    dtype=np.int64))
         for c, a in self._snap.items():
             a[pos] = result["cells"][c]
-        self._routed.numbers[:, pos] = part.numbers
-        self._routed.nearest[:, pos] = part.nearest
+        self._routed.numbers[np.ix_(result["number_rows"], pos)] = part.numbers
+        self._routed.nearest[np.ix_(result["nearest_rows"], pos)] = part.nearest
         self._seen[pos] += 1
 
     def finish(self, cells: pd.DataFrame, fac: gpd.GeoDataFrame,

@@ -38,7 +38,7 @@ __all__ = ["PARTITION_VERSION", "PartitionSpec", "internal_column", "load_whole"
 
 #: Part of every partition's cache key: bump when a partition's results change meaning
 #: or form.
-PARTITION_VERSION = 3
+PARTITION_VERSION = 4
 
 
 @dataclass
@@ -156,7 +156,9 @@ def run_partition(spec: PartitionSpec) -> dict[str, Any]:
     dict
         ``cells`` (column -> array: ``pos`` and the snapping columns), ``routed`` (a
         :class:`~lifecircle.routing.RoutedArrays` of the own cells, its ``nearest``
-        given as positions in the driver's facility table), ``facilities`` (``pos``
+        given as positions in the driver's facility table, holding only the rows
+        ``number_rows`` of ``numbers`` and ``nearest_rows`` of ``nearest``: the
+        others reached no cell), ``facilities`` (``pos``
         and snapping columns), ``k_nearest``, ``networks`` (nodes and arcs per mode),
         ``seconds`` and ``peak_rss_mb`` of the worker. Arrays, not frames: they travel
         to the driver and the partition cache as plain buffers.
@@ -176,6 +178,11 @@ def run_partition(spec: PartitionSpec) -> dict[str, Any]:
     routed = routed_arrays(networks, cells, fac, spec.categories, travel=spec.travel)
     # the facility rows of this partition -> the driver's (-1, none, stays -1)
     routed.nearest = np.append(spec.fac_pos, -1)[routed.nearest]
+    # rows no cell reached (a category without facilities here, by every mode) travel
+    # as their numbers only: the driver's arrays start unreached
+    number_rows = np.flatnonzero(np.isfinite(routed.numbers).any(axis=1))
+    nearest_rows = np.flatnonzero((routed.nearest >= 0).any(axis=1))
+    routed.numbers, routed.nearest = routed.numbers[number_rows], routed.nearest[nearest_rows]
     k_table = k_nearest_table(networks["walk"], cells, fac, spec.categories,
                               travel=spec.travel)
     out_cells = {"pos": spec.cell_pos[own],
@@ -186,6 +193,7 @@ def run_partition(spec: PartitionSpec) -> dict[str, Any]:
                                          *[c for c in fac.columns if internal_column(c)]])
     out_fac.insert(0, "pos", spec.fac_pos[fo])
     return {"name": spec.name, "cells": out_cells, "routed": routed,
+            "number_rows": number_rows, "nearest_rows": nearest_rows,
             "facilities": out_fac.reset_index(drop=True), "k_nearest": k_table,
             "networks": {m: {"nodes": n.n_nodes, "arcs": n.n_arcs}
                          for m, n in networks.items()},
