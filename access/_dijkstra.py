@@ -30,6 +30,10 @@ __all__ = ["bounded_from_each", "k_nearest", "multi_source", "multi_source_many"
 _THREADS = True
 
 
+#: ``lower`` of a search without pruning (no node has a bound).
+_NO_BOUND = np.zeros(0, np.float64)
+
+
 def use_threads(enabled: bool) -> None:
     """Run :func:`multi_source_many`'s categories in parallel threads (the default) or
     one after another, in this process."""
@@ -61,8 +65,12 @@ def _push(v, bucket, head, pool_node, pool_next, free, top):
 
 @njit(cache=True, nogil=True)
 def _multi_source(indptr, indices, w, src_node, src_dist, max_dist, delta, dist, near,
-                  wmax=-1.0):
+                  wmax, lower):
     n = len(indptr) - 1
+    # lower[v]: a lower bound of the cost from v to any node whose label is wanted (or
+    # empty: every label is wanted). A label that cannot reach one within max_dist is
+    # not set: the wanted labels are those of a search without the bound.
+    prune = len(lower) == n
     for i in range(n):
         dist[i] = np.inf
         near[i] = -1
@@ -86,7 +94,7 @@ def _multi_source(indptr, indices, w, src_node, src_dist, max_dist, delta, dist,
     for s in range(len(src_node)):
         v = src_node[s]
         d = src_dist[s]
-        if d < dist[v] and d <= max_dist:
+        if d < dist[v] and d <= max_dist and (not prune or d + lower[v] <= max_dist):
             if near[v] < 0:
                 seeds[n_seeds] = v
                 n_seeds += 1
@@ -133,7 +141,8 @@ def _multi_source(indptr, indices, w, src_node, src_dist, max_dist, delta, dist,
             for j in range(indptr[u], indptr[u + 1]):
                 v = indices[j]
                 nd = du + w[j]
-                if nd < dist[v] and nd <= max_dist:
+                if nd < dist[v] and nd <= max_dist and (
+                        not prune or nd + lower[v] <= max_dist):
                     dist[v] = nd
                     near[v] = nu
                     pool_node, pool_next, free, top = _push(
@@ -172,7 +181,7 @@ def multi_source(indptr: np.ndarray, indices: np.ndarray, w: np.ndarray,
     near = np.empty(n, np.int64)
     _multi_source(indptr, indices, np.asarray(w, np.float64),
                   np.asarray(src_node, np.int64), np.asarray(src_dist, np.float64),
-                  float(max_dist), _delta(w, delta), dist, near)
+                  float(max_dist), _delta(w, delta), dist, near, -1.0, _NO_BOUND)
     return dist, near
 
 
@@ -186,7 +195,8 @@ def _delta(w: np.ndarray, delta: float | None) -> float:
 
 
 @njit(cache=True, parallel=True)
-def _many(indptr, indices, w, src_node, src_dist, src_ptr, max_dist, delta, dist, near):
+def _many(indptr, indices, w, src_node, src_dist, src_ptr, max_dist, delta, dist, near,
+          lower):
     n_cat = len(src_ptr) - 1
     wmax = 0.0
     for e in range(len(w)):
@@ -195,12 +205,13 @@ def _many(indptr, indices, w, src_node, src_dist, src_ptr, max_dist, delta, dist
     for c in prange(n_cat):
         a, b = src_ptr[c], src_ptr[c + 1]
         _multi_source(indptr, indices, w, src_node[a:b], src_dist[a:b], max_dist, delta,
-                      dist[c], near[c], wmax)
+                      dist[c], near[c], wmax, lower)
 
 
 def multi_source_many(indptr: np.ndarray, indices: np.ndarray, w: np.ndarray,
                       sources: list[tuple[np.ndarray, np.ndarray]], *,
                       max_dist: float = np.inf, delta: float | None = None,
+                      lower: np.ndarray | None = None,
                       ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`multi_source` for several source sets, run in parallel threads.
 
@@ -208,6 +219,12 @@ def multi_source_many(indptr: np.ndarray, indices: np.ndarray, w: np.ndarray,
     ----------
     sources
         One ``(src_node, src_dist)`` pair per category.
+    lower
+        Per node, a lower bound of the cost from it to any node whose label is
+        wanted (0 at those nodes), e.g. the straight-line distance to their bounding
+        box (A*-style pruning). Labels that cannot lead to a wanted node within
+        ``max_dist`` are then not set (nor searched from); the wanted nodes' labels
+        are exactly those of the search without it. None: every label is wanted.
 
     Returns
     -------
@@ -224,15 +241,18 @@ def multi_source_many(indptr: np.ndarray, indices: np.ndarray, w: np.ndarray,
     dist = np.empty((len(sources), n), np.float64)
     near = np.empty((len(sources), n), np.int64)
     w = np.asarray(w, np.float64)
+    bound = _NO_BOUND if lower is None else np.asarray(lower, np.float64)
+    if lower is not None and len(bound) != n:
+        raise ValueError(f"lower has {len(bound)} values for {n} nodes")
     if _THREADS:
         _many(indptr, indices, w, nodes, offs, ptr, float(max_dist), _delta(w, delta), dist,
-              near)
+              near, bound)
         return dist, near
     step, wmax = _delta(w, delta), max(float(w.max()), 0.0) if len(w) else 0.0
     for c in range(len(sources)):
         a, b = ptr[c], ptr[c + 1]
         _multi_source(indptr, indices, w, nodes[a:b], offs[a:b], float(max_dist), step,
-                      dist[c], near[c], wmax)
+                      dist[c], near[c], wmax, bound)
     return dist, near
 
 

@@ -123,6 +123,7 @@ def nearest_facilities(
     max_cost: float = np.inf,
     weight: str = "length_m",
     leg_speed_kmh: float = 4.0,
+    lower_bound: np.ndarray | None = None,
 ) -> Nearest:
     """Cost from every origin to its nearest facility of each category.
 
@@ -145,6 +146,11 @@ def nearest_facilities(
         ``"length_m"`` or ``"time_s"`` (driving networks).
     leg_speed_kmh
         Speed on the straight legs when ``weight="time_s"``.
+    lower_bound
+        Per network node, a lower bound of the cost (in ``weight``'s unit) from it to
+        any origin's node, 0 at those nodes; the search then skips what cannot reach
+        an origin within ``max_cost`` (:func:`access._dijkstra.multi_source_many`).
+        The result is the same.
     """
     origin_node, origin_leg = _check_points(net, origin_node, origin_leg_m, "origins")
     facility_node, facility_leg = _check_points(net, facility_node, facility_leg_m,
@@ -165,7 +171,7 @@ def nearest_facilities(
     node_cost, node_near = _dijkstra.multi_source_many(
         net.indptr, net.indices, w,
         [(facility_node[members[i]], leg_cost[members[i]]) for i in searched],
-        max_dist=max_cost)
+        max_dist=max_cost, lower=lower_bound)
     o_cost = _leg_cost(origin_leg, weight, leg_speed_kmh)
     ok = origin_node >= 0
     o_node = origin_node[ok]

@@ -175,7 +175,9 @@ def run_partition(spec: PartitionSpec) -> dict[str, Any]:
     for k, v in snap_to_networks(networks, spec.fac_x, spec.fac_y, max_dist_m=snap_max,
                                  outlines=spec.fac_outline).items():
         fac[k] = v
-    routed = routed_arrays(networks, cells, fac, spec.categories, travel=spec.travel)
+    # the networks reach a buffer beyond the cells: searches skip what cannot come back
+    routed = routed_arrays(networks, cells, fac, spec.categories, travel=spec.travel,
+                           prune=True)
     # the facility rows of this partition -> the driver's (-1, none, stays -1)
     routed.nearest = np.append(spec.fac_pos, -1)[routed.nearest]
     # rows no cell reached (a category without facilities here, by every mode) travel

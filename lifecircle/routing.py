@@ -36,8 +36,8 @@ from access.travel import (
 )
 
 __all__ = ["ROUTED_PREFIXES", "RoutedArrays", "TravelSettings", "catchment_function",
-           "k_nearest_table", "routed_arrays", "routed_frame", "snap_to_networks",
-           "time_mode_limits"]
+           "cells_lower_bound", "k_nearest_table", "routed_arrays", "routed_frame",
+           "snap_to_networks", "time_mode_limits"]
 
 
 @dataclass(frozen=True)
@@ -189,9 +189,15 @@ def routed_frame(networks: dict[str, StreetNetwork], cells: pd.DataFrame,
 
 def routed_arrays(networks: dict[str, StreetNetwork], cells: pd.DataFrame,
                   fac: pd.DataFrame, categories: list[str], *,
-                  travel: TravelSettings) -> RoutedArrays:
+                  travel: TravelSettings, prune: bool = False) -> RoutedArrays:
     """:func:`routed_frame` as arrays: only categories with a reachable facility are
-    searched, the others keep their rows, unreached."""
+    searched, the others keep their rows, unreached.
+
+    With ``prune``, each search skips the nodes from which no cell's node can be
+    reached within the limit, judged by the straight line to the box of the cells'
+    nodes at the network's top speed (:func:`cells_lower_bound`): the same columns,
+    less work when the network reaches far beyond the cells (a partition's buffer).
+    """
     n = len(cells)
     modes = [m for m in TIME_MODES if m in networks]
     number_cols = [f"{p}__{c}" for c in categories for p in ("dist_m", "time_min")] + \
@@ -202,10 +208,13 @@ def routed_arrays(networks: dict[str, StreetNetwork], cells: pd.DataFrame,
     cat = fac["category"].to_numpy(dtype=object)
     searched = [c for c in categories if bool(((cat == c) & (fac["node"].to_numpy() >= 0))
                                                .any())]
-    near = nearest_facilities(networks["walk"], cells["node"].to_numpy(),
+    walk = networks["walk"]
+    near = nearest_facilities(walk, cells["node"].to_numpy(),
                               cells["snap_dist_m"].to_numpy(), fac["node"].to_numpy(),
                               fac["snap_dist_m"].to_numpy(), cat, categories=searched,
-                              max_cost=travel.max_walk_dist_m)
+                              max_cost=travel.max_walk_dist_m,
+                              lower_bound=cells_lower_bound(walk, cells["node"].to_numpy(),
+                                                            "length_m") if prune else None)
     speed = travel.walk_speed_kmh["total"]
     for k, c in enumerate(categories):
         if c in searched:
@@ -218,16 +227,51 @@ def routed_arrays(networks: dict[str, StreetNetwork], cells: pd.DataFrame,
         m_node = fac[f"{mode}_node"].to_numpy()
         m_searched = [c for c in categories if bool(((cat == c) & (m_node >= 0)).any())]
         max_min, leg_kmh = time_mode_limits(mode, travel)
-        tnear = nearest_facilities(networks[mode], cells[f"{mode}_node"].to_numpy(),
+        c_node = cells[f"{mode}_node"].to_numpy()
+        tnear = nearest_facilities(networks[mode], c_node,
                                    cells[f"{mode}_snap_dist_m"].to_numpy(), m_node,
                                    fac[f"{mode}_snap_dist_m"].to_numpy(), cat,
                                    categories=m_searched, max_cost=max_min * 60,
-                                   weight="time_s", leg_speed_kmh=leg_kmh)
+                                   weight="time_s", leg_speed_kmh=leg_kmh,
+                                   lower_bound=cells_lower_bound(networks[mode], c_node,
+                                                                 "time_s") if prune else None)
         for i, c in enumerate(m_searched):
             block[row[f"{mode}_time_min__{c}"]] = tnear.cost[i] / 60.0
         del tnear
     return RoutedArrays(categories=list(categories), modes=modes, number_columns=number_cols,
                         numbers=block, nearest=nearest)
+
+
+#: A lower bound is shrunk by this factor, so that rounding never makes it exceed
+#: the cost it bounds.
+_BOUND_SAFETY = 0.999
+
+
+def cells_lower_bound(net: StreetNetwork, cell_node: np.ndarray, weight: str) -> np.ndarray:
+    """Per node of ``net``, a lower bound of the cost (``weight``: metres or seconds)
+    of any path from it to any of the cells' nodes (``cell_node``, -1 for none).
+
+    The straight line from the node to the box of those nodes times ``c``, the
+    smallest cost per metre of straight line of any arc of the network (its arcs'
+    cost over the distance between their ends): a path's cost is at least ``c``
+    times the straight line it spans. 0 inside the box; all 0 when no cell has a node
+    or an arc costs nothing while its ends lie apart.
+    """
+    nodes = np.unique(cell_node[cell_node >= 0])
+    if not len(nodes) or not net.n_arcs:
+        return np.zeros(net.n_nodes)
+    tail, head = net.arc_tails(), net.indices
+    span = np.hypot(net.x[head] - net.x[tail], net.y[head] - net.y[tail])
+    apart = span > 0
+    if not apart.any():
+        return np.zeros(net.n_nodes)
+    per_m = float(np.min(net.weights(weight)[apart] / span[apart])) * _BOUND_SAFETY
+    if not per_m > 0:
+        return np.zeros(net.n_nodes)
+    x, y = net.x[nodes], net.y[nodes]
+    dx = np.maximum(np.maximum(x.min() - net.x, net.x - x.max()), 0.0)
+    dy = np.maximum(np.maximum(y.min() - net.y, net.y - y.max()), 0.0)
+    return np.hypot(dx, dy) * per_m
 
 
 class _IdTaker:

@@ -149,6 +149,43 @@ def test_many_categories_with_and_without_threads(sample_osm: Path) -> None:
         np.testing.assert_allclose(ser[0][c], ref, atol=0.5)
 
 
+def test_pruned_search_gives_the_same_answers(sample_osm: Path) -> None:
+    """A search told the straight-line lower bound to a box of origins (a partition's
+    own cells in a wider network) gives those origins the costs and nearest
+    facilities of the search without it, by walking and by car, while setting fewer
+    labels."""
+    from lifecircle.routing import cells_lower_bound
+
+    rng = np.random.default_rng(5)
+    for mode, weight, limit in (("walk", "length_m", 1500.0), ("drive", "time_s", 240.0)):
+        net = load_network(sample_osm, mode)
+        cx, cy = np.median(net.x), np.median(net.y)
+        inner = np.flatnonzero((np.abs(net.x - cx) < 800) & (np.abs(net.y - cy) < 800))
+        origins = rng.choice(inner, min(300, len(inner)), replace=False)
+        leg = rng.uniform(0, 50, len(origins))
+        fac = rng.choice(net.n_nodes, 60, replace=False)
+        cat = np.array(["a", "b", "c"] * 20, dtype=object)
+        bound = cells_lower_bound(net, origins, weight)
+        assert (bound[origins] == 0).all()
+        assert bound.max() > 0
+        kw = {"max_cost": limit, "weight": weight, "leg_speed_kmh": 15.0}
+        fac_leg = rng.uniform(0, 30, 60)
+        full = nearest_facilities(net, origins, leg, fac, fac_leg, cat, **kw)
+        pruned = nearest_facilities(net, origins, leg, fac, fac_leg, cat, **kw,
+                                    lower_bound=bound)
+        assert np.isfinite(full.cost).any()
+        np.testing.assert_array_equal(pruned.cost, full.cost)
+        np.testing.assert_array_equal(pruned.facility, full.facility)
+        w = net.weights(weight)
+        d_full, _ = _dijkstra.multi_source(net.indptr, net.indices, w, fac, np.zeros(60),
+                                           max_dist=limit)
+        d_pruned, _ = _dijkstra.multi_source_many(net.indptr, net.indices, w,
+                                                  [(fac, np.zeros(60))], max_dist=limit,
+                                                  lower=bound)
+        assert np.isfinite(d_pruned).sum() < np.isfinite(d_full).sum()
+        np.testing.assert_array_equal(d_pruned[0][origins], d_full[origins])
+
+
 def test_k_nearest_against_scipy(sample_osm: Path) -> None:
     net = load_network(sample_osm, "walk")
     rng = np.random.default_rng(11)
