@@ -53,6 +53,13 @@ HOVER_PX = 6
 MAX_LABELS = 40
 #: Most facility markers of one kind drawn at once.
 MAX_MARKERS = 4000
+#: Above this many facilities of the category in view, the base run's are drawn as
+#: dots in the grid image instead of as vector markers: hundreds of SVG markers make
+#: the browser's redraw of every pan and zoom slow. Zoomed in, they are markers again,
+#: with their names on hover (a cell's hover names its nearest facility either way).
+MAX_VECTOR_MARKERS = 150
+#: Radius of a facility dot in the image, pixels.
+DOT_RADIUS_PX = 4
 #: Margins of the map figure around the plot area, in pixels.
 MARGIN_PX = {"l": 70, "r": 10, "t": 16, "b": 40}
 _FAC_COLOUR = "#1f4e9e"
@@ -301,8 +308,12 @@ def map_figure(ctx: MapContext, view: Any, *, window: raster.Window, category: s
                                 highlight=highlight, pop_breaks=ctx.pop_breaks)
     positions = ctx.lookup.cells_in_window(window)
     drawn = overlay is not None and len(overlay) > 0
-    png = raster.render_png(cls, positions, colours,
-                            window_masks(overlay, window) if drawn and overlay else ())
+    masks = window_masks(overlay, window) if drawn and overlay else []
+    shown, added = _facilities_shown(view, window, category, base_facility_ids)
+    dots = len(shown) > MAX_VECTOR_MARKERS
+    if dots:  # many markers: dots in the image, not SVG the browser redraws per pan
+        masks = [*masks, (_dot_mask(shown, window), _FAC_COLOUR, 1.0)]
+    png = raster.render_png(cls, positions, colours, masks)
     fig = go.Figure()
     # hover lattice: events only, never drawn
     nx = max(2, math.ceil(window.width_px / HOVER_PX))
@@ -329,8 +340,7 @@ def map_figure(ctx: MapContext, view: Any, *, window: raster.Window, category: s
                 x=lab["lon"].round(5), y=lab["lat"].round(5), mode="text",
                 text=[_esc(n) for n in lab["name"]], hoverinfo="skip", showlegend=False,
                 name="units", textfont={"size": 13, "color": "#1b1b3a"}))
-    _add_facilities(fig, view, window, category=category, lang=lang, cat_label=cat_label,
-                    base_ids=base_facility_ids)
+    _add_facilities(fig, shown, added, lang=lang, cat_label=cat_label, as_dots=dots)
     _add_scale_bar(fig, window, lang)
     k = math.cos(math.radians((window.lat0 + window.lat1) / 2))
     grid_image = {"source": raster.png_data_url(png), "xref": "x", "yref": "y",
@@ -518,8 +528,10 @@ def _fac_text(df: pd.DataFrame, lang: str, cat_label: str) -> list[str]:
     return out
 
 
-def _add_facilities(fig: go.Figure, view: Any, w: raster.Window, *, category: str,
-                    lang: str, cat_label: str, base_ids: set[str] | None) -> None:
+def _facilities_shown(view: Any, w: raster.Window, category: str,
+                      base_ids: set[str] | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The facilities of ``category`` in the window: those of the base run (at most
+    :data:`MAX_MARKERS`) and those a what-if added."""
     fac = view.facilities
     sel = fac[fac["category"] == category]
     sel = sel[_in_window(sel["lon"].to_numpy(float), sel["lat"].to_numpy(float), w)]
@@ -530,12 +542,39 @@ def _add_facilities(fig: go.Figure, view: Any, w: raster.Window, *, category: st
         kept, added = sel[~is_new], sel[is_new]
     else:
         kept, added = sel, sel.iloc[:0]
-    kept = kept.iloc[:MAX_MARKERS]
-    fig.add_trace(go.Scatter(
-        x=kept["lon"].round(6), y=kept["lat"].round(6), mode="markers", name=_esc(cat_label),
-        text=_fac_text(kept, lang, cat_label), hovertemplate="%{text}<extra></extra>",
-        customdata=kept["facility_id"].astype(str).tolist(),
-        marker={"size": 9, "color": _FAC_COLOUR, "line": {"width": 1, "color": "white"}}))
+    return kept.iloc[:MAX_MARKERS], added
+
+
+def _dot_mask(fac: pd.DataFrame, w: raster.Window) -> np.ndarray:
+    """A disc of :data:`DOT_RADIUS_PX` pixels at each facility, in the window's image."""
+    mask = np.zeros((w.height_px, w.width_px), dtype=bool)
+    col = np.floor((fac["lon"].to_numpy(float) - w.lon0) / (w.lon1 - w.lon0)
+                   * w.width_px).astype(np.int64)
+    row = np.floor((w.lat1 - fac["lat"].to_numpy(float)) / (w.lat1 - w.lat0)
+                   * w.height_px).astype(np.int64)
+    r = DOT_RADIUS_PX
+    dy, dx = np.nonzero(np.hypot(*np.mgrid[-r:r + 1, -r:r + 1]) <= r + 0.25)
+    rr, cc = (row[:, None] + dy - r).ravel(), (col[:, None] + dx - r).ravel()
+    inside = (rr >= 0) & (rr < w.height_px) & (cc >= 0) & (cc < w.width_px)
+    mask[rr[inside], cc[inside]] = True
+    return mask
+
+
+def _add_facilities(fig: go.Figure, kept: pd.DataFrame, added: pd.DataFrame, *, lang: str,
+                    cat_label: str, as_dots: bool) -> None:
+    """Markers of the shown facilities, with their names on hover; with ``as_dots``
+    the base run's are dots in the image already: a legend entry only."""
+    if as_dots:
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", hoverinfo="skip",
+                                 name=_esc(cat_label),
+                                 marker={"size": 9, "color": _FAC_COLOUR}))
+    else:
+        fig.add_trace(go.Scatter(
+            x=kept["lon"].round(6), y=kept["lat"].round(6), mode="markers",
+            name=_esc(cat_label), text=_fac_text(kept, lang, cat_label),
+            hovertemplate="%{text}<extra></extra>",
+            customdata=kept["facility_id"].astype(str).tolist(),
+            marker={"size": 9, "color": _FAC_COLOUR, "line": {"width": 1, "color": "white"}}))
     if len(added):
         fig.add_trace(go.Scatter(
             x=added["lon"].round(6), y=added["lat"].round(6), mode="markers",

@@ -223,3 +223,38 @@ def test_overlay_from_the_areas_own_osm_is_cached(sample_result: RunResult,
     cache.write_text(json.dumps(doc), encoding="utf-8")
     load_overlay(osm, tmp_path, tolerance_deg=1e-4)
     assert json.loads(cache.read_text(encoding="utf-8"))["osm_sha256"] == file_sha256(osm)
+
+
+def test_many_facilities_are_dots_in_the_image(sample_result: RunResult,
+                                               ctx: mapview.MapContext,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Above MAX_VECTOR_MARKERS facilities in view, the base run's are drawn into the
+    image at their own pixels (a legend entry stays); below, they are hoverable markers."""
+    w = mapview.window_from_view(ctx, None)
+    view = base_view(sample_result)
+    kw = {"window": w, "category": "primary_school", "layer": "time", "group": "total",
+          "highlight": None, "lang": "zh", "cat_label": "小学"}
+    markers = mapview.map_figure(ctx, view, **kw)
+    shown = [t for t in markers.data if t.name == "小学"]
+    assert len(shown) == 1
+    assert len(shown[0].x) > 1
+    monkeypatch.setattr(mapview, "MAX_VECTOR_MARKERS", 0)
+    dots = mapview.map_figure(ctx, view, **kw)
+    legend = [t for t in dots.data if t.name == "小学"]
+    assert len(legend) == 1
+    assert list(legend[0].x) == [None]
+    plain, dotted = _png_indices(markers), _png_indices(dots)
+    im = Image.open(io.BytesIO(base64.b64decode(
+        dots.layout.images[-1].source.split(",", 1)[1])))
+    palette = np.asarray(im.getpalette(), np.uint8).reshape(-1, 3)
+    colour = tuple(int(mapview._FAC_COLOUR[i:i + 2], 16) for i in (1, 3, 5))
+    lon, lat = np.asarray(shown[0].x, float), np.asarray(shown[0].y, float)
+    col = np.floor((lon - w.lon0) / (w.lon1 - w.lon0) * w.width_px).astype(int)
+    row = np.floor((w.lat1 - lat) / (w.lat1 - w.lat0) * w.height_px).astype(int)
+    for r, c in zip(row, col, strict=True):
+        assert tuple(palette[dotted[r, c]]) == colour
+    # away from every dot the image is the one drawn with markers
+    far = np.ones_like(plain, dtype=bool)
+    for r, c in zip(row, col, strict=True):
+        far[max(r - 6, 0):r + 7, max(c - 6, 0):c + 7] = False
+    np.testing.assert_array_equal(palette[dotted[far]], palette[plain[far]])
