@@ -663,10 +663,18 @@ def site_selection(result: RunResult, problem: SiteProblem | None = None,
         notes.append(("部分选址不增加覆盖人口（其余候选点已无可覆盖人口）",
                       "some sites add no residents (nothing left for the other candidates "
                       "to cover)"))
+    return _site_result(result, p, target, sol, sites, cand, summary, notes, promised)
+
+
+def _site_result(result: RunResult, p: SiteProblem, target: Target, sol: siting.Solution,
+                 sites: gpd.GeoDataFrame, cand: pd.DataFrame, summary: dict[str, Any],
+                 notes: list[tuple[str, str]], promised: float) -> SiteResult:
+    """The answer of a siting model: the sites, every candidate (``chosen`` marked,
+    without its graph nodes) and the targets before and after."""
     cand_gdf = gpd.GeoDataFrame(cand.drop(columns=[c for c in ("node", "drive_node")
                                                    if c in cand.columns]),
                                 geometry=shapely.points(cand["x"], cand["y"]), crs=result.crs)
-    cand_gdf["chosen"] = np.isin(np.arange(n_c), sol.sites)
+    cand_gdf["chosen"] = np.isin(np.arange(len(cand)), sol.sites)
     out = SiteResult(problem=p, target=target.id, solution=sol, sites=sites,
                      candidates=cand_gdf, targets=pd.DataFrame(), summary=summary, notes=notes,
                      base=result)
@@ -958,15 +966,7 @@ def _colocated(result: RunResult, p: SiteProblem) -> SiteResult:
     summary = _summary(p, target, sol, demand, covered_before, promised, n_c)
     summary["complex"] = "+".join(p.complex)
     summary["completable_pop"] = float(w.sum())
-    cand_gdf = gpd.GeoDataFrame(cand.drop(columns=[c for c in ("node", "drive_node")
-                                                   if c in cand.columns]),
-                                geometry=shapely.points(cand["x"], cand["y"]), crs=result.crs)
-    cand_gdf["chosen"] = np.isin(np.arange(n_c), sol.sites)
-    out = SiteResult(problem=p, target=target.id, solution=sol, sites=sites,
-                     candidates=cand_gdf, targets=pd.DataFrame(), summary=summary, notes=notes,
-                     base=result)
-    out.targets = _before_after(result, out, target, promised)
-    return out
+    return _site_result(result, p, target, sol, sites, cand, summary, notes, promised)
 
 
 def _least_important(result: RunResult, p: SiteProblem, target: Target,
