@@ -17,6 +17,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +88,27 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     assert "Traceback" not in log.read_text(), log.read_text()
 
 
+@contextmanager
+def _browser(tmp_path: Path, width: int, height: int) -> Iterator[tuple[Any, list[str]]]:
+    """A page of headless Chromium at ``width`` x ``height`` and the list its console
+    errors and uncaught page errors go into."""
+    from playwright.sync_api import sync_playwright
+
+    errors: list[str] = []
+    with sync_playwright() as pw:
+        ctx = pw.chromium.launch_persistent_context(
+            str(tmp_path / "profile"), executable_path=str(CHROMIUM), headless=True,
+            args=ARGS, viewport={"width": width, "height": height})
+        try:
+            page = ctx.new_page()
+            page.on("console",
+                    lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            yield page, errors
+        finally:
+            ctx.close()
+
+
 def _scenario_value(page: Any, target_name: str) -> str:
     names = page.locator('#wi-scorecard td[data-dash-column="target"]').all_inner_texts()
     i = [s.strip() for s in names].index(target_name)
@@ -107,7 +129,7 @@ def _no_overflow(page: Any) -> None:
 @pytest.mark.parametrize("viewport", VIEWPORTS, ids=lambda v: f"{v[0]}x{v[1]}")
 def test_dashboard_in_browser(server: str, sample_result: RunResult, tmp_path: Path,
                               viewport: tuple[int, int]) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     w, h = viewport
     cells = sample_result.cells
@@ -122,132 +144,121 @@ def test_dashboard_in_browser(server: str, sample_result: RunResult, tmp_path: P
     school = str(sample_result.targets.targets.set_index("id").loc["primary_school_500",
                                                                    "name_zh"])
     unit_names = set(sample_result.units["district"]["name"])
-    errors: list[str] = []
-    with sync_playwright() as pw:
-        ctx = pw.chromium.launch_persistent_context(
-            str(tmp_path / "profile"), executable_path=str(CHROMIUM), headless=True,
-            args=ARGS, viewport={"width": w, "height": h})
-        try:
-            page = ctx.new_page()
-            page.on("console",
-                    lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(str(e)))
+    with _browser(tmp_path, w, h) as (page, errors):
 
-            page.goto(server + "/")
-            expect(page.locator("#ov-scorecard")).to_be_visible(timeout=30_000)
-            expect(page.locator("#ov-counts")).to_contain_text("达标")
-            n_rows = page.locator('#ov-scorecard td[data-dash-column="target"]').count()
-            assert n_rows == len(sample_result.targets.targets)
-            # the plan clause is one click away
-            page.locator('#ov-scorecard td[data-dash-column="target"]').first.click()
-            expect(page.locator("#ov-clause .lc-clause")).to_be_visible(timeout=10_000)
-            for english in ("filter data", "Select All", "Search"):
-                assert english not in page.content(), english
-            page.screenshot(path=str(shots / f"overview_{tag}.png"), full_page=True)
+        page.goto(server + "/")
+        expect(page.locator("#ov-scorecard")).to_be_visible(timeout=30_000)
+        expect(page.locator("#ov-counts")).to_contain_text("达标")
+        n_rows = page.locator('#ov-scorecard td[data-dash-column="target"]').count()
+        assert n_rows == len(sample_result.targets.targets)
+        # the plan clause is one click away
+        page.locator('#ov-scorecard td[data-dash-column="target"]').first.click()
+        expect(page.locator("#ov-clause .lc-clause")).to_be_visible(timeout=10_000)
+        for english in ("filter data", "Select All", "Search"):
+            assert english not in page.content(), english
+        page.screenshot(path=str(shots / f"overview_{tag}.png"), full_page=True)
 
-            page.locator("#app-nav-map").click()
-            expect(page.locator("#map-graph .imagelayer image")).to_have_count(
-                1, timeout=30_000)
-            expect(page.locator("#map-summary")).to_contain_text("%")
-            ticks = _svg_texts(page, "#map-graph .xtick text")
-            assert any(t.endswith("°E") for t in ticks), ticks
-            yt = _svg_texts(page, "#map-graph .ytick text")
-            assert any(t.endswith("°N") for t in yt), yt
-            shown = set(_svg_texts(page, "#map-graph .textpoint text"))
-            assert shown & unit_names, shown
-            # the cell under the pointer, answered by the server
-            box = page.locator("#map-graph .nsewdrag").first.bounding_box()
-            assert box is not None
-            page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
-            expect(page.locator("#map-info")).to_contain_text("°E", timeout=15_000)
+        page.locator("#app-nav-map").click()
+        expect(page.locator("#map-graph .imagelayer image")).to_have_count(
+            1, timeout=30_000)
+        expect(page.locator("#map-summary")).to_contain_text("%")
+        ticks = _svg_texts(page, "#map-graph .xtick text")
+        assert any(t.endswith("°E") for t in ticks), ticks
+        yt = _svg_texts(page, "#map-graph .ytick text")
+        assert any(t.endswith("°N") for t in yt), yt
+        shown = set(_svg_texts(page, "#map-graph .textpoint text"))
+        assert shown & unit_names, shown
+        # the cell under the pointer, answered by the server
+        box = page.locator("#map-graph .nsewdrag").first.bounding_box()
+        assert box is not None
+        page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
+        expect(page.locator("#map-info")).to_contain_text("°E", timeout=15_000)
+        page.wait_for_load_state("networkidle")
+        page.wait_for_timeout(1000)
+        page.screenshot(path=str(shots / f"map_{tag}.png"), full_page=True)
+
+        page.locator("#app-nav-units").click()
+        expect(page.locator("#un-table")).to_be_visible(timeout=30_000)
+        expect(page.locator('#un-table td[data-dash-column="名称"]')).to_have_count(
+            len(sample_result.units["district"]))
+        page.screenshot(path=str(shots / f"units_{tag}.png"), full_page=True)
+
+        # best 3 kindergarten sites, on the map and in the ranked table
+        page.locator("#app-nav-sites").click()
+        page.locator("#site-run").click()
+        expect(page.locator('#site-table td[data-dash-column="rank"]')).to_have_count(
+            3, timeout=60_000)
+        expect(page.locator("#site-graph .imagelayer image")).to_have_count(
+            1, timeout=30_000)
+        expect(page.locator("#site-summary")).to_contain_text("已证明最优")
+        page.wait_for_load_state("networkidle")
+        page.wait_for_timeout(1000)
+        page.screenshot(path=str(shots / f"sites_{tag}.png"), full_page=True)
+
+        page.locator("#app-nav-whatif").click()
+        expect(page.locator("#wi-scorecard")).to_be_visible(timeout=30_000)
+        before = _scenario_value(page, school)
+        page.locator("#wi-lon").fill(f"{lon[0]:.6f}")
+        page.locator("#wi-lat").fill(f"{lat[0]:.6f}")
+        page.locator("#wi-apply").click()
+        expect(page.locator("#wi-edits li")).to_have_count(1, timeout=30_000)
+        deadline = time.monotonic() + 30
+        while _scenario_value(page, school) == before:
+            assert time.monotonic() < deadline, "scorecard did not change"
+            page.wait_for_timeout(200)
+        after = _scenario_value(page, school)
+        # a click on the map adds a second facility
+        box = page.locator("#wi-graph .nsewdrag").first.bounding_box()
+        assert box is not None
+        px, py = box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.55
+        for _attempt in range(3):  # a click while the map is being redrawn is lost
             page.wait_for_load_state("networkidle")
-            page.wait_for_timeout(1000)
-            page.screenshot(path=str(shots / f"map_{tag}.png"), full_page=True)
-
-            page.locator("#app-nav-units").click()
-            expect(page.locator("#un-table")).to_be_visible(timeout=30_000)
-            expect(page.locator('#un-table td[data-dash-column="名称"]')).to_have_count(
-                len(sample_result.units["district"]))
-            page.screenshot(path=str(shots / f"units_{tag}.png"), full_page=True)
-
-            # best 3 kindergarten sites, on the map and in the ranked table
-            page.locator("#app-nav-sites").click()
-            page.locator("#site-run").click()
-            expect(page.locator('#site-table td[data-dash-column="rank"]')).to_have_count(
-                3, timeout=60_000)
-            expect(page.locator("#site-graph .imagelayer image")).to_have_count(
-                1, timeout=30_000)
-            expect(page.locator("#site-summary")).to_contain_text("已证明最优")
-            page.wait_for_load_state("networkidle")
-            page.wait_for_timeout(1000)
-            page.screenshot(path=str(shots / f"sites_{tag}.png"), full_page=True)
-
-            page.locator("#app-nav-whatif").click()
-            expect(page.locator("#wi-scorecard")).to_be_visible(timeout=30_000)
-            before = _scenario_value(page, school)
-            page.locator("#wi-lon").fill(f"{lon[0]:.6f}")
-            page.locator("#wi-lat").fill(f"{lat[0]:.6f}")
-            page.locator("#wi-apply").click()
-            expect(page.locator("#wi-edits li")).to_have_count(1, timeout=30_000)
-            deadline = time.monotonic() + 30
-            while _scenario_value(page, school) == before:
-                assert time.monotonic() < deadline, "scorecard did not change"
-                page.wait_for_timeout(200)
-            after = _scenario_value(page, school)
-            # a click on the map adds a second facility
-            box = page.locator("#wi-graph .nsewdrag").first.bounding_box()
-            assert box is not None
-            px, py = box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.55
-            for _attempt in range(3):  # a click while the map is being redrawn is lost
-                page.wait_for_load_state("networkidle")
-                page.wait_for_timeout(500)
-                page.mouse.move(px - 5, py - 5)
-                page.wait_for_timeout(300)
-                page.mouse.move(px, py)
-                page.wait_for_timeout(300)
-                page.mouse.click(px, py)
-                try:
-                    expect(page.locator("#wi-edits li")).to_have_count(2, timeout=15_000)
-                    break
-                except AssertionError:
-                    continue
-            expect(page.locator("#wi-edits li")).to_have_count(2, timeout=5_000)
-            page.locator("#wi-undo").click()
-            expect(page.locator("#wi-edits li")).to_have_count(1, timeout=30_000)
-            # save on the server, reload: the scenario is still there
-            page.locator("#wi-name").fill(scenario)
-            page.locator("#wi-name").press("Enter")
-            page.locator("#wi-save").click()
-            expect(page.locator("#wi-message")).to_contain_text(scenario, timeout=30_000)
             page.wait_for_timeout(500)
-            page.screenshot(path=str(shots / f"whatif_{tag}.png"), full_page=True)
-            page.reload()
-            expect(page.locator("#wi-scorecard")).to_be_visible(timeout=30_000)
-            expect(page.locator("#wi-compare")).to_contain_text(scenario, timeout=30_000)
-            page.locator("#wi-reset").click()
-            expect(page.locator("#wi-edits li")).to_have_count(0, timeout=30_000)
-            page.locator("#wi-saved").click()
-            page.locator(f"[role=option]:has-text('{scenario}')").first.click()
-            page.locator("#wi-load").click()
-            expect(page.locator("#wi-edits li")).to_have_count(1, timeout=30_000)
-            deadline = time.monotonic() + 30
-            while _scenario_value(page, school) != after:
-                assert time.monotonic() < deadline, "the saved scenario did not come back"
-                page.wait_for_timeout(200)
+            page.mouse.move(px - 5, py - 5)
+            page.wait_for_timeout(300)
+            page.mouse.move(px, py)
+            page.wait_for_timeout(300)
+            page.mouse.click(px, py)
+            try:
+                expect(page.locator("#wi-edits li")).to_have_count(2, timeout=15_000)
+                break
+            except AssertionError:
+                continue
+        expect(page.locator("#wi-edits li")).to_have_count(2, timeout=5_000)
+        page.locator("#wi-undo").click()
+        expect(page.locator("#wi-edits li")).to_have_count(1, timeout=30_000)
+        # save on the server, reload: the scenario is still there
+        page.locator("#wi-name").fill(scenario)
+        page.locator("#wi-name").press("Enter")
+        page.locator("#wi-save").click()
+        expect(page.locator("#wi-message")).to_contain_text(scenario, timeout=30_000)
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(shots / f"whatif_{tag}.png"), full_page=True)
+        page.reload()
+        expect(page.locator("#wi-scorecard")).to_be_visible(timeout=30_000)
+        expect(page.locator("#wi-compare")).to_contain_text(scenario, timeout=30_000)
+        page.locator("#wi-reset").click()
+        expect(page.locator("#wi-edits li")).to_have_count(0, timeout=30_000)
+        page.locator("#wi-saved").click()
+        page.locator(f"[role=option]:has-text('{scenario}')").first.click()
+        page.locator("#wi-load").click()
+        expect(page.locator("#wi-edits li")).to_have_count(1, timeout=30_000)
+        deadline = time.monotonic() + 30
+        while _scenario_value(page, school) != after:
+            assert time.monotonic() < deadline, "the saved scenario did not come back"
+            page.wait_for_timeout(200)
 
-            page.locator("label:has-text('English')").click()
-            expect(page.locator("#app-nav-whatif")).to_have_text("What-if")
-            expect(page.locator("#wi-apply")).to_have_text("Apply")
-            page.wait_for_timeout(500)
+        page.locator("label:has-text('English')").click()
+        expect(page.locator("#app-nav-whatif")).to_have_text("What-if")
+        expect(page.locator("#wi-apply")).to_have_text("Apply")
+        page.wait_for_timeout(500)
+        _no_overflow(page)
+        page.screenshot(path=str(shots / f"whatif_en_{tag}.png"), full_page=True)
+        for nav in ("overview", "map", "units", "sites"):
+            page.locator(f"#app-nav-{nav}").click()
+            page.wait_for_timeout(1500)
             _no_overflow(page)
-            page.screenshot(path=str(shots / f"whatif_en_{tag}.png"), full_page=True)
-            for nav in ("overview", "map", "units", "sites"):
-                page.locator(f"#app-nav-{nav}").click()
-                page.wait_for_timeout(1500)
-                _no_overflow(page)
-            page.screenshot(path=str(shots / f"units_en_{tag}.png"), full_page=True)
-        finally:
-            ctx.close()
+        page.screenshot(path=str(shots / f"units_en_{tag}.png"), full_page=True)
     assert errors == []
     for name in ("overview", "map", "units", "sites", "whatif"):
         assert (shots / f"{name}_{tag}.png").stat().st_size > 10_000, name
@@ -259,7 +270,7 @@ def test_sites_page_inputs_in_browser(server: str, sample_result: RunResult,
     question with places typed in, then candidates uploaded as a file."""
     import geopandas as gpd
     import shapely
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     cells = sample_result.cells
     sel = cells[(cells["pop_age_3_5"] > 0)
@@ -270,49 +281,38 @@ def test_sites_page_inputs_in_browser(server: str, sample_result: RunResult,
                            crs=sample_result.crs).to_crs("EPSG:4326")
     upload = tmp_path / "parcels.geojson"
     gdf.to_file(upload, driver="GeoJSON")
-    errors: list[str] = []
-    with sync_playwright() as pw:
-        ctx = pw.chromium.launch_persistent_context(
-            str(tmp_path / "profile"), executable_path=str(CHROMIUM), headless=True,
-            args=ARGS, viewport={"width": 1366, "height": 768})
-        try:
-            page = ctx.new_page()
-            page.on("console",
-                    lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(server + "/sites")
-            expect(page.locator("#site-run")).to_be_visible(timeout=30_000)
-            page.locator("#site-target").click()
-            page.wait_for_timeout(1000)
-            options = page.locator("[role=option]").all_inner_texts()
-            assert options, "no target options"
-            assert not any("kindergarten_300" in o for o in options), options
-            assert any("幼儿园" in o for o in options), options
-            page.keyboard.press("Escape")
+    with _browser(tmp_path, 1366, 768) as (page, errors):
+        page.goto(server + "/sites")
+        expect(page.locator("#site-run")).to_be_visible(timeout=30_000)
+        page.locator("#site-target").click()
+        page.wait_for_timeout(1000)
+        options = page.locator("[role=option]").all_inner_texts()
+        assert options, "no target options"
+        assert not any("kindergarten_300" in o for o in options), options
+        assert any("幼儿园" in o for o in options), options
+        page.keyboard.press("Escape")
 
-            page.locator("#site-model").click()
-            page.get_by_text("学位/床位有保障的最佳 N 处（容量）").click()
-            page.locator("#site-n").fill("2")
-            page.locator("#site-capacity").fill("120")
-            page.locator("#site-existing-capacity").fill("90")
-            page.locator("#site-run").click()
-            expect(page.locator("#site-summary")).to_contain_text(
-                "获得学位/床位的比例", timeout=60_000)
-            expect(page.locator('#site-table td[data-dash-column="rank"]')).to_have_count(2)
-            assert "kindergarten_300" not in page.locator("#site-summary").inner_text()
+        page.locator("#site-model").click()
+        page.get_by_text("学位/床位有保障的最佳 N 处（容量）").click()
+        page.locator("#site-n").fill("2")
+        page.locator("#site-capacity").fill("120")
+        page.locator("#site-existing-capacity").fill("90")
+        page.locator("#site-run").click()
+        expect(page.locator("#site-summary")).to_contain_text(
+            "获得学位/床位的比例", timeout=60_000)
+        expect(page.locator('#site-table td[data-dash-column="rank"]')).to_have_count(2)
+        assert "kindergarten_300" not in page.locator("#site-summary").inner_text()
 
-            page.locator("#site-model").click()
-            page.get_by_text("最佳 N 处新址（覆盖最多居民）").click()
-            page.locator("#site-upload input[type=file]").set_input_files(str(upload))
-            expect(page.locator("#site-upload-name")).to_contain_text("parcels.geojson")
-            page.locator("#site-run").click()
-            # the answer on the six uploaded candidates
-            expect(page.locator("#site-summary")).to_contain_text("候选点 6", timeout=60_000)
-            expect(page.locator("#site-summary")).to_contain_text("已证明最优")
-            shown = page.locator('#site-table td[data-dash-column="name"]').all_inner_texts()
-            assert len(shown) == 2
-            assert {s.strip() for s in shown} <= set(names), shown
-            _no_overflow(page)
-        finally:
-            ctx.close()
+        page.locator("#site-model").click()
+        page.get_by_text("最佳 N 处新址（覆盖最多居民）").click()
+        page.locator("#site-upload input[type=file]").set_input_files(str(upload))
+        expect(page.locator("#site-upload-name")).to_contain_text("parcels.geojson")
+        page.locator("#site-run").click()
+        # the answer on the six uploaded candidates
+        expect(page.locator("#site-summary")).to_contain_text("候选点 6", timeout=60_000)
+        expect(page.locator("#site-summary")).to_contain_text("已证明最优")
+        shown = page.locator('#site-table td[data-dash-column="name"]').all_inner_texts()
+        assert len(shown) == 2
+        assert {s.strip() for s in shown} <= set(names), shown
+        _no_overflow(page)
     assert not errors, errors
