@@ -101,6 +101,24 @@ def _whatif_text(page: Any) -> str:
         page.locator("#wi-edits").inner_text()
 
 
+def _edit_at(page: Any, box: dict[str, float], fx: float, fy: float) -> float:
+    """Click the what-if map at fractions ``fx, fy`` of its box (adding a facility);
+    seconds from the click until the status and edit list show the edit."""
+    x, y = box["x"] + box["width"] * fx, box["y"] + box["height"] * fy
+    status = _whatif_text(page)
+    page.mouse.move(x - 4, y - 4)
+    page.mouse.move(x, y)
+    page.wait_for_timeout(100)
+    t = time.perf_counter()
+    page.mouse.click(x, y)
+    deadline = time.monotonic() + 120
+    while _whatif_text(page) == status:
+        if time.monotonic() > deadline:
+            raise TimeoutError("a what-if edit did not update the page")
+        page.wait_for_timeout(20)
+    return time.perf_counter() - t
+
+
 def main() -> int:
     from playwright.sync_api import expect, sync_playwright
 
@@ -205,38 +223,13 @@ def main() -> int:
             nbytes.take()
 
             box = page.locator("#wi-graph .nsewdrag").first.bounding_box()
-            px, py = box["x"] + box["width"] * 0.45, box["y"] + box["height"] * 0.5
-            status = _whatif_text(page)
-            t = time.perf_counter()
-            page.mouse.move(px - 4, py - 4)
-            page.mouse.move(px, py)
-            page.wait_for_timeout(100)
-            t = time.perf_counter()
-            page.mouse.click(px, py)
-            deadline = time.monotonic() + 120
-            while _whatif_text(page) == status:
-                if time.monotonic() > deadline:
-                    raise TimeoutError("what-if edit did not update the page")
-                page.wait_for_timeout(20)
-            rows.append(("what-if edit (click to new scorecard)", time.perf_counter() - t,
-                         None))
+            rows.append(("what-if edit (click to new scorecard)",
+                         _edit_at(page, box, 0.45, 0.5), None))
             note()
             _settle(page)
             rows[-1] = (rows[-1][0], rows[-1][1], nbytes.take())
 
-            status = _whatif_text(page)
-            qx, qy = box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.4
-            page.mouse.move(qx - 4, qy - 4)
-            page.mouse.move(qx, qy)
-            page.wait_for_timeout(100)
-            t = time.perf_counter()
-            page.mouse.click(qx, qy)
-            deadline = time.monotonic() + 120
-            while _whatif_text(page) == status:
-                if time.monotonic() > deadline:
-                    raise TimeoutError("second what-if edit did not update the page")
-                page.wait_for_timeout(20)
-            rows.append(("second what-if edit", time.perf_counter() - t, None))
+            rows.append(("second what-if edit", _edit_at(page, box, 0.6, 0.4), None))
             note()
             _settle(page)
             rows[-1] = (rows[-1][0], rows[-1][1], nbytes.take())
