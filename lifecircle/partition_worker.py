@@ -29,6 +29,7 @@ from access.travel import catchment_pairs
 from lifecircle.routing import (
     TravelSettings,
     k_nearest_table,
+    least_cost_per_m,
     routed_arrays,
     snap_to_networks,
 )
@@ -103,6 +104,9 @@ class PartitionSpec:
 #: The whole networks a worker loaded last (key: file hash, CRS, mode): partitions
 #: run one after another on a worker clip the same networks.
 _WHOLE: dict[tuple[str, str, str], StreetNetwork] = {}
+#: The least cost per metre of straight line of each of :data:`_WHOLE`'s networks
+#: (:func:`lifecircle.routing.least_cost_per_m`): a bound for every network cut from it.
+_COST_PER_M: dict[tuple[str, str, str], float] = {}
 
 
 def load_whole(network_path: str, network_sha256: str, crs_wkt: str,
@@ -114,10 +118,17 @@ def load_whole(network_path: str, network_sha256: str, crs_wkt: str,
     keys = {m: (network_sha256, crs_wkt, m) for m in modes}
     if any(keys[m] not in _WHOLE for m in modes):
         _WHOLE.clear()
+        _COST_PER_M.clear()
         loaded = load_networks(network_path, modes, crs=CRS.from_wkt(crs_wkt), use_cache=True,
                                source_sha256=network_sha256)
         _WHOLE.update({keys[m]: loaded[m] for m in modes})
+        _COST_PER_M.update({keys[m]: least_cost_per_m(loaded[m], _weight(m)) for m in modes})
     return {m: _WHOLE[keys[m]] for m in modes}
+
+
+def _weight(mode: str) -> str:
+    """The arc cost a mode is searched by (:func:`lifecircle.routing.routed_arrays`)."""
+    return "length_m" if mode == "walk" else "time_s"
 
 
 def _networks(spec: PartitionSpec) -> dict[str, StreetNetwork]:
@@ -176,8 +187,10 @@ def run_partition(spec: PartitionSpec) -> dict[str, Any]:
                                  outlines=spec.fac_outline).items():
         fac[k] = v
     # the networks reach a buffer beyond the cells: searches skip what cannot come back
+    # (the least cost per metre of the whole network, when it was loaded: worked out once)
+    prune = {m: _COST_PER_M.get((spec.network_sha256, spec.crs_wkt, m)) for m in spec.modes}
     routed = routed_arrays(networks, cells, fac, spec.categories, travel=spec.travel,
-                           prune=True)
+                           prune=prune)
     # the facility rows of this partition -> the driver's (-1, none, stays -1)
     routed.nearest = np.append(spec.fac_pos, -1)[routed.nearest]
     # rows no cell reached (a category without facilities here, by every mode) travel

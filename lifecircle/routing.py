@@ -36,8 +36,8 @@ from access.travel import (
 )
 
 __all__ = ["ROUTED_PREFIXES", "RoutedArrays", "TravelSettings", "catchment_function",
-           "cells_lower_bound", "k_nearest_table", "routed_arrays", "routed_frame",
-           "snap_to_networks", "time_mode_limits"]
+           "cells_lower_bound", "k_nearest_table", "least_cost_per_m", "routed_arrays",
+           "routed_frame", "snap_to_networks", "time_mode_limits"]
 
 
 @dataclass(frozen=True)
@@ -189,14 +189,16 @@ def routed_frame(networks: dict[str, StreetNetwork], cells: pd.DataFrame,
 
 def routed_arrays(networks: dict[str, StreetNetwork], cells: pd.DataFrame,
                   fac: pd.DataFrame, categories: list[str], *,
-                  travel: TravelSettings, prune: bool = False) -> RoutedArrays:
+                  travel: TravelSettings,
+                  prune: dict[str, float | None] | None = None) -> RoutedArrays:
     """:func:`routed_frame` as arrays: only categories with a reachable facility are
     searched, the others keep their rows, unreached.
 
-    With ``prune``, each search skips the nodes from which no cell's node can be
-    reached within the limit, judged by the straight line to the box of the cells'
-    nodes at the network's top speed (:func:`cells_lower_bound`): the same columns,
-    less work when the network reaches far beyond the cells (a partition's buffer).
+    With ``prune`` (mode -> the least cost per metre of straight line of its network's
+    arcs, :func:`least_cost_per_m`, or None to work it out from the network), each
+    search skips the nodes from which no cell's node can be reached within the limit
+    (:func:`cells_lower_bound`): the same columns, less work when the network reaches
+    far beyond the cells (a partition's buffer).
     """
     n = len(cells)
     modes = [m for m in TIME_MODES if m in networks]
@@ -213,8 +215,9 @@ def routed_arrays(networks: dict[str, StreetNetwork], cells: pd.DataFrame,
                               cells["snap_dist_m"].to_numpy(), fac["node"].to_numpy(),
                               fac["snap_dist_m"].to_numpy(), cat, categories=searched,
                               max_cost=travel.max_walk_dist_m,
-                              lower_bound=cells_lower_bound(walk, cells["node"].to_numpy(),
-                                                            "length_m") if prune else None)
+                              lower_bound=None if prune is None else cells_lower_bound(
+                                  walk, cells["node"].to_numpy(), "length_m",
+                                  cost_per_m=prune.get("walk")))
     speed = travel.walk_speed_kmh["total"]
     for k, c in enumerate(categories):
         if c in searched:
@@ -233,8 +236,9 @@ def routed_arrays(networks: dict[str, StreetNetwork], cells: pd.DataFrame,
                                    fac[f"{mode}_snap_dist_m"].to_numpy(), cat,
                                    categories=m_searched, max_cost=max_min * 60,
                                    weight="time_s", leg_speed_kmh=leg_kmh,
-                                   lower_bound=cells_lower_bound(networks[mode], c_node,
-                                                                 "time_s") if prune else None)
+                                   lower_bound=None if prune is None else cells_lower_bound(
+                                       networks[mode], c_node, "time_s",
+                                       cost_per_m=prune.get(mode)))
         for i, c in enumerate(m_searched):
             block[row[f"{mode}_time_min__{c}"]] = tnear.cost[i] / 60.0
         del tnear
@@ -247,26 +251,35 @@ def routed_arrays(networks: dict[str, StreetNetwork], cells: pd.DataFrame,
 _BOUND_SAFETY = 0.999
 
 
-def cells_lower_bound(net: StreetNetwork, cell_node: np.ndarray, weight: str) -> np.ndarray:
-    """Per node of ``net``, a lower bound of the cost (``weight``: metres or seconds)
-    of any path from it to any of the cells' nodes (``cell_node``, -1 for none).
-
-    The straight line from the node to the box of those nodes times ``c``, the
-    smallest cost per metre of straight line of any arc of the network (its arcs'
-    cost over the distance between their ends): a path's cost is at least ``c``
-    times the straight line it spans. 0 inside the box; all 0 when no cell has a node
-    or an arc costs nothing while its ends lie apart.
-    """
-    nodes = np.unique(cell_node[cell_node >= 0])
-    if not len(nodes) or not net.n_arcs:
-        return np.zeros(net.n_nodes)
+def least_cost_per_m(net: StreetNetwork, weight: str) -> float:
+    """The least cost (``weight``: metres or seconds) per metre of straight line of any
+    arc of ``net`` (its cost over the distance between its ends), shrunk by
+    :data:`_BOUND_SAFETY`: a path's cost is at least this times the straight line it
+    spans, in ``net`` and in any network cut from it. 0 when an arc costs nothing
+    while its ends lie apart, or ``net`` has no such arc."""
+    if not net.n_arcs:
+        return 0.0
     tail, head = net.arc_tails(), net.indices
     span = np.hypot(net.x[head] - net.x[tail], net.y[head] - net.y[tail])
     apart = span > 0
     if not apart.any():
-        return np.zeros(net.n_nodes)
-    per_m = float(np.min(net.weights(weight)[apart] / span[apart])) * _BOUND_SAFETY
-    if not per_m > 0:
+        return 0.0
+    return max(float(np.min(net.weights(weight)[apart] / span[apart])) * _BOUND_SAFETY, 0.0)
+
+
+def cells_lower_bound(net: StreetNetwork, cell_node: np.ndarray, weight: str, *,
+                      cost_per_m: float | None = None) -> np.ndarray:
+    """Per node of ``net``, a lower bound of the cost (``weight``: metres or seconds)
+    of any path from it to any of the cells' nodes (``cell_node``, -1 for none).
+
+    The straight line from the node to the box of those nodes times the least cost
+    per metre of straight line (``cost_per_m``: :func:`least_cost_per_m` of ``net``
+    or of a network it was cut from; None works it out from ``net``). 0 inside the
+    box; all 0 when no cell has a node or that cost is 0.
+    """
+    nodes = np.unique(cell_node[cell_node >= 0])
+    per_m = least_cost_per_m(net, weight) if cost_per_m is None else cost_per_m
+    if not len(nodes) or not per_m > 0:
         return np.zeros(net.n_nodes)
     x, y = net.x[nodes], net.y[nodes]
     dx = np.maximum(np.maximum(x.min() - net.x, net.x - x.max()), 0.0)
