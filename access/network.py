@@ -508,7 +508,7 @@ def cache_networks(path: str | Path, modes: tuple[str, ...] | list[str], *, crs:
     path = Path(path)
     _check_file(path)
     sha = source_sha256 or file_sha256(path)
-    todo = [m for m in dict.fromkeys(modes) if not _cache_entry(sha, m, crs, None).exists()]
+    todo = [m for m in dict.fromkeys(modes) if not is_cached(sha, m, crs)]
     if todo:
         load_networks(path, todo, crs=crs, use_cache=True, progress=progress,
                       source_sha256=sha)
