@@ -652,6 +652,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "log_cache_bad": ("{file} 的{mode}路网缓存 {entry} 不可用（{why}），正在重建",
                       "network cache entry {entry} for the {mode} network of {file} is not "
                       "usable ({why}); rebuilding it"),
+    "log_window_from_file": ("分区 {partition}：缓存中没有可用的{mode}路网，"
+                             "改为从路网文件读取其范围",
+                             "partition {partition}: no usable cached {mode} network; "
+                             "reading its box from the network file"),
     "log_cache_write": ("无法写入缓存 {entry}（{why}）",
                         "could not write the cache {entry} ({why})"),
     "log_landuse_broken": ("{file}：跳过 {n} 个几何无效的用地面",

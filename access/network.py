@@ -17,6 +17,8 @@ import json
 import logging
 import os
 import secrets
+import struct
+import zipfile
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -32,14 +34,19 @@ from access.crs import lonlat_to_metric, utm_crs_for_lonlat
 from access.i18n import say
 from access.osm import MODES, RawArcs, _check_file, read_arcs_modes
 
-__all__ = ["CACHE_VERSION", "Snapped", "StreetNetwork", "build_network", "cache_dir",
-           "cache_networks", "file_sha256", "load_network", "load_networks", "snap",
-           "snap_outlines", "snap_points"]
+__all__ = ["CACHE_VERSION", "CachedNetwork", "Snapped", "StreetNetwork", "build_network",
+           "cache_dir", "cache_networks", "file_sha256", "load_network", "load_networks",
+           "open_cached", "snap", "snap_outlines", "snap_points"]
 
 log = logging.getLogger(__name__)
 
-#: Bump when the way a network is built changes, so old cache entries are ignored.
-CACHE_VERSION = 4
+#: Bump when the way a network is built or cached changes, so old cache entries are
+#: ignored.
+CACHE_VERSION = 5
+
+#: Consecutive nodes (in Z-order) per block of a cache entry's window index: a windowed
+#: read (:meth:`CachedNetwork.window`) looks at the blocks whose box meets its own.
+BLOCK_NODES = 4096
 
 
 @dataclass(frozen=True, eq=False)
@@ -120,6 +127,20 @@ class StreetNetwork:
     def arc_tails(self) -> np.ndarray:
         """Tail node of every arc (the CSR row of each entry)."""
         return np.repeat(np.arange(self.n_nodes, dtype=np.int64), np.diff(self.indptr))
+
+    def min_cost_per_m(self, weight: str) -> float:
+        """The least cost (``weight``: metres or seconds) per metre of straight line of
+        any arc: its cost over the distance between its ends. A path's cost is at
+        least this times the straight line it spans, here and in any network cut from
+        this one. 0 when the network has no arc whose ends lie apart."""
+        if not self.n_arcs:
+            return 0.0
+        tail, head = self.arc_tails(), self.indices
+        span = np.hypot(self.x[head] - self.x[tail], self.y[head] - self.y[tail])
+        apart = span > 0
+        if not apart.any():
+            return 0.0
+        return max(float(np.min(self.weights(weight)[apart] / span[apart])), 0.0)
 
     def to_networkx(self, weight: str = "length_m") -> Any:
         """The graph as a ``networkx.DiGraph`` (for checks on small graphs)."""
@@ -317,7 +338,9 @@ def cache_dir() -> Path:
 
 
 _ARRAYS = ("node_id", "x", "y", "lon", "lat", "indptr", "indices", "length_m", "time_s",
-           "ground")
+           "ground", "block_box")
+#: The arrays of a :class:`StreetNetwork` (a cache entry also holds ``block_box``).
+_NET_ARRAYS = _ARRAYS[:-1]
 
 
 class _BadCacheEntryError(Exception):
@@ -347,15 +370,24 @@ def _arrays_sha256(arrays: dict[str, np.ndarray | None]) -> str:
 def _save(net: StreetNetwork, path: Path) -> None:
     """Write a cache entry atomically (unique temporary file, flushed, then renamed).
 
+    The entry is an uncompressed ``.npz``: every array can be memory-mapped where it
+    lies (:class:`CachedNetwork`). Besides the network's arrays it holds
+    ``block_box``, the lon/lat box of every :data:`BLOCK_NODES` consecutive nodes (the
+    window index), and in its metadata each weight's least cost per metre of straight
+    line (:meth:`StreetNetwork.min_cost_per_m`).
+
     The entry holds the key's parameters and a sha256 of its arrays, so that a changed,
     cut or misfiled entry is recognised on load. Concurrent runs writing the same entry
     each write their own temporary file; the last rename wins, and both are whole.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    arrays = {k: getattr(net, k) for k in _ARRAYS if getattr(net, k) is not None}
+    arrays = {k: getattr(net, k) for k in _NET_ARRAYS if getattr(net, k) is not None}
+    arrays["block_box"] = _block_boxes(net.lon, net.lat)
+    weights = ("length_m",) if net.time_s is None else ("length_m", "time_s")
     meta = {"key": _cache_key(net.source_sha256, net.mode, net.crs),
             "arrays_sha256": _arrays_sha256(arrays),
-            "source": net.source, "report": net.report}
+            "source": net.source, "report": net.report, "block_nodes": BLOCK_NODES,
+            "min_cost_per_m": {w: net.min_cost_per_m(w) for w in weights}}
     tmp = path.parent / f".{path.stem}.{os.getpid()}.{secrets.token_hex(4)}.tmp.npz"
     try:
         with open(tmp, "wb") as fh:
@@ -404,6 +436,182 @@ def _load(path: Path, key: dict[str, Any]) -> StreetNetwork:
                          indptr=required("indptr"), indices=required("indices"),
                          length_m=required("length_m"), time_s=arrays["time_s"],
                          ground=arrays["ground"], report=meta["report"])
+
+
+def _block_boxes(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """``(lon_min, lat_min, lon_max, lat_max)`` of every :data:`BLOCK_NODES` consecutive
+    nodes: shape ``(blocks, 4)``."""
+    if not len(lon):
+        return np.zeros((0, 4))
+    starts = np.arange(0, len(lon), BLOCK_NODES)
+    return np.column_stack([np.minimum.reduceat(lon, starts), np.minimum.reduceat(lat, starts),
+                            np.maximum.reduceat(lon, starts), np.maximum.reduceat(lat, starts)])
+
+
+def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """``concatenate([arange(s, s + c) for s, c in zip(starts, counts)])``, vectorised."""
+    counts = counts.astype(np.int64)
+    total = int(counts.sum())
+    if not total:
+        return np.zeros(0, dtype=np.int64)
+    ends = np.cumsum(counts)
+    return np.arange(total, dtype=np.int64) + np.repeat(starts.astype(np.int64) - ends + counts,
+                                                        counts)
+
+
+def _stored_arrays(path: Path) -> dict[str, np.ndarray]:
+    """Every array of an uncompressed ``.npz``, memory-mapped where it lies in the file.
+
+    Raises
+    ------
+    _BadCacheEntryError
+        The file is not such an archive (unreadable, cut, or compressed).
+    """
+    out: dict[str, np.ndarray] = {}
+    try:
+        with zipfile.ZipFile(path) as zf, open(path, "rb") as fh:
+            for info in zf.infolist():
+                if info.compress_type != zipfile.ZIP_STORED:
+                    raise _BadCacheEntryError(f"{info.filename} is compressed")
+                fh.seek(info.header_offset)
+                head = fh.read(30)
+                if len(head) < 30 or head[:4] != b"PK\x03\x04":
+                    raise _BadCacheEntryError(f"no local header for {info.filename}")
+                name_len, extra_len = struct.unpack("<HH", head[26:30])
+                fh.seek(info.header_offset + 30 + name_len + extra_len)
+                version = np.lib.format.read_magic(fh)
+                read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                               else np.lib.format.read_array_header_2_0)
+                shape, fortran, dtype = read_header(fh)
+                if dtype.hasobject:
+                    raise _BadCacheEntryError(f"{info.filename} holds Python objects")
+                offset = fh.tell()
+                if offset + int(np.prod(shape)) * dtype.itemsize > \
+                        info.header_offset + 30 + name_len + extra_len + info.file_size:
+                    raise _BadCacheEntryError(f"{info.filename} is cut")
+                name = info.filename.removesuffix(".npy")
+                out[name] = (np.empty(shape, dtype) if not int(np.prod(shape)) else
+                             np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape,
+                                       order="F" if fortran else "C"))
+    except _BadCacheEntryError:
+        raise
+    except Exception as exc:  # zipfile, numpy and OS errors all mean "unreadable"
+        raise _BadCacheEntryError(f"unreadable: {type(exc).__name__}: {exc}") from exc
+    return out
+
+
+class CachedNetwork:
+    """A whole network's cache entry opened for windowed reads.
+
+    Its arrays are memory-mapped, not loaded: :meth:`window` reads the nodes inside a
+    box and the arcs between them, touching only the blocks of nodes whose box meets
+    it (nodes are in Z-order, so a box is a few runs of blocks) and their arcs. A
+    partition of a province reads its window of the province's network, not the
+    whole of it. Opening checks the entry's key (source, mode, CRS, cache version)
+    and its layout; the checksum of its arrays, which needs every byte, is checked by
+    :meth:`verify` (:func:`cache_networks` does it once, before partitions read
+    windows).
+
+    Use :func:`open_cached` to open the entry of a file, mode and CRS.
+    """
+
+    def __init__(self, path: Path, key: dict[str, Any]) -> None:
+        arrays = _stored_arrays(path)
+        try:
+            meta = json.loads(str(arrays.pop("meta")[()]))
+        except Exception as exc:
+            raise _BadCacheEntryError(f"unreadable metadata: {exc}") from exc
+        if not isinstance(meta, dict) or meta.get("key") != key:
+            raise _BadCacheEntryError("made for other inputs")
+        missing = [k for k in ("node_id", "x", "y", "lon", "lat", "indptr", "indices",
+                               "length_m", "block_box") if k not in arrays]
+        if missing or meta.get("block_nodes") != BLOCK_NODES:
+            raise _BadCacheEntryError(f"lacks {', '.join(missing) or 'its window index'}")
+        self.path = path
+        self.mode: str = key["mode"]
+        self.crs = CRS.from_wkt(key["crs"])
+        self.source_sha256: str = key["source_sha256"]
+        self._meta = meta
+        self._arrays = arrays
+        self._blocks = np.asarray(arrays["block_box"])
+
+    @property
+    def n_nodes(self) -> int:
+        """Nodes of the whole network."""
+        return len(self._arrays["node_id"])
+
+    @property
+    def n_arcs(self) -> int:
+        """Arcs of the whole network."""
+        return len(self._arrays["indices"])
+
+    def min_cost_per_m(self, weight: str) -> float:
+        """:meth:`StreetNetwork.min_cost_per_m` of the whole network (stored in the entry)."""
+        stored = self._meta.get("min_cost_per_m", {})
+        if weight not in stored:
+            raise ValueError(f"a {self.mode} network has no {weight!r} arc weights")
+        return float(stored[weight])
+
+    def verify(self) -> None:
+        """Check the checksum of every array (reads the whole entry once).
+
+        Raises
+        ------
+        _BadCacheEntryError
+            The arrays changed since the entry was written.
+        """
+        arrays = {k: self._arrays.get(k) for k in _ARRAYS}
+        if _arrays_sha256(arrays) != self._meta.get("arrays_sha256"):
+            raise _BadCacheEntryError("its arrays do not match their sha256 (changed or damaged)")
+
+    def window(self, bbox_lonlat: tuple[float, float, float, float]) -> StreetNetwork:
+        """The network inside a lon/lat box, read from the entry: the same network as
+        :meth:`StreetNetwork.clip` of the whole one (nodes and arcs in their order)."""
+        x0, y0, x1, y1 = bbox_lonlat
+        a, bb = self._arrays, self._blocks
+        n = self.n_nodes
+        hit = np.flatnonzero((bb[:, 2] >= x0) & (bb[:, 0] <= x1) & (bb[:, 3] >= y0)
+                             & (bb[:, 1] <= y1))
+        starts = hit.astype(np.int64) * BLOCK_NODES
+        cand = _ranges(starts, np.minimum(starts + BLOCK_NODES, n) - starts)
+        lon, lat = a["lon"][cand], a["lat"][cand]
+        inside = (lon >= x0) & (lon <= x1) & (lat >= y0) & (lat <= y1)
+        nodes = cand[inside]
+        m = len(nodes)
+        first, last = a["indptr"][nodes], a["indptr"][nodes + 1]
+        arcs = _ranges(first, last - first)
+        heads = a["indices"][arcs].astype(np.int64)
+        new_head = np.searchsorted(nodes, heads)
+        kept = (new_head < m) & (nodes[np.minimum(new_head, max(m - 1, 0))] == heads) \
+            if m else np.zeros(len(arcs), dtype=bool)
+        tails = np.repeat(np.arange(m, dtype=np.int64), last - first)
+        indptr = np.zeros(m + 1, dtype=np.int64)
+        np.cumsum(np.bincount(tails[kept], minlength=m), out=indptr[1:])
+        arcs = arcs[kept]
+        report = {**self._meta["report"], "clipped_to_lonlat": [float(v) for v in bbox_lonlat],
+                  "nodes_before_clip": n, "arcs_before_clip": self.n_arcs}
+        time_s, ground = a.get("time_s"), a.get("ground")
+        return StreetNetwork(
+            mode=self.mode, crs=self.crs, node_id=a["node_id"][nodes], x=a["x"][nodes],
+            y=a["y"][nodes], lon=lon[inside], lat=lat[inside], indptr=indptr,
+            indices=new_head[kept].astype(np.int32), length_m=a["length_m"][arcs],
+            time_s=None if time_s is None else time_s[arcs], source=self._meta["source"],
+            source_sha256=self.source_sha256, report=report,
+            ground=None if ground is None else ground[nodes])
+
+
+def open_cached(source_sha256: str, mode: str, crs: CRS) -> CachedNetwork | None:
+    """The cache entry of the whole network of ``mode`` opened for windowed reads, or
+    None when there is none usable (missing, unreadable, or made for other inputs).
+    Its checksum is not checked here (:func:`cache_networks` does)."""
+    entry = _cache_entry(source_sha256, mode, crs, None)
+    if not entry.exists():
+        return None
+    try:
+        return CachedNetwork(entry, _cache_key(source_sha256, mode, crs))
+    except _BadCacheEntryError as exc:
+        log.debug("cache entry %s cannot be read by window: %s", entry, exc)
+        return None
 
 
 def load_network(path: str | Path, mode: str = "walk", *, crs: CRS | None = None,
@@ -491,24 +699,31 @@ def load_networks(path: str | Path, modes: tuple[str, ...] | list[str], *,
     return {m: found[m] for m in modes}
 
 
-def is_cached(source_sha256: str, mode: str, crs: CRS) -> bool:
-    """Whether the cache holds an entry for the whole network of ``mode`` (not checked:
-    whoever loads it checks it)."""
-    return _cache_entry(source_sha256, mode, crs, None).exists()
-
-
 def cache_networks(path: str | Path, modes: tuple[str, ...] | list[str], *, crs: CRS,
                    progress: bool = False, source_sha256: str | None = None) -> list[str]:
-    """Make sure the cache holds the whole network of every mode, without loading them.
+    """Make sure the cache holds a sound entry for the whole network of every mode,
+    without loading them: what windowed reads (:func:`open_cached`) may then trust.
 
-    Modes whose entry is missing are built in one pass over the file
-    (:func:`load_networks`) and written; entries present are left to be checked by
-    whoever loads them. Returns the modes built.
+    Entries present are checked whole (key, layout and the checksum of their arrays,
+    read through a memory map, :meth:`CachedNetwork.verify`); a bad one is logged as a
+    warning and removed. Modes without a sound entry are built in one pass over the
+    file (:func:`load_networks`) and written. Returns the modes built.
     """
     path = Path(path)
     _check_file(path)
     sha = source_sha256 or file_sha256(path)
-    todo = [m for m in dict.fromkeys(modes) if not is_cached(sha, m, crs)]
+    todo = []
+    for mode in dict.fromkeys(modes):
+        entry = _cache_entry(sha, mode, crs, None)
+        if entry.exists():
+            try:
+                CachedNetwork(entry, _cache_key(sha, mode, crs)).verify()
+                continue
+            except _BadCacheEntryError as exc:
+                log.warning(say("log_cache_bad", entry=entry, mode=say(mode), file=path.name,
+                                why=exc))
+                entry.unlink(missing_ok=True)
+        todo.append(mode)
     if todo:
         load_networks(path, todo, crs=crs, use_cache=True, progress=progress,
                       source_sha256=sha)

@@ -48,6 +48,11 @@ BEFORE_STARTUP = {"plain": (5.21, 5.69), "partitioned": (9.71, 13.77)}
 #: before the workers were started ahead of the library (main at 17afa74, three runs at
 #: load 1.6-1.9): wall seconds, lowest and highest
 BEFORE_EARLY_WORKERS = {"plain": (4.78, 5.61), "partitioned": (7.42, 8.13)}
+#: The figures of each run, medians printed: wall and CPU seconds, peak memory, the
+#: seconds of every stage of the run (``run.json``), the rest of the wall time
+#: (``writing``: start-up, writing the outputs, summary and exit) and the load average.
+FIGURES = ("wall_s", "cpu_s", "peak_gb", "boundary", "network", "population", "facilities",
+           "snapping", "routing", "units", "targets", "writing", "load")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,15 +76,13 @@ def main(argv: list[str] | None = None) -> int:
             runs["plain"].append(timed_run(area, tmp / f"plain{i}", cache, []))
             shutil.rmtree(cache / "partitions", ignore_errors=True)
             runs["partitioned"].append(timed_run(area, tmp / f"part{i}", cache, part))
-        plain, parted = ({k: statistics.median(r[k] for r in rs)
-                          for k in ("wall_s", "cpu_s", "peak_gb", "routing", "units",
-                                    "targets", "load")}
+        plain, parted = ({k: statistics.median(r[k] for r in rs) for k in FIGURES}
                          for rs in (runs["plain"], runs["partitioned"]))
         meta = json.loads((tmp / f"part{a.repeat - 1}" / "run.json").read_text(
             encoding="utf-8"))
         print(f"\nmedians of {a.repeat} runs each")
         print(f"{'':<24}{'plain':>10}{'partitioned':>13}")
-        for key in ("wall_s", "cpu_s", "peak_gb", "routing", "units", "targets", "load"):
+        for key in FIGURES:
             print(f"{key:<24}{plain[key]:>10.2f}{parted[key]:>13.2f}")
         ratio = parted["wall_s"] / plain["wall_s"]
         for name, rs in runs.items():

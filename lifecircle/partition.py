@@ -59,7 +59,6 @@ from access.network import (
     cache_dir,
     cache_networks,
     file_sha256,
-    is_cached,
 )
 from access.osm import EBIKE_HIGHWAY_SPEED_KMH, StreetExtent, street_extent
 from access.rejects import RejectLog
@@ -70,7 +69,6 @@ from gridded_pop import GridSpec, build_population
 from lifecircle.partition_worker import (
     PartitionSpec,
     partition_catchments,
-    prefetch,
     run_partition,
     warm_up,
 )
@@ -211,14 +209,12 @@ def _client(options: PartitionOptions) -> Iterator[Any]:
 class _StartingCluster:
     """The cluster, started in a background thread while the driver reads the inputs.
 
-    Starting a ``LocalCluster`` (a scheduler and the worker processes, each importing
-    the library), loading the routing kernels in every worker
-    (:func:`~lifecircle.partition_worker.warm_up`) and then the whole networks the
-    partitions clip (:meth:`prefetch`) takes seconds the driver would otherwise wait
-    for after reading its inputs. :meth:`client` waits for the start to finish.
-    :meth:`close` also waits for it first, so a run refused for bad input shuts down
-    a cluster with nothing in flight (no Dask traceback), and silences Dask's logging
-    while it does.
+    Starting a ``LocalCluster`` (a scheduler and the worker processes) and loading the
+    routing kernels in every worker (:func:`~lifecircle.partition_worker.warm_up`)
+    takes seconds the driver would otherwise wait for after reading its inputs.
+    :meth:`client` waits for the start to finish. :meth:`close` also waits for it
+    first, so a run refused for bad input shuts down a cluster with nothing in flight
+    (no Dask traceback), and silences Dask's logging while it does.
     """
 
     def __init__(self, options: PartitionOptions) -> None:
@@ -228,8 +224,6 @@ class _StartingCluster:
         self._client: Any = None
         self._cluster: Any = None
         self._error: BaseException | None = None
-        self._networks: tuple[str, str, str, tuple[str, ...]] | None = None
-        self._posted = threading.Event()  # set once the driver said what to prefetch
         self._thread = threading.Thread(target=self._start, name="lifecircle-cluster-start",
                                         daemon=True)
         self._thread.start()
@@ -258,24 +252,9 @@ class _StartingCluster:
             self._client.run(warm_up, threads=threads)
         except Exception as exc:  # only a speed-up: the tasks load the kernels anyway
             log.debug("warm-up of the workers failed: %s", exc)
-        self._posted.wait()
-        if self._networks is not None:
-            try:
-                self._client.run(prefetch, *self._networks)
-            except Exception as exc:  # only a speed-up: the tasks load them anyway
-                log.debug("loading the networks on the workers failed: %s", exc)
-
-    def prefetch(self, network_path: str, network_sha256: str, crs_wkt: str,
-                 modes: tuple[str, ...]) -> None:
-        """Have every worker load these cached whole networks once it is up, while
-        the driver goes on reading its inputs (the partitions clip them)."""
-        self._networks = (network_path, network_sha256, crs_wkt, modes)
-        self._posted.set()
 
     def client(self) -> Any:
-        """The connected client, once the cluster is up, warmed up and has loaded the
-        networks :meth:`prefetch` named."""
-        self._posted.set()  # nothing (more) to prefetch
+        """The connected client, once the cluster is up and warmed up."""
         self._thread.join()
         if self._error is not None:
             raise self._error
@@ -283,7 +262,6 @@ class _StartingCluster:
 
     def close(self) -> None:
         """Wait for the start to finish, then shut the cluster down."""
-        self._posted.set()
         self._thread.join()
         self._dask_log.setLevel(logging.CRITICAL + 1)
         try:
@@ -712,9 +690,6 @@ def _run_on(starting: _StartingCluster, area: StudyArea, options: PartitionOptio
                                config_path=area.path)
     area = with_search_limits(area, catalogue)
     modes = modes_to_build(area.network.modes, catalogue)
-    if use_cache and all(is_cached(sha, m, crs) for m in modes):
-        # the workers load the whole networks while this process reads the inputs
-        starting.prefetch(str(area.network.path), sha, crs.to_wkt(), tuple(modes))
     clock.lap("network")
 
     unit_polygons = {u.level: read_units(u, crs) for u in area.units}

@@ -1,7 +1,7 @@
 """The task of a partitioned run: one partition routed on a Dask worker.
 
 :func:`run_partition` snaps and routes the cells a partition owns on the
-networks clipped to its box; :func:`partition_catchments` answers the 2SFCA
+networks read by window for its box; :func:`partition_catchments` answers the 2SFCA
 catchments of its facilities. Both take a :class:`PartitionSpec`, which the
 driver (:mod:`lifecircle.partition`) builds and sends. A worker process imports
 this module and what routing needs (:mod:`lifecircle.routing`, the engine's
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import resource
 import time
 from dataclasses import dataclass, replace
@@ -24,7 +25,8 @@ import shapely
 from pyproj import CRS
 
 from access import _dijkstra
-from access.network import StreetNetwork, load_network, load_networks
+from access.i18n import say
+from access.network import CachedNetwork, StreetNetwork, load_network, open_cached
 from access.travel import catchment_pairs
 from lifecircle.routing import (
     TravelSettings,
@@ -34,12 +36,14 @@ from lifecircle.routing import (
     snap_to_networks,
 )
 
-__all__ = ["PARTITION_VERSION", "PartitionSpec", "internal_column", "load_whole",
-           "partition_catchments", "prefetch", "run_partition", "warm_up"]
+__all__ = ["PARTITION_VERSION", "PartitionSpec", "internal_column", "partition_catchments",
+           "run_partition", "warm_up"]
 
 #: Part of every partition's cache key: bump when a partition's results change meaning
 #: or form.
 PARTITION_VERSION = 4
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -101,29 +105,21 @@ class PartitionSpec:
 # ---------------------------------------------------------------------------
 # the task a worker runs
 # ---------------------------------------------------------------------------
-#: The whole networks a worker loaded last (key: file hash, CRS, mode): partitions
-#: run one after another on a worker clip the same networks.
-_WHOLE: dict[tuple[str, str, str], StreetNetwork] = {}
-#: The least cost per metre of straight line of each of :data:`_WHOLE`'s networks
-#: (:func:`lifecircle.routing.least_cost_per_m`): a bound for every network cut from it.
-_COST_PER_M: dict[tuple[str, str, str], float] = {}
+#: The cache entries of whole networks this worker opened (key: file hash, CRS, mode):
+#: memory maps, from which each partition reads its window.
+_OPENED: dict[tuple[str, str, str], CachedNetwork] = {}
 
 
-def load_whole(network_path: str, network_sha256: str, crs_wkt: str,
-               modes: tuple[str, ...]) -> dict[str, StreetNetwork]:
-    """Each mode's whole network from the cache, kept in this worker (:data:`_WHOLE`)
-    for the partitions it runs next; loaded once per worker. The driver also asks
-    every worker for them while it still reads its inputs
-    (:meth:`lifecircle.partition._StartingCluster.prefetch`)."""
-    keys = {m: (network_sha256, crs_wkt, m) for m in modes}
-    if any(keys[m] not in _WHOLE for m in modes):
-        _WHOLE.clear()
-        _COST_PER_M.clear()
-        loaded = load_networks(network_path, modes, crs=CRS.from_wkt(crs_wkt), use_cache=True,
-                               source_sha256=network_sha256)
-        _WHOLE.update({keys[m]: loaded[m] for m in modes})
-        _COST_PER_M.update({keys[m]: least_cost_per_m(loaded[m], _weight(m)) for m in modes})
-    return {m: _WHOLE[keys[m]] for m in modes}
+def _opened(spec: PartitionSpec, mode: str) -> CachedNetwork | None:
+    """The cache entry of ``mode``'s whole network, opened once per worker (None when
+    the cache has no usable entry)."""
+    key = (spec.network_sha256, spec.crs_wkt, mode)
+    if key not in _OPENED:
+        opened = open_cached(spec.network_sha256, mode, CRS.from_wkt(spec.crs_wkt))
+        if opened is None:
+            return None
+        _OPENED[key] = opened
+    return _OPENED[key]
 
 
 def _weight(mode: str) -> str:
@@ -131,18 +127,32 @@ def _weight(mode: str) -> str:
     return "length_m" if mode == "walk" else "time_s"
 
 
-def _networks(spec: PartitionSpec) -> dict[str, StreetNetwork]:
-    """The partition's networks: each mode's whole network from the cache (written by
-    the driver before any partition starts), clipped to the mode's box. Without the
-    cache, each mode is read from the file clipped to its box."""
-    if not spec.use_cache:
-        crs = CRS.from_wkt(spec.crs_wkt)
-        return {m: load_network(spec.network_path, m, crs=crs, use_cache=False,
-                                bbox_lonlat=spec.bbox_lonlat[m],
-                                source_sha256=spec.network_sha256)
-                for m in spec.modes}
-    whole = load_whole(spec.network_path, spec.network_sha256, spec.crs_wkt, spec.modes)
-    return {m: whole[m].clip(spec.bbox_lonlat[m]) for m in spec.modes}
+def _networks(spec: PartitionSpec) -> tuple[dict[str, StreetNetwork], dict[str, float | None]]:
+    """The partition's networks, and per mode a least cost per metre of straight line
+    that bounds them (:func:`lifecircle.routing.least_cost_per_m`; None: work it out).
+
+    Each mode's network is read by window from the cache entry of its whole network
+    (written and checked by the driver before any partition starts): the nodes in the
+    mode's box and the arcs between them, nothing else, and the bound is the whole
+    network's, stored in the entry. Without the cache, or should the entry be gone,
+    the mode is read from the file, clipped to its box while reading.
+    """
+    crs = CRS.from_wkt(spec.crs_wkt)
+    nets: dict[str, StreetNetwork] = {}
+    bounds: dict[str, float | None] = {}
+    for m in spec.modes:
+        opened = _opened(spec, m) if spec.use_cache else None
+        if opened is None:
+            if spec.use_cache:
+                log.warning(say("log_window_from_file", mode=say(m), partition=spec.name))
+            nets[m] = load_network(spec.network_path, m, crs=crs, use_cache=False,
+                                   bbox_lonlat=spec.bbox_lonlat[m],
+                                   source_sha256=spec.network_sha256)
+            bounds[m] = None
+        else:
+            nets[m] = opened.window(spec.bbox_lonlat[m])
+            bounds[m] = least_cost_per_m(opened, _weight(m))
+    return nets, bounds
 
 
 def _facilities_frame(spec: PartitionSpec) -> pd.DataFrame:
@@ -175,7 +185,7 @@ def run_partition(spec: PartitionSpec) -> dict[str, Any]:
         to the driver and the partition cache as plain buffers.
     """
     t0 = time.perf_counter()
-    networks = _networks(spec)
+    networks, prune = _networks(spec)
     own = np.flatnonzero(spec.owned)
     cells = pd.DataFrame({"cell_id": spec.cell_id[own]})
     snap_max = spec.snap_max_dist_m
@@ -187,8 +197,6 @@ def run_partition(spec: PartitionSpec) -> dict[str, Any]:
                                  outlines=spec.fac_outline).items():
         fac[k] = v
     # the networks reach a buffer beyond the cells: searches skip what cannot come back
-    # (the least cost per metre of the whole network, when it was loaded: worked out once)
-    prune = {m: _COST_PER_M.get((spec.network_sha256, spec.crs_wkt, m)) for m in spec.modes}
     routed = routed_arrays(networks, cells, fac, spec.categories, travel=spec.travel,
                            prune=prune)
     # the facility rows of this partition -> the driver's (-1, none, stays -1)
@@ -228,19 +236,13 @@ def partition_catchments(spec: PartitionSpec, category: str, max_dist_m: float,
     sel = np.flatnonzero(spec.fac_owned & (spec.fac_category == category))
     if not len(sel):
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
-    walk = {"walk": _networks(replace(spec, modes=("walk",)))["walk"]}
+    walk = {"walk": _networks(replace(spec, modes=("walk",)))[0]["walk"]}
     f = snap_to_networks(walk, spec.fac_x[sel], spec.fac_y[sel], max_dist_m=spec.snap_max_dist_m,
                          outlines=None if spec.fac_outline is None else spec.fac_outline[sel])
     c = snap_to_networks(walk, spec.cell_x, spec.cell_y, max_dist_m=spec.snap_max_dist_m)
     fi, ci, d = catchment_pairs(walk["walk"], f["node"], f["snap_dist_m"], c["node"],
                                 c["snap_dist_m"], max_dist_m=max_dist_m)
     return spec.fac_pos[sel][fi], spec.cell_pos[ci], d
-
-
-def prefetch(network_path: str, network_sha256: str, crs_wkt: str,
-             modes: tuple[str, ...]) -> None:
-    """:func:`load_whole`, run on every worker before its first partition."""
-    load_whole(network_path, network_sha256, crs_wkt, modes)
 
 
 def warm_up(threads: bool = True) -> None:

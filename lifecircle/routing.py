@@ -27,7 +27,7 @@ import shapely
 
 from access.modes import MODES as MODE_TABLE
 from access.modes import TIME_MODES
-from access.network import Snapped, StreetNetwork, snap_outlines, snap_points
+from access.network import CachedNetwork, Snapped, StreetNetwork, snap_outlines, snap_points
 from access.travel import (
     catchment_pairs,
     dist_to_time_min,
@@ -251,20 +251,13 @@ def routed_arrays(networks: dict[str, StreetNetwork], cells: pd.DataFrame,
 _BOUND_SAFETY = 0.999
 
 
-def least_cost_per_m(net: StreetNetwork, weight: str) -> float:
+def least_cost_per_m(net: StreetNetwork | CachedNetwork, weight: str) -> float:
     """The least cost (``weight``: metres or seconds) per metre of straight line of any
-    arc of ``net`` (its cost over the distance between its ends), shrunk by
-    :data:`_BOUND_SAFETY`: a path's cost is at least this times the straight line it
-    spans, in ``net`` and in any network cut from it. 0 when an arc costs nothing
-    while its ends lie apart, or ``net`` has no such arc."""
-    if not net.n_arcs:
-        return 0.0
-    tail, head = net.arc_tails(), net.indices
-    span = np.hypot(net.x[head] - net.x[tail], net.y[head] - net.y[tail])
-    apart = span > 0
-    if not apart.any():
-        return 0.0
-    return max(float(np.min(net.weights(weight)[apart] / span[apart])) * _BOUND_SAFETY, 0.0)
+    arc of ``net`` (:meth:`~access.network.StreetNetwork.min_cost_per_m`; a cache
+    entry has it stored), shrunk by :data:`_BOUND_SAFETY`: a path's cost is at least
+    this times the straight line it spans, in ``net`` and in any network cut from it.
+    0 when an arc costs nothing while its ends lie apart, or ``net`` has no such arc."""
+    return max(net.min_cost_per_m(weight) * _BOUND_SAFETY, 0.0)
 
 
 def cells_lower_bound(net: StreetNetwork, cell_node: np.ndarray, weight: str, *,

@@ -17,6 +17,16 @@ forkserver imports it.
 
 from __future__ import annotations
 
+import atexit
+import os
+
 from lifecircle.partition_worker import warm_up
 
 warm_up(threads=False)
+
+
+def _leave_at_once() -> None:
+    os._exit(0)
+
+
+atexit.register(_leave_at_once)
