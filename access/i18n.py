@@ -24,9 +24,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "cells_in_area": ("研究区内网格数", "Cells in the study area"),
     "populated_cells": ("有人口网格数", "Populated cells"),
     "network": ("路网", "Street network"),
-    "partitions": ("分区运行：{n} 个分区，计算共 {s:.1f} 秒，单个工作进程内存峰值 {mb:.0f} MB",
-                   "Partitioned run: {n} partitions, {s:.1f} s of routing, worker peak memory "
-                   "{mb:.0f} MB"),
+    "partitions": ("分区运行：{n} 个分区、{g} 个合并计算组，计算共 {s:.1f} 秒，"
+                   "单个工作进程内存峰值 {mb:.0f} MB",
+                   "Partitioned run: {n} partitions and {g} groups, {s:.1f} s of routing, "
+                   "worker peak memory {mb:.0f} MB"),
     "mode": ("方式", "Mode"),
     "walk": ("步行", "walk"),
     "ebike": ("电动自行车", "e-bike"),
@@ -708,6 +709,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
                                   "could not keep partition result {path} ({why})"),
     "log_partitions_cached": ("{n} / {total} 个分区取自 {root}",
                               "{n} of {total} partitions taken from {root}"),
+    "log_partitions_resent": ("人口数据在研究区之外另有 {n} 个有人居住的网格：分区连同它们重新计算",
+                              "the population adds {n} inhabited cells outside the study "
+                              "area: the partitions are sent again with them"),
+    "log_partition_groups": ("{modes}按 {n} 组相邻分区合并计算（缓冲区相对分区较大）",
+                             "{modes} routed for {n} groups of neighbouring partitions "
+                             "(their buffer is long against the partitions)"),
     "log_partitions": ("按 {by} 分为 {n} 个分区；缓冲区（米）{buffers}",
                        "{n} partitions by {by}; buffers {buffers} m"),
     "log_sites_catalogue": ("目标目录无法读取，不给出选址：{why}",

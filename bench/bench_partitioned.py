@@ -106,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
         for r in rows:
             print("  " + ", ".join(f"{k}={v}" for k, v in r.items()))
         if rows:
-            cells = sum(r["cells"] for r in rows)
+            # every cell once: the tasks routing walking (groups route other modes again)
+            cells = sum(r["cells"] for r in rows if "walk" in r.get("modes", "walk").split("+"))
             nodes = sum(r.get("walk_nodes", 0) + r.get("ebike_nodes", 0)
                         + r.get("drive_nodes", 0) for r in rows)
             secs = sum(r["seconds"] for r in rows)

@@ -7,7 +7,7 @@ persons per group (:data:`GROUPS`) and an accounting of every person read.
 """
 
 from gridded_pop.ancillary import DasymetricWeights, LandCover, read_osm_landcover
-from gridded_pop.build import build_population, study_area_mask
+from gridded_pop.build import area_cells_mask, build_population, study_area_mask
 from gridded_pop.errors import NoOverlapError, PopulationUnitsError
 from gridded_pop.grid import GridSpec
 from gridded_pop.groups import GROUPS
@@ -32,6 +32,7 @@ __all__ = [
     "PopulationUnitsError",
     "RasterSource",
     "VectorSource",
+    "area_cells_mask",
     "build_population",
     "parse_population_sources",
     "read_osm_landcover",

@@ -32,7 +32,7 @@ from gridded_pop.sources import (
 )
 from gridded_pop.vector import load_vector_source
 
-__all__ = ["CONSERVATION_RTOL", "build_population", "study_area_mask"]
+__all__ = ["CONSERVATION_RTOL", "area_cells_mask", "build_population", "study_area_mask"]
 
 log = logging.getLogger(__name__)
 
@@ -76,10 +76,27 @@ def study_area_mask(spec: GridSpec, boundary: shapely.Geometry,
     return in_area, area_in
 
 
+def area_cells_mask(spec: GridSpec, boundary: shapely.Geometry,
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`study_area_mask` of the boundary as :func:`build_population` checks (and,
+    when invalid, repairs) it: the cells a run analyses before the population is read.
+
+    Raises
+    ------
+    CrsMismatchError
+        The grid's CRS is not in metres.
+    ValueError
+        The boundary is empty or extends beyond the grid.
+    """
+    return study_area_mask(spec, _check_spec(spec, boundary))
+
+
 def build_population(sources: list[PopulationSource], spec: GridSpec, *,
                      boundary: shapely.Geometry, rejects: RejectLog,
                      osm_path: Path | None = None, progress: bool = False,
-                     units: Mapping[str, gpd.GeoDataFrame] | None = None) -> PopulationGrid:
+                     units: Mapping[str, gpd.GeoDataFrame] | None = None,
+                     area_mask: tuple[np.ndarray, np.ndarray] | None = None,
+                     ) -> PopulationGrid:
     """Put every population source on the analysis grid.
 
     Vector polygons and raster pixels are cut exactly by the study area boundary
@@ -110,6 +127,9 @@ def build_population(sources: list[PopulationSource], spec: GridSpec, *,
         a raster or vector source with ``shares = "census2020"`` takes, cell by cell,
         the shares of the county the cell's unit names by its administrative code
         (:func:`~gridded_pop.census2020.cell_counties`).
+    area_mask
+        :func:`area_cells_mask` of ``spec`` and ``boundary`` when the caller has it
+        already (a partitioned run works it out before reading the population).
 
     Returns
     -------
@@ -123,7 +143,7 @@ def build_population(sources: list[PopulationSource], spec: GridSpec, *,
         (and its subclasses) for bad input files, naming file, row and column.
     """
     boundary = _check_spec(spec, boundary)
-    in_area, area_in = study_area_mask(spec, boundary)
+    in_area, area_in = study_area_mask(spec, boundary) if area_mask is None else area_mask
     frac_in = np.clip(area_in / spec.cell_size_m ** 2, 0.0, 1.0)
     covers: dict[Path, LandCover] = {}
 

@@ -259,8 +259,9 @@ def print_summary(result: RunResult, files: dict[str, Path], *, lang: str = "zh"
     console.print(net)
     if r.partitions is not None and len(r.partitions):
         p = r.partitions
-        console.print(t("partitions", lang, n=len(p), s=float(p["seconds"].sum()),
-                        mb=float(p["peak_rss_mb"].max())))
+        n_parts = int(p["modes"].str.split("+").map(lambda m: "walk" in m).sum())
+        console.print(t("partitions", lang, n=n_parts, g=len(p) - n_parts,
+                        s=float(p["seconds"].sum()), mb=float(p["peak_rss_mb"].max())))
 
     pop = Table(title=t("population", lang))
     pop.add_column(t("group", lang))

@@ -41,7 +41,7 @@ import pickle
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +55,7 @@ from access.crs import WGS84
 from access.errors import ConfigError, PartitionError, SchedulerUnreachableError
 from access.i18n import bar as i18n_bar
 from access.i18n import say
+from access.modes import TIME_MODES
 from access.network import (
     cache_dir,
     cache_networks,
@@ -65,7 +66,7 @@ from access.rejects import RejectLog
 from access.targets import load_catalogue
 from access.targets.gaps import load_kernels as load_gap_kernels
 from facilities import load_facilities, load_taxonomy
-from gridded_pop import GridSpec, build_population
+from gridded_pop import GridSpec, PopulationGrid, area_cells_mask, build_population
 from lifecircle.partition_worker import (
     PartitionSpec,
     partition_catchments,
@@ -73,6 +74,7 @@ from lifecircle.partition_worker import (
     warm_up,
 )
 from lifecircle.pipeline import (
+    STAGES,
     RunResult,
     _Clock,
     _metric_crs,
@@ -89,7 +91,7 @@ from lifecircle.pipeline import (
     study_boundary,
     with_search_limits,
 )
-from lifecircle.routing import RoutedArrays, time_mode_limits
+from lifecircle.routing import RoutedArrays, number_columns, time_mode_limits
 from lifecircle.study_area import StudyArea
 from lifecircle.workers import WORKER_MODULES
 
@@ -125,6 +127,12 @@ class PartitionOptions:
         shares the machine's memory.
     connect_timeout_s
         How long to try reaching ``scheduler`` before giving up.
+    group_buffers
+        A time mode whose buffer is long against the partitions is routed for groups
+        of partitions at once, in squares of this many buffers' side (a driving buffer
+        of 11 km around 15 km counties: one search for four counties instead of four
+        that each reach over most of them); 0 routes every mode partition by
+        partition. Walking is always routed by partition.
     """
 
     by: str = "county"
@@ -134,6 +142,7 @@ class PartitionOptions:
     cache_dir: Path | None = None
     worker_memory: str = "auto"
     connect_timeout_s: float = 10.0
+    group_buffers: float = 4.0
 
 
 
@@ -409,53 +418,109 @@ def _lonlat_box(crs: CRS, x0: float, y0: float, x1: float, y1: float,
             float(np.max(lat)) + pad)
 
 
+def _groups(boxes: np.ndarray, buffer_m: float, group_buffers: float) -> list[np.ndarray]:
+    """Which partitions route a time mode together: those whose box centre lies in the
+    same square of side ``group_buffers`` × ``buffer_m``; each alone when that square
+    is not at least twice the partitions' side (a group of about four), or
+    ``group_buffers`` is 0.
+
+    A partition's routing covers its box grown by the buffer on every side, so for a
+    box of side ``s`` it costs ``(1 + 2 b / s)²`` times the routing of the box alone.
+    A group whose side is ``k`` buffers pays at most ``(1 + 2 / k)²`` (2.25× for
+    ``k = 4``), whatever the size of the partitions: the driving buffer of a 15 min
+    drive (16 km) around 15 km counties makes each route 9× its own area alone.
+    """
+    side = group_buffers * buffer_m
+    n = len(boxes)
+    sizes = np.sqrt(np.maximum(boxes[:, 2] - boxes[:, 0], 1.0)
+                    * np.maximum(boxes[:, 3] - boxes[:, 1], 1.0))
+    if not side > 0 or n < 2 or side < 2.0 * float(np.median(sizes)):
+        return [np.array([k]) for k in range(n)]
+    cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2.0, (boxes[:, 1] + boxes[:, 3]) / 2.0
+    key = (np.floor((cx - cx.min()) / side).astype(np.int64) * (n + 1)
+           + np.floor((cy - cy.min()) / side).astype(np.int64))
+    return [np.flatnonzero(key == k) for k in np.unique(key)]
+
+
 def _specs(area: StudyArea, crs: CRS, names: list[str], cell_owner: np.ndarray,
            fac_owner: np.ndarray, streets: np.ndarray, cells: pd.DataFrame,
            fac: pd.DataFrame, categories: list[str], buffers: dict[str, float], sha: str,
-           use_cache: bool, by_tiles: bool) -> list[PartitionSpec]:
-    """One spec per partition; raises when a partition has no street inside it (a
-    tile only when residents live in it)."""
+           use_cache: bool, by_tiles: bool, group_buffers: float = 0.0,
+           ) -> tuple[list[PartitionSpec], list[PartitionSpec]]:
+    """The tasks of a run: one spec per partition, which routes walking and the time
+    modes routed partition by partition, and one per group of partitions routing a
+    time mode together (:func:`_groups`). Raises when a partition has no street
+    inside it (a tile only when residents live in it: tiles need
+    ``cells["pop_total"]``).
+
+    Returns
+    -------
+    partitions, groups
+        The specs of the partitions (in the order of ``names``; they also answer the
+        2SFCA catchments) and of the groups.
+    """
     cx, cy = cells["x"].to_numpy(), cells["y"].to_numpy()
     cid = cells["cell_id"].to_numpy()
-    pop = cells["pop_total"].to_numpy()
+    pop = cells["pop_total"].to_numpy() if "pop_total" in cells else None
     fx, fy = _xy(fac)
     fcat = fac["category"].to_numpy(dtype=object)
     outline = fac["outline"].to_numpy(dtype=object) if "outline" in fac else None
     fid = fac["facility_id"].to_numpy(dtype=object)
-    walk_buf = buffers["walk"]
-    wide_buf = max(buffers.values())
-    specs = []
+    boxes = np.zeros((len(names), 4))
     for p, name in enumerate(names):
         own_c = cell_owner == p
         own_f = fac_owner == p
         xs = np.concatenate([cx[own_c], fx[own_f]])
         ys = np.concatenate([cy[own_c], fy[own_f]])
-        x0, x1, y0, y1 = xs.min(), xs.max(), ys.min(), ys.max()
-        need = (own_c & (pop > 0)).any() if by_tiles else own_c.any()
+        boxes[p] = xs.min(), ys.min(), xs.max(), ys.max()
+        need = (own_c & (pop > 0)).any() if by_tiles and pop is not None else own_c.any()
         if need and streets[p] == 0:
+            residents = "" if pop is None else f", {float(pop[own_c].sum()):,.0f} residents"
             raise PartitionError(
-                f"partition '{name}' has no street inside it ({int(own_c.sum())} cells, "
-                f"{float(pop[own_c].sum()):,.0f} residents): the network file does not "
-                "cover it", path=area.network.path, column="network")
-        in_walk = ((cx >= x0 - walk_buf) & (cx <= x1 + walk_buf) & (cy >= y0 - walk_buf)
-                   & (cy <= y1 + walk_buf))
-        cpos = np.flatnonzero(in_walk | own_c)
-        in_wide = ((fx >= x0 - wide_buf) & (fx <= x1 + wide_buf) & (fy >= y0 - wide_buf)
-                   & (fy <= y1 + wide_buf))
-        fpos = np.flatnonzero(in_wide | own_f)
-        boxes = {m: _lonlat_box(crs, x0 - b, y0 - b, x1 + b, y1 + b) for m, b in buffers.items()}
+                f"partition '{name}' has no street inside it ({int(own_c.sum())} cells"
+                f"{residents}): the network file does not cover it",
+                path=area.network.path, column="network")
+    grouped = {m: g for m in buffers if m != "walk"
+               for g in [_groups(boxes, buffers[m], group_buffers)] if len(g) < len(names)}
+
+    def spec(name: str, modes: tuple[str, ...], own_c: np.ndarray, own_f: np.ndarray,
+             box: np.ndarray) -> PartitionSpec:
+        x0, y0, x1, y1 = box
+        bufs = {m: buffers[m] for m in modes}
+        cpos = np.flatnonzero(own_c)
+        if "walk" in modes:  # the cells the catchments of its facilities may reach
+            b = bufs["walk"]
+            cpos = np.flatnonzero(own_c | ((cx >= x0 - b) & (cx <= x1 + b) & (cy >= y0 - b)
+                                           & (cy <= y1 + b)))
+        wide = max(bufs.values())
+        fpos = np.flatnonzero(own_f | ((fx >= x0 - wide) & (fx <= x1 + wide)
+                                       & (fy >= y0 - wide) & (fy <= y1 + wide)))
         s = PartitionSpec(
             name=name, network_path=str(area.network.path), network_sha256=sha,
-            crs_wkt=crs.to_wkt(), modes=tuple(buffers), bbox_lonlat=boxes,
-            buffer_m=dict(buffers), cell_pos=cpos, cell_x=cx[cpos], cell_y=cy[cpos],
+            crs_wkt=crs.to_wkt(), modes=modes,
+            bbox_lonlat={m: _lonlat_box(crs, x0 - b, y0 - b, x1 + b, y1 + b)
+                         for m, b in bufs.items()},
+            buffer_m=bufs, cell_pos=cpos, cell_x=cx[cpos], cell_y=cy[cpos],
             cell_id=cid[cpos], owned=own_c[cpos], fac_pos=fpos, fac_x=fx[fpos],
             fac_y=fy[fpos], fac_category=fcat[fpos], fac_id=fid[fpos],
             fac_outline=None if outline is None else outline[fpos],
             fac_owned=own_f[fpos], categories=list(categories), travel=area.travel,
             snap_max_dist_m=area.network.snap_max_dist_m, use_cache=use_cache)
         s.key = s.checksum()
-        specs.append(s)
-    return specs
+        return s
+
+    alone = tuple(m for m in buffers if m not in grouped)
+    parts = [spec(name, alone, cell_owner == p, fac_owner == p, boxes[p])
+             for p, name in enumerate(names)]
+    groups = []
+    for m, gs in grouped.items():
+        for g in gs:
+            box = np.array([boxes[g, 0].min(), boxes[g, 1].min(), boxes[g, 2].max(),
+                            boxes[g, 3].max()])
+            label = names[g[0]] if len(g) == 1 else f"{names[g[0]]}+{len(g) - 1}"
+            groups.append(spec(f"{m}:{label}", (m,), np.isin(cell_owner, g),
+                               np.isin(fac_owner, g), box))
+    return parts, groups
 
 
 def _cache_root(options: PartitionOptions) -> Path:
@@ -484,107 +549,147 @@ def _write_cached(path: Path, result: dict[str, Any]) -> None:
         log.warning(say("log_partition_keep_failed", path=path, why=exc))
 
 
-def _run_specs(client: Any, specs: list[PartitionSpec], root: Path | None, *, progress: bool,
-               task: Callable[[PartitionSpec], dict[str, Any]],
-               on_result: Callable[[dict[str, Any]], None] | None = None,
-               ) -> list[dict[str, Any]]:
-    """Run every partition not in the cache (``root``, None for none); results in order.
+class _Pending:
+    """Partitions sent to the cluster; their results collected later (:meth:`collect`).
 
-    ``on_result`` is called with each result as it comes (cached ones first), while
-    the other partitions still run.
+    Finished partitions kept in the cache (``root``, None for none) are taken from
+    there at once and given to ``on_result``. The others are submitted from a
+    background thread as soon as the cluster is up, so the driver can go on (reading
+    the population) while they run.
     """
-    from distributed import as_completed
-    from tqdm import tqdm
 
-    results: list[dict[str, Any] | None] = [None] * len(specs)
-    todo = []
-    for i, s in enumerate(specs):
-        hit = _read_cached(root / f"{s.key}.pkl") if root is not None else None
-        if hit is not None:
-            results[i] = hit
-            if on_result is not None:
+    def __init__(self, starting: _StartingCluster, specs: list[PartitionSpec],
+                 root: Path | None, *, task: Callable[[PartitionSpec], dict[str, Any]],
+                 on_result: Callable[[dict[str, Any]], None]) -> None:
+        self._specs, self._root, self._task, self._on_result = specs, root, task, on_result
+        self._starting = starting
+        self.results: list[dict[str, Any] | None] = [None] * len(specs)
+        self._todo = []
+        for i, s in enumerate(specs):
+            hit = _read_cached(root / f"{s.key}.pkl") if root is not None else None
+            if hit is not None:
+                self.results[i] = hit
                 on_result(hit)
-        else:
-            todo.append(i)
-    bar = tqdm(total=len(specs), initial=len(specs) - len(todo), desc=i18n_bar("bar_partitions"),
-               unit=i18n_bar("unit_partition"), disable=not progress, leave=False)
-    if len(specs) - len(todo):
-        log.info(say("log_partitions_cached", n=len(specs) - len(todo), total=len(specs),
-                     root=root))
-    futures = {client.submit(task, specs[i], key=f"partition-{specs[i].key[:24]}",
-                             retries=2, pure=False): i for i in todo}
-    if todo:  # the driver waits for the partitions: it loads the targets' kernels meanwhile
-        load_gap_kernels()
-    try:
-        for fut in as_completed(list(futures)):
-            i = futures[fut]
-            res = fut.result()
-            if root is not None:
-                _write_cached(root / f"{specs[i].key}.pkl", res)
-            results[i] = res
-            if on_result is not None:
-                on_result(res)
-            bar.update()
-    finally:
-        bar.close()
-    return [r for r in results if r is not None]
+            else:
+                self._todo.append(i)
+        if len(specs) - len(self._todo):
+            log.info(say("log_partitions_cached", n=len(specs) - len(self._todo),
+                         total=len(specs), root=root))
+        self._futures: dict[Any, int] = {}
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._submit, name="lifecircle-submit",
+                                        daemon=True)
+        self._thread.start()
+
+    def _submit(self) -> None:
+        try:
+            client = self._starting.client()
+            self._futures = {
+                client.submit(self._task, self._specs[i],
+                              key=f"partition-{self._specs[i].key[:24]}", retries=2,
+                              pure=False): i
+                for i in self._todo}
+        except BaseException as exc:  # re-raised by collect(), in the driver's thread
+            self._error = exc
+
+    def cancel(self) -> None:
+        """Stop the partitions not finished (their results are not wanted)."""
+        self._thread.join()
+        if self._futures:
+            self._starting.client().cancel(list(self._futures))
+
+    def collect(self, *, progress: bool) -> list[dict[str, Any]]:
+        """Every partition's result, in the order of the specs; each is given to
+        ``on_result`` as it comes, while the others still run."""
+        from distributed import as_completed
+        from tqdm import tqdm
+
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        n = len(self._specs)
+        bar = tqdm(total=n, initial=n - len(self._todo), desc=i18n_bar("bar_partitions"),
+                   unit=i18n_bar("unit_partition"), disable=not progress, leave=False)
+        if self._todo:  # the driver waits for the partitions: it loads the targets' kernels
+            load_gap_kernels()
+        try:
+            for fut in as_completed(list(self._futures)):
+                i = self._futures[fut]
+                res = fut.result()
+                if self._root is not None:
+                    _write_cached(self._root / f"{self._specs[i].key}.pkl", res)
+                self.results[i] = res
+                self._on_result(res)
+                bar.update()
+        finally:
+            bar.close()
+        return [r for r in self.results if r is not None]
 
 
 class _Merge:
-    """The partitions' cell columns, put in the driver's order as each result comes.
+    """The tasks' cell columns, put in the driver's order as each result comes.
 
-    :meth:`add` writes a partition's rows into arrays of every cell while the other
-    partitions still run; :meth:`finish` checks that every cell came exactly once and
-    gives the cells and facilities with the columns, in the order and with the types
-    of a plain run.
+    :meth:`add` writes a task's rows into arrays of every cell while the other tasks
+    still run (a partition's walking and other modes, or a group's one mode);
+    :meth:`finish` checks that every mode of every cell came exactly once and gives
+    the cells and facilities with the columns, in the order and with the types of a
+    plain run.
     """
 
-    def __init__(self, n_cells: int) -> None:
+    def __init__(self, n_cells: int, categories: list[str], modes: list[str]) -> None:
         self._n = n_cells
-        self._seen = np.zeros(n_cells, np.int64)
+        self._seen = {m: np.zeros(n_cells, np.int64) for m in ("walk", *modes)}
         self._snap: dict[str, np.ndarray] = {}
-        self._routed: RoutedArrays | None = None
+        columns = number_columns(categories, modes)
+        self._row = {c: i for i, c in enumerate(columns)}
+        self._routed = RoutedArrays(
+            categories=list(categories), modes=list(modes), number_columns=columns,
+            numbers=np.full((len(columns), n_cells), np.inf),
+            nearest=np.full((len(categories), n_cells), -1, dtype=np.int64))
 
     def add(self, result: dict[str, Any]) -> None:
         pos = result["cells"]["pos"]
         part: RoutedArrays = result["routed"]
-        if self._routed is None:
-            self._snap = {c: np.empty(self._n, dtype=a.dtype)
-                          for c, a in result["cells"].items() if c != "pos"}
-            self._routed = replace(part, numbers=np.full((len(part.number_columns), self._n),
-                                                         np.inf),
-                                   nearest=np.full((len(part.categories), self._n), -1,
-                                                   dtype=np.int64))
-        for c, a in self._snap.items():
-            a[pos] = result["cells"][c]
-        self._routed.numbers[np.ix_(result["number_rows"], pos)] = part.numbers
+        for c, a in result["cells"].items():
+            if c != "pos":
+                self._snap.setdefault(c, np.empty(self._n, dtype=a.dtype))[pos] = a
+        rows = [self._row[part.number_columns[r]] for r in result["number_rows"]]
+        self._routed.numbers[np.ix_(rows, pos)] = part.numbers
         self._routed.nearest[np.ix_(result["nearest_rows"], pos)] = part.nearest
-        self._seen[pos] += 1
+        for m in result["networks"]:
+            self._seen[m][pos] += 1
 
     def finish(self, cells: pd.DataFrame, fac: gpd.GeoDataFrame,
                results: list[dict[str, Any]]) -> tuple[pd.DataFrame, pd.DataFrame]:
-        if self._routed is None or len(cells) != self._n or (self._seen != 1).any():
+        if len(cells) != self._n or any((s != 1).any() for s in self._seen.values()):
             raise RuntimeError("partitions did not cover every cell exactly once")
-        snap = pd.DataFrame(self._snap, index=cells.index)
+        order = [c for c in _SNAP_ORDER if c in self._snap]
+        order += [c for c in self._snap if c not in order]
+        snap = pd.DataFrame({c: self._snap[c] for c in order}, index=cells.index)
         frame = self._routed.frame(fac["facility_id"].to_numpy(dtype=object), cells.index)
         clash = cells.columns.intersection([*snap.columns, *frame.columns])
         if len(clash):
             raise RuntimeError(f"cells already hold routed columns: {list(clash)[:3]}")
-        return pd.concat([cells, snap, frame], axis=1), _merge_facilities(fac, results,
-                                                                           list(self._snap))
+        return pd.concat([cells, snap, frame], axis=1), _merge_facilities(fac, results, order)
+
+
+#: The order of the snapping columns of a plain run's cells
+#: (:func:`~lifecircle.routing.snap_to_networks`, without node indices).
+_SNAP_ORDER = ("snap_dist_m", "reachable", "snap_below_street",
+               *(f"{m}_snap_dist_m" for m in TIME_MODES))
 
 
 def _merge_facilities(fac: gpd.GeoDataFrame, results: list[dict[str, Any]],
                       snap_cols: list[str]) -> gpd.GeoDataFrame:
-    """Facilities with the snapping columns their owning partitions computed."""
+    """Facilities with the snapping columns the tasks owning them computed (each
+    column from the tasks that routed its mode)."""
     fac = fac.copy()
-    if len(fac):
-        fac_parts = pd.concat([r["facilities"] for r in results], ignore_index=True)
-        fac_parts = fac_parts.sort_values("pos", kind="stable").set_index("pos")
-        for c in snap_cols:
-            fac[c] = fac_parts[c].reindex(np.arange(len(fac))).to_numpy()
-    else:
-        for c in snap_cols:
+    for c in snap_cols:
+        parts = [r["facilities"][["pos", c]] for r in results if c in r["facilities"]]
+        if len(fac) and parts:
+            col = pd.concat(parts, ignore_index=True).sort_values("pos", kind="stable")
+            fac[c] = col.set_index("pos")[c].reindex(np.arange(len(fac))).to_numpy()
+        else:
             fac[c] = pd.Series(dtype=bool if c == "reachable" else float)
     return fac
 
@@ -673,11 +778,46 @@ def run_partitioned(area: StudyArea, options: PartitionOptions | None = None, *,
         starting.close()
 
 
+def _area_cells(grid: GridSpec, mask: tuple[np.ndarray, np.ndarray]) -> pd.DataFrame:
+    """``cell_id, x, y`` of the cells touching the study area (``mask``:
+    :func:`~gridded_pop.area_cells_mask`), in the order of
+    :func:`~lifecircle.pipeline.analysis_cells`."""
+    in_area, area_in = mask
+    ids = np.flatnonzero(in_area.ravel() | (area_in.ravel() > 0))
+    x, y = grid.cell_centres(ids)
+    return pd.DataFrame({"cell_id": ids, "x": x, "y": y})
+
+
+#: The stages of a partitioned run by units: the partitions are sent to the cluster
+#: before the population is read, and route while the driver reads it.
+_EARLY_STAGES = ("boundary", "network", "facilities", "snapping", "population", "routing",
+                 "units", "targets")
+
+
+@dataclass
+class _Routing:
+    """The partitions of a run on their way: specs, results still to come, merge."""
+
+    specs: list[PartitionSpec]
+    pending: _Pending
+    merge: _Merge
+    notes: list[tuple[str, str]]
+
+
 def _run_on(starting: _StartingCluster, area: StudyArea, options: PartitionOptions, *,
             progress: bool, use_cache: bool,
             task: Callable[[PartitionSpec], dict[str, Any]]) -> RunResult:
-    """:func:`run_partitioned` while ``starting`` starts the cluster."""
-    clock = _Clock(progress)
+    """:func:`run_partitioned` while ``starting`` starts the cluster.
+
+    Partitioned by units, the run sends its partitions as soon as it knows the cells
+    of the study area and the facilities, and reads the population while they run;
+    the cells it analyses are those cells (:func:`~lifecircle.pipeline.analysis_cells`:
+    the population only adds cells holding residents outside the area, and should it
+    add any, the partitions are sent again with them). Tiles are sent after the
+    population is read: a tile without streets is an error only where residents live.
+    """
+    early = options.by != "tiles"
+    clock = _Clock(progress, stages=_EARLY_STAGES if early else STAGES)
     rejects = RejectLog()
     boundary_lonlat = study_boundary(area)
     crs = _metric_crs(area, boundary_lonlat)
@@ -694,39 +834,67 @@ def _run_on(starting: _StartingCluster, area: StudyArea, options: PartitionOptio
 
     unit_polygons = {u.level: read_units(u, crs) for u in area.units}
     grid = GridSpec.from_bounds(boundary.bounds, area.grid.cell_size_m, crs)
-    pop = build_population(area.population, grid, boundary=boundary, rejects=rejects,
-                           osm_path=area.network.path, progress=progress,
-                           units=unit_polygons)
-    clock.lap("population")
-
     taxonomy = load_taxonomy(area.categories, base_dir=area.base_dir, path=area.path)
-    fac = load_facilities(area.facilities, boundary=boundary_lonlat, crs=crs,
-                          taxonomy=taxonomy, rejects=rejects, progress=progress)
-    clock.lap("facilities")
+    root = _cache_root(options) if use_cache else None
 
-    cells = analysis_cells(pop)
-    fx, fy = _xy(fac)
-    sx, sy = Transformer.from_crs(WGS84, crs, always_xy=True).transform(ext.lon, ext.lat)
-    names, cell_owner, fac_owner, streets = _owners(area, options, boundary, unit_polygons,
-                                                    grid, cells, fx, fy, np.asarray(sx),
-                                                    np.asarray(sy), ext.step_deg * 111_320.0)
-    categories, notes = routed_categories(fac, catalogue, taxonomy)
-    if use_cache:  # one pass over the file for every mode, here, not one per partition
-        cache_networks(area.network.path, modes, crs=crs, progress=progress,
-                       source_sha256=sha)
-    buffers = _buffers(area, ext, modes)
-    specs = _specs(area, crs, names, cell_owner, fac_owner, streets, cells, fac, categories,
-                   buffers, sha, use_cache, options.by == "tiles")
-    log.info(say("log_partitions", n=len(specs), by=options.by,
-                 buffers={m: round(b) for m, b in buffers.items()}))
-    clock.lap("snapping")
+    def send(cells: pd.DataFrame, fac: gpd.GeoDataFrame) -> _Routing:
+        fx, fy = _xy(fac)
+        sx, sy = Transformer.from_crs(WGS84, crs, always_xy=True).transform(ext.lon, ext.lat)
+        names, cell_owner, fac_owner, streets = _owners(
+            area, options, boundary, unit_polygons, grid, cells, fx, fy, np.asarray(sx),
+            np.asarray(sy), ext.step_deg * 111_320.0)
+        categories, notes = routed_categories(fac, catalogue, taxonomy)
+        if use_cache:  # one pass over the file for every mode, here, not one per partition
+            cache_networks(area.network.path, modes, crs=crs, progress=progress,
+                           source_sha256=sha)
+        buffers = _buffers(area, ext, modes)
+        specs, groups = _specs(area, crs, names, cell_owner, fac_owner, streets, cells, fac,
+                               categories, buffers, sha, use_cache, options.by == "tiles",
+                               group_buffers=options.group_buffers)
+        log.info(say("log_partitions", n=len(specs), by=options.by,
+                     buffers={m: round(b) for m, b in buffers.items()}))
+        if groups:
+            log.info(say("log_partition_groups", n=len(groups),
+                         modes=", ".join(dict.fromkeys(g.modes[0] for g in groups))))
+        merge = _Merge(len(cells), categories, [m for m in TIME_MODES if m in buffers])
+        # the groups first: each is longer than a partition, none should be left last
+        pending = _Pending(starting, groups + specs, root, task=task, on_result=merge.add)
+        return _Routing(specs, pending, merge, notes)
 
-    root = _cache_root(options)
-    client = starting.client()
-    merge = _Merge(len(cells))
-    results = _run_specs(client, specs, root if use_cache else None,
-                         progress=progress, task=task, on_result=merge.add)
-    cells, fac = merge.finish(cells, fac, results)
+    def read_population(mask: tuple[np.ndarray, np.ndarray] | None) -> PopulationGrid:
+        pop = build_population(area.population, grid, boundary=boundary, rejects=rejects,
+                               osm_path=area.network.path, progress=progress,
+                               units=unit_polygons, area_mask=mask)
+        clock.lap("population")
+        return pop
+
+    def read_facilities() -> gpd.GeoDataFrame:
+        fac = load_facilities(area.facilities, boundary=boundary_lonlat, crs=crs,
+                              taxonomy=taxonomy, rejects=rejects, progress=progress)
+        clock.lap("facilities")
+        return fac
+
+    if early:
+        mask = area_cells_mask(grid, boundary)
+        fac = read_facilities()
+        area_cells = _area_cells(grid, mask)
+        routing = send(area_cells, fac)
+        clock.lap("snapping")
+        pop = read_population(mask)
+        cells = analysis_cells(pop)
+        if not np.array_equal(cells["cell_id"].to_numpy(), area_cells["cell_id"].to_numpy()):
+            log.info(say("log_partitions_resent", n=len(cells) - len(area_cells)))
+            routing.pending.cancel()
+            routing = send(cells, fac)
+    else:
+        pop = read_population(None)
+        fac = read_facilities()
+        cells = analysis_cells(pop)
+        routing = send(cells, fac)
+        clock.lap("snapping")
+
+    results = routing.pending.collect(progress=progress)
+    cells, fac = routing.merge.finish(cells, fac, results)
     fac = _outline_to_wkt(fac)  # as a plain run: the outline kept as text
     reject_unreachable(cells, fac, rejects, crs, area.network.snap_max_dist_m)
     k_table = _k_table(results, cells)
@@ -736,14 +904,17 @@ def _run_on(starting: _StartingCluster, area: StudyArea, options: PartitionOptio
     clock.lap("units")
     fac = label_unnamed(fac, taxonomy, unit_polygons)
 
-    catchments = _catchment_function(client, specs, fac)
+    catchments = _catchment_function(starting.client(), routing.specs, fac)
     completeness, targets, cells = completeness_and_targets(
         area, cells, fac, units, pop, taxonomy, catchments, catalogue=catalogue)
     clock.lap("targets")
+    notes = routing.notes
 
     table = pd.DataFrame([{
-        "partition": r["name"], "cells": len(r["cells"]["pos"]),
-        **{f"{m}_nodes": n["nodes"] for m, n in r["networks"].items()},
+        "partition": r["name"], "modes": "+".join(r["networks"]),
+        "cells": len(r["cells"]["pos"]),
+        **{f"{m}_nodes": r["networks"].get(m, {}).get("nodes", 0) for m in ("walk", *TIME_MODES)
+           if any(m in q["networks"] for q in results)},
         "seconds": round(r["seconds"], 3), "peak_rss_mb": round(r["peak_rss_mb"], 1)}
         for r in results])
     return RunResult(area=area, crs=crs, boundary_lonlat=boundary_lonlat, boundary=boundary,

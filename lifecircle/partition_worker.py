@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import shapely
 from pyproj import CRS
+from scipy.spatial import cKDTree
 
 from access import _dijkstra
 from access.i18n import say
@@ -41,7 +42,7 @@ __all__ = ["PARTITION_VERSION", "PartitionSpec", "internal_column", "partition_c
 
 #: Part of every partition's cache key: bump when a partition's results change meaning
 #: or form.
-PARTITION_VERSION = 4
+PARTITION_VERSION = 5
 
 log = logging.getLogger(__name__)
 
@@ -172,6 +173,10 @@ def _peak_rss_mb() -> float:
 def run_partition(spec: PartitionSpec) -> dict[str, Any]:
     """Route one partition: snapping and routed columns of its own cells and facilities.
 
+    The spec's ``modes`` are routed: every mode of one partition, or (a spec for
+    several partitions at once) time modes only, whose walking columns then stay
+    unreached and whose result has no k-nearest table.
+
     Returns
     -------
     dict
@@ -206,8 +211,8 @@ def run_partition(spec: PartitionSpec) -> dict[str, Any]:
     number_rows = np.flatnonzero(np.isfinite(routed.numbers).any(axis=1))
     nearest_rows = np.flatnonzero((routed.nearest >= 0).any(axis=1))
     routed.numbers, routed.nearest = routed.numbers[number_rows], routed.nearest[nearest_rows]
-    k_table = k_nearest_table(networks["walk"], cells, fac, spec.categories,
-                              travel=spec.travel)
+    k_table = (k_nearest_table(networks["walk"], cells, fac, spec.categories,
+                               travel=spec.travel) if "walk" in networks else pd.DataFrame())
     out_cells = {"pos": spec.cell_pos[own],
                  **{k: np.asarray(v) for k, v in cells.items()
                     if k != "cell_id" and not internal_column(k)}}
@@ -250,7 +255,7 @@ def warm_up(threads: bool = True) -> None:
     another, :func:`access._dijkstra.use_threads`) and load the routing kernels from
     numba's on-disk cache (``cache=True``) with the argument types of a partition's
     networks (int64 offsets, int32 heads, float64 weights), so the first partition
-    does not wait for them.
+    does not wait for them. It also loads the snapping trees' module (SciPy's KD-tree).
 
     With ``threads=False`` only kernels that start no threads are loaded: that is
     what the process local workers are forked from runs
@@ -263,3 +268,4 @@ def warm_up(threads: bool = True) -> None:
     _dijkstra.multi_source_many(indptr, indices, w, [(node, leg), (node, leg)], max_dist=10.0)
     _dijkstra.k_nearest(indptr, indices, w, node, leg, 1, max_dist=10.0)
     _dijkstra.bounded_from_each(indptr, indices, w, node, leg, max_dist=10.0)
+    cKDTree(np.zeros((2, 2))).query(np.zeros((1, 2)), k=1)

@@ -145,12 +145,13 @@ STAGES = ("boundary", "network", "population", "facilities", "snapping", "routin
 class _Clock:
     """Times each stage; with ``progress`` a bar advances stage by stage."""
 
-    def __init__(self, progress: bool) -> None:
+    def __init__(self, progress: bool, stages: tuple[str, ...] = STAGES) -> None:
         from tqdm import tqdm
 
         self.t = time.perf_counter()
         self.laps: dict[str, float] = {}
-        self.bar = tqdm(total=len(STAGES), desc=bar("bar_run"), unit=bar("unit_stage"),
+        self.stages = stages
+        self.bar = tqdm(total=len(stages), desc=bar("bar_run"), unit=bar("unit_stage"),
                         disable=not progress, leave=False)
 
     def lap(self, name: str) -> None:
@@ -158,9 +159,9 @@ class _Clock:
         self.laps[name] = round(now - self.t, 3)
         self.t = now
         self.bar.update()
-        i = STAGES.index(name)
-        if i + 1 < len(STAGES):
-            self.bar.set_description(f"{bar('bar_run')}: {bar('stage_' + STAGES[i + 1])}")
+        i = self.stages.index(name)
+        if i + 1 < len(self.stages):
+            self.bar.set_description(f"{bar('bar_run')}: {bar('stage_' + self.stages[i + 1])}")
         else:
             self.bar.close()
 

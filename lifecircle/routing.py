@@ -36,8 +36,8 @@ from access.travel import (
 )
 
 __all__ = ["ROUTED_PREFIXES", "RoutedArrays", "TravelSettings", "catchment_function",
-           "cells_lower_bound", "k_nearest_table", "least_cost_per_m", "routed_arrays",
-           "routed_frame", "snap_to_networks", "time_mode_limits"]
+           "cells_lower_bound", "k_nearest_table", "least_cost_per_m", "number_columns",
+           "routed_arrays", "routed_frame", "snap_to_networks", "time_mode_limits"]
 
 
 @dataclass(frozen=True)
@@ -92,8 +92,8 @@ def snap_to_networks(networks: dict[str, StreetNetwork], x: np.ndarray, y: np.nd
     point joins the street-level node nearest to that outline instead.
 
     Returns ``node``, ``snap_dist_m``, ``reachable`` and ``snap_below_street``
-    (walking) and, per other network, ``<mode>_node`` and ``<mode>_snap_dist_m``
-    (``drive_node`` ...).
+    (walking, when ``networks`` has it) and, per other network, ``<mode>_node`` and
+    ``<mode>_snap_dist_m`` (``drive_node`` ...).
     """
     def both(net: StreetNetwork) -> Snapped:
         s = snap_points(net, x, y, max_dist_m=max_dist_m)
@@ -107,9 +107,11 @@ def snap_to_networks(networks: dict[str, StreetNetwork], x: np.ndarray, y: np.nd
         node[has], dist[has], below[has] = o.node, o.dist_m, o.below_street
         return Snapped(node=node, dist_m=dist, below_street=below)
 
-    w = both(networks["walk"])
-    out = {"node": w.node, "snap_dist_m": w.dist_m, "reachable": w.node >= 0,
-           "snap_below_street": w.below_street}
+    out: dict[str, np.ndarray] = {}
+    if "walk" in networks:
+        w = both(networks["walk"])
+        out.update({"node": w.node, "snap_dist_m": w.dist_m, "reachable": w.node >= 0,
+                    "snap_below_street": w.below_street})
     for mode in TIME_MODES:
         if mode in networks:
             d = both(networks[mode])
@@ -187,6 +189,14 @@ def routed_frame(networks: dict[str, StreetNetwork], cells: pd.DataFrame,
     return routed.frame(fac["facility_id"].to_numpy(dtype=object), cells.index)
 
 
+def number_columns(categories: list[str], modes: list[str]) -> list[str]:
+    """Names of the rows of :attr:`RoutedArrays.numbers`: ``dist_m__<c>`` and
+    ``time_min__<c>`` per category, then ``<mode>_time_min__<c>`` per time mode
+    (``modes``, in :data:`~access.modes.TIME_MODES` order) and category."""
+    return [f"{p}__{c}" for c in categories for p in ("dist_m", "time_min")] + \
+        [f"{m}_time_min__{c}" for m in modes for c in categories]
+
+
 def routed_arrays(networks: dict[str, StreetNetwork], cells: pd.DataFrame,
                   fac: pd.DataFrame, categories: list[str], *,
                   travel: TravelSettings,
@@ -199,33 +209,40 @@ def routed_arrays(networks: dict[str, StreetNetwork], cells: pd.DataFrame,
     search skips the nodes from which no cell's node can be reached within the limit
     (:func:`cells_lower_bound`): the same columns, less work when the network reaches
     far beyond the cells (a partition's buffer).
+
+    Without a walking network (a partitioned run routes the other modes of several
+    partitions at once) the walking rows stay unreached and no nearest facility is
+    given.
     """
     n = len(cells)
     modes = [m for m in TIME_MODES if m in networks]
-    number_cols = [f"{p}__{c}" for c in categories for p in ("dist_m", "time_min")] + \
-        [f"{m}_time_min__{c}" for m in modes for c in categories]
+    number_cols = number_columns(categories, modes)
     row = {name: i for i, name in enumerate(number_cols)}
     block = np.full((len(number_cols), n), np.inf)
     nearest = np.full((len(categories), n), -1, dtype=np.int64)
     cat = fac["category"].to_numpy(dtype=object)
-    searched = [c for c in categories if bool(((cat == c) & (fac["node"].to_numpy() >= 0))
-                                               .any())]
-    walk = networks["walk"]
-    near = nearest_facilities(walk, cells["node"].to_numpy(),
-                              cells["snap_dist_m"].to_numpy(), fac["node"].to_numpy(),
-                              fac["snap_dist_m"].to_numpy(), cat, categories=searched,
-                              max_cost=travel.max_walk_dist_m,
-                              lower_bound=None if prune is None else cells_lower_bound(
-                                  walk, cells["node"].to_numpy(), "length_m",
-                                  cost_per_m=prune.get("walk")))
-    speed = travel.walk_speed_kmh["total"]
-    for k, c in enumerate(categories):
-        if c in searched:
-            i = near.row(c)
-            block[row[f"dist_m__{c}"]] = near.cost[i]
-            block[row[f"time_min__{c}"]] = dist_to_time_min(near.cost[i], speed)
-            nearest[k] = near.facility[i]
-    del near
+
+    def lower_bound(mode: str, c_node: np.ndarray, weight: str) -> np.ndarray | None:
+        if prune is None:
+            return None
+        return cells_lower_bound(networks[mode], c_node, weight, cost_per_m=prune.get(mode))
+
+    if "walk" in networks:
+        searched = [c for c in categories
+                    if bool(((cat == c) & (fac["node"].to_numpy() >= 0)).any())]
+        c_node = cells["node"].to_numpy()
+        near = nearest_facilities(networks["walk"], c_node, cells["snap_dist_m"].to_numpy(),
+                                  fac["node"].to_numpy(), fac["snap_dist_m"].to_numpy(), cat,
+                                  categories=searched, max_cost=travel.max_walk_dist_m,
+                                  lower_bound=lower_bound("walk", c_node, "length_m"))
+        speed = travel.walk_speed_kmh["total"]
+        for k, c in enumerate(categories):
+            if c in searched:
+                i = near.row(c)
+                block[row[f"dist_m__{c}"]] = near.cost[i]
+                block[row[f"time_min__{c}"]] = dist_to_time_min(near.cost[i], speed)
+                nearest[k] = near.facility[i]
+        del near
     for mode in modes:
         m_node = fac[f"{mode}_node"].to_numpy()
         m_searched = [c for c in categories if bool(((cat == c) & (m_node >= 0)).any())]
@@ -236,9 +253,7 @@ def routed_arrays(networks: dict[str, StreetNetwork], cells: pd.DataFrame,
                                    fac[f"{mode}_snap_dist_m"].to_numpy(), cat,
                                    categories=m_searched, max_cost=max_min * 60,
                                    weight="time_s", leg_speed_kmh=leg_kmh,
-                                   lower_bound=None if prune is None else cells_lower_bound(
-                                       networks[mode], c_node, "time_s",
-                                       cost_per_m=prune.get(mode)))
+                                   lower_bound=lower_bound(mode, c_node, "time_s"))
         for i, c in enumerate(m_searched):
             block[row[f"{mode}_time_min__{c}"]] = tnear.cost[i] / 60.0
         del tnear

@@ -77,10 +77,17 @@ def test_partitioned_equals_plain(region: Path, plain: RunResult, tmp_path: Path
     area = load_study_area(region / "area.toml")
     part = run_partitioned(area, PartitionOptions(by="county", workers=2,
                                                   cache_dir=tmp_path / "parts"))
-    assert len(part.partitions) == 4
-    assert part.partitions["cells"].sum() == len(plain.cells)
+    tasks = part.partitions
+    modes = tasks["modes"].str.split("+")
+    by_partition = tasks[modes.map(lambda m: "walk" in m)]
+    assert len(by_partition) == 4
+    # every mode of every cell was routed exactly once: by its partition or its group
+    for m in ("walk", "ebike", "drive"):
+        assert tasks[modes.map(lambda ms, m=m: m in ms)]["cells"].sum() == len(plain.cells)
+    # driving reaches far beyond a 6 km county: routed for groups of counties
+    assert tasks["partition"].str.startswith("drive:").any()
     # each partition read only its clipped networks: fewer nodes than the whole region
-    assert (part.partitions["walk_nodes"] < plain.networks["walk"].n_nodes).all()
+    assert (by_partition["walk_nodes"] < plain.networks["walk"].n_nodes).all()
     # the 2SFCA target was answered through the partitions' catchments
     fca = part.targets.targets.set_index("id").loc["kindergarten_places_2sfca"]
     assert fca["status"] in ("met", "not_met")
@@ -91,6 +98,15 @@ def test_partitioned_equals_plain(region: Path, plain: RunResult, tmp_path: Path
                                                    cache_dir=tmp_path / "parts"),
                             task=_never)
     _assert_same(plain, again)
+
+
+def test_partitioned_by_partition_only_equals_plain(region: Path, plain: RunResult) -> None:
+    """Every mode routed partition by partition (no groups): the same results."""
+    part = run_partitioned(load_study_area(region / "area.toml"),
+                           PartitionOptions(by="county", workers=2, group_buffers=0.0),
+                           use_cache=False)
+    assert (part.partitions["modes"] == "walk+ebike+drive").all()
+    _assert_same(plain, part)
 
 
 def _never(spec: PartitionSpec) -> dict[str, Any]:
@@ -225,7 +241,7 @@ def test_command_starts_workers_before_the_library(region: Path, tmp_path: Path)
     plain, part = lc.read_run(outs["plain"]), lc.read_run(outs["part"])
     pd.testing.assert_frame_equal(part.cells, plain.cells)
     pd.testing.assert_frame_equal(part.targets, plain.targets)
-    assert len(part.meta["partitions"]) == 4
+    assert sum("walk" in t["modes"].split("+") for t in part.meta["partitions"]) == 4
     assert "partitions" not in plain.meta
     pd.testing.assert_frame_equal(part.units, plain.units)
     pd.testing.assert_frame_equal(part.gaps, plain.gaps)
