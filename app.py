@@ -7,10 +7,11 @@ serves the dashboard (:func:`dashboards.shell.main`).
 
 This module imports only what every command needs. Each command imports its own
 stack when it runs: ``lifecircle run`` does not load Dash, and a partitioned run
-starts its worker processes (:func:`lifecircle.workers.start_worker_server`) before
-the library is imported, so that the workers load it at the same time as this
-process does. ``create_app``, ``serve``, ``main``, ``DEFAULT_HOST`` and
-``DEFAULT_PORT`` are those of :mod:`dashboards.shell`, loaded on first use.
+starts its worker processes (:func:`lifecircle.workers.start_worker_server`) and its
+local cluster (:func:`lifecircle.workers.start_cluster_early`) before the library is
+imported, so that they start while this process loads it. ``create_app``,
+``serve``, ``main``, ``DEFAULT_HOST`` and ``DEFAULT_PORT`` are those of
+:mod:`dashboards.shell`, loaded on first use.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from lifecircle.workers import start_worker_server, starts_local_workers
+from lifecircle.workers import start_cluster_early, start_worker_server, starts_local_workers
 
 if TYPE_CHECKING:  # the names loaded on first use below, for type checkers
     from dashboards.shell import DEFAULT_HOST, DEFAULT_PORT, create_app, main, serve
@@ -144,6 +145,7 @@ def cli() -> None:
     and ``users``."""
     if starts_local_workers(sys.argv[1:]):
         start_worker_server()
+        start_cluster_early(sys.argv[1:])
     # the library is imported now, after the workers of a partitioned run started
     from lifecircle.cli import app as cli_app
 

@@ -39,9 +39,9 @@ import logging
 import os
 import pickle
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +71,6 @@ from lifecircle.partition_worker import (
     PartitionSpec,
     partition_catchments,
     run_partition,
-    warm_up,
 )
 from lifecircle.pipeline import (
     STAGES,
@@ -93,7 +92,14 @@ from lifecircle.pipeline import (
 )
 from lifecircle.routing import RoutedArrays, number_columns, time_mode_limits
 from lifecircle.study_area import StudyArea
-from lifecircle.workers import WORKER_MODULES
+from lifecircle.workers import (
+    ClusterOptions,
+    StartingCluster,
+    close_cluster,
+    local_cluster,
+    local_threads,
+    take_early_cluster,
+)
 
 __all__ = ["PartitionOptions", "PartitionSpec", "partition_catchments", "run_partition",
            "run_partitioned"]
@@ -152,140 +158,39 @@ class PartitionOptions:
 # ---------------------------------------------------------------------------
 def _connect(options: PartitionOptions) -> tuple[Any, Any]:
     """``(client, cluster)``: a client of ``options.scheduler`` (cluster None), or of a
-    new ``LocalCluster``."""
-    from distributed import Client, LocalCluster
+    new ``LocalCluster`` (:func:`lifecircle.workers.local_cluster`)."""
+    if not options.scheduler:
+        return local_cluster(_cluster_options(options))
+    from distributed import Client
 
-    if options.scheduler:
-        try:
-            return Client(options.scheduler,
-                          timeout=f"{options.connect_timeout_s}s"), None
-        except (OSError, TimeoutError) as exc:
-            raise SchedulerUnreachableError(
-                f"cannot reach the Dask scheduler at {options.scheduler} ({exc})") from None
-    _fork_workers()
-    cluster = LocalCluster(n_workers=options.workers, threads_per_worker=1, processes=True,
-                           dashboard_address=":0", memory_limit=options.worker_memory,
-                           scheduler_port=0, silence_logs=logging.ERROR)
     try:
-        return Client(cluster), cluster
-    except BaseException:
-        cluster.close()
-        raise
+        return Client(options.scheduler, timeout=f"{options.connect_timeout_s}s"), None
+    except (OSError, TimeoutError) as exc:
+        raise SchedulerUnreachableError(
+            f"cannot reach the Dask scheduler at {options.scheduler} ({exc})") from None
 
 
-def _fork_workers() -> None:
-    """Local workers forked from a server process that has imported the library once.
-
-    Dask starts local workers by ``spawn`` by default: every worker process is a new
-    interpreter importing the library (and the program that started the run) on its
-    own, seconds each on a small machine. With ``forkserver`` they are forked from
-    one server process that imported them once, which is as safe (the server has no
-    threads). Set for this process once; where ``forkserver`` is not available
-    (Windows) or the user configured another method, nothing changes. The
-    ``lifecircle`` command may have started the server already, before it imported
-    the library (:func:`lifecircle.workers.start_worker_server`); it is used as it is.
-    """
-    import multiprocessing
-
-    import dask
-    from distributed.utils import get_mp_context
-
-    key = "distributed.worker.multiprocessing-method"
-    if ("forkserver" not in multiprocessing.get_all_start_methods()
-            or dask.config.get(key) != "spawn"):
-        return
-    dask.config.set({key: "forkserver"})
-    get_mp_context()  # Dask sets its own preload list on first use: extend it after
-    multiprocessing.get_context("forkserver").set_forkserver_preload(list(WORKER_MODULES))
+def _cluster_options(options: PartitionOptions) -> ClusterOptions:
+    return ClusterOptions(workers=options.workers, worker_memory=options.worker_memory)
 
 
-def _close(client: Any, cluster: Any) -> None:
-    client.close()
-    if cluster is not None:
-        cluster.close()
-
-
-@contextmanager
-def _client(options: PartitionOptions) -> Iterator[Any]:
-    """A Dask client: to ``options.scheduler``, or to a new ``LocalCluster``."""
-    client, cluster = _connect(options)
-    try:
-        yield client
-    finally:
-        _close(client, cluster)
-
-
-class _StartingCluster:
-    """The cluster, started in a background thread while the driver reads the inputs.
-
-    Starting a ``LocalCluster`` (a scheduler and the worker processes) and loading the
-    routing kernels in every worker (:func:`~lifecircle.partition_worker.warm_up`)
-    takes seconds the driver would otherwise wait for after reading its inputs.
-    :meth:`client` waits for the start to finish. :meth:`close` also waits for it
-    first, so a run refused for bad input shuts down a cluster with nothing in flight
-    (no Dask traceback), and silences Dask's logging while it does.
-    """
-
-    def __init__(self, options: PartitionOptions) -> None:
-        self._options = options
-        self._dask_log = logging.getLogger("distributed")
-        self._dask_level: int | None = None
-        self._client: Any = None
-        self._cluster: Any = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._start, name="lifecircle-cluster-start",
-                                        daemon=True)
-        self._thread.start()
-
-    def _start(self) -> None:
-        try:
-            # Imported here, in the background, for start-up speed (as in _connect);
-            # importing it sets up Dask's logging, adjusted just below.
-            import distributed  # noqa: F401
-
-            # Dask's own messages (scheduler and nanny start and stop) are not the
-            # run's: warnings and errors only while the cluster lives, nothing while it
-            # shuts down (close()), then Dask's level again
-            self._dask_level = self._dask_log.level
-            self._dask_log.setLevel(max(self._dask_log.getEffectiveLevel(), logging.WARNING))
-            self._client, self._cluster = _connect(self._options)
-        except BaseException as exc:  # re-raised by client(), in the driver's thread
-            self._error = exc
-            return
-        # a local worker shares the cores with the others: it searches categories one
-        # after another unless it has cores of its own (the remote workers of a
-        # scheduler keep their threads)
-        options = self._options
-        threads = bool(options.scheduler) or (os.cpu_count() or 1) // options.workers > 1
-        try:
-            self._client.run(warm_up, threads=threads)
-        except Exception as exc:  # only a speed-up: the tasks load the kernels anyway
-            log.debug("warm-up of the workers failed: %s", exc)
-
-    def client(self) -> Any:
-        """The connected client, once the cluster is up and warmed up."""
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self._client
-
-    def close(self) -> None:
-        """Wait for the start to finish, then shut the cluster down."""
-        self._thread.join()
-        self._dask_log.setLevel(logging.CRITICAL + 1)
-        try:
-            if self._client is not None:
-                _close(self._client, self._cluster)
-        finally:
-            if self._dask_level is not None:
-                self._dask_log.setLevel(self._dask_level)
+def _start_cluster(options: PartitionOptions) -> StartingCluster:
+    """The run's cluster, starting in the background: the local one the ``lifecircle``
+    command started before it imported the library, when it is for these options
+    (:func:`lifecircle.workers.start_cluster_early`), else a new one. Remote workers,
+    and local ones with cores of their own, search categories in parallel threads."""
+    if not options.scheduler:
+        early = take_early_cluster(_cluster_options(options))
+        if early is not None:
+            return early
+    threads = bool(options.scheduler) or local_threads(options.workers)
+    return StartingCluster(partial(_connect, options), threads=threads)
 
 
 def _check_scheduler(options: PartitionOptions) -> None:
     """Fail now, before reading any input, when the scheduler cannot be reached."""
     if options.scheduler:
-        with _client(options):
-            pass
+        close_cluster(*_connect(options))
 
 
 def _extent(path: Path, sha: str, use_cache: bool) -> StreetExtent:
@@ -558,7 +463,7 @@ class _Pending:
     the population) while they run.
     """
 
-    def __init__(self, starting: _StartingCluster, specs: list[PartitionSpec],
+    def __init__(self, starting: StartingCluster, specs: list[PartitionSpec],
                  root: Path | None, *, task: Callable[[PartitionSpec], dict[str, Any]],
                  on_result: Callable[[dict[str, Any]], None]) -> None:
         self._specs, self._root, self._task, self._on_result = specs, root, task, on_result
@@ -770,7 +675,7 @@ def run_partitioned(area: StudyArea, options: PartitionOptions | None = None, *,
     if options.workers < 1:
         raise ConfigError(f"need at least 1 worker, got {options.workers}", key="--workers")
     _check_scheduler(options)
-    starting = _StartingCluster(options)
+    starting = _start_cluster(options)
     try:
         return _run_on(starting, area, options, progress=progress, use_cache=use_cache,
                        task=task or run_partition)
@@ -804,7 +709,7 @@ class _Routing:
     notes: list[tuple[str, str]]
 
 
-def _run_on(starting: _StartingCluster, area: StudyArea, options: PartitionOptions, *,
+def _run_on(starting: StartingCluster, area: StudyArea, options: PartitionOptions, *,
             progress: bool, use_cache: bool,
             task: Callable[[PartitionSpec], dict[str, Any]]) -> RunResult:
     """:func:`run_partitioned` while ``starting`` starts the cluster.

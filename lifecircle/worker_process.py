@@ -9,7 +9,7 @@ every worker forked afterwards has them loaded, instead of loading them itself
 are loaded here: a process that has started OpenMP threads cannot fork safely. A
 worker that should run categories in parallel threads (a local cluster with more
 cores than workers) is switched back by the driver
-(:meth:`lifecircle.partition._StartingCluster`).
+(:class:`lifecircle.workers.StartingCluster`).
 
 Importing this module has that effect on the importing process: nothing but the
 forkserver imports it.

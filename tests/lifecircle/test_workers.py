@@ -1,5 +1,5 @@
 """The lean entry point: what ``lifecircle`` imports before a command runs, and when
-it starts a partitioned run's worker processes."""
+it starts a partitioned run's worker processes and local cluster."""
 
 from __future__ import annotations
 
@@ -9,7 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from lifecircle.workers import WORKER_MODULES, starts_local_workers
+from lifecircle import workers
+from lifecircle.workers import (
+    WORKER_MODULES,
+    ClusterOptions,
+    start_cluster_early,
+    starts_local_workers,
+    take_early_cluster,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -51,3 +58,40 @@ def test_app_still_gives_the_dashboard_names() -> None:
     assert app.DEFAULT_HOST == "127.0.0.1"
     with pytest.raises(AttributeError):
         app.no_such_name  # noqa: B018
+
+
+@pytest.mark.parametrize(("argv", "expected"), [
+    (["run", "--partition", "county"], ClusterOptions(2, "auto")),
+    (["run", "--partition=county", "--workers=3", "--worker-memory", "2GB"],
+     ClusterOptions(3, "2GB")),
+    (["run", "--partition", "county", "--workers", "many"], None),
+    (["run", "--partition", "county", "--workers", "0"], None),
+])
+def test_cluster_options_read_from_the_command_line(argv: list[str],
+                                                    expected: ClusterOptions | None) -> None:
+    assert workers._cluster_options(argv) == expected
+
+
+def _square(x: int) -> int:
+    return x * x
+
+
+def test_early_cluster_is_taken_by_a_run_with_its_options() -> None:
+    """A cluster started from the command line serves the run asking for it; a run with
+    other options gets none (the early one is closed), and nothing is started for
+    other commands."""
+    assert not start_cluster_early(["run", "--area", "a.toml"])
+    assert take_early_cluster(ClusterOptions(1)) is None
+    assert start_cluster_early(["run", "--partition", "county", "--workers", "1"])
+    early = take_early_cluster(ClusterOptions(1))
+    assert early is not None
+    try:
+        assert early.client().submit(_square, 7).result() == 49
+        assert len(early.client().scheduler_info()["workers"]) == 1
+    finally:
+        early.close()
+    assert take_early_cluster(ClusterOptions(1)) is None  # taken once
+
+    assert start_cluster_early(["run", "--partition", "county", "--workers", "1"])
+    assert take_early_cluster(ClusterOptions(2)) is None  # other options: closed
+    assert workers._EARLY is None
