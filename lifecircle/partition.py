@@ -5,25 +5,28 @@
 each partition as a separate task on a ``dask.distributed`` cluster (a
 ``LocalCluster`` by default, or a running scheduler given by its address):
 
-1. the inputs that do not need a street network (boundary, population grid,
-   facilities, unit polygons) are read once, as in a plain run;
-2. every cell and facility is owned by one partition: the unit of the chosen level
-   containing it (the nearest unit for the few edge cells whose centre lies in
-   none), or a square tile;
-3. the driver makes sure the network cache holds every mode's whole network (one
-   pass over the OSM file for all modes when it does not); each partition clips
-   those networks to its cells' bounding box plus a buffer of the longest trip a
-   search may take (the walking search limit, or the time limit at the network's
-   top speed) plus the snapping distance, so every route that can count lies
-   inside and its results are exact; it snaps and routes its own cells and
-   returns their columns;
-4. the driver merges the cells (each from the partition owning it), then assigns
-   units and evaluates the targets on the merged cells; 2SFCA catchments are
-   asked of the partitions owning the facilities, on the same cluster.
+1. every cell of the study area and every facility is owned by one partition: the
+   unit of the chosen level containing it (the nearest unit for the few edge cells
+   whose centre lies in none), or a square tile;
+2. the driver makes sure the network cache holds a sound entry for every mode's
+   whole network (one pass over the OSM file for all modes when it does not); each
+   partition reads from it, by window, its cells' bounding box plus a buffer of the
+   longest trip a search may take (the walking search limit, or the time limit at
+   the network's top speed) plus the snapping distance, so every route that can
+   count lies inside and its results are exact; it snaps and routes its own cells
+   and returns their columns. A time mode whose buffer is long against the
+   partitions is routed by a task per group of neighbouring partitions instead
+   (:func:`_groups`);
+3. partitioned by units, the tasks are sent as soon as the cells and facilities are
+   known, and the driver reads the population while they run;
+4. the driver merges the cells (each mode of each cell from the one task that
+   routed it), then assigns units and evaluates the targets on the merged cells;
+   2SFCA catchments are asked of the partitions owning the facilities, on the same
+   cluster.
 
 The task itself, and what a worker process imports, is
-:mod:`lifecircle.partition_worker`; the process local workers are forked from is
-started by :mod:`lifecircle.workers`.
+:mod:`lifecircle.partition_worker`; the process local workers are forked from, and
+the local cluster, are started by :mod:`lifecircle.workers`.
 
 Before any partition starts, the run checks what would make one fail: a scheduler
 that cannot be reached, unit polygons that leave part of the study area
