@@ -87,6 +87,7 @@ from lifecircle.pipeline import (
     completeness_and_targets,
     label_unnamed,
     modes_to_build,
+    polygon_of_points,
     read_units,
     reject_unreachable,
     routed_categories,
@@ -290,16 +291,10 @@ def _owners(area: StudyArea, options: PartitionOptions, boundary: shapely.Geomet
     tree = shapely.STRtree(geoms)
 
     def owner(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        out = np.full(len(x), -1, dtype=np.int64)
-        if not len(x):
-            return out
-        pts = shapely.points(x, y)
-        p_idx, u_idx = tree.query(pts, predicate="intersects")
-        first = np.unique(p_idx, return_index=True)[1]
-        out[p_idx[first]] = u_idx[first]
+        out = polygon_of_points(geoms, x, y)
         rest = np.flatnonzero(out < 0)  # edge cells whose centre lies outside every unit
         if len(rest):
-            pi, ui = tree.query_nearest(pts[rest], all_matches=False)
+            pi, ui = tree.query_nearest(shapely.points(x[rest], y[rest]), all_matches=False)
             out[rest[pi]] = ui
         return out
 
@@ -307,8 +302,8 @@ def _owners(area: StudyArea, options: PartitionOptions, boundary: shapely.Geomet
     used, inverse = np.unique(np.concatenate([oc, of]), return_inverse=True)
     ids = units["unit_id"].to_numpy()
     names = [str(ids[u]) for u in used]
-    in_unit = np.bincount(tree.query(shapely.points(sx, sy), predicate="intersects")[1],
-                          minlength=len(geoms)) if len(sx) else np.zeros(len(geoms), np.int64)
+    street_unit = polygon_of_points(geoms, sx, sy)
+    in_unit = np.bincount(street_unit[street_unit >= 0], minlength=len(geoms))
     return names, inverse[:len(oc)], inverse[len(oc):], in_unit[used]
 
 

@@ -245,15 +245,27 @@ def unit_of_points(units: gpd.GeoDataFrame, x: np.ndarray, y: np.ndarray) -> np.
     ``units`` is one of :attr:`RunResult.unit_polygons`.
     """
     out = np.full(len(x), None, dtype=object)
+    idx = polygon_of_points(units.geometry.to_numpy(), x, y)
+    inside = idx >= 0
+    out[inside] = units["unit_id"].to_numpy()[idx[inside]]
+    return out
+
+
+def polygon_of_points(geoms: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Position in ``geoms`` of the polygon containing each point, -1 outside every one;
+    a point on a shared edge belongs to the polygon listed first.
+
+    Each polygon, prepared, tests only the points inside its bounding box, found in
+    the points sorted by x: no STRtree of point objects (640,000 of them for a
+    municipality).
+    """
+    out = np.full(len(x), -1, dtype=np.int64)
     if not len(x):
         return out
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    geoms = units.geometry.to_numpy()
-    ids = units["unit_id"].to_numpy()
     by_x = np.argsort(x, kind="stable")
     xs = x[by_x]
     free = np.ones(len(x), dtype=bool)
-    # units in the order listed: a point on a shared edge belongs to the first one
     for i, (x0, y0, x1, y1) in enumerate(shapely.bounds(geoms)):
         if not np.isfinite(x0):
             continue  # missing or empty geometry
@@ -263,7 +275,7 @@ def unit_of_points(units: gpd.GeoDataFrame, x: np.ndarray, y: np.ndarray) -> np.
             continue
         shapely.prepare(geoms[i])
         hit = cand[shapely.intersects_xy(geoms[i], x[cand], y[cand])]
-        out[hit] = ids[i]
+        out[hit] = i
         free[hit] = False
     return out
 
