@@ -324,7 +324,7 @@ def _lonlat_box(crs: CRS, x0: float, y0: float, x1: float, y1: float,
 def _groups(boxes: np.ndarray, buffer_m: float, group_buffers: float) -> list[np.ndarray]:
     """Which partitions route a time mode together: those whose box centre lies in the
     same square of side ``group_buffers`` × ``buffer_m``; each alone when that square
-    is not at least twice the partitions' side (a group of about four), or
+    is not at least 1.5 times the partitions' side (groups of two or more), or
     ``group_buffers`` is 0.
 
     A partition's routing covers its box grown by the buffer on every side, so for a
@@ -337,7 +337,7 @@ def _groups(boxes: np.ndarray, buffer_m: float, group_buffers: float) -> list[np
     n = len(boxes)
     sizes = np.sqrt(np.maximum(boxes[:, 2] - boxes[:, 0], 1.0)
                     * np.maximum(boxes[:, 3] - boxes[:, 1], 1.0))
-    if not side > 0 or n < 2 or side < 2.0 * float(np.median(sizes)):
+    if not side > 0 or n < 2 or side < 1.5 * float(np.median(sizes)):
         return [np.array([k]) for k in range(n)]
     cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2.0, (boxes[:, 1] + boxes[:, 3]) / 2.0
     key = (np.floor((cx - cx.min()) / side).astype(np.int64) * (n + 1)
