@@ -13,7 +13,8 @@ spell of a shared machine falls on both; the figures are the medians. CPU second
 are those of the whole process tree (the command, Dask's forkserver and the workers
 it forks), sampled every 50 ms.
 
-Prints both (wall and CPU seconds, the load average), the ratio of the medians
+Prints both (wall and CPU seconds, the load average), the ratio of each partitioned
+run to the plain run just before it and their median, the ratio of the medians
 (goal: at most 1.3x, the cost of the buffers) and every run's own figures, beside
 the earlier figures (plain 85.8 s, partitioned 156.7 s: 1.83x, at load ~13, before
 the speed work; plain 5.21 s, partitioned 9.71 s: 1.86x, at load 1.1-1.5, before the
@@ -89,7 +90,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name} runs: " + "; ".join(
                 f"{r['wall_s']:.2f} s wall / {r['cpu_s']:.2f} s CPU at load {r['load']:.1f}"
                 for r in rs))
-        print(f"\npartitioned / plain wall time (medians): {ratio:.2f}x (goal <= 1.3x; before: "
+        # each partitioned run against the plain run just before it: a machine whose
+        # speed drifts during the set moves both runs of a pair alike
+        pairs = [q["wall_s"] / r["wall_s"] for r, q in zip(runs["plain"], runs["partitioned"],
+                                                           strict=True)]
+        print("\npartitioned / plain wall time, run by run: "
+              + ", ".join(f"{x:.2f}x" for x in pairs)
+              + f"; median {statistics.median(pairs):.2f}x")
+        print(f"partitioned / plain wall time (medians): {ratio:.2f}x (goal <= 1.3x; before: "
               f"{EARLIER['partitioned'] / EARLIER['plain']:.2f}x = "
               f"{EARLIER['partitioned']:g} / {EARLIER['plain']:g} s)")
         print(f"partitioned / plain CPU time (driver and workers): "
