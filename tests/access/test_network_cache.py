@@ -20,13 +20,6 @@ ARRAYS = ("node_id", "x", "y", "lon", "lat", "indptr", "indices", "length_m", "t
           "ground")
 
 
-@pytest.fixture
-def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    d = tmp_path / "cache"
-    monkeypatch.setenv("LIFECIRCLE_CACHE_DIR", str(d))
-    return d
-
-
 @pytest.fixture(scope="module")
 def clean(sample_osm: Path) -> dict[str, StreetNetwork]:
     crs = load_network(sample_osm, use_cache=False).crs

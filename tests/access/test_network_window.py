@@ -11,15 +11,8 @@ import pytest
 from access import network as network_mod
 from access.network import StreetNetwork, cache_networks, load_network, open_cached
 
-ARRAYS = ("node_id", "x", "y", "lon", "lat", "indptr", "indices", "length_m", "time_s",
-          "ground")
-
-
-@pytest.fixture
-def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    d = tmp_path / "cache"
-    monkeypatch.setenv("LIFECIRCLE_CACHE_DIR", str(d))
-    return d
+#: Every array of a network (a cache entry also holds its window index).
+ARRAYS = network_mod._NET_ARRAYS
 
 
 def assert_same(a: StreetNetwork, b: StreetNetwork) -> None:
