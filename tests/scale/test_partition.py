@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import logging
 import os
 import shutil
 import subprocess
@@ -106,6 +107,25 @@ def test_partitioned_by_partition_only_equals_plain(region: Path, plain: RunResu
                            PartitionOptions(by="county", workers=2, group_buffers=0.0),
                            use_cache=False)
     assert (part.partitions["modes"] == "walk+ebike+drive").all()
+    _assert_same(plain, part)
+
+
+def test_cells_the_population_adds_are_routed_too(region: Path, plain: RunResult,
+                                                 monkeypatch: pytest.MonkeyPatch,
+                                                 caplog: pytest.LogCaptureFixture) -> None:
+    """Partitions are sent before the population is read, for the study area's cells;
+    should the population add a cell those lack, the partitions are sent again with it
+    and the results are still the plain run's."""
+    import lifecircle.partition as partition_mod
+
+    area_cells = partition_mod._area_cells
+    monkeypatch.setattr(partition_mod, "_area_cells",
+                        lambda grid, mask: area_cells(grid, mask).iloc[1:].reset_index(drop=True))
+    with caplog.at_level(logging.INFO, logger="lifecircle.partition"):
+        part = run_partitioned(load_study_area(region / "area.toml"),
+                               PartitionOptions(by="county", workers=2), use_cache=False)
+    assert any("sent again" in r.msg.text("en") for r in caplog.records
+               if hasattr(r.msg, "text"))
     _assert_same(plain, part)
 
 
