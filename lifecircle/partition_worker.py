@@ -234,20 +234,40 @@ def partition_catchments(spec: PartitionSpec, category: str, max_dist_m: float,
 
     Returns ``(facility_pos, cell_pos, dist_m)`` in the driver's tables. The
     networks come from the on-disk cache the partition's routing task wrote.
+
+    Only the cells that may lie within ``max_dist_m`` are snapped and searched: a
+    walk from a facility's node to a cell is at least the network's least cost per
+    metre (``least_cost_per_m``, at most 1) times the straight line between them, so
+    a cell farther than ``max_dist_m`` over that from every facility node has no pair.
     """
     if max_dist_m > spec.buffer_m["walk"]:
         raise ValueError(f"catchment radius {max_dist_m:g} m exceeds the partition buffer "
                          f"{spec.buffer_m['walk']:g} m")
     sel = np.flatnonzero(spec.fac_owned & (spec.fac_category == category))
+    empty = np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
     if not len(sel):
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
-    walk = {"walk": _networks(replace(spec, modes=("walk",)))[0]["walk"]}
+        return empty
+    nets, bounds = _networks(replace(spec, modes=("walk",)))
+    walk = {"walk": nets["walk"]}
     f = snap_to_networks(walk, spec.fac_x[sel], spec.fac_y[sel], max_dist_m=spec.snap_max_dist_m,
                          outlines=None if spec.fac_outline is None else spec.fac_outline[sel])
-    c = snap_to_networks(walk, spec.cell_x, spec.cell_y, max_dist_m=spec.snap_max_dist_m)
+    f_node = f["node"][f["node"] >= 0]
+    if not len(f_node):
+        return empty
+    per_m = bounds["walk"]
+    per_m = min(least_cost_per_m(nets["walk"], "length_m") if per_m is None else per_m, 1.0)
+    near = np.arange(len(spec.cell_x))
+    if per_m > 0:
+        tree = cKDTree(np.column_stack([nets["walk"].x[f_node], nets["walk"].y[f_node]]))
+        reach = max_dist_m / per_m
+        d_near, _ = tree.query(np.column_stack([spec.cell_x, spec.cell_y]), k=1,
+                               distance_upper_bound=np.nextafter(reach, np.inf))
+        near = np.flatnonzero(d_near <= reach)
+    c = snap_to_networks(walk, spec.cell_x[near], spec.cell_y[near],
+                         max_dist_m=spec.snap_max_dist_m)
     fi, ci, d = catchment_pairs(walk["walk"], f["node"], f["snap_dist_m"], c["node"],
                                 c["snap_dist_m"], max_dist_m=max_dist_m)
-    return spec.fac_pos[sel][fi], spec.cell_pos[ci], d
+    return spec.fac_pos[sel][fi], spec.cell_pos[near[ci]], d
 
 
 def warm_up(threads: bool = True) -> None:

@@ -23,8 +23,10 @@ from typer.testing import CliRunner
 
 from access.errors import PartitionError, SchedulerUnreachableError
 from access.osm import read_arcs
+from access.travel import catchment_pairs
 from lifecircle.cli import app
 from lifecircle.partition import PartitionOptions, PartitionSpec, run_partition, run_partitioned
+from lifecircle.partition_worker import partition_catchments
 from lifecircle.pipeline import RunResult, run
 from lifecircle.study_area import load_study_area
 
@@ -127,6 +129,40 @@ def test_cells_the_population_adds_are_routed_too(region: Path, plain: RunResult
     assert any("sent again" in r.msg.text("en") for r in caplog.records
                if hasattr(r.msg, "text"))
     _assert_same(plain, part)
+
+
+@pytest.mark.parametrize("radius_m", [300.0, 800.0])
+def test_partition_catchments_equal_the_whole_networks(region: Path, plain: RunResult,
+                                                       radius_m: float) -> None:
+    """A partition's catchment pairs (which snap and search only the cells that may lie
+    within the radius) are every pair the whole walking network gives."""
+    cells, fac = plain.cells, plain.facilities
+    walk = plain.networks["walk"]
+    lon, lat = walk.lon, walk.lat
+    box = (float(lon.min()) - 0.01, float(lat.min()) - 0.01, float(lon.max()) + 0.01,
+           float(lat.max()) + 0.01)
+    n_c, n_f = len(cells), len(fac)
+    category = fac["category"].value_counts().index[0]
+    spec = PartitionSpec(
+        name="all", network_path=str(region / "streets.osm.pbf"),
+        network_sha256=walk.source_sha256, crs_wkt=plain.crs.to_wkt(), modes=("walk",),
+        bbox_lonlat={"walk": box}, buffer_m={"walk": 5000.0},
+        cell_pos=np.arange(n_c), cell_x=cells["x"].to_numpy(), cell_y=cells["y"].to_numpy(),
+        cell_id=cells["cell_id"].to_numpy(), owned=np.ones(n_c, bool),
+        fac_pos=np.arange(n_f), fac_x=fac.geometry.x.to_numpy(), fac_y=fac.geometry.y.to_numpy(),
+        fac_category=fac["category"].to_numpy(dtype=object),
+        fac_id=fac["facility_id"].to_numpy(dtype=object), fac_owned=np.ones(n_f, bool),
+        categories=[category], travel=plain.area.travel,
+        snap_max_dist_m=plain.area.network.snap_max_dist_m, use_cache=False)
+    fpos, cpos, d = partition_catchments(spec, category, radius_m)
+    sel = np.flatnonzero(fac["category"].to_numpy() == category)
+    fi, ci, dd = catchment_pairs(walk, fac["node"].to_numpy()[sel],
+                                 fac["snap_dist_m"].to_numpy()[sel], cells["node"].to_numpy(),
+                                 cells["snap_dist_m"].to_numpy(), max_dist_m=radius_m)
+    assert len(fi) > 0
+    got = pd.DataFrame({"f": fpos, "c": cpos, "d": d}).sort_values(["f", "c"])
+    want = pd.DataFrame({"f": sel[fi], "c": ci, "d": dd}).sort_values(["f", "c"])
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), want.reset_index(drop=True))
 
 
 def _never(spec: PartitionSpec) -> dict[str, Any]:
