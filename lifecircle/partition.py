@@ -94,7 +94,7 @@ from lifecircle.pipeline import (
     study_boundary,
     with_search_limits,
 )
-from lifecircle.routing import RoutedArrays, number_columns, time_mode_limits
+from lifecircle.routing import RoutedArrays, number_columns, snap_columns, time_mode_limits
 from lifecircle.study_area import StudyArea
 from lifecircle.workers import (
     ClusterOptions,
@@ -566,7 +566,8 @@ class _Merge:
                results: list[dict[str, Any]]) -> tuple[pd.DataFrame, pd.DataFrame]:
         if len(cells) != self._n or any((s != 1).any() for s in self._seen.values()):
             raise RuntimeError("partitions did not cover every cell exactly once")
-        order = [c for c in _SNAP_ORDER if c in self._snap]
+        # a plain run's order (the node indices, a task's own, are not sent)
+        order = [c for c in snap_columns(self._seen) if c in self._snap]
         order += [c for c in self._snap if c not in order]
         snap = pd.DataFrame({c: self._snap[c] for c in order}, index=cells.index)
         frame = self._routed.frame(fac["facility_id"].to_numpy(dtype=object), cells.index)
@@ -574,12 +575,6 @@ class _Merge:
         if len(clash):
             raise RuntimeError(f"cells already hold routed columns: {list(clash)[:3]}")
         return pd.concat([cells, snap, frame], axis=1), _merge_facilities(fac, results, order)
-
-
-#: The order of the snapping columns of a plain run's cells
-#: (:func:`~lifecircle.routing.snap_to_networks`, without node indices).
-_SNAP_ORDER = ("snap_dist_m", "reachable", "snap_below_street",
-               *(f"{m}_snap_dist_m" for m in TIME_MODES))
 
 
 def _merge_facilities(fac: gpd.GeoDataFrame, results: list[dict[str, Any]],
@@ -740,17 +735,19 @@ def _run_on(starting: StartingCluster, area: StudyArea, options: PartitionOption
     taxonomy = load_taxonomy(area.categories, base_dir=area.base_dir, path=area.path)
     root = _cache_root(options) if use_cache else None
 
+    sx, sy = (np.asarray(v) for v in
+              Transformer.from_crs(WGS84, crs, always_xy=True).transform(ext.lon, ext.lat))
+    buffers = _buffers(area, ext, modes)
+
     def send(cells: pd.DataFrame, fac: gpd.GeoDataFrame) -> _Routing:
         fx, fy = _xy(fac)
-        sx, sy = Transformer.from_crs(WGS84, crs, always_xy=True).transform(ext.lon, ext.lat)
         names, cell_owner, fac_owner, streets = _owners(
-            area, options, boundary, unit_polygons, grid, cells, fx, fy, np.asarray(sx),
-            np.asarray(sy), ext.step_deg * 111_320.0)
+            area, options, boundary, unit_polygons, grid, cells, fx, fy, sx, sy,
+            ext.step_deg * 111_320.0)
         categories, notes = routed_categories(fac, catalogue, taxonomy)
         if use_cache:  # one pass over the file for every mode, here, not one per partition
             cache_networks(area.network.path, modes, crs=crs, progress=progress,
                            source_sha256=sha)
-        buffers = _buffers(area, ext, modes)
         specs, groups = _specs(area, crs, names, cell_owner, fac_owner, streets, cells, fac,
                                categories, buffers, sha, use_cache, options.by == "tiles",
                                group_buffers=options.group_buffers)

@@ -37,7 +37,8 @@ from access.travel import (
 
 __all__ = ["ROUTED_PREFIXES", "RoutedArrays", "TravelSettings", "catchment_function",
            "cells_lower_bound", "k_nearest_table", "least_cost_per_m", "number_columns",
-           "routed_arrays", "routed_frame", "snap_to_networks", "time_mode_limits"]
+           "routed_arrays", "routed_frame", "snap_columns", "snap_to_networks",
+           "time_mode_limits"]
 
 
 @dataclass(frozen=True)
@@ -108,15 +109,31 @@ def snap_to_networks(networks: dict[str, StreetNetwork], x: np.ndarray, y: np.nd
         return Snapped(node=node, dist_m=dist, below_street=below)
 
     out: dict[str, np.ndarray] = {}
-    if "walk" in networks:
-        w = both(networks["walk"])
-        out.update({"node": w.node, "snap_dist_m": w.dist_m, "reachable": w.node >= 0,
-                    "snap_below_street": w.below_street})
-    for mode in TIME_MODES:
+    for mode in _SNAP_MODES:
         if mode in networks:
             d = both(networks[mode])
-            out[f"{mode}_node"], out[f"{mode}_snap_dist_m"] = d.node, d.dist_m
+            values = (d.node, d.dist_m, d.node >= 0, d.below_street) if mode == "walk" \
+                else (d.node, d.dist_m)
+            out.update(zip(_snap_names(mode), values, strict=True))
     return out
+
+
+#: The modes of :func:`snap_to_networks`' columns, in their order.
+_SNAP_MODES = ("walk", *TIME_MODES)
+
+
+def _snap_names(mode: str) -> tuple[str, ...]:
+    """The snapping columns of one mode's network (:func:`snap_to_networks`)."""
+    if mode == "walk":
+        return ("node", "snap_dist_m", "reachable", "snap_below_street")
+    return (f"{mode}_node", f"{mode}_snap_dist_m")
+
+
+def snap_columns(modes: Any) -> list[str]:
+    """The columns :func:`snap_to_networks` gives for networks of ``modes``, in its
+    order (walking first, then the time modes in :data:`~access.modes.TIME_MODES`
+    order)."""
+    return [c for m in _SNAP_MODES if m in modes for c in _snap_names(m)]
 
 
 def time_mode_limits(mode: str, travel: Any) -> tuple[float, float]:

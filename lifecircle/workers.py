@@ -252,7 +252,8 @@ def take_early_cluster(options: ClusterOptions) -> StartingCluster | None:
 
 def _close_early() -> None:
     """At exit: close a cluster started early that no run took (e.g. bad options)."""
-    early = take_early_cluster(ClusterOptions(workers=-1))
+    global _EARLY
+    early, _EARLY = _EARLY, None
     if early is not None:
         early.close()
 
